@@ -1,0 +1,16 @@
+//! The schema's history. Each migration is frozen once released: it defines its own table and
+//! column names and imports nothing from the application, so later changes to entities cannot
+//! rewrite the past.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_core::Migration)]
+    }
+}

@@ -1,0 +1,159 @@
+//! Builds the application (database, workers, router) and runs it until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::intake::IntakeWriter;
+use crate::mail::transport::Transport;
+use crate::mail::worker::deliver_pending;
+use crate::web::{self, AppState, ratelimit::RateLimiter};
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    transport: Transport,
+}
+
+/// Connects to the configured database and brings its schema up to date.
+pub async fn connect_and_migrate(s: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &s.database.url,
+        s.database.max_connections,
+        Duration::from_millis(s.database.busy_timeout_ms),
+    )
+    .await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.server.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.addr))?;
+        let addr = listener.local_addr()?;
+        // On port 0 with a loopback public URL (tests, local trials), links must point at the
+        // port actually bound or they would lead nowhere.
+        if settings.server.addr.port() == 0
+            && matches!(
+                settings.server.public_url.host_str(),
+                Some("127.0.0.1" | "localhost" | "[::1]")
+            )
+        {
+            let _ = settings.server.public_url.set_port(Some(addr.port()));
+        }
+        let db = connect_and_migrate(&settings).await?;
+        let transport = Transport::from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
+        let settings = Arc::new(settings);
+        let intake = IntakeWriter::start(
+            db.clone(),
+            Arc::new(settings.deadlines.clone()),
+            settings.database.intake_batch,
+        );
+        let state = AppState {
+            limiter: Arc::new(RateLimiter::new(
+                settings.limits.intake_burst,
+                settings.limits.intake_per_minute,
+            )),
+            settings,
+            db,
+            intake,
+            mail_ready: Arc::new(tokio::sync::Notify::new()),
+        };
+        Ok(Application {
+            listener,
+            addr,
+            state,
+            transport,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP and runs the background workers until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        tracing::info!(
+            "rectify listening on http://{} (public URL {})",
+            self.addr,
+            state.settings.server.public_url
+        );
+        let worker = tokio::spawn(outbox_loop(state.clone(), self.transport.clone()));
+        let app = web::router(state);
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+        worker.abort();
+        result.map_err(Into::into)
+    }
+}
+
+/// Delivers pending mail on every tick, and at once when a request wrote some.
+async fn outbox_loop(state: AppState, transport: Transport) {
+    let s = state.settings.clone();
+    let every = Duration::from_secs(s.mail.deliver_interval_secs.max(1));
+    loop {
+        match deliver_pending(
+            &state.db,
+            &transport,
+            &s.mail.from,
+            s.mail.max_attempts,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(pass) if pass.sent + pass.failed + pass.dead > 0 => {
+                tracing::info!(
+                    sent = pass.sent,
+                    failed = pass.failed,
+                    dead = pass.dead,
+                    "outbox pass"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox pass failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = state.mail_ready.notified() => {}
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

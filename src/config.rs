@@ -1,0 +1,211 @@
+//! Typed settings: `config/default.toml` < `config/$RECTIFY_ENV.toml` < `RECTIFY_<SECTION>__<KEY>`.
+//!
+//! Every section denies unknown keys so that a typo in a file or an environment variable stops
+//! start-up with the key's name instead of being silently ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::deadlines::Policy;
+use crate::domain::taxonomy::Taxonomy;
+
+/// The shipped defaults, so the binary also starts where no `config/` folder is at hand.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub mail: MailSettings,
+    pub limits: LimitSettings,
+    pub public: PublicSettings,
+    pub taxonomy: Taxonomy,
+    pub deadlines: Policy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub addr: SocketAddr,
+    /// The address people reach the service at; links in mail are built from it.
+    pub public_url: url::Url,
+    /// Only behind a reverse proxy that sets it: otherwise anyone could dodge the rate limit.
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a writer waits for SQLite's lock before giving up.
+    pub busy_timeout_ms: u64,
+    /// Largest number of reports committed together by the intake writer.
+    pub intake_batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub dir: PathBuf,
+    pub smtp_url: String,
+    pub smtp_timeout_secs: u64,
+    pub from: String,
+    /// Seconds between passes of the delivery worker inside `serve`.
+    pub deliver_interval_secs: u64,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_body_bytes: usize,
+    /// Reports one address may submit in a burst; 0 turns the limit off.
+    pub intake_burst: u32,
+    /// Reports per minute one address regains after a burst.
+    pub intake_per_minute: u32,
+    pub output_chars: usize,
+    pub prompt_chars: usize,
+    pub description_chars: usize,
+    pub short_field_chars: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicSettings {
+    pub service_name: String,
+    pub operator_name: String,
+    /// The feedback time limit we publish; it must match the `acknowledge` clock.
+    pub feedback_working_days: u32,
+    /// The zone in which dates are shown to the public.
+    pub time_zone: chrono_tz::Tz,
+    /// The language of pages when the browser asks for neither of ours.
+    pub default_locale: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration error: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration error: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Load from `config_dir` (default.toml, then `$RECTIFY_ENV.toml`), then the environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let dir = std::env::var("RECTIFY_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let env = std::env::var("RECTIFY_ENV").ok();
+        Self::load_from(Path::new(&dir), env.as_deref(), true)
+    }
+
+    /// `with_env` = false gives the file settings alone, which tests build on.
+    pub fn load_from(dir: &Path, env: Option<&str>, with_env: bool) -> Result<Self, SettingsError> {
+        let default_path = dir.join("default.toml");
+        let mut builder = config::Config::builder();
+        builder = if default_path.exists() {
+            builder.add_source(config::File::from(default_path))
+        } else {
+            builder.add_source(config::File::from_str(
+                EMBEDDED_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+        };
+        if let Some(env) = env.filter(|e| !e.is_empty()) {
+            let path = dir.join(format!("{env}.toml"));
+            if !path.exists() {
+                return Err(SettingsError::Invalid(format!(
+                    "RECTIFY_ENV={env} but {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path));
+        }
+        if with_env {
+            builder = builder.add_source(
+                config::Environment::with_prefix("RECTIFY")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        // The published feedback limit and the `acknowledge` clock are one promise: the public
+        // setting is the one people change, so the clock follows it.
+        if let Some(ack) = settings
+            .deadlines
+            .clocks
+            .iter_mut()
+            .find(|c| c.name == "acknowledge")
+        {
+            ack.unit = crate::domain::deadlines::Unit::WorkingDays;
+            ack.count = settings.public.feedback_working_days;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |m: String| Err(SettingsError::Invalid(m));
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return bad(
+                "database.url must start with sqlite:, postgres:// or postgresql://".into(),
+            );
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections must be at least 1".into());
+        }
+        if self.database.intake_batch == 0 {
+            return bad("database.intake_batch must be at least 1".into());
+        }
+        if self.mail.transport == MailTransport::Smtp {
+            crate::mail::transport::check_smtp_url(&self.mail.smtp_url)
+                .map_err(|e| SettingsError::Invalid(format!("mail.smtp_url: {e}")))?;
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad(format!(
+                "mail.from is not a valid mailbox: {:?}",
+                self.mail.from
+            ));
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return bad("limits.max_body_bytes must be at least 1024".into());
+        }
+        if crate::domain::locale::Locale::parse(&self.public.default_locale).is_none() {
+            return bad("public.default_locale must be zh-CN or en".into());
+        }
+        if !matches!(self.server.public_url.scheme(), "http" | "https") {
+            return bad("server.public_url must be an http or https URL".into());
+        }
+        self.taxonomy
+            .validate()
+            .map_err(|e| SettingsError::Invalid(format!("taxonomy: {e}")))?;
+        self.deadlines
+            .validate()
+            .map_err(|e| SettingsError::Invalid(format!("deadlines: {e}")))?;
+        Ok(())
+    }
+
+    /// The public link to a page, from the configured public URL.
+    pub fn public_link(&self, path: &str) -> String {
+        let base = self.server.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+}

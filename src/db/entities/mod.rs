@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table. Hand-written logic lives in the query modules beside them.
+
+pub mod escalation;
+pub mod incident;
+pub mod incident_clock;
+pub mod incident_event;
+pub mod outbox;
+pub mod report;
+pub mod session;
+pub mod user;

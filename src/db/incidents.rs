@@ -1,0 +1,179 @@
+//! Incidents as stored: converting rows to the workflow's projection and appending events with
+//! their row update in the caller's transaction, guarded by the row's version.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use super::DbError;
+use super::entities::{incident, incident_event};
+use crate::domain::audit::StoredEvent;
+use crate::domain::workflow::{Incident, NewEvent};
+
+fn bad_row(id: i64, what: &str) -> DbError {
+    DbError::Setup(format!("incident {id}: unreadable {what} in the row"))
+}
+
+/// The workflow's view of a row.
+pub fn to_domain(m: &incident::Model) -> Result<Incident, DbError> {
+    Ok(Incident {
+        id: m.id,
+        state: m.state.parse().map_err(|_| bad_row(m.id, "state"))?,
+        version: m.version,
+        category: m.category.clone(),
+        severity: m
+            .severity
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| bad_row(m.id, "severity"))?,
+        assignee: m.assignee_id,
+        title: m.title.clone(),
+        fingerprint: m.fingerprint.clone(),
+        first_reported_at: m.first_reported_at,
+        report_count: i64::from(m.report_count),
+        evidence_hold: m.evidence_hold,
+        serious: m
+            .serious
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|_| bad_row(m.id, "serious kind"))?,
+        serious_at: m.serious_at,
+        authority_reported_at: m.authority_reported_at,
+        triaged_at: m.triaged_at,
+        duplicate_of: m.duplicate_of,
+        rejection_reasons: m.rejection_reasons.clone(),
+        filter_rule: m.filter_rule.clone(),
+        fix_plan: m.fix_plan.clone(),
+        training_run: m.training_run.clone(),
+        candidate_model_version: m.candidate_model_version.clone(),
+        resolved_at: m.resolved_at,
+        last_event_at: m.last_event_at,
+    })
+}
+
+/// Writes a projection's fields onto a row (the clock columns are the caller's).
+fn set_projection(a: &mut incident::ActiveModel, i: &Incident) {
+    a.state = Set(i.state.as_str().to_string());
+    a.version = Set(i.version);
+    a.category = Set(i.category.clone());
+    a.severity = Set(i.severity.map(|s| s.as_str().to_string()));
+    a.assignee_id = Set(i.assignee);
+    a.title = Set(i.title.clone());
+    a.fingerprint = Set(i.fingerprint.clone());
+    a.first_reported_at = Set(i.first_reported_at);
+    a.report_count = Set(i32::try_from(i.report_count).unwrap_or(i32::MAX));
+    a.evidence_hold = Set(i.evidence_hold);
+    a.serious = Set(i.serious.map(|s| s.as_str().to_string()));
+    a.serious_at = Set(i.serious_at);
+    a.authority_reported_at = Set(i.authority_reported_at);
+    a.triaged_at = Set(i.triaged_at);
+    a.duplicate_of = Set(i.duplicate_of);
+    a.rejection_reasons = Set(i.rejection_reasons.clone());
+    a.filter_rule = Set(i.filter_rule.clone());
+    a.fix_plan = Set(i.fix_plan.clone());
+    a.training_run = Set(i.training_run.clone());
+    a.candidate_model_version = Set(i.candidate_model_version.clone());
+    a.resolved_at = Set(i.resolved_at);
+    a.last_event_at = Set(i.last_event_at);
+}
+
+async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
+    e: &StoredEvent,
+    actor_id: Option<i64>,
+) -> Result<(), DbError> {
+    incident_event::ActiveModel {
+        incident_id: Set(e.incident_id),
+        seq: Set(e.seq),
+        at: Set(e.at),
+        actor: Set(e.actor.clone()),
+        actor_id: Set(actor_id),
+        action: Set(e.action.clone()),
+        from_state: Set(e.from.clone()),
+        to_state: Set(e.to.clone()),
+        data: Set(e.data.to_string()),
+        prev_hash: Set(e.prev_hash.clone()),
+        hash: Set(e.hash.clone()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates the row for a new incident from its `open` projection and event. The id is not known
+/// before the insert and the first event's hash covers it, so the hash is filled in after.
+pub async fn insert_opened<C: ConnectionTrait>(
+    conn: &C,
+    build: impl FnOnce(i64) -> Result<(Incident, NewEvent), DbError>,
+    placeholder: &Incident,
+    now: DateTime<Utc>,
+    actor_id: Option<i64>,
+) -> Result<Incident, DbError> {
+    let mut a = incident::ActiveModel {
+        last_event_hash: Set(String::new()),
+        next_due_at: Set(None),
+        next_due_clock: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    set_projection(&mut a, placeholder);
+    let row = a.insert(conn).await?;
+    let (incident, event) = build(row.id)?;
+    let stored = event.seal(row.id, incident.version, crate::domain::audit::GENESIS);
+    insert_event(conn, &stored, actor_id).await?;
+    let mut a: incident::ActiveModel = row.into();
+    set_projection(&mut a, &incident);
+    a.last_event_hash = Set(stored.hash);
+    a.update(conn).await?;
+    Ok(incident)
+}
+
+/// Appends `event` to `before`'s chain and stores the projection `after`, only if the row is
+/// still at `before.version` (otherwise someone else acted first: [`DbError::Conflict`]).
+pub async fn append<C: ConnectionTrait>(
+    conn: &C,
+    before: &incident::Model,
+    after: &Incident,
+    event: &NewEvent,
+    actor_id: Option<i64>,
+) -> Result<String, DbError> {
+    let stored = event.seal(before.id, after.version, &before.last_event_hash);
+    let mut a: incident::ActiveModel = before.clone().into();
+    set_projection(&mut a, after);
+    a.last_event_hash = Set(stored.hash.clone());
+    let res = incident::Entity::update_many()
+        .set(a)
+        .filter(incident::Column::Id.eq(before.id))
+        .filter(incident::Column::Version.eq(before.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(DbError::Conflict);
+    }
+    insert_event(conn, &stored, actor_id).await?;
+    Ok(stored.hash)
+}
+
+/// Sets the denormalised nearest deadline the board sorts on.
+pub async fn set_next_due<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    next: Option<(DateTime<Utc>, String)>,
+) -> Result<(), DbError> {
+    let (at, clock) = match next {
+        Some((at, c)) => (Some(at), Some(c)),
+        None => (None, None),
+    };
+    incident::Entity::update_many()
+        .col_expr(incident::Column::NextDueAt, Expr::value(at))
+        .col_expr(incident::Column::NextDueClock, Expr::value(clock))
+        .filter(incident::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Storage: the connection (SQLite in WAL mode, or PostgreSQL), entities, and the queries the
+//! application needs, grouped by what they serve.
+
+pub mod entities;
+pub mod error;
+pub mod incidents;
+pub mod intake;
+pub mod outbox;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+pub use error::DbError;
+
+/// The database and how to write to it safely.
+#[derive(Clone)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    /// SQLite allows one writer at a time and fails a deferred transaction that tries to upgrade
+    /// while another commits; taking this gate before every write transaction turns that into an
+    /// orderly queue. PostgreSQL needs no gate (rows are locked instead).
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+    backend: DbBackend,
+}
+
+impl Db {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        busy_timeout: Duration,
+    ) -> Result<Db, DbError> {
+        if let Some(path) = sqlite_path(url)
+            && let Some(parent) = std::path::Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(move |o| {
+                // WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode keeps every
+                // committed transaction across a crash of the process (kill -9); only an OS crash or
+                // power loss can take the last commits back.
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(busy_timeout)
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let conn = Database::connect(opts).await?;
+        let backend = conn.get_database_backend();
+        Ok(Db {
+            conn,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            backend,
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend == DbBackend::Postgres
+    }
+
+    /// Hold this while a write transaction runs (a no-op wait on PostgreSQL).
+    pub async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.is_postgres() {
+            None
+        } else {
+            Some(self.write_gate.lock().await)
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.conn.ping().await?;
+        Ok(())
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(path.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_sqlite_file() {
+        assert_eq!(
+            super::sqlite_path("sqlite:./data/rectify.db?mode=rwc").as_deref(),
+            Some("./data/rectify.db")
+        );
+        assert_eq!(
+            super::sqlite_path("sqlite:///tmp/x.db").as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(super::sqlite_path("sqlite::memory:"), None);
+        assert_eq!(super::sqlite_path("postgres://x"), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! What the public status page shows for a tracking code.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::entities::{incident, report};
+use super::{Db, DbError};
+use crate::domain::tracking_code::TrackingCode;
+use crate::domain::workflow::State;
+
+pub struct StatusView {
+    pub received_at: DateTime<Utc>,
+    pub state: State,
+    pub updated_at: DateTime<Utc>,
+    pub rejection_reasons: Option<String>,
+}
+
+/// The report's incident, following merges to the incident that now carries it.
+pub async fn lookup(db: &Db, code: &TrackingCode) -> Result<Option<StatusView>, DbError> {
+    let Some(rep) = report::Entity::find()
+        .filter(report::Column::TrackingCode.eq(code.as_str()))
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut id = rep.incident_id;
+    // Merges form a chain; a bound stops a corrupted cycle from looping forever.
+    for _ in 0..16 {
+        let inc = incident::Entity::find_by_id(id)
+            .one(&db.conn)
+            .await?
+            .ok_or(DbError::NotFound)?;
+        let state: State = inc
+            .state
+            .parse()
+            .map_err(|_| DbError::Setup(format!("incident {id} has an unknown state")))?;
+        match (state, inc.duplicate_of) {
+            (State::Duplicate, Some(target)) => id = target,
+            _ => {
+                return Ok(Some(StatusView {
+                    received_at: rep.received_at,
+                    state,
+                    updated_at: inc.last_event_at.max(rep.received_at),
+                    rejection_reasons: if state == State::Rejected {
+                        inc.rejection_reasons
+                    } else {
+                        None
+                    },
+                }));
+            }
+        }
+    }
+    Err(DbError::Setup(format!(
+        "incident {id}: merge chain too long"
+    )))
+}

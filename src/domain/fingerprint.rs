@@ -1,0 +1,56 @@
+//! The grouping fingerprint: reports of the same content by the same model land in one incident
+//! even when people copy it with different case, spacing or punctuation.
+
+use sha2::{Digest, Sha256};
+
+/// Folds case, white space, punctuation and full-width forms, keeping letters (any script) and
+/// digits, so "Hello, World!" and "ｈｅｌｌｏ world" compare equal.
+pub fn normalise(text: &str) -> String {
+    text.chars()
+        .map(fold_width)
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn fold_width(c: char) -> char {
+    match c {
+        // Full-width ASCII variants (Ｕ+FF01..FF5E) are what Chinese input methods often produce.
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+/// Hex SHA-256 of the normalised model name and output.
+pub fn fingerprint(model: &str, output: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(normalise(model).as_bytes());
+    h.update([0x1f]);
+    h.update(normalise(output).as_bytes());
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_space_punctuation_and_width() {
+        assert_eq!(
+            fingerprint("GPT-4o", "Hello, World!"),
+            fingerprint("gpt 4o", "  hello world ")
+        );
+        assert_eq!(
+            fingerprint("m", "ｈｅｌｌｏ，世界。"),
+            fingerprint("M", "Hello 世界")
+        );
+        assert_ne!(fingerprint("a", "hello"), fingerprint("b", "hello"));
+        assert_ne!(fingerprint("a", "hello"), fingerprint("a", "hullo"));
+    }
+
+    #[test]
+    fn model_and_output_do_not_run_together() {
+        assert_ne!(fingerprint("ab", "c"), fingerprint("a", "bc"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure domain logic: no IO, no async, no database types. Time is always passed in.
+
+pub mod audit;
+pub mod deadlines;
+pub mod fingerprint;
+pub mod locale;
+pub mod report;
+pub mod severity;
+pub mod stage;
+pub mod taxonomy;
+pub mod tracking_code;
+pub mod workflow;

@@ -1,0 +1,359 @@
+//! A report as the public submits it, and the rules that make it acceptable.
+//!
+//! `ReportForm` holds exactly what was typed (so a form with a mistake can be shown again);
+//! `ValidReport` can only be built by `validate`, so the storage layer never sees an unchecked one.
+
+use std::fmt;
+
+use super::taxonomy::{Category, Taxonomy};
+
+/// Field limits, in characters (from configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub output: usize,
+    pub prompt: usize,
+    pub description: usize,
+    pub short: usize,
+}
+
+/// The submitted fields, as typed. Field names are the public contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportForm {
+    pub output: String,
+    pub prompt: String,
+    pub model: String,
+    pub model_version: String,
+    pub url: String,
+    pub category: String,
+    pub description: String,
+    pub name: String,
+    pub email: String,
+    pub good_faith: bool,
+}
+
+impl ReportForm {
+    /// Set a field by its public name; unknown names are ignored so that extra form fields
+    /// (the submit button, the honeypot) do not matter here.
+    pub fn set(&mut self, field: &str, value: String) {
+        match field {
+            "output" => self.output = value,
+            "prompt" => self.prompt = value,
+            "model" => self.model = value,
+            "model_version" => self.model_version = value,
+            "url" => self.url = value,
+            "category" => self.category = value,
+            "description" => self.description = value,
+            "name" => self.name = value,
+            "email" => self.email = value,
+            "good_faith" => self.good_faith = matches!(value.as_str(), "on" | "true" | "1" | "yes"),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    WebForm,
+    Api,
+    Internal,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::WebForm => "web_form",
+            Channel::Api => "api",
+            Channel::Internal => "internal",
+        }
+    }
+}
+
+/// What is wrong with one field. The web layer words it in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Required,
+    TooLong { max: usize },
+    ControlCharacters,
+    UnknownCategory,
+    InvalidEmail,
+    MustConfirm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub problem: Problem,
+}
+
+/// An email address we will send to: one `@`, a dotted domain, no spaces or angle brackets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Email, Problem> {
+        let s = input.trim();
+        let (local, domain) = s.rsplit_once('@').ok_or(Problem::InvalidEmail)?;
+        let bad_char =
+            |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        if s.len() > 254
+            || local.is_empty()
+            || local.len() > 64
+            || local.chars().any(bad_char)
+            || domain.len() < 3
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+            || domain
+                .chars()
+                .any(|c| !(c.is_alphanumeric() || c == '-' || c == '.'))
+        {
+            return Err(Problem::InvalidEmail);
+        }
+        Ok(Email(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A report that passed every rule. Optional text fields are `None` when left empty.
+#[derive(Debug, Clone)]
+pub struct ValidReport {
+    pub output: String,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub model_version: Option<String>,
+    pub url: Option<String>,
+    pub category: Category,
+    pub description: String,
+    pub name: Option<String>,
+    pub email: Option<Email>,
+}
+
+/// Control characters other than tab and line breaks have no place in a report; they are how
+/// terminal escapes and invisible-text tricks ride along.
+fn has_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+fn check_text(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Option<String> {
+    let trimmed = value.trim();
+    if has_control(value) {
+        errors.push(FieldError {
+            field,
+            problem: Problem::ControlCharacters,
+        });
+        return None;
+    }
+    if trimmed.chars().count() > max {
+        errors.push(FieldError {
+            field,
+            problem: Problem::TooLong { max },
+        });
+        return None;
+    }
+    if trimmed.is_empty() {
+        if required {
+            errors.push(FieldError {
+                field,
+                problem: Problem::Required,
+            });
+        }
+        return None;
+    }
+    Some(trimmed.to_string())
+}
+
+pub fn validate(
+    form: &ReportForm,
+    taxonomy: &Taxonomy,
+    limits: Limits,
+) -> Result<ValidReport, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let output = check_text(&mut errors, "output", &form.output, limits.output, true);
+    let prompt = check_text(&mut errors, "prompt", &form.prompt, limits.prompt, false);
+    let model = check_text(&mut errors, "model", &form.model, limits.short, false);
+    let model_version = check_text(
+        &mut errors,
+        "model_version",
+        &form.model_version,
+        limits.short,
+        false,
+    );
+    let url = check_text(&mut errors, "url", &form.url, limits.short * 4, false);
+    let category_text = check_text(&mut errors, "category", &form.category, 200, true);
+    let category = match category_text {
+        Some(c) => match taxonomy.parse(&c) {
+            Some(cat) => Some(cat),
+            None => {
+                errors.push(FieldError {
+                    field: "category",
+                    problem: Problem::UnknownCategory,
+                });
+                None
+            }
+        },
+        None => None,
+    };
+    let description = check_text(
+        &mut errors,
+        "description",
+        &form.description,
+        limits.description,
+        true,
+    );
+    let name = check_text(&mut errors, "name", &form.name, limits.short, false);
+    let email = match check_text(&mut errors, "email", &form.email, 254, false) {
+        Some(e) => match Email::parse(&e) {
+            Ok(e) => Some(e),
+            Err(problem) => {
+                errors.push(FieldError {
+                    field: "email",
+                    problem,
+                });
+                None
+            }
+        },
+        None => None,
+    };
+    if !form.good_faith {
+        errors.push(FieldError {
+            field: "good_faith",
+            problem: Problem::MustConfirm,
+        });
+    }
+    match (output, category, description) {
+        (Some(output), Some(category), Some(description)) if errors.is_empty() => Ok(ValidReport {
+            output,
+            prompt,
+            model,
+            model_version,
+            url,
+            category,
+            description,
+            name,
+            email,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// The first words of the content, for board cards and mail subjects.
+pub fn title_of(output: &str, max_chars: usize) -> String {
+    let flat: String = output.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        return flat;
+    }
+    let mut t: String = flat.chars().take(max_chars).collect();
+    t.push('…');
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::taxonomy::{Group, Taxonomy};
+
+    fn tax() -> Taxonomy {
+        Taxonomy {
+            groups: vec![Group {
+                key: "accuracy".into(),
+                en: "Accuracy".into(),
+                zh: "准确".into(),
+                risks: vec![],
+            }],
+        }
+    }
+
+    const LIMITS: Limits = Limits {
+        output: 20,
+        prompt: 20,
+        description: 10,
+        short: 10,
+    };
+
+    fn good() -> ReportForm {
+        ReportForm {
+            output: "bad answer".into(),
+            category: "accuracy".into(),
+            description: "wrong".into(),
+            good_faith: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn accepts_a_minimal_report() {
+        let v = validate(&good(), &tax(), LIMITS).unwrap();
+        assert_eq!(v.output, "bad answer");
+        assert!(v.email.is_none() && v.prompt.is_none());
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let form = ReportForm {
+            output: "x".repeat(21),
+            category: "nope".into(),
+            description: " ".into(),
+            email: "not-an-address".into(),
+            prompt: "a\u{1b}[31m".into(),
+            ..Default::default()
+        };
+        let errs = validate(&form, &tax(), LIMITS).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| (e.field, e.problem.clone())).collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("output", Problem::TooLong { max: 20 }),
+                ("prompt", Problem::ControlCharacters),
+                ("category", Problem::UnknownCategory),
+                ("description", Problem::Required),
+                ("email", Problem::InvalidEmail),
+                ("good_faith", Problem::MustConfirm),
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let mut f = good();
+        f.output = "违".repeat(20);
+        assert!(validate(&f, &tax(), LIMITS).is_ok());
+    }
+
+    #[test]
+    fn email_rules() {
+        assert!(Email::parse("a@example.com").is_ok());
+        assert!(Email::parse("张三@例子.中国").is_ok());
+        for bad in [
+            "a@b",
+            "@example.com",
+            "a b@example.com",
+            "a@example..com",
+            "<a@x.com>",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn titles_are_the_first_words() {
+        assert_eq!(title_of("  one\n two   three ", 9), "one two t…");
+        assert_eq!(title_of("short", 9), "short");
+    }
+}

@@ -1,0 +1,642 @@
+//! What can be done to an incident, with the data each action needs.
+//!
+//! An action's data is also its event's `data`: [`Action::data`] writes it and
+//! [`Action::from_event`] reads it back, so the event log holds everything a replay needs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::super::audit::{micros, truncate_micros};
+use super::super::severity::{SeriousKind, Severity, UnknownName};
+use super::refusal::Refusal;
+use super::state::State;
+
+/// An action without its data: what the role table and the incident page's buttons deal in.
+/// Its `as_str` is the event's `action` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Triage,
+    Contain,
+    PlanFix,
+    StartRetraining,
+    SubmitForVerification,
+    VerifyPass,
+    VerifyFail,
+    Reopen,
+    Reject,
+    Merge,
+    SplitOut,
+    Assign,
+    SetCategory,
+    SetSeverity,
+    SetSerious,
+    SetEvidenceHold,
+    RecordAuthorityReport,
+    Comment,
+    Open,
+    AddReport,
+    Absorb,
+}
+
+impl ActionKind {
+    /// In the order an incident page offers them: the workflow's path first, then corrections,
+    /// the legal side, comments; the system's own actions last.
+    pub const ALL: [ActionKind; 21] = [
+        ActionKind::Triage,
+        ActionKind::Contain,
+        ActionKind::PlanFix,
+        ActionKind::StartRetraining,
+        ActionKind::SubmitForVerification,
+        ActionKind::VerifyPass,
+        ActionKind::VerifyFail,
+        ActionKind::Reopen,
+        ActionKind::Reject,
+        ActionKind::Merge,
+        ActionKind::SplitOut,
+        ActionKind::Assign,
+        ActionKind::SetCategory,
+        ActionKind::SetSeverity,
+        ActionKind::SetSerious,
+        ActionKind::SetEvidenceHold,
+        ActionKind::RecordAuthorityReport,
+        ActionKind::Comment,
+        ActionKind::Open,
+        ActionKind::AddReport,
+        ActionKind::Absorb,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Triage => "triage",
+            ActionKind::Contain => "contain",
+            ActionKind::PlanFix => "plan_fix",
+            ActionKind::StartRetraining => "start_retraining",
+            ActionKind::SubmitForVerification => "submit_for_verification",
+            ActionKind::VerifyPass => "verify_pass",
+            ActionKind::VerifyFail => "verify_fail",
+            ActionKind::Reopen => "reopen",
+            ActionKind::Reject => "reject",
+            ActionKind::Merge => "merge",
+            ActionKind::SplitOut => "split_out",
+            ActionKind::Assign => "assign",
+            ActionKind::SetCategory => "set_category",
+            ActionKind::SetSeverity => "set_severity",
+            ActionKind::SetSerious => "set_serious",
+            ActionKind::SetEvidenceHold => "set_evidence_hold",
+            ActionKind::RecordAuthorityReport => "record_authority_report",
+            ActionKind::Comment => "comment",
+            ActionKind::Open => "open",
+            ActionKind::AddReport => "add_report",
+            ActionKind::Absorb => "absorb",
+        }
+    }
+
+    /// Taken by the system (intake, merges), never offered to a person.
+    pub fn is_system(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Open | ActionKind::AddReport | ActionKind::Absorb
+        )
+    }
+
+    /// Changes the incident's state (in at least one state it can be taken from).
+    pub fn is_transition(self) -> bool {
+        use ActionKind::*;
+        matches!(
+            self,
+            Triage
+                | Contain
+                | PlanFix
+                | StartRetraining
+                | SubmitForVerification
+                | VerifyPass
+                | VerifyFail
+                | Reopen
+                | Reject
+                | Merge
+                | Open
+        )
+    }
+
+    /// A button's or an event log line's caption.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActionKind::Triage => "Triage",
+            ActionKind::Contain => "Record containment",
+            ActionKind::PlanFix => "Plan fix",
+            ActionKind::StartRetraining => "Start retraining",
+            ActionKind::SubmitForVerification => "Submit for verification",
+            ActionKind::VerifyPass => "Verification passed",
+            ActionKind::VerifyFail => "Verification failed",
+            ActionKind::Reopen => "Reopen",
+            ActionKind::Reject => "Reject",
+            ActionKind::Merge => "Merge into another incident",
+            ActionKind::SplitOut => "Split out a report",
+            ActionKind::Assign => "Assign",
+            ActionKind::SetCategory => "Change category",
+            ActionKind::SetSeverity => "Change severity",
+            ActionKind::SetSerious => "Serious incident",
+            ActionKind::SetEvidenceHold => "Evidence hold",
+            ActionKind::RecordAuthorityReport => "Record authority report",
+            ActionKind::Comment => "Comment",
+            ActionKind::Open => "Opened",
+            ActionKind::AddReport => "Report added",
+            ActionKind::Absorb => "Merged incident's reports added",
+        }
+    }
+
+    /// Completes "only a lead may …" / "cannot … while".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            ActionKind::Triage => "triage an incident",
+            ActionKind::Contain => "record a containment",
+            ActionKind::PlanFix => "plan a fix",
+            ActionKind::StartRetraining => "start retraining",
+            ActionKind::SubmitForVerification => "submit a fix for verification",
+            ActionKind::VerifyPass => "verify a fix",
+            ActionKind::VerifyFail => "fail a fix at verification",
+            ActionKind::Reopen => "reopen an incident",
+            ActionKind::Reject => "reject an incident",
+            ActionKind::Merge => "merge an incident into another",
+            ActionKind::SplitOut => "split a report out of an incident",
+            ActionKind::Assign => "assign an incident",
+            ActionKind::SetCategory => "change an incident's category",
+            ActionKind::SetSeverity => "change an incident's severity",
+            ActionKind::SetSerious => "mark a serious incident",
+            ActionKind::SetEvidenceHold => "place or lift an evidence hold",
+            ActionKind::RecordAuthorityReport => "record a report to the authority",
+            ActionKind::Comment => "comment on an incident",
+            ActionKind::Open => "open an incident",
+            ActionKind::AddReport => "add a report to an incident",
+            ActionKind::Absorb => "move a merged incident's reports",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        ActionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == wanted)
+            .ok_or_else(|| UnknownName {
+                what: "action",
+                value: s.to_owned(),
+                expected: "one of the workflow's actions",
+            })
+    }
+}
+
+/// The incident a merge goes into, as the caller found it when it looked it up.
+///
+/// `state` is `None` when no such incident exists, which [`super::apply`] refuses; a form only
+/// carries the id, so the web layer looks the target up and fills `state` in before applying
+/// (or uses [`super::merge`], which does both sides at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeTarget {
+    pub id: i64,
+    pub state: Option<State>,
+}
+
+/// Something done to an incident, with its data. Strings are trimmed and required ones must not
+/// be blank; instants are kept to the microsecond.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "data", rename_all = "snake_case")]
+pub enum Action {
+    /// new → triaged: settles the specific risk and how urgent it is.
+    Triage {
+        category: String,
+        severity: Severity,
+    },
+    /// new / triaged → rejected: `reasons` is the statement of reasons the reporter sees
+    /// (DSA Art. 17).
+    Reject {
+        reasons: String,
+    },
+    /// new / triaged → duplicate. The target must exist, be open, and not be this incident.
+    Merge {
+        target: MergeTarget,
+    },
+    /// triaged → contained: the filter now stopping the content.
+    Contain {
+        filter_rule: String,
+        blocks: String,
+    },
+    /// contained → fix_planned.
+    PlanFix {
+        plan: String,
+    },
+    /// fix_planned / retraining → retraining; refused under an evidence hold.
+    StartRetraining {
+        training_run: String,
+    },
+    /// retraining → verifying.
+    SubmitForVerification {
+        model_version: String,
+    },
+    /// verifying → resolved: which prompts were tried and what came out.
+    VerifyPass {
+        prompts: String,
+        outcome: String,
+    },
+    /// verifying → retraining.
+    VerifyFail {
+        prompts: String,
+        outcome: String,
+    },
+    /// resolved → triaged; rejected → triaged (or new if it was never triaged).
+    Reopen {
+        reason: String,
+    },
+    SetEvidenceHold {
+        on: bool,
+    },
+    /// `None` withdraws the designation.
+    SetSerious {
+        kind: Option<SeriousKind>,
+    },
+    /// Also lifts the evidence hold: the authority now knows.
+    RecordAuthorityReport {
+        reference: String,
+    },
+    /// `None` unassigns.
+    Assign {
+        assignee: Option<i64>,
+    },
+    /// Internal: never shown to the reporter.
+    Comment {
+        text: String,
+    },
+    SetCategory {
+        category: String,
+    },
+    SetSeverity {
+        severity: Severity,
+    },
+    /// A report leaves this incident for `new_incident_id` (which the caller opens first, with
+    /// its own `open` event). Refused for the last report.
+    SplitOut {
+        report_id: i64,
+        new_incident_id: i64,
+    },
+    /// System: the first event of every incident (from none to new). The report that caused
+    /// it counts as the incident's first report.
+    Open {
+        category: String,
+        title: String,
+        fingerprint: String,
+        #[serde(with = "micros")]
+        first_reported_at: DateTime<Utc>,
+    },
+    /// System: one more report of the same content.
+    AddReport {
+        report_id: i64,
+    },
+    /// System: the other side of a merge: the merged incident's reports, and the instant of its
+    /// first report, move here (the earlier first report wins).
+    Absorb {
+        from_incident: i64,
+        reports: i64,
+        #[serde(with = "micros")]
+        first_reported_at: DateTime<Utc>,
+    },
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Triage { .. } => ActionKind::Triage,
+            Action::Reject { .. } => ActionKind::Reject,
+            Action::Merge { .. } => ActionKind::Merge,
+            Action::Contain { .. } => ActionKind::Contain,
+            Action::PlanFix { .. } => ActionKind::PlanFix,
+            Action::StartRetraining { .. } => ActionKind::StartRetraining,
+            Action::SubmitForVerification { .. } => ActionKind::SubmitForVerification,
+            Action::VerifyPass { .. } => ActionKind::VerifyPass,
+            Action::VerifyFail { .. } => ActionKind::VerifyFail,
+            Action::Reopen { .. } => ActionKind::Reopen,
+            Action::SetEvidenceHold { .. } => ActionKind::SetEvidenceHold,
+            Action::SetSerious { .. } => ActionKind::SetSerious,
+            Action::RecordAuthorityReport { .. } => ActionKind::RecordAuthorityReport,
+            Action::Assign { .. } => ActionKind::Assign,
+            Action::Comment { .. } => ActionKind::Comment,
+            Action::SetCategory { .. } => ActionKind::SetCategory,
+            Action::SetSeverity { .. } => ActionKind::SetSeverity,
+            Action::SplitOut { .. } => ActionKind::SplitOut,
+            Action::Open { .. } => ActionKind::Open,
+            Action::AddReport { .. } => ActionKind::AddReport,
+            Action::Absorb { .. } => ActionKind::Absorb,
+        }
+    }
+
+    /// The event's `action` string.
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The event's `data`: the action's fields as a JSON object (instants as RFC 3339 with
+    /// microseconds, enums by their names, absent options as `null`).
+    pub fn data(&self) -> Value {
+        let mut tagged = serde_json::to_value(self).expect("an action always serialises");
+        tagged
+            .get_mut("data")
+            .map(Value::take)
+            .expect("every action has data")
+    }
+
+    /// Reads an event's `action` and `data` back into the action. Extra keys are ignored, so
+    /// older code can read events written by newer code.
+    pub fn from_event(name: &str, data: &Value) -> Result<Action, String> {
+        let kind: ActionKind = name.parse().map_err(|e: UnknownName| e.to_string())?;
+        let tagged = serde_json::json!({ "action": kind.as_str(), "data": data });
+        serde_json::from_value(tagged).map_err(|e| e.to_string())
+    }
+
+    /// The same action with strings trimmed and instants truncated to microseconds, or the
+    /// first field that will not do. Checks only the data itself; what it means for a given
+    /// incident is [`super::apply`]'s business.
+    pub fn normalized(&self) -> Result<Action, Refusal> {
+        Ok(match self {
+            Action::Triage { category, severity } => Action::Triage {
+                category: required("category", category)?,
+                severity: *severity,
+            },
+            Action::Reject { reasons } => Action::Reject {
+                reasons: required("reasons", reasons)?,
+            },
+            Action::Merge { target } => Action::Merge {
+                target: MergeTarget {
+                    id: positive("target", target.id)?,
+                    state: target.state,
+                },
+            },
+            Action::Contain {
+                filter_rule,
+                blocks,
+            } => Action::Contain {
+                filter_rule: required("filter_rule", filter_rule)?,
+                blocks: required("blocks", blocks)?,
+            },
+            Action::PlanFix { plan } => Action::PlanFix {
+                plan: required("plan", plan)?,
+            },
+            Action::StartRetraining { training_run } => Action::StartRetraining {
+                training_run: required("training_run", training_run)?,
+            },
+            Action::SubmitForVerification { model_version } => Action::SubmitForVerification {
+                model_version: required("model_version", model_version)?,
+            },
+            Action::VerifyPass { prompts, outcome } => Action::VerifyPass {
+                prompts: required("prompts", prompts)?,
+                outcome: required("outcome", outcome)?,
+            },
+            Action::VerifyFail { prompts, outcome } => Action::VerifyFail {
+                prompts: required("prompts", prompts)?,
+                outcome: required("outcome", outcome)?,
+            },
+            Action::Reopen { reason } => Action::Reopen {
+                reason: required("reason", reason)?,
+            },
+            Action::SetEvidenceHold { on } => Action::SetEvidenceHold { on: *on },
+            Action::SetSerious { kind } => Action::SetSerious { kind: *kind },
+            Action::RecordAuthorityReport { reference } => Action::RecordAuthorityReport {
+                reference: required("reference", reference)?,
+            },
+            Action::Assign { assignee } => Action::Assign {
+                assignee: assignee.map(|id| positive("assignee", id)).transpose()?,
+            },
+            Action::Comment { text } => Action::Comment {
+                text: required("text", text)?,
+            },
+            Action::SetCategory { category } => Action::SetCategory {
+                category: required("category", category)?,
+            },
+            Action::SetSeverity { severity } => Action::SetSeverity {
+                severity: *severity,
+            },
+            Action::SplitOut {
+                report_id,
+                new_incident_id,
+            } => Action::SplitOut {
+                report_id: positive("report_id", *report_id)?,
+                new_incident_id: positive("new_incident_id", *new_incident_id)?,
+            },
+            Action::Open {
+                category,
+                title,
+                fingerprint,
+                first_reported_at,
+            } => Action::Open {
+                category: required("category", category)?,
+                title: required("title", title)?,
+                fingerprint: required("fingerprint", fingerprint)?,
+                first_reported_at: truncate_micros(*first_reported_at),
+            },
+            Action::AddReport { report_id } => Action::AddReport {
+                report_id: positive("report_id", *report_id)?,
+            },
+            Action::Absorb {
+                from_incident,
+                reports,
+                first_reported_at,
+            } => Action::Absorb {
+                from_incident: positive("from_incident", *from_incident)?,
+                reports: positive("reports", *reports)?,
+                first_reported_at: truncate_micros(*first_reported_at),
+            },
+        })
+    }
+
+    /// Maps a staff form's fields to an action (normalised), or refuses naming the bad field.
+    ///
+    /// Field names: category, severity, reasons, target, filter_rule, blocks, plan,
+    /// training_run, model_version, prompts, outcome, reason, on, kind, reference, assignee,
+    /// text, report_id, new_incident_id. Numbers may be written `#12`. Blank `assignee` means
+    /// unassign, blank or `none` `kind` withdraws a serious-incident designation, and a
+    /// missing `on` is false (an unticked checkbox is not sent).
+    ///
+    /// Two actions need facts a form does not carry, which the caller adds:
+    /// - `merge`: the result's `target.state` is `None` until the caller looks the target up
+    ///   (see [`MergeTarget`]).
+    /// - `split_out`: `new_incident_id` must be in `fields`; the caller opens the new incident
+    ///   first and inserts its id.
+    ///
+    /// System actions are refused: no form takes them.
+    pub fn from_form(kind: &str, fields: &BTreeMap<String, String>) -> Result<Action, Refusal> {
+        let kind: ActionKind = kind.parse().map_err(|_| Refusal::UnknownAction {
+            name: kind.trim().to_owned(),
+        })?;
+        let form = Form(fields);
+        let action = match kind {
+            ActionKind::Open | ActionKind::AddReport | ActionKind::Absorb => {
+                return Err(Refusal::NotPermitted {
+                    action: kind,
+                    role: None,
+                });
+            }
+            ActionKind::Triage => Action::Triage {
+                category: form.text("category")?,
+                severity: form.severity()?,
+            },
+            ActionKind::Reject => Action::Reject {
+                reasons: form.text("reasons")?,
+            },
+            ActionKind::Merge => Action::Merge {
+                target: MergeTarget {
+                    id: form.id("target")?,
+                    state: None,
+                },
+            },
+            ActionKind::Contain => Action::Contain {
+                filter_rule: form.text("filter_rule")?,
+                blocks: form.text("blocks")?,
+            },
+            ActionKind::PlanFix => Action::PlanFix {
+                plan: form.text("plan")?,
+            },
+            ActionKind::StartRetraining => Action::StartRetraining {
+                training_run: form.text("training_run")?,
+            },
+            ActionKind::SubmitForVerification => Action::SubmitForVerification {
+                model_version: form.text("model_version")?,
+            },
+            ActionKind::VerifyPass => Action::VerifyPass {
+                prompts: form.text("prompts")?,
+                outcome: form.text("outcome")?,
+            },
+            ActionKind::VerifyFail => Action::VerifyFail {
+                prompts: form.text("prompts")?,
+                outcome: form.text("outcome")?,
+            },
+            ActionKind::Reopen => Action::Reopen {
+                reason: form.text("reason")?,
+            },
+            ActionKind::SetEvidenceHold => Action::SetEvidenceHold {
+                on: form.flag("on")?,
+            },
+            ActionKind::SetSerious => Action::SetSerious {
+                kind: form.serious_kind()?,
+            },
+            ActionKind::RecordAuthorityReport => Action::RecordAuthorityReport {
+                reference: form.text("reference")?,
+            },
+            ActionKind::Assign => Action::Assign {
+                assignee: form.optional_id("assignee")?,
+            },
+            ActionKind::Comment => Action::Comment {
+                text: form.text("text")?,
+            },
+            ActionKind::SetCategory => Action::SetCategory {
+                category: form.text("category")?,
+            },
+            ActionKind::SetSeverity => Action::SetSeverity {
+                severity: form.severity()?,
+            },
+            ActionKind::SplitOut => Action::SplitOut {
+                report_id: form.id("report_id")?,
+                new_incident_id: form.id("new_incident_id")?,
+            },
+        };
+        action.normalized()
+    }
+}
+
+fn required(field: &'static str, value: &str) -> Result<String, Refusal> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(Refusal::Missing { field })
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn positive(field: &'static str, id: i64) -> Result<i64, Refusal> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(Refusal::Invalid {
+            field,
+            reason: format!("{id} is not a valid number here (it must be 1 or more)"),
+        })
+    }
+}
+
+struct Form<'a>(&'a BTreeMap<String, String>);
+
+impl Form<'_> {
+    fn raw(&self, field: &str) -> &str {
+        self.0.get(field).map_or("", |v| v.trim())
+    }
+
+    fn text(&self, field: &'static str) -> Result<String, Refusal> {
+        required(field, self.raw(field))
+    }
+
+    fn id(&self, field: &'static str) -> Result<i64, Refusal> {
+        self.optional_id(field)?.ok_or(Refusal::Missing { field })
+    }
+
+    fn optional_id(&self, field: &'static str) -> Result<Option<i64>, Refusal> {
+        let raw = self.raw(field);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let digits = raw.strip_prefix('#').unwrap_or(raw).trim();
+        match digits.parse::<i64>() {
+            Ok(id) => positive(field, id).map(Some),
+            Err(_) => Err(Refusal::Invalid {
+                field,
+                reason: format!("{raw:?} is not a number"),
+            }),
+        }
+    }
+
+    fn flag(&self, field: &'static str) -> Result<bool, Refusal> {
+        match self.raw(field).to_ascii_lowercase().as_str() {
+            "" | "false" | "off" | "no" | "0" => Ok(false),
+            "true" | "on" | "yes" | "1" => Ok(true),
+            other => Err(Refusal::Invalid {
+                field,
+                reason: format!("{other:?} is neither on nor off"),
+            }),
+        }
+    }
+
+    fn severity(&self) -> Result<Severity, Refusal> {
+        let raw = self.raw("severity");
+        if raw.is_empty() {
+            return Err(Refusal::Missing { field: "severity" });
+        }
+        raw.parse().map_err(|e: UnknownName| Refusal::Invalid {
+            field: "severity",
+            reason: e.to_string(),
+        })
+    }
+
+    fn serious_kind(&self) -> Result<Option<SeriousKind>, Refusal> {
+        let raw = self.raw("kind");
+        if raw.is_empty() || raw.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        raw.parse()
+            .map(Some)
+            .map_err(|e: UnknownName| Refusal::Invalid {
+                field: "kind",
+                reason: e.to_string(),
+            })
+    }
+}

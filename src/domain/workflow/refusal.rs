@@ -1,0 +1,199 @@
+//! Why an action was not taken (for the person who tried), and why a stored history could not
+//! be replayed (for the operator).
+
+use std::fmt;
+
+use super::action::ActionKind;
+use super::rules::{roles_allowed, states_allowing};
+use super::state::{Role, State};
+
+/// An action that was not taken, and why. Its [`Display`](fmt::Display) (also
+/// [`Refusal::reason`]) is a sentence for the person who tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The actor's role may not take this action (or a person tried a system action, or the
+    /// system a person's).
+    NotPermitted {
+        action: ActionKind,
+        role: Option<Role>,
+    },
+    /// The action cannot be taken in the incident's current state.
+    WrongState { action: ActionKind, state: State },
+    /// A required field is missing or blank.
+    Missing { field: &'static str },
+    /// A field has a value that will not do.
+    Invalid { field: &'static str, reason: String },
+    /// EU AI Act Art. 73(6): no change to the system before the authority is informed.
+    EvidenceHold,
+    /// Splitting out the only report would leave an incident about nothing.
+    LastReport,
+    /// The action would change nothing (and so would only add noise to the audit trail).
+    NothingToChange { what: String },
+    /// `open` on an incident that exists.
+    AlreadyOpen { incident_id: i64 },
+    /// Any action but `open` before there is an incident.
+    NotOpen { action: ActionKind },
+    /// A form or event named an action that does not exist.
+    UnknownAction { name: String },
+}
+
+impl Refusal {
+    /// The sentence to show.
+    pub fn reason(&self) -> String {
+        self.to_string()
+    }
+
+    /// The form field at fault, so a form can mark it.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Refusal::Missing { field } | Refusal::Invalid { field, .. } => Some(field),
+            Refusal::LastReport => Some("report_id"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotPermitted { action, .. } if action.is_system() => {
+                write!(f, "only the system may {}", action.phrase())
+            }
+            Refusal::NotPermitted { action, role: None } => write!(
+                f,
+                "the system may not {}: a member of staff must",
+                action.phrase()
+            ),
+            Refusal::NotPermitted { action, role: _ } => {
+                let roles: Vec<&str> = roles_allowed(*action)
+                    .into_iter()
+                    .map(Role::label)
+                    .collect();
+                write!(f, "only {} may {}", a_list(&roles), action.phrase())
+            }
+            Refusal::WrongState { action, state } => {
+                let states: Vec<&str> = states_allowing(*action)
+                    .into_iter()
+                    .map(State::label)
+                    .collect();
+                write!(
+                    f,
+                    "cannot {} while the incident is {}",
+                    action.phrase(),
+                    state.label()
+                )?;
+                if !states.is_empty() {
+                    write!(f, " (only when it is {})", or_list(&states))?;
+                }
+                Ok(())
+            }
+            Refusal::Missing { field } => {
+                write!(f, "{field}: {} is required", field_label(field))
+            }
+            Refusal::Invalid { field, reason } => write!(f, "{field}: {reason}"),
+            Refusal::EvidenceHold => f.write_str(
+                "evidence hold: cannot start retraining while the serious incident has not been \
+                 reported to the authority (EU AI Act Art. 73(6)); record the authority report \
+                 first, or have a lead or compliance officer lift the hold",
+            ),
+            Refusal::LastReport => {
+                f.write_str("report_id: cannot split out the incident's only report")
+            }
+            Refusal::NothingToChange { what } => write!(f, "nothing to change: {what}"),
+            Refusal::AlreadyOpen { incident_id } => write!(
+                f,
+                "incident {incident_id} is already open; an incident is opened only once"
+            ),
+            Refusal::NotOpen { action } => {
+                write!(
+                    f,
+                    "cannot {} before the incident is opened",
+                    action.phrase()
+                )
+            }
+            Refusal::UnknownAction { name } => write!(f, "there is no action {name:?}"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Words for a form field, for "… is required".
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "category" => "a category",
+        "severity" => "a severity",
+        "reasons" => "a statement of reasons for the reporter",
+        "target" => "the incident to merge into",
+        "filter_rule" => "the filter rule",
+        "blocks" => "what the filter blocks",
+        "plan" => "the fix plan",
+        "training_run" => "the training run",
+        "model_version" => "the candidate model version",
+        "prompts" => "the prompts used to verify",
+        "outcome" => "the outcome of verification",
+        "reason" => "a reason",
+        "reference" => "the authority's reference",
+        "text" => "the comment's text",
+        "report_id" => "the report",
+        "new_incident_id" => "the new incident",
+        "title" => "a title",
+        "fingerprint" => "a fingerprint",
+        "from_incident" => "the merged incident",
+        _ => "a value",
+    }
+}
+
+/// "a triager, lead or admin" / "an engineer or admin".
+fn a_list(nouns: &[&str]) -> String {
+    let list = or_list(nouns);
+    let article = match list.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    };
+    format!("{article} {list}")
+}
+
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A stored history that does not fold into an incident: a bug, a migration gone wrong or
+/// tampering. Never shown to a reporter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("incident {incident_id}: its first event is {action:?}, not \"open\"")]
+    NotOpened { incident_id: i64, action: String },
+    #[error("incident {incident_id}: event {version} opens it a second time")]
+    OpenedTwice { incident_id: i64, version: i64 },
+    #[error("an event of incident {found} was replayed onto incident {expected}")]
+    WrongIncident { expected: i64, found: i64 },
+    #[error(
+        "incident {incident_id}: event {version} ({action}) starts from {found}, \
+         but the incident was {expected}"
+    )]
+    StateMismatch {
+        incident_id: i64,
+        version: i64,
+        action: String,
+        expected: String,
+        found: String,
+    },
+    #[error("incident {incident_id}: event {version} ({action}) has unreadable data: {reason}")]
+    BadData {
+        incident_id: i64,
+        version: i64,
+        action: String,
+        reason: String,
+    },
+    #[error("incident {incident_id}: event {version} names an unknown state {state:?}")]
+    UnknownState {
+        incident_id: i64,
+        version: i64,
+        state: String,
+    },
+}

@@ -1,0 +1,110 @@
+//! The two tables the workflow is made of: who may take which action, and from which state an
+//! action may be taken and where it leads. Everything else (apply, the incident page's buttons,
+//! refusal messages) reads these, so a rule is changed here and only here.
+
+use super::action::ActionKind;
+use super::state::{Role, State};
+
+/// Whether a member of staff with `role` may take `action` at all (the state is a separate
+/// question: [`next_state`]). System actions are never a role's: only the system (an actor
+/// without a role) takes them.
+pub fn may(role: Role, action: ActionKind) -> bool {
+    use ActionKind::*;
+    if action.is_system() {
+        return false;
+    }
+    match role {
+        Role::Triager => matches!(
+            action,
+            Triage | Reject | Merge | Assign | Comment | SetCategory | SetSeverity | SplitOut
+        ),
+        Role::Engineer => matches!(
+            action,
+            Contain | PlanFix | StartRetraining | SubmitForVerification | Assign | Comment
+        ),
+        // Verification is a lead's (or admin's) and deliberately not an engineer's: the person
+        // who built the fix does not also sign it off (separation of duties).
+        Role::Lead => {
+            may(Role::Triager, action)
+                || may(Role::Engineer, action)
+                || matches!(
+                    action,
+                    VerifyPass | VerifyFail | Reopen | SetEvidenceHold | SetSerious
+                )
+        }
+        // Compliance handles the reporter-facing and authority-facing side: rejections and
+        // their appeals (reopen), serious-incident designation and the authority report.
+        Role::Compliance => matches!(
+            action,
+            Reject | SetEvidenceHold | SetSerious | RecordAuthorityReport | Comment | Reopen
+        ),
+        Role::Admin => true,
+    }
+}
+
+/// The state `action` leads to when taken in `state`, or `None` if it cannot be taken there.
+/// Actions that are not transitions lead back to `state`.
+///
+/// `ever_triaged` only matters for reopening a rejection (see below).
+pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Option<State> {
+    use ActionKind::*;
+    use State::*;
+    let next = match (action, state) {
+        (Triage, New) => Triaged,
+        // Reject from triaged too: a triager may decide only after a closer look that the
+        // complaint is unfounded.
+        (Reject, New | Triaged) => Rejected,
+        // Merging is possible until work starts on the incident; after containment its own
+        // filter and fix records would be orphaned by the merge.
+        (Merge, New | Triaged) => Duplicate,
+        (Contain, Triaged) => Contained,
+        (PlanFix, Contained) => FixPlanned,
+        // From retraining as well, to record the next training run after a failed
+        // verification (verify_fail leads back to retraining).
+        (StartRetraining, FixPlanned | Retraining) => Retraining,
+        (SubmitForVerification, Retraining) => Verifying,
+        (VerifyPass, Verifying) => Resolved,
+        (VerifyFail, Verifying) => Retraining,
+        (Reopen, Resolved) => Triaged,
+        // Reopening a rejection is how an appeal against it succeeds (DSA Art. 20). It goes
+        // back to where it was rejected from: an incident that was never triaged is triaged
+        // afresh rather than skipping triage.
+        (Reopen, Rejected) => {
+            if ever_triaged {
+                Triaged
+            } else {
+                New
+            }
+        }
+
+        // Non-transitions.
+        // A comment is always possible, including on closed incidents and duplicates: it is
+        // how staff explain after the fact.
+        (Comment, s) => s,
+        // Changing what is being worked on only makes sense while it is being worked on;
+        // a closed incident is a record (reopen it first).
+        (Assign | SetCategory | SetSeverity | SplitOut, s) if s.is_open() => s,
+        // Only an open incident can take in a merged one's reports, as a merge target must be.
+        (Absorb, s) if s.is_open() => s,
+        // The legal side continues after an incident is closed: a serious incident may come to
+        // light, or be reported, after the fix. A duplicate has no life of its own left.
+        (SetEvidenceHold | SetSerious | RecordAuthorityReport | AddReport, s) if s != Duplicate => {
+            s
+        }
+        _ => return None,
+    };
+    Some(next)
+}
+
+/// The states `action` can be taken from, for explaining a refusal.
+pub fn states_allowing(action: ActionKind) -> Vec<State> {
+    State::ALL
+        .into_iter()
+        .filter(|&s| next_state(action, s, true).is_some())
+        .collect()
+}
+
+/// The roles that may take `action`, for explaining a refusal.
+pub fn roles_allowed(action: ActionKind) -> Vec<Role> {
+    Role::ALL.into_iter().filter(|&r| may(r, action)).collect()
+}

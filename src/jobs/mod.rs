@@ -1,0 +1,2 @@
+//! Scheduled work: the deadline sweep (escalation steps that fell due → escalation rows and
+//! outbox rows). Built on the incident clocks stored at intake.

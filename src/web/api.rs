@@ -1,0 +1,151 @@
+//! The JSON channel for in-product "report this answer" buttons.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::error::{Kind, WebError};
+use super::i18n::problem_message;
+use super::public::{accept, limits};
+use super::{AppState, Lang};
+use crate::domain::locale::Locale;
+use crate::domain::report::{Channel, ReportForm, validate};
+
+pub const REPORTS_PATH: &str = "/api/v1/reports";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(REPORTS_PATH, post(create_report))
+}
+
+const TEXT_FIELDS: [&str; 9] = [
+    "output",
+    "prompt",
+    "model",
+    "model_version",
+    "url",
+    "category",
+    "description",
+    "name",
+    "email",
+];
+
+/// Reads the JSON object field by field, so a wrong type is reported against its field name
+/// instead of as one opaque parse error.
+fn form_from_json(
+    obj: &serde_json::Map<String, Value>,
+    locale: Locale,
+) -> Result<ReportForm, Vec<Value>> {
+    let zh = locale.is_zh();
+    let mut form = ReportForm::default();
+    let mut errors = Vec::new();
+    for field in TEXT_FIELDS {
+        match obj.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => form.set(field, s.clone()),
+            Some(_) => errors.push(json!({
+                "field": field,
+                "message": if zh { "必须是字符串。" } else { "Must be a string." },
+            })),
+        }
+    }
+    match obj.get("good_faith") {
+        Some(Value::Bool(b)) => form.good_faith = *b,
+        None | Some(Value::Null) => form.good_faith = false,
+        Some(_) => errors.push(json!({
+            "field": "good_faith",
+            "message": if zh { "必须是 true 或 false。" } else { "Must be true or false." },
+        })),
+    }
+    if errors.is_empty() {
+        Ok(form)
+    } else {
+        Err(errors)
+    }
+}
+
+fn unprocessable(errors: Vec<Value>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "errors": errors })),
+    )
+        .into_response()
+}
+
+async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) -> Response {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        });
+    if !is_json {
+        return WebError::json(Kind::Unsupported, lang.locale)
+            .with_detail("Content-Type must be application/json")
+            .into_response();
+    }
+    let body = match Bytes::from_request(req, &()).await {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return WebError::json(Kind::TooLarge, lang.locale).into_response();
+        }
+        Err(_) => return WebError::json(Kind::BadRequest, lang.locale).into_response(),
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return WebError::json(Kind::BadRequest, lang.locale)
+                .with_detail(format!("The body is not valid JSON: {e}"))
+                .into_response();
+        }
+    };
+    let Value::Object(obj) = value else {
+        return WebError::json(Kind::BadRequest, lang.locale)
+            .with_detail("The body must be a JSON object")
+            .into_response();
+    };
+    // An in-product button knows the user's language better than the request headers do.
+    let locale = match obj
+        .get("locale")
+        .and_then(Value::as_str)
+        .and_then(Locale::parse)
+    {
+        Some(l) => l,
+        None => lang.locale,
+    };
+    let form = match form_from_json(&obj, locale) {
+        Ok(f) => f,
+        Err(errors) => return unprocessable(errors),
+    };
+    let s = &state.settings;
+    let valid = match validate(&form, &s.taxonomy, limits(s)) {
+        Ok(v) => v,
+        Err(errors) => {
+            return unprocessable(
+                errors
+                    .iter()
+                    .map(|e| json!({ "field": e.field, "message": problem_message(locale, &e.problem) }))
+                    .collect(),
+            );
+        }
+    };
+    match accept(&state, valid, locale, Channel::Api).await {
+        Ok(code) => {
+            let status_url = s.public_link(&format!("/status/{code}"));
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, status_url.clone())],
+                Json(json!({ "tracking_code": code.as_str(), "status_url": status_url })),
+            )
+                .into_response()
+        }
+        Err(e) => WebError::internal(locale, true, e).into_response(),
+    }
+}

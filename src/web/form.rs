@@ -1,0 +1,154 @@
+//! Reading a report from a request body: urlencoded or multipart forms, decoded strictly, so
+//! malformed percent-encoding or invalid UTF-8 is a clear 400 rather than silently mangled text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+
+use crate::domain::report::ReportForm;
+
+#[derive(Debug)]
+pub enum FormError {
+    /// Not a form content type.
+    Unsupported,
+    /// Malformed encoding or multipart structure.
+    Malformed(&'static str),
+    TooLarge,
+}
+
+/// What a form post carried: the report fields, the honeypot, and the chosen language.
+#[derive(Debug, Default)]
+pub struct PostedReport {
+    pub form: ReportForm,
+    pub honeypot: bool,
+    pub lang: Option<String>,
+}
+
+impl PostedReport {
+    fn set(&mut self, name: &str, value: String) {
+        match name {
+            "website" => self.honeypot = !value.trim().is_empty(),
+            "lang" => self.lang = Some(value),
+            _ => self.form.set(name, value),
+        }
+    }
+}
+
+fn percent_decode_strict(input: &[u8]) -> Result<String, FormError> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = input
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or(FormError::Malformed("bad percent-encoding"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError::Malformed("text is not valid UTF-8"))
+}
+
+pub fn parse_urlencoded(body: &[u8]) -> Result<PostedReport, FormError> {
+    let mut posted = PostedReport::default();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let k = percent_decode_strict(k)?;
+        let v = percent_decode_strict(v)?;
+        posted.set(&k, v);
+    }
+    Ok(posted)
+}
+
+async fn parse_multipart(mut mp: Multipart) -> Result<PostedReport, FormError> {
+    let mut posted = PostedReport::default();
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(posted),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(FormError::TooLarge);
+            }
+            Err(_) => return Err(FormError::Malformed("malformed multipart body")),
+        };
+        let name = field.name().unwrap_or("").to_string();
+        // Files are not part of the contract; skip them rather than read them into memory.
+        if field.file_name().is_some() {
+            continue;
+        }
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(FormError::TooLarge);
+            }
+            Err(_) => return Err(FormError::Malformed("malformed multipart body")),
+        };
+        let value = String::from_utf8(bytes.to_vec())
+            .map_err(|_| FormError::Malformed("text is not valid UTF-8"))?;
+        posted.set(&name, value);
+    }
+}
+
+/// Reads either kind of form body.
+pub async fn read_report(req: Request) -> Result<PostedReport, FormError> {
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("application/x-www-form-urlencoded") {
+        let body = Bytes::from_request(req, &()).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                FormError::TooLarge
+            } else {
+                FormError::Malformed("the body could not be read")
+            }
+        })?;
+        parse_urlencoded(&body)
+    } else if ctype.starts_with("multipart/form-data") {
+        let mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|_| FormError::Malformed("malformed multipart body"))?;
+        parse_multipart(mp).await
+    } else {
+        Err(FormError::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_strictly() {
+        let p = parse_urlencoded(b"output=a+b%21&category=x&good_faith=on&website=").unwrap();
+        assert_eq!(p.form.output, "a b!");
+        assert!(p.form.good_faith && !p.honeypot);
+        let p = parse_urlencoded("output=%E8%BF%9D%E8%A7%84".as_bytes()).unwrap();
+        assert_eq!(p.form.output, "违规");
+        assert!(matches!(
+            parse_urlencoded(b"output=%ZZ"),
+            Err(FormError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_urlencoded(b"output=%E8%BF"),
+            Err(FormError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_urlencoded(b"output=%"),
+            Err(FormError::Malformed(_))
+        ));
+        assert!(parse_urlencoded(b"website=buy+now").unwrap().honeypot);
+    }
+}

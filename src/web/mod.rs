@@ -1,0 +1,208 @@
+//! HTTP: routers by audience (public pages, JSON API), one error type, and the extractors and
+//! middleware they share.
+
+pub mod api;
+pub mod error;
+pub mod form;
+pub mod format;
+pub mod i18n;
+pub mod public;
+pub mod ratelimit;
+pub mod security;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::intake::IntakeWriter;
+use crate::domain::locale::Locale;
+use error::{Kind, WebError};
+use ratelimit::RateLimiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub intake: IntakeWriter,
+    pub limiter: Arc<RateLimiter>,
+    /// Wakes the outbox worker when a transaction wrote mail, so it need not wait for its tick.
+    pub mail_ready: Arc<tokio::sync::Notify>,
+}
+
+/// The reader's language: `?lang=`, else the `lang` cookie a previous `?lang=` set, else
+/// Accept-Language, else the configured default. `explicit` says whether links should carry
+/// `?lang=` on.
+#[derive(Debug, Clone, Copy)]
+pub struct Lang {
+    pub locale: Locale,
+    pub explicit: bool,
+}
+
+impl Lang {
+    /// The query suffix that keeps an explicit choice on links.
+    pub fn q(&self) -> String {
+        if self.explicit {
+            format!("?lang={}", self.locale.as_str())
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn query_lang(query: Option<&str>) -> Option<Locale> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("lang="))
+        .and_then(Locale::parse)
+}
+
+fn cookie_lang(parts: &axum::http::HeaderMap) -> Option<Locale> {
+    parts
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("lang="))
+        .and_then(Locale::parse)
+}
+
+pub fn lang_of(parts: &Parts, default: Locale) -> Lang {
+    if let Some(locale) = query_lang(parts.uri.query()) {
+        return Lang {
+            locale,
+            explicit: true,
+        };
+    }
+    let locale = cookie_lang(&parts.headers)
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::negotiate)
+        })
+        .unwrap_or(default);
+    Lang {
+        locale,
+        explicit: false,
+    }
+}
+
+impl FromRequestParts<AppState> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
+        Ok(lang_of(parts, default))
+    }
+}
+
+/// Remembers an explicit `?lang=` in a cookie, so the pages after a form post keep it.
+async fn remember_lang(req: Request, next: Next) -> Response {
+    let chosen = query_lang(req.uri().query());
+    let mut resp = next.run(req).await;
+    if let Some(l) = chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            l.as_str()
+        ))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// Refuses a flood of reports from one address with 429; other addresses are unaffected.
+async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH) {
+        let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
+        let ip = security::client_ip(
+            req.headers(),
+            peer,
+            state.settings.server.trust_forwarded_for,
+        );
+        if !state.limiter.allow(ip, Instant::now()) {
+            let (parts, _) = req.into_parts();
+            let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
+            let json = parts.uri.path().starts_with("/api/");
+            let lang = lang_of(&parts, default);
+            return if json {
+                WebError::json(Kind::TooMany, lang.locale).into_response()
+            } else {
+                WebError::page(Kind::TooMany, lang.locale).into_response()
+            };
+        }
+    }
+    next.run(req).await
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it; bodies
+/// without a length are cut off by the extractors' limit as they stream in.
+async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.settings.limits.max_body_bytes as u64) {
+        let (parts, _) = req.into_parts();
+        let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
+        let lang = lang_of(&parts, default);
+        let mut err = WebError::page(Kind::TooLarge, lang.locale);
+        err.json = parts.uri.path().starts_with("/api/");
+        let mut resp = err.into_response();
+        // The unread body is left behind; the connection cannot be reused.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
+    next.run(req).await
+}
+
+async fn not_found(lang: Lang) -> WebError {
+    WebError::page(Kind::NotFound, lang.locale)
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(public::router())
+        .merge(api::router())
+        .layer(middleware::from_fn_with_state(state.clone(), limit_intake))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.limits.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_body))
+        .layer(middleware::from_fn(remember_lang))
+        .layer(middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable",
+            )
+                .into_response()
+        }
+    }
+}

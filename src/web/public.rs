@@ -1,0 +1,374 @@
+//! The public channel: the landing page, the report form, and the status pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::error::{Kind, WebError};
+use super::form::{FormError, read_report};
+use super::format::{local_deadline, local_time};
+use super::i18n::{Texts, problem_message, stage_name, texts};
+use super::{AppState, Lang, security};
+use crate::config::Settings;
+use crate::db::intake::Submission;
+use crate::domain::locale::Locale;
+use crate::domain::report::{Channel, FieldError, Limits, ReportForm, validate};
+use crate::domain::stage::Stage;
+use crate::domain::tracking_code::TrackingCode;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/report", get(report_form).post(submit_report))
+        .route("/status", get(status_lookup))
+        .route("/status/{code}", get(status_page))
+        .route("/static/app.css", get(stylesheet))
+}
+
+fn html(status: StatusCode, page: impl Template, locale: Locale) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => WebError::internal(locale, false, e).into_response(),
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+pub fn limits(s: &Settings) -> Limits {
+    Limits {
+        output: s.limits.output_chars,
+        prompt: s.limits.prompt_chars,
+        description: s.limits.description_chars,
+        short: s.limits.short_field_chars,
+    }
+}
+
+fn limit_text(t: &Texts, s: &Settings) -> String {
+    t.limit_text
+        .replace("{n}", &s.public.feedback_working_days.to_string())
+}
+
+/// When a reporter is owed feedback: the `acknowledge` clock from the report's arrival.
+pub fn feedback_due(s: &Settings, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let rule = s
+        .deadlines
+        .clocks
+        .iter()
+        .find(|c| c.name == "acknowledge")?;
+    let cal = s
+        .deadlines
+        .calendars
+        .get(&rule.calendar)
+        .cloned()
+        .unwrap_or_default();
+    Some(crate::domain::deadlines::due_instant(
+        received_at,
+        rule.unit,
+        rule.count,
+        rule.zone,
+        &cal,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    t: &'a Texts,
+    q: String,
+    service: &'a str,
+    groups: Vec<(String, String)>,
+    limit_text: String,
+}
+
+async fn index(State(state): State<AppState>, lang: Lang) -> Response {
+    let s = &state.settings;
+    let zh = lang.locale.is_zh();
+    let sep = if zh { "、" } else { ", " };
+    let groups = s
+        .taxonomy
+        .groups
+        .iter()
+        .map(|g| {
+            let name = if zh { g.zh.clone() } else { g.en.clone() };
+            let risks: Vec<&str> = g
+                .risks
+                .iter()
+                .map(|r| if zh { r.zh.as_str() } else { r.en.as_str() })
+                .collect();
+            (name, risks.join(sep))
+        })
+        .collect();
+    let t = texts(lang.locale);
+    html(
+        StatusCode::OK,
+        IndexPage {
+            t,
+            q: lang.q(),
+            service: &s.public.service_name,
+            groups,
+            limit_text: limit_text(t, s),
+        },
+        lang.locale,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "report_form.html")]
+struct FormPage<'a> {
+    t: &'a Texts,
+    q: String,
+    service: &'a str,
+    form: ReportForm,
+    errors: Vec<(&'static str, String)>,
+    categories: Vec<(String, String, bool)>,
+    limits: Limits,
+}
+
+impl FormPage<'_> {
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldError]) -> Response {
+    let s = &state.settings;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    html(
+        status,
+        FormPage {
+            t: texts(lang.locale),
+            q: lang.q(),
+            service: &s.public.service_name,
+            form,
+            errors: errors
+                .iter()
+                .map(|e| (e.field, problem_message(lang.locale, &e.problem)))
+                .collect(),
+            categories: s.taxonomy.options(lang.locale.is_zh()),
+            limits: limits(s),
+        },
+        lang.locale,
+    )
+}
+
+async fn report_form(State(state): State<AppState>, lang: Lang) -> Response {
+    form_page(&state, lang, ReportForm::default(), &[])
+}
+
+fn host_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|v| v.to_str().ok())
+}
+
+pub fn public_origin(s: &Settings) -> String {
+    s.server.public_url.origin().ascii_serialization()
+}
+
+async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) -> Response {
+    let s = state.settings.clone();
+    if security::is_cross_site(req.headers(), &public_origin(&s), host_of(req.headers())) {
+        return WebError::page(Kind::Forbidden, lang.locale).into_response();
+    }
+    let posted = match read_report(req).await {
+        Ok(p) => p,
+        Err(FormError::Unsupported) => {
+            return WebError::page(Kind::Unsupported, lang.locale).into_response();
+        }
+        Err(FormError::TooLarge) => {
+            return WebError::page(Kind::TooLarge, lang.locale).into_response();
+        }
+        Err(FormError::Malformed(why)) => {
+            tracing::info!(why, "malformed report form");
+            return WebError::page(Kind::BadRequest, lang.locale).into_response();
+        }
+    };
+    // The page the form was filled in on decides the report's language.
+    let lang = match posted.lang.as_deref().and_then(Locale::parse) {
+        Some(locale) => Lang {
+            locale,
+            explicit: lang.explicit,
+        },
+        None => lang,
+    };
+    if posted.honeypot {
+        // A bot filled the field people cannot see: accept quietly, store nothing.
+        tracing::info!("honeypot submission dropped");
+        return Redirect::to("/").into_response();
+    }
+    let valid = match validate(&posted.form, &s.taxonomy, limits(&s)) {
+        Ok(v) => v,
+        Err(errors) => return form_page(&state, lang, posted.form, &errors),
+    };
+    match accept(&state, valid, lang.locale, Channel::WebForm).await {
+        Ok(code) => Redirect::to(&format!("/status/{code}")).into_response(),
+        Err(e) => WebError::internal(lang.locale, false, e).into_response(),
+    }
+}
+
+/// Stores a valid report (with its acknowledgement mail) and answers once it is committed.
+pub async fn accept(
+    state: &AppState,
+    report: crate::domain::report::ValidReport,
+    locale: Locale,
+    channel: Channel,
+) -> Result<TrackingCode, anyhow::Error> {
+    let now = Utc::now();
+    let code = TrackingCode::from_bytes(rand::random());
+    let ack = match &report.email {
+        Some(email) => Some(crate::mail::render::acknowledgement(
+            &state.settings,
+            locale,
+            email.as_str(),
+            &code,
+            feedback_due(&state.settings, now),
+        )?),
+        None => None,
+    };
+    let has_mail = ack.is_some();
+    let stored = state
+        .intake
+        .submit(Submission {
+            report,
+            locale,
+            channel,
+            code,
+            received_at: now,
+            ack,
+        })
+        .await?;
+    if has_mail {
+        state.mail_ready.notify_one();
+    }
+    Ok(stored.code)
+}
+
+#[derive(Template)]
+#[template(path = "status_lookup.html")]
+struct LookupPage<'a> {
+    t: &'a Texts,
+    q: String,
+    service: &'a str,
+    code: String,
+    error: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    code: Option<String>,
+}
+
+async fn status_lookup(
+    State(state): State<AppState>,
+    lang: Lang,
+    Query(query): Query<LookupQuery>,
+) -> Response {
+    let t = texts(lang.locale);
+    let typed = query.code.unwrap_or_default();
+    if typed.trim().is_empty() {
+        return html(
+            StatusCode::OK,
+            LookupPage {
+                t,
+                q: lang.q(),
+                service: &state.settings.public.service_name,
+                code: String::new(),
+                error: None,
+            },
+            lang.locale,
+        );
+    }
+    match TrackingCode::parse(&typed) {
+        Ok(code) => Redirect::to(&format!("/status/{code}{}", lang.q())).into_response(),
+        Err(_) => html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            LookupPage {
+                t,
+                q: lang.q(),
+                service: &state.settings.public.service_name,
+                code: typed,
+                error: Some(t.bad_code),
+            },
+            lang.locale,
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage<'a> {
+    t: &'a Texts,
+    q: String,
+    service: &'a str,
+    code: String,
+    stage_key: &'static str,
+    stage_name: &'static str,
+    stage_index: usize,
+    stages: [&'static str; 4],
+    rejection: Option<String>,
+    resolved: bool,
+    received: String,
+    updated: String,
+    feedback_due: String,
+    limit_text: String,
+}
+
+async fn status_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    Path(code): Path<String>,
+) -> Response {
+    let Ok(code) = TrackingCode::parse(&code) else {
+        return WebError::page(Kind::NotFound, lang.locale).into_response();
+    };
+    let view = match crate::db::status::lookup(&state.db, &code).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return WebError::page(Kind::NotFound, lang.locale).into_response(),
+        Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+    };
+    let s = &state.settings;
+    let t = texts(lang.locale);
+    let stage = Stage::of(view.state);
+    let zone = s.public.time_zone;
+    html(
+        StatusCode::OK,
+        StatusPage {
+            t,
+            q: lang.q(),
+            service: &s.public.service_name,
+            code: code.to_string(),
+            stage_key: stage.as_str(),
+            stage_name: stage_name(lang.locale, stage),
+            stage_index: stage.index(),
+            stages: t.stages,
+            rejection: view.rejection_reasons.clone(),
+            resolved: view.state == crate::domain::workflow::State::Resolved,
+            received: local_time(view.received_at, zone, lang.locale),
+            updated: local_time(view.updated_at, zone, lang.locale),
+            feedback_due: feedback_due(s, view.received_at)
+                .map(|d| local_deadline(d, zone, lang.locale))
+                .unwrap_or_default(),
+            limit_text: limit_text(t, s),
+        },
+        lang.locale,
+    )
+}
