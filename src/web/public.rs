@@ -232,7 +232,8 @@ pub async fn accept(
     locale: Locale,
     channel: Channel,
 ) -> Result<TrackingCode, anyhow::Error> {
-    let now = Utc::now();
+    // Stored instants keep microseconds (what both databases hold), so truncate once here.
+    let now = crate::domain::audit::truncate_micros(Utc::now());
     let code = TrackingCode::from_bytes(rand::random());
     let ack = match &report.email {
         Some(email) => Some(crate::mail::render::acknowledgement(

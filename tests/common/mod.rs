@@ -1,0 +1,215 @@
+//! Test helpers: the real application on port 0 with a fresh database of its own, on SQLite and
+//! (when RECTIFY_TEST_POSTGRES_URL is set) on PostgreSQL.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rectify::app::Application;
+use rectify::config::{MailTransport, Settings};
+use rectify::db::Db;
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends every database test runs on.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    if postgres_admin_url().is_some() {
+        v.push(Backend::Postgres);
+    }
+    v
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("RECTIFY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("rectify.db").display()),
+                backend,
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let admin = postgres_admin_url().expect("RECTIFY_TEST_POSTGRES_URL");
+                let name = format!("rectify_t_{}", uuid::Uuid::new_v4().simple());
+                let conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
+                conn.execute_raw(Statement::from_string(
+                    conn.get_database_backend(),
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .expect("create test database");
+                conn.close().await.ok();
+                TestDb {
+                    url: replace_db_name(&admin, &name),
+                    backend,
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with the temporary folder).
+    pub async fn drop_db(&self) {
+        if let (Some(name), Some(admin)) = (&self.pg_name, postgres_admin_url())
+            && let Ok(conn) = Database::connect(&admin).await
+        {
+            let _ = conn
+                .execute_raw(Statement::from_string(
+                    conn.get_database_backend(),
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ))
+                .await;
+            conn.close().await.ok();
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("postgres URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// Settings from config/default.toml with the test's database, mail folder and port 0.
+pub fn test_settings(db: &TestDb) -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut s = Settings::load_from(&dir, None, false).expect("default settings");
+    s.server.addr = "127.0.0.1:0".parse().unwrap();
+    s.database.url = db.url.clone();
+    s.mail.transport = MailTransport::File;
+    s.mail.dir = db.dir().join("mail");
+    s.mail.deliver_interval_secs = 1;
+    s
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db: Db,
+    pub test_db: TestDb,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let test_db = TestDb::new(backend).await;
+        let mut settings = test_settings(&test_db);
+        tweak(&mut settings);
+        let app = Application::build(settings.clone()).await.expect("build app");
+        let addr = app.local_addr();
+        let db = app.state().db.clone();
+        let settings = (*app.state().settings).clone();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped().await.expect("server");
+        });
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            db,
+            test_db,
+            settings,
+            client: client(),
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.settings.mail.dir.clone()
+    }
+
+    pub async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+        self.db.conn.clone().close().await.ok();
+        self.test_db.drop_db().await;
+    }
+}
+
+/// A client that shows redirects instead of following them.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The form fields of a valid report, to change one at a time.
+pub fn valid_form() -> Vec<(&'static str, String)> {
+    vec![
+        ("output", "The capital of Australia is Sydney.".into()),
+        ("prompt", "What is the capital of Australia?".into()),
+        ("model", "demo-chat".into()),
+        ("model_version", "2026-11".into()),
+        ("url", "conv-1234".into()),
+        ("category", "accuracy.inaccurate".into()),
+        ("description", "The capital is Canberra.".into()),
+        ("name", "Ada".into()),
+        ("email", "ada@example.com".into()),
+        ("good_faith", "on".into()),
+    ]
+}
+
+pub fn with(mut form: Vec<(&'static str, String)>, field: &'static str, value: &str) -> Vec<(&'static str, String)> {
+    form.retain(|(k, _)| *k != field);
+    form.push((field, value.to_string()));
+    form
+}
+
+pub fn without(mut form: Vec<(&'static str, String)>, field: &str) -> Vec<(&'static str, String)> {
+    form.retain(|(k, _)| *k != field);
+    form
+}
+
+/// Waits (bounded) for the outbox worker to write `n` mails into the folder.
+pub async fn wait_for_mail(dir: &Path, n: usize) -> Vec<PathBuf> {
+    for _ in 0..100 {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.len() >= n {
+            return files;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("expected {n} mail(s) in {}", dir.display());
+}
