@@ -1,1 +1,195 @@
-fn main() {}
+//! Intake throughput and p99 latency at 32 concurrent clients on the default SQLite, against the
+//! same server's `GET /healthz` as the baseline, in one run:
+//!
+//!     cargo bench --bench intake
+//!
+//! Report content comes from JADE-DB (../shared/data/jade-db, real Chinese prompts and violating
+//! answers) when it is there, otherwise from generated text. Half the reports give an email
+//! address, so half the transactions also render and enqueue an acknowledgement.
+//! Settings: BENCH_SECONDS (default 5), BENCH_CLIENTS (default 32).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rectify::app::Application;
+use rectify::config::Settings;
+
+struct Sample {
+    prompt: String,
+    output: String,
+}
+
+fn samples() -> Vec<Sample> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/jade-db/jade_alignment_zh.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let v: Vec<Sample> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|j| {
+                Some(Sample {
+                    prompt: j["问题"].as_str()?.to_string(),
+                    output: j["违规回答"].as_str()?.chars().take(2000).collect(),
+                })
+            })
+            .collect();
+        if !v.is_empty() {
+            eprintln!(
+                "content: {} JADE-DB answers from {}",
+                v.len(),
+                path.display()
+            );
+            return v;
+        }
+    }
+    eprintln!("content: generated (../shared/data/jade-db not found)");
+    (0..500)
+        .map(|i| Sample {
+            prompt: format!("生成测试提示 {i}"),
+            output: format!("这是第 {i} 条模型生成的违规回答，内容包含虚假信息。").repeat(8),
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// Builds the request for the i-th call.
+type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+
+async fn load(
+    name: &str,
+    clients: usize,
+    secs: u64,
+    make: MakeRequest,
+    expect: u16,
+) -> (f64, Duration, Duration) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c;
+            while Instant::now() < stop {
+                let t = Instant::now();
+                let resp = make(&client, i).send().await.expect("request");
+                assert_eq!(resp.status().as_u16(), expect, "unexpected status");
+                let _ = resp.bytes().await;
+                lat.push(t.elapsed());
+                i += clients;
+            }
+            lat
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let rps = all.len() as f64 / elapsed;
+    let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
+    println!(
+        "{name:<8} {:>8} requests  {rps:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        all.len(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+    (rps, p50, p99)
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let clients: usize = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::load_from(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        None,
+        false,
+    )
+    .unwrap();
+    s.server.addr = "127.0.0.1:0".parse().unwrap();
+    s.database.url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("rectify.db").display()
+    );
+    s.mail.dir = dir.path().join("mail");
+    s.limits.intake_burst = 0; // one client address sends everything
+
+    // The server gets its own runtime (as `rectify serve` would), the load generator another.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = server_rt.block_on(Application::build(s)).unwrap();
+    let base = format!("http://{}", app.local_addr());
+    server_rt.spawn(app.run_until_stopped());
+
+    let samples = Arc::new(samples());
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        println!("{clients} clients, {secs} s each, SQLite (WAL) in {}", dir.path().display());
+        let b = base.clone();
+        let (healthz, _, _) = load(
+            "healthz",
+            clients,
+            secs,
+            Arc::new(move |c: &reqwest::Client, _| c.get(format!("{b}/healthz"))),
+            200,
+        )
+        .await;
+        let b = base.clone();
+        let (intake, _, p99) = load(
+            "intake",
+            clients,
+            secs,
+            Arc::new(move |c: &reqwest::Client, i| {
+                let s = &samples[i % samples.len()];
+                let mut form = vec![
+                    ("output", s.output.clone()),
+                    ("prompt", s.prompt.clone()),
+                    ("model", "demo-chat".to_string()),
+                    ("category", "core_values".to_string()),
+                    ("description", format!("违规内容 #{i}")),
+                    ("good_faith", "on".to_string()),
+                ];
+                if i % 2 == 0 {
+                    form.push(("email", format!("r{i}@example.com")));
+                }
+                c.post(format!("{b}/report")).form(&form)
+            }),
+            303,
+        )
+        .await;
+        println!(
+            "intake / healthz = {:.3}   (targets: intake >= 3000 req/s, ratio >= 0.2; p99 {:.2} ms)",
+            intake / healthz,
+            p99.as_secs_f64() * 1e3
+        );
+    });
+}

@@ -41,7 +41,9 @@ fn start(db: &TestDb) -> (Child, String) {
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server logs its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server logs its address");
     (child, format!("http://{addr}"))
 }
 
@@ -55,9 +57,20 @@ async fn a_report_answered_303_survives_kill_9() {
         for i in 0..20 {
             let form: Vec<(&str, String)> = valid_form()
                 .into_iter()
-                .map(|(k, v)| if k == "output" { (k, format!("{v} #{i}")) } else { (k, v) })
+                .map(|(k, v)| {
+                    if k == "output" {
+                        (k, format!("{v} #{i}"))
+                    } else {
+                        (k, v)
+                    }
+                })
                 .collect();
-            let resp = c.post(format!("{base}/report")).form(&form).send().await.unwrap();
+            let resp = c
+                .post(format!("{base}/report"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 303);
             codes.push(resp.headers()["location"].to_str().unwrap().to_string());
         }
@@ -87,7 +100,10 @@ fn a_bad_setting_stops_start_up_naming_it() {
         let out = rectify().arg("serve").env(key, value).output().unwrap();
         assert!(!out.status.success(), "{key}={value} must stop start-up");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(named), "{key}: message should name {named}: {err}");
+        assert!(
+            err.contains(named),
+            "{key}: message should name {named}: {err}"
+        );
     }
 }
 
@@ -95,15 +111,34 @@ fn a_bad_setting_stops_start_up_naming_it() {
 fn migrate_and_help() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
-    let out = rectify().arg("migrate").env("RECTIFY_DATABASE__URL", &url).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rectify()
+        .arg("migrate")
+        .env("RECTIFY_DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("m.db").exists());
     // Migrating again is a no-op.
-    assert!(rectify().arg("migrate").env("RECTIFY_DATABASE__URL", &url).output().unwrap().status.success());
-    for args in [vec!["--help"], vec!["serve", "--help"], vec!["migrate", "--help"]] {
+    assert!(
+        rectify()
+            .arg("migrate")
+            .env("RECTIFY_DATABASE__URL", &url)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+    ] {
         let out = rectify().args(&args).output().unwrap();
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
     }
 }
-

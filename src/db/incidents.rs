@@ -81,11 +81,8 @@ fn set_projection(a: &mut incident::ActiveModel, i: &Incident) {
     a.last_event_at = Set(i.last_event_at);
 }
 
-async fn insert_event<C: ConnectionTrait>(
-    conn: &C,
-    e: &StoredEvent,
-    actor_id: Option<i64>,
-) -> Result<(), DbError> {
+/// The log row of a sealed event.
+pub fn event_row(e: &StoredEvent, actor_id: Option<i64>) -> incident_event::ActiveModel {
     incident_event::ActiveModel {
         incident_id: Set(e.incident_id),
         seq: Set(e.seq),
@@ -100,37 +97,57 @@ async fn insert_event<C: ConnectionTrait>(
         hash: Set(e.hash.clone()),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
+}
+
+async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
+    e: &StoredEvent,
+    actor_id: Option<i64>,
+) -> Result<(), DbError> {
+    event_row(e, actor_id).insert(conn).await?;
     Ok(())
 }
 
-/// Creates the row for a new incident from its `open` projection and event. The id is not known
-/// before the insert and the first event's hash covers it, so the hash is filled in after.
-pub async fn insert_opened<C: ConnectionTrait>(
-    conn: &C,
-    build: impl FnOnce(i64) -> Result<(Incident, NewEvent), DbError>,
-    placeholder: &Incident,
-    now: DateTime<Utc>,
-    actor_id: Option<i64>,
-) -> Result<Incident, DbError> {
+/// The row of a new incident with a pre-allocated id, its chain head and nearest deadline.
+pub fn new_row(
+    i: &Incident,
+    last_event_hash: &str,
+    next_due: Option<&(DateTime<Utc>, String)>,
+    created_at: DateTime<Utc>,
+) -> incident::ActiveModel {
     let mut a = incident::ActiveModel {
-        last_event_hash: Set(String::new()),
-        next_due_at: Set(None),
-        next_due_clock: Set(None),
-        created_at: Set(now),
+        id: Set(i.id),
+        last_event_hash: Set(last_event_hash.to_string()),
+        next_due_at: Set(next_due.map(|(d, _)| *d)),
+        next_due_clock: Set(next_due.map(|(_, c)| c.clone())),
+        created_at: Set(created_at),
         ..Default::default()
     };
-    set_projection(&mut a, placeholder);
-    let row = a.insert(conn).await?;
-    let (incident, event) = build(row.id)?;
-    let stored = event.seal(row.id, incident.version, crate::domain::audit::GENESIS);
-    insert_event(conn, &stored, actor_id).await?;
-    let mut a: incident::ActiveModel = row.into();
-    set_projection(&mut a, &incident);
-    a.last_event_hash = Set(stored.hash);
-    a.update(conn).await?;
-    Ok(incident)
+    set_projection(&mut a, i);
+    a
+}
+
+/// Stores a projection computed from `before` plus several events (already sealed and inserted
+/// by the caller), only if nobody changed the row meanwhile.
+pub async fn update_projection<C: ConnectionTrait>(
+    conn: &C,
+    before: &incident::Model,
+    after: &Incident,
+    last_event_hash: &str,
+) -> Result<(), DbError> {
+    let mut a: incident::ActiveModel = before.clone().into();
+    set_projection(&mut a, after);
+    a.last_event_hash = Set(last_event_hash.to_string());
+    let res = incident::Entity::update_many()
+        .set(a)
+        .filter(incident::Column::Id.eq(before.id))
+        .filter(incident::Column::Version.eq(before.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(DbError::Conflict);
+    }
+    Ok(())
 }
 
 /// Appends `event` to `before`'s chain and stores the projection `after`, only if the row is

@@ -5,6 +5,7 @@
 //! has a single writer anyway, and one fsync for many reports is what lets intake keep up with
 //! a flood. Each submitter is answered only after the transaction holding its report commits.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -108,8 +109,18 @@ async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiver<J
     }
 }
 
+/// A new or changed incident while a batch is being built.
+struct Pending {
+    /// The row as read, for a report joining an existing incident; `None` for one opened here.
+    before: Option<incident::Model>,
+    current: workflow::Incident,
+    hash: String,
+    next_due: Option<(DateTime<Utc>, String)>,
+}
+
 /// Stores reports in one transaction, in order (a later report may join an incident an
-/// earlier one in the same batch opened).
+/// earlier one in the same batch opened). The rows of the whole batch are written with one
+/// statement per table, so the cost per report stays small however many arrive together.
 pub async fn store_batch(
     db: &Db,
     policy: &Policy,
@@ -117,31 +128,24 @@ pub async fn store_batch(
 ) -> Result<Vec<Stored>, DbError> {
     let _gate = db.write_guard().await;
     let txn = db.conn.begin().await?;
-    let mut out = Vec::with_capacity(subs.len());
-    for sub in subs {
-        out.push(store_one(&txn, db, policy, sub).await?);
-    }
-    txn.commit().await?;
-    Ok(out)
-}
-
-async fn store_one(
-    txn: &DatabaseTransaction,
-    db: &Db,
-    policy: &Policy,
-    sub: &Submission,
-) -> Result<Stored, DbError> {
-    let r = &sub.report;
-    let fp = fingerprint(r.model.as_deref().unwrap_or(""), &r.output);
-    let now = sub.received_at;
+    let fps: Vec<String> = subs
+        .iter()
+        .map(|s| fingerprint(s.report.model.as_deref().unwrap_or(""), &s.report.output))
+        .collect();
+    let mut distinct: Vec<&str> = fps.iter().map(String::as_str).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
     if db.is_postgres() {
-        // Two instances receiving the same content at once must not both open an incident.
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [fp.clone().into()],
-        ))
-        .await?;
+        // Two instances receiving the same content at once must not both open an incident;
+        // sorted, so two batches never wait on each other in opposite orders.
+        for fp in &distinct {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                [(*fp).into()],
+            ))
+            .await?;
+        }
     }
     let open_states: Vec<&str> = State::ALL
         .iter()
@@ -149,94 +153,214 @@ async fn store_one(
         .map(|s| s.as_str())
         .collect();
     let existing = incident::Entity::find()
-        .filter(incident::Column::Fingerprint.eq(fp.as_str()))
+        .filter(incident::Column::Fingerprint.is_in(distinct.iter().copied()))
         .filter(incident::Column::State.is_in(open_states))
         .order_by_asc(incident::Column::Id)
-        .one(txn)
+        .all(&txn)
         .await?;
-
-    let (incident_id, joined) = match existing {
-        Some(row) => (row.id, true),
-        None => {
-            let open = Action::Open {
-                category: r.category.as_str().to_string(),
-                title: title_of(&r.output, 80),
-                fingerprint: fp.clone(),
-                first_reported_at: now,
-            };
-            let (placeholder, _) = workflow::open(0, &open, &Actor::system(), now)
-                .map_err(|e| DbError::Setup(e.reason()))?;
-            let inc = incidents::insert_opened(
-                txn,
-                |id| {
-                    workflow::open(id, &open, &Actor::system(), now)
-                        .map_err(|e| DbError::Setup(e.reason()))
-                },
-                &placeholder,
-                now,
-                None,
-            )
-            .await?;
-            start_clocks(txn, policy, &inc).await?;
-            (inc.id, false)
+    let mut by_fp: HashMap<String, i64> = HashMap::new();
+    let mut pending: HashMap<i64, Pending> = HashMap::new();
+    for row in existing {
+        if by_fp.contains_key(&row.fingerprint) {
+            continue; // the oldest open incident with this content takes new reports
         }
-    };
-
-    let report = report::ActiveModel {
-        tracking_code: Set(sub.code.as_str().to_string()),
-        incident_id: Set(incident_id),
-        received_at: Set(now),
-        locale: Set(sub.locale.as_str().to_string()),
-        channel: Set(sub.channel.as_str().to_string()),
-        output: Set(r.output.clone()),
-        prompt: Set(r.prompt.clone()),
-        model: Set(r.model.clone()),
-        model_version: Set(r.model_version.clone()),
-        url: Set(r.url.clone()),
-        category: Set(r.category.as_str().to_string()),
-        description: Set(r.description.clone()),
-        reporter_name: Set(r.name.clone()),
-        reporter_email: Set(r.email.as_ref().map(|e| e.as_str().to_string())),
-        fingerprint: Set(fp),
-        erased_at: Set(None),
-        ..Default::default()
+        by_fp.insert(row.fingerprint.clone(), row.id);
+        pending.insert(
+            row.id,
+            Pending {
+                current: incidents::to_domain(&row)?,
+                hash: row.last_event_hash.clone(),
+                next_due: None,
+                before: Some(row),
+            },
+        );
     }
-    .insert(txn)
-    .await?;
+    let new_count = fps
+        .iter()
+        .filter(|fp| !by_fp.contains_key(*fp))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let (incident_ids, report_ids) = allocate_ids(&txn, db, new_count, subs.len()).await?;
+    let mut incident_ids = incident_ids.into_iter();
+    let mut report_ids = report_ids.into_iter();
 
-    if joined {
-        let before = incident::Entity::find_by_id(incident_id)
-            .one(txn)
-            .await?
-            .ok_or(DbError::NotFound)?;
-        let domain = incidents::to_domain(&before)?;
-        let action = Action::AddReport {
-            report_id: report.id,
+    let mut opened: Vec<i64> = Vec::new();
+    let mut events = Vec::new();
+    let mut clocks = Vec::new();
+    let mut reports = Vec::with_capacity(subs.len());
+    let mut mails = Vec::new();
+    let mut out = Vec::with_capacity(subs.len());
+    let system = Actor::system();
+    let refused = |e: workflow::Refusal| DbError::Setup(e.reason());
+    for (sub, fp) in subs.iter().zip(&fps) {
+        let r = &sub.report;
+        let now = sub.received_at;
+        let report_id = report_ids.next().ok_or(DbError::NotFound)?;
+        let (incident_id, joined) = match by_fp.get(fp) {
+            Some(&id) => {
+                let p = pending.get_mut(&id).ok_or(DbError::NotFound)?;
+                let event =
+                    workflow::apply(&p.current, &Action::AddReport { report_id }, &system, now)
+                        .map_err(refused)?;
+                let after = workflow::project(Some(&p.current), id, &event)
+                    .map_err(|e| DbError::Setup(e.to_string()))?;
+                let stored = event.seal(id, after.version, &p.hash);
+                p.hash = stored.hash.clone();
+                p.current = after;
+                events.push(incidents::event_row(&stored, None));
+                (id, true)
+            }
+            None => {
+                let id = incident_ids.next().ok_or(DbError::NotFound)?;
+                let open = Action::Open {
+                    category: r.category.as_str().to_string(),
+                    title: title_of(&r.output, 80),
+                    fingerprint: fp.clone(),
+                    first_reported_at: now,
+                };
+                let (inc, event) = workflow::open(id, &open, &system, now).map_err(refused)?;
+                let stored = event.seal(id, inc.version, crate::domain::audit::GENESIS);
+                events.push(incidents::event_row(&stored, None));
+                let (rows, next_due) = clock_rows(policy, &inc);
+                clocks.extend(rows);
+                pending.insert(
+                    id,
+                    Pending {
+                        before: None,
+                        current: inc,
+                        hash: stored.hash,
+                        next_due,
+                    },
+                );
+                by_fp.insert(fp.clone(), id);
+                opened.push(id);
+                (id, false)
+            }
         };
-        let event = workflow::apply(&domain, &action, &Actor::system(), now)
-            .map_err(|e| DbError::Setup(e.reason()))?;
-        let after = workflow::project(Some(&domain), incident_id, &event)
-            .map_err(|e| DbError::Setup(e.to_string()))?;
-        incidents::append(txn, &before, &after, &event, None).await?;
+        reports.push(report::ActiveModel {
+            id: Set(report_id),
+            tracking_code: Set(sub.code.as_str().to_string()),
+            incident_id: Set(incident_id),
+            received_at: Set(now),
+            locale: Set(sub.locale.as_str().to_string()),
+            channel: Set(sub.channel.as_str().to_string()),
+            output: Set(r.output.clone()),
+            prompt: Set(r.prompt.clone()),
+            model: Set(r.model.clone()),
+            model_version: Set(r.model_version.clone()),
+            url: Set(r.url.clone()),
+            category: Set(r.category.as_str().to_string()),
+            description: Set(r.description.clone()),
+            reporter_name: Set(r.name.clone()),
+            reporter_email: Set(r.email.as_ref().map(|e| e.as_str().to_string())),
+            fingerprint: Set(fp.clone()),
+            erased_at: Set(None),
+        });
+        if let Some(mail) = &sub.ack {
+            mails.push(outbox::row(mail, now, Some(incident_id), Some(report_id)));
+        }
+        out.push(Stored {
+            code: sub.code.clone(),
+            report_id,
+            incident_id,
+            joined,
+        });
     }
 
-    if let Some(mail) = &sub.ack {
-        outbox::enqueue(txn, mail, now, Some(incident_id), Some(report.id)).await?;
+    let now = subs.first().map(|s| s.received_at).unwrap_or_else(Utc::now);
+    let new_rows: Vec<incident::ActiveModel> = opened
+        .iter()
+        .filter_map(|id| pending.get(id))
+        .map(|p| incidents::new_row(&p.current, &p.hash, p.next_due.as_ref(), now))
+        .collect();
+    insert_rows(&txn, new_rows).await?;
+    for p in pending.values() {
+        if let Some(before) = &p.before
+            && p.current.version != before.version
+        {
+            incidents::update_projection(&txn, before, &p.current, &p.hash).await?;
+        }
     }
-    Ok(Stored {
-        code: sub.code.clone(),
-        report_id: report.id,
-        incident_id,
-        joined,
-    })
+    insert_rows(&txn, events).await?;
+    insert_rows(&txn, clocks).await?;
+    insert_rows(&txn, reports).await?;
+    insert_rows(&txn, mails).await?;
+    txn.commit().await?;
+    Ok(out)
 }
 
-/// Creates the rows of every clock that applies to a new incident and records the nearest.
-pub async fn start_clocks<C: ConnectionTrait>(
-    conn: &C,
+/// Inserts rows with as few statements as the databases' bind limits allow.
+async fn insert_rows<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(256).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ids for new incidents and reports, taken before the insert because the first event's hash
+/// covers the incident's id. SQLite has one writer (the transaction holds the write gate), so
+/// the next ids follow the largest; PostgreSQL draws them from the tables' sequences.
+async fn allocate_ids(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    incidents: usize,
+    reports: usize,
+) -> Result<(Vec<i64>, Vec<i64>), DbError> {
+    if db.is_postgres() {
+        let mut out = (Vec::new(), Vec::new());
+        for (table, n, ids) in [
+            ("incidents", incidents, &mut out.0),
+            ("reports", reports, &mut out.1),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            let rows = txn
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    format!(
+                        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)"
+                    ),
+                    [(n as i64).into()],
+                ))
+                .await?;
+            for r in rows {
+                ids.push(r.try_get::<i64>("", "id")?);
+            }
+        }
+        Ok(out)
+    } else {
+        let row = txn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM incidents) AS i, \
+                 (SELECT COALESCE(MAX(id), 0) FROM reports) AS r",
+            ))
+            .await?
+            .ok_or(DbError::NotFound)?;
+        let (i, r): (i64, i64) = (row.try_get("", "i")?, row.try_get("", "r")?);
+        Ok((
+            (1..=incidents as i64).map(|k| i + k).collect(),
+            (1..=reports as i64).map(|k| r + k).collect(),
+        ))
+    }
+}
+
+/// The clock rows of a new incident, and the nearest of their due instants.
+pub fn clock_rows(
     policy: &Policy,
     inc: &workflow::Incident,
-) -> Result<(), DbError> {
+) -> (
+    Vec<incident_clock::ActiveModel>,
+    Option<(DateTime<Utc>, String)>,
+) {
     let facts = ClockFacts {
         category: Some(inc.category.as_str()),
         severity: inc.severity.map(|s| s.as_str()),
@@ -248,23 +372,22 @@ pub async fn start_clocks<C: ConnectionTrait>(
         inc.triaged_at,
         inc.serious_at,
     );
-    let mut nearest: Option<(DateTime<Utc>, String)> = None;
-    for c in &clocks {
-        incident_clock::ActiveModel {
+    let nearest = clocks
+        .iter()
+        .min_by_key(|c| c.due)
+        .map(|c| (c.due, c.name.clone()));
+    let rows = clocks
+        .into_iter()
+        .map(|c| incident_clock::ActiveModel {
             incident_id: Set(inc.id),
-            clock: Set(c.name.clone()),
+            clock: Set(c.name),
             started_at: Set(c.start),
             due_at: Set(c.due),
             stopped_at: Set(None),
             status: Set("running".into()),
             next_fire_at: Set(None),
             ..Default::default()
-        }
-        .insert(conn)
-        .await?;
-        if nearest.as_ref().is_none_or(|(d, _)| c.due < *d) {
-            nearest = Some((c.due, c.name.clone()));
-        }
-    }
-    incidents::set_next_due(conn, inc.id, nearest).await
+        })
+        .collect();
+    (rows, nearest)
 }

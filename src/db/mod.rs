@@ -47,6 +47,9 @@ impl Db {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
+            // A ping before every checkout costs a round trip per transaction; a dead connection
+            // shows up as an error on first use instead and the pool replaces it.
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(move |o| {
                 // WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode keeps every
                 // committed transaction across a crash of the process (kill -9); only an OS crash or

@@ -23,7 +23,18 @@ pub async fn enqueue<C: ConnectionTrait>(
     incident_id: Option<i64>,
     report_id: Option<i64>,
 ) -> Result<i64, DbError> {
-    let row = outbox::ActiveModel {
+    let row = row(mail, now, incident_id, report_id).insert(conn).await?;
+    Ok(row.id)
+}
+
+/// The outbox row of a mail, due at once.
+pub fn row(
+    mail: &Mail,
+    now: DateTime<Utc>,
+    incident_id: Option<i64>,
+    report_id: Option<i64>,
+) -> outbox::ActiveModel {
+    outbox::ActiveModel {
         created_at: Set(now),
         kind: Set(mail.kind.to_string()),
         recipient: Set(mail.recipient.clone()),
@@ -42,9 +53,6 @@ pub async fn enqueue<C: ConnectionTrait>(
         report_id: Set(report_id),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    Ok(row.id)
 }
 
 /// Claims up to `limit` due rows for this worker until `lease_until`. The claim is a conditional
@@ -66,24 +74,29 @@ pub async fn claim_due(
         .limit(limit)
         .all(&db.conn)
         .await?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for row in candidates {
-        let _gate = db.write_guard().await;
-        let res = Entity::update_many()
-            .col_expr(Column::LeaseUntil, Expr::value(lease_until))
-            .filter(Column::Id.eq(row.id))
-            .filter(Column::Status.eq(PENDING))
-            .filter(free.clone())
-            .exec(&db.conn)
-            .await?;
-        if res.rows_affected == 1 {
-            claimed.push(row);
-        }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
+    let ids: Vec<i64> = candidates.iter().map(|r| r.id).collect();
+    // The conditions are checked again by the update itself: a row another worker claimed
+    // between our read and this write no longer matches, so it is not returned to us.
+    let _gate = db.write_guard().await;
+    let mut claimed = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(lease_until))
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::Status.eq(PENDING))
+        .filter(free)
+        .exec_with_returning(&db.conn)
+        .await?;
+    claimed.sort_by_key(|r| r.id);
     Ok(claimed)
 }
 
-pub async fn mark_sent(db: &Db, id: i64, at: DateTime<Utc>) -> Result<(), DbError> {
+/// Marks delivered rows sent, in one statement for a whole pass.
+pub async fn mark_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let _gate = db.write_guard().await;
     Entity::update_many()
         .col_expr(Column::Status, Expr::value(SENT))
@@ -93,7 +106,7 @@ pub async fn mark_sent(db: &Db, id: i64, at: DateTime<Utc>) -> Result<(), DbErro
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.eq(id))
+        .filter(Column::Id.is_in(ids.iter().copied()))
         .exec(&db.conn)
         .await?;
     Ok(())

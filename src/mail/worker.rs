@@ -37,16 +37,14 @@ pub async fn deliver_pending(
         if claimed.is_empty() {
             return Ok(pass);
         }
+        let mut sent = Vec::with_capacity(claimed.len());
         for row in claimed {
             let result = match build_message(from, &row) {
                 Ok(msg) => transport.send(msg).await,
                 Err(e) => Err(e),
             };
             match result {
-                Ok(()) => {
-                    q::mark_sent(db, row.id, Utc::now()).await?;
-                    pass.sent += 1;
-                }
+                Ok(()) => sent.push(row.id),
                 Err(e) => {
                     let attempts = row.attempts + 1;
                     let dead = attempts >= max_attempts;
@@ -60,6 +58,10 @@ pub async fn deliver_pending(
                 }
             }
         }
+        // A crash between sending and this update sends those mails again after the lease:
+        // at-least-once, with the same Message-ID so receivers can drop the copy.
+        q::mark_sent(db, &sent, Utc::now()).await?;
+        pass.sent += sent.len();
     }
 }
 

@@ -44,7 +44,10 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => TestDb {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join("rectify.db").display()),
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("rectify.db").display()
+                ),
                 backend,
                 dir,
                 pg_name: None,
@@ -52,7 +55,9 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("RECTIFY_TEST_POSTGRES_URL");
                 let name = format!("rectify_t_{}", uuid::Uuid::new_v4().simple());
-                let conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
+                let conn = Database::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
                 conn.execute_raw(Statement::from_string(
                     conn.get_database_backend(),
                     format!("CREATE DATABASE {name}"),
@@ -127,7 +132,9 @@ impl TestApp {
         let test_db = TestDb::new(backend).await;
         let mut settings = test_settings(&test_db);
         tweak(&mut settings);
-        let app = Application::build(settings.clone()).await.expect("build app");
+        let app = Application::build(settings.clone())
+            .await
+            .expect("build app");
         let addr = app.local_addr();
         let db = app.state().db.clone();
         let settings = (*app.state().settings).clone();
@@ -185,7 +192,11 @@ pub fn valid_form() -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn with(mut form: Vec<(&'static str, String)>, field: &'static str, value: &str) -> Vec<(&'static str, String)> {
+pub fn with(
+    mut form: Vec<(&'static str, String)>,
+    field: &'static str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
     form.retain(|(k, _)| *k != field);
     form.push((field, value.to_string()));
     form

@@ -20,8 +20,9 @@ struct Wrap {
 }
 
 static DEFAULT: LazyLock<Policy> = LazyLock::new(|| {
-    toml::from_str::<Wrap>(include_str!("default_policy.toml"))
-        .expect("default_policy.toml parses")
+    // The policy as shipped: the [deadlines] tables of config/default.toml.
+    toml::from_str::<Wrap>(include_str!("../../../config/default.toml"))
+        .expect("config/default.toml parses")
         .deadlines
 });
 
@@ -496,7 +497,7 @@ fn default_policy_parses_and_validates() {
 #[test]
 fn toml_date_literals_are_rejected_so_the_snippet_quotes_dates() {
     // chrono reads dates from strings only; a bare TOML date would fail to
-    // load, which is why default_policy.toml quotes every date.
+    // load, which is why config/default.toml quotes every date.
     assert!(toml::from_str::<HolidayCalendar>("off = [2026-01-01]").is_err());
     let quoted: HolidayCalendar = toml::from_str(r#"off = ["2026-01-01"]"#).unwrap();
     assert!(quoted.off.contains(&date(2026, 1, 1)));
