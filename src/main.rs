@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rectify::app::{Application, connect_and_migrate};
 use rectify::config::Settings;
+use rectify::db::audit::Verdict;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,43 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Inspect the deadline policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk every incident's hash chain; print the first broken link (exit status 1) or that
+    /// all hold.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print every clock that would apply to an incident first reported at the given instant,
+    /// with its due instant in UTC and in the clock's legal time zone. Clocks that start at
+    /// triage or at a serious-incident flag are computed as if that happened at the same instant.
+    Explain {
+        /// When the incident was first reported (RFC 3339, e.g. 2026-07-01T09:30:00+08:00).
+        #[arg(long, value_name = "RFC3339")]
+        reported_at: String,
+        /// Category, e.g. core_values or core_values.terrorism.
+        #[arg(long)]
+        category: Option<String>,
+        /// Severity: low, medium, high or critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Serious-incident kind: death, widespread, critical_infrastructure or other.
+        #[arg(long, value_name = "KIND")]
+        serious: Option<String>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn init_tracing() {
@@ -50,6 +88,14 @@ async fn main() -> ExitCode {
         Command::Migrate => connect_and_migrate(&settings).await.map(|_| {
             println!("database is up to date");
         }),
+        Command::Audit(AuditCommand::Verify) => return audit_verify(&settings).await,
+        Command::Policy(PolicyCommand::Explain {
+            reported_at,
+            category,
+            severity,
+            serious,
+            json,
+        }) => explain(&settings, &reported_at, category, severity, serious, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,4 +111,114 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await?
         .run_until_stopped()
         .await
+}
+
+async fn audit_verify(settings: &Settings) -> ExitCode {
+    let db = match connect_and_migrate(settings).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("rectify: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rectify::db::audit::verify_all(&db).await {
+        Ok(Verdict::Holds { incidents, events }) => {
+            println!("all chains hold: {incidents} incidents, {events} events");
+            ExitCode::SUCCESS
+        }
+        Ok(Verdict::Broken { incident_id, why }) => {
+            println!("BROKEN: incident {incident_id}: {why}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("rectify: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn explain(
+    settings: &Settings,
+    reported_at: &str,
+    category: Option<String>,
+    severity: Option<String>,
+    serious: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use rectify::domain::deadlines::{ClockFacts, StartEvent, local_display};
+    let at = chrono::DateTime::parse_from_rfc3339(reported_at)
+        .map_err(|e| anyhow::anyhow!("--reported-at {reported_at:?} is not RFC 3339: {e}"))?
+        .with_timezone(&chrono::Utc);
+    if let Some(c) = &category
+        && settings.taxonomy.parse(c).is_none()
+    {
+        anyhow::bail!("--category {c:?} is not in the taxonomy");
+    }
+    if let Some(s) = &severity {
+        s.parse::<rectify::domain::severity::Severity>()
+            .map_err(|e| anyhow::anyhow!("--severity: {e}"))?;
+    }
+    if let Some(k) = &serious {
+        k.parse::<rectify::domain::severity::SeriousKind>()
+            .map_err(|e| anyhow::anyhow!("--serious: {e}"))?;
+    }
+    let facts = ClockFacts {
+        category: category.as_deref(),
+        severity: severity.as_deref(),
+        serious: serious.as_deref(),
+    };
+    let policy = &settings.deadlines;
+    let clocks = policy.clocks_for(&facts, at, Some(at), serious.as_ref().map(|_| at));
+    let starts = |name: &str| {
+        policy
+            .clocks
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| match r.starts_on {
+                StartEvent::FirstReport => "first_report",
+                StartEvent::Triage => "triage",
+                StartEvent::SeriousFlag => "serious_flag",
+            })
+            .unwrap_or("")
+    };
+    if json {
+        let out: Vec<serde_json::Value> = clocks
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name,
+                    "starts_on": starts(&c.name),
+                    "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "unit": serde_json::to_value(c.unit).unwrap_or_default(),
+                    "count": c.count,
+                    "zone": c.zone.name(),
+                    "due_utc": c.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "due_local": c.due.with_timezone(&c.zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "first report {} ({} clocks apply; triage and serious flag taken as at the same instant)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            clocks.len()
+        );
+        for c in &clocks {
+            let unit = serde_json::to_value(c.unit)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!(
+                "{:<17} due {}  =  {}   [{} {} from {}]",
+                c.name,
+                c.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                local_display(c.due, c.zone),
+                c.count,
+                unit,
+                starts(&c.name)
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! Storage: the connection (SQLite in WAL mode, or PostgreSQL), entities, and the queries the
 //! application needs, grouped by what they serve.
 
+pub mod audit;
 pub mod entities;
 pub mod error;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
 pub mod status;
+pub mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,392 @@
+//! Taking workflow actions on stored incidents: the event, the row, the clocks and any mail
+//! the change causes, in one transaction; of two people acting at once, one wins and the other
+//! gets [`ActError::Conflict`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use super::entities::{incident, incident_clock, report};
+use super::{Db, DbError, incidents, outbox};
+use crate::domain::deadlines::{ClockFacts, Policy, StartEvent};
+use crate::domain::report::title_of;
+use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal};
+use crate::mail::Mail;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error("the incident was changed by someone else meanwhile; reload it and try again")]
+    Conflict,
+    #[error("no such incident")]
+    NotFound,
+    #[error(transparent)]
+    Db(DbError),
+}
+
+impl From<DbError> for ActError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Conflict => ActError::Conflict,
+            DbError::NotFound => ActError::NotFound,
+            e => ActError::Db(e),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ActError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ActError::Db(DbError::Db(e))
+    }
+}
+
+/// Someone to tell about an incident's outcome: a report's contact, in the report's language.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub email: String,
+    pub locale: String,
+    pub tracking_code: String,
+}
+
+/// Renders the mail a change causes (outcome notices to reporters). Called inside the
+/// transaction with the incident after the change, so no report that joined meanwhile is missed.
+pub type MailFor<'a> = &'a (dyn Fn(&Incident, &[Reporter]) -> Vec<Mail> + Sync);
+
+pub fn no_mail(_: &Incident, _: &[Reporter]) -> Vec<Mail> {
+    Vec::new()
+}
+
+async fn load<C: ConnectionTrait>(conn: &C, id: i64) -> Result<incident::Model, ActError> {
+    incident::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(ActError::NotFound)
+}
+
+/// Takes `action` on incident `id`. `seen_version` is the version the actor was looking at:
+/// when the incident has changed since, the action is refused as a conflict rather than
+/// applied to something the actor has not seen.
+#[allow(clippy::too_many_arguments)]
+pub async fn act(
+    db: &Db,
+    policy: &Policy,
+    id: i64,
+    seen_version: Option<i64>,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    mail_for: MailFor<'_>,
+) -> Result<Incident, ActError> {
+    let _gate = db.write_guard().await;
+    let txn = db.conn.begin().await?;
+    let before = lock(&txn, db, id).await?;
+    if seen_version.is_some_and(|v| v != before.version) {
+        return Err(ActError::Conflict);
+    }
+    let result = match action {
+        Action::Merge { target } => {
+            merge_in(&txn, db, policy, &before, target.id, actor, now).await?
+        }
+        Action::SplitOut { report_id, .. } => {
+            split_in(&txn, db, policy, &before, *report_id, actor, now).await?
+        }
+        _ => {
+            let domain = incidents::to_domain(&before)?;
+            let event = workflow::apply(&domain, action, actor, now).map_err(ActError::Refused)?;
+            let after = workflow::project(Some(&domain), id, &event)
+                .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
+            incidents::append(&txn, &before, &after, &event, actor.user_id).await?;
+            update_clocks(&txn, policy, &after, &event.action, now).await?;
+            after
+        }
+    };
+    let reporters = reporters(&txn, result.id).await?;
+    for mail in mail_for(&result, &reporters) {
+        outbox::enqueue(&txn, &mail, now, Some(result.id), None).await?;
+    }
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// Reads the row for update: PostgreSQL locks it until commit; SQLite's write gate already
+/// serialises writers.
+async fn lock(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, ActError> {
+    if db.is_postgres() {
+        let q = incident::Entity::find_by_id(id);
+        use sea_orm::QuerySelect;
+        q.lock_exclusive().one(txn).await?.ok_or(ActError::NotFound)
+    } else {
+        load(txn, id).await
+    }
+}
+
+async fn merge_in(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    policy: &Policy,
+    dup_row: &incident::Model,
+    target_id: i64,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Incident, ActError> {
+    let dup = incidents::to_domain(dup_row)?;
+    let target_row = if target_id == dup_row.id {
+        dup_row.clone()
+    } else {
+        match lock(txn, db, target_id).await {
+            Ok(r) => r,
+            Err(ActError::NotFound) => {
+                // Let the workflow word the refusal for a target that does not exist.
+                let action = Action::Merge {
+                    target: workflow::MergeTarget {
+                        id: target_id,
+                        state: None,
+                    },
+                };
+                return Err(ActError::Refused(
+                    workflow::apply(&dup, &action, actor, now).err().unwrap_or(
+                        Refusal::NothingToChange {
+                            what: "merge target".into(),
+                        },
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let target = incidents::to_domain(&target_row)?;
+    let (merged, absorbed) =
+        workflow::merge(&dup, &target, actor, now).map_err(ActError::Refused)?;
+    let dup_after = workflow::project(Some(&dup), dup.id, &merged)
+        .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
+    let target_after = workflow::project(Some(&target), target.id, &absorbed)
+        .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
+    incidents::append(txn, dup_row, &dup_after, &merged, actor.user_id).await?;
+    incidents::append(txn, &target_row, &target_after, &absorbed, None).await?;
+    report::Entity::update_many()
+        .col_expr(report::Column::IncidentId, Expr::value(target.id))
+        .filter(report::Column::IncidentId.eq(dup.id))
+        .exec(txn)
+        .await?;
+    update_clocks(txn, policy, &dup_after, &merged.action, now).await?;
+    update_clocks(txn, policy, &target_after, &absorbed.action, now).await?;
+    Ok(dup_after)
+}
+
+async fn split_in(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    policy: &Policy,
+    row: &incident::Model,
+    report_id: i64,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Incident, ActError> {
+    let domain = incidents::to_domain(row)?;
+    let rep = report::Entity::find_by_id(report_id)
+        .one(txn)
+        .await?
+        .filter(|r| r.incident_id == row.id)
+        .ok_or(ActError::Refused(Refusal::Invalid {
+            field: "report_id",
+            reason: format!("report {report_id} is not one of this incident's reports"),
+        }))?;
+    // Check the split is allowed before creating anything (new_incident_id is filled in below).
+    workflow::check_allowed(&domain, ActionKind::SplitOut, actor.role)
+        .map_err(ActError::Refused)?;
+    let new_id = next_incident_id(txn, db).await?;
+    let open = Action::Open {
+        category: rep.category.clone(),
+        title: title_of(&rep.output, 80),
+        fingerprint: rep.fingerprint.clone(),
+        first_reported_at: rep.received_at,
+    };
+    let (new_inc, open_event) =
+        workflow::open(new_id, &open, &Actor::system(), now).map_err(ActError::Refused)?;
+    let split = Action::SplitOut {
+        report_id,
+        new_incident_id: new_id,
+    };
+    let event = workflow::apply(&domain, &split, actor, now).map_err(ActError::Refused)?;
+    let after = workflow::project(Some(&domain), row.id, &event)
+        .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
+
+    let stored = open_event.seal(new_id, new_inc.version, crate::domain::audit::GENESIS);
+    let (clock_rows, next_due) = super::intake::clock_rows(policy, &new_inc);
+    incidents::new_row(&new_inc, &stored.hash, next_due.as_ref(), now)
+        .insert(txn)
+        .await?;
+    incidents::event_row(&stored, None).insert(txn).await?;
+    for c in clock_rows {
+        c.insert(txn).await?;
+    }
+    incidents::append(txn, row, &after, &event, actor.user_id).await?;
+    report::Entity::update_many()
+        .col_expr(report::Column::IncidentId, Expr::value(new_id))
+        .filter(report::Column::Id.eq(report_id))
+        .exec(txn)
+        .await?;
+    update_clocks(txn, policy, &after, &event.action, now).await?;
+    Ok(after)
+}
+
+async fn next_incident_id(txn: &DatabaseTransaction, db: &Db) -> Result<i64, DbError> {
+    let sql = if db.is_postgres() {
+        "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) AS id"
+    } else {
+        "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM incidents"
+    };
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+        .await?
+        .ok_or(DbError::NotFound)?;
+    Ok(row.try_get("", "id")?)
+}
+
+/// The contacts of an incident's reports (erased reports have none).
+async fn reporters<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: i64,
+) -> Result<Vec<Reporter>, DbError> {
+    let rows = report::Entity::find()
+        .filter(report::Column::IncidentId.eq(incident_id))
+        .filter(report::Column::ReporterEmail.is_not_null())
+        .order_by_asc(report::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Reporter {
+                email: r.reporter_email?,
+                locale: r.locale,
+                tracking_code: r.tracking_code,
+            })
+        })
+        .collect())
+}
+
+/// Brings an incident's clocks in line with the policy after an event: stops those the event
+/// stops, starts those whose start event has now happened, recomputes due instants whose inputs
+/// changed (an earlier first report after a merge, a new severity or serious kind), cancels
+/// those that no longer apply, resumes clocks on a reopen, and records the nearest deadline.
+pub async fn update_clocks<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    inc: &Incident,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let rows = incident_clock::Entity::find()
+        .filter(incident_clock::Column::IncidentId.eq(inc.id))
+        .all(conn)
+        .await?;
+    let mut by_name: HashMap<String, incident_clock::Model> =
+        rows.into_iter().map(|r| (r.clock.clone(), r)).collect();
+    let facts = ClockFacts {
+        category: Some(inc.category.as_str()),
+        severity: inc.severity.map(|s| s.as_str()),
+        serious: inc.serious.map(|s| s.as_str()),
+    };
+    let due_now: HashMap<String, _> = policy
+        .clocks_for(
+            &facts,
+            inc.first_reported_at,
+            inc.triaged_at,
+            inc.serious_at,
+        )
+        .into_iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
+    let closed = !inc.state.is_open();
+    for rule in &policy.clocks {
+        let existing = by_name.remove(&rule.name);
+        let computed = due_now.get(&rule.name);
+        let stops = rule.stops_on.iter().any(|s| s == action);
+        match (existing, computed) {
+            (Some(row), Some(c)) => {
+                let mut a: incident_clock::ActiveModel = row.clone().into();
+                let mut changed = false;
+                if row.status == "running" {
+                    if stops || closed {
+                        a.stopped_at = Set(Some(now));
+                        a.status = Set(if now <= c.due { "met" } else { "breached" }.into());
+                        a.next_fire_at = Set(None);
+                        changed = true;
+                    }
+                    if row.due_at != c.due || row.started_at != c.start {
+                        a.due_at = Set(c.due);
+                        a.started_at = Set(c.start);
+                        changed = true;
+                    }
+                } else if action == ActionKind::Reopen.as_str()
+                    && matches!(row.status.as_str(), "met" | "breached")
+                {
+                    // Legal clocks do not restart: the incident is open again against the
+                    // deadline it always had.
+                    a.stopped_at = Set(None);
+                    a.status = Set("running".into());
+                    changed = true;
+                } else if row.status == "cancelled" && !closed {
+                    a.status = Set("running".into());
+                    a.due_at = Set(c.due);
+                    a.started_at = Set(c.start);
+                    changed = true;
+                }
+                if changed {
+                    a.update(conn).await?;
+                }
+            }
+            (Some(row), None) => {
+                if row.status == "running" {
+                    let mut a: incident_clock::ActiveModel = row.into();
+                    a.status = Set("cancelled".into());
+                    a.stopped_at = Set(Some(now));
+                    a.next_fire_at = Set(None);
+                    a.update(conn).await?;
+                }
+            }
+            (None, Some(c)) => {
+                // A clock whose start event just happened (triage, a serious flag), or one that
+                // now applies. One the same event also stops is born met.
+                let started_by_this = match rule.starts_on {
+                    StartEvent::FirstReport => false,
+                    StartEvent::Triage => action == ActionKind::Triage.as_str(),
+                    StartEvent::SeriousFlag => action == ActionKind::SetSerious.as_str(),
+                };
+                let stopped = (stops && !started_by_this) || closed;
+                incident_clock::ActiveModel {
+                    incident_id: Set(inc.id),
+                    clock: Set(c.name.clone()),
+                    started_at: Set(c.start),
+                    due_at: Set(c.due),
+                    stopped_at: Set(stopped.then_some(now)),
+                    status: Set(if stopped { "met" } else { "running" }.into()),
+                    next_fire_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(conn)
+                .await?;
+            }
+            (None, None) => {}
+        }
+    }
+    refresh_next_due(conn, inc.id).await
+}
+
+/// Stores the nearest due instant of the incident's running clocks on its row.
+pub async fn refresh_next_due<C: ConnectionTrait>(conn: &C, id: i64) -> Result<(), DbError> {
+    let next = incident_clock::Entity::find()
+        .filter(incident_clock::Column::IncidentId.eq(id))
+        .filter(incident_clock::Column::Status.eq("running"))
+        .order_by_asc(incident_clock::Column::DueAt)
+        .one(conn)
+        .await?;
+    incidents::set_next_due(conn, id, next.map(|c| (c.due_at, c.clock))).await
+}
