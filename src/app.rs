@@ -62,6 +62,14 @@ impl Application {
                 settings.limits.intake_burst,
                 settings.limits.intake_per_minute,
             )),
+            login_ip_limiter: Arc::new(RateLimiter::new(
+                settings.auth.login_burst,
+                settings.auth.login_per_minute,
+            )),
+            login_account_limiter: Arc::new(RateLimiter::new(
+                settings.auth.login_burst,
+                settings.auth.login_per_minute,
+            )),
             settings,
             db,
             intake,

@@ -21,6 +21,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub limits: LimitSettings,
     pub public: PublicSettings,
+    pub auth: AuthSettings,
     pub taxonomy: Taxonomy,
     pub deadlines: Policy,
 }
@@ -91,6 +92,17 @@ pub struct PublicSettings {
     pub time_zone: chrono_tz::Tz,
     /// The language of pages when the browser asks for neither of ours.
     pub default_locale: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// How long a staff session lasts.
+    pub session_hours: i64,
+    /// Login attempts per account and per client address in a burst, then per minute.
+    pub login_burst: u32,
+    pub login_per_minute: u32,
+    pub min_password_chars: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

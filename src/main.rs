@@ -27,12 +27,36 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Inspect the deadline policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a staff account. The password is read from standard input when it is not a
+    /// terminal; otherwise one is generated and printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// triager, engineer, lead, compliance or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// List staff accounts.
+    List,
+    /// Disable an account; its sessions end at once.
+    Disable { email: String },
+    /// Change an account's role.
+    SetRole { email: String, role: String },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +112,7 @@ async fn main() -> ExitCode {
         Command::Migrate => connect_and_migrate(&settings).await.map(|_| {
             println!("database is up to date");
         }),
+        Command::User(cmd) => user_command(&settings, cmd).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&settings).await,
         Command::Policy(PolicyCommand::Explain {
             reported_at,
@@ -218,6 +243,92 @@ fn explain(
                 unit,
                 starts(&c.name)
             );
+        }
+    }
+    Ok(())
+}
+
+async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    use rectify::db::users;
+    use rectify::domain::workflow::Role;
+    let db = connect_and_migrate(settings).await?;
+    let parse_role = |r: &str| {
+        r.parse::<Role>().map_err(|_| {
+            anyhow::anyhow!("unknown role {r:?}: use triager, engineer, lead, compliance or admin")
+        })
+    };
+    match cmd {
+        UserCommand::Add { email, name, role } => {
+            let role = parse_role(&role)?;
+            let email = rectify::domain::report::Email::parse(&email)
+                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            if users::by_email(&db, email.as_str()).await?.is_some() {
+                anyhow::bail!("an account for {email} exists already");
+            }
+            use std::io::IsTerminal;
+            let (password, generated) = if std::io::stdin().is_terminal() {
+                (hex::encode(rand::random::<[u8; 12]>()), true)
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let p = line.trim_end_matches(['\n', '\r']).to_string();
+                if p.is_empty() {
+                    (hex::encode(rand::random::<[u8; 12]>()), true)
+                } else {
+                    (p, false)
+                }
+            };
+            if password.chars().count() < settings.auth.min_password_chars {
+                anyhow::bail!(
+                    "the password must have at least {} characters",
+                    settings.auth.min_password_chars
+                );
+            }
+            let hash = rectify::web::staff::auth::hash_password(password.clone()).await?;
+            let u = users::create(
+                &db,
+                email.as_str(),
+                name.trim(),
+                role.as_str(),
+                &hash,
+                chrono::Utc::now(),
+            )
+            .await?;
+            println!(
+                "added {} ({}, {}) as user {}",
+                u.email, u.name, u.role, u.id
+            );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::List => {
+            for u in users::list(&db).await? {
+                println!(
+                    "{:<5} {:<32} {:<24} {:<11} {}",
+                    u.id,
+                    u.email,
+                    u.name,
+                    u.role,
+                    if u.disabled { "disabled" } else { "active" }
+                );
+            }
+        }
+        UserCommand::Disable { email } => {
+            if !users::disable(&db, &email).await? {
+                anyhow::bail!("no account for {email}");
+            }
+            println!("disabled {email}; its sessions have ended");
+        }
+        UserCommand::SetRole { email, role } => {
+            let role = parse_role(&role)?;
+            if !users::set_role(&db, &email, role.as_str()).await? {
+                anyhow::bail!("no account for {email}");
+            }
+            println!("{email} is now {}", role.as_str());
         }
     }
     Ok(())

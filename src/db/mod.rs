@@ -2,12 +2,14 @@
 //! application needs, grouped by what they serve.
 
 pub mod audit;
+pub mod board;
 pub mod entities;
 pub mod error;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
 pub mod status;
+pub mod users;
 pub mod workflow;
 
 use std::sync::Arc;

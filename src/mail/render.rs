@@ -69,3 +69,76 @@ pub fn acknowledgement(
         message_id: new_message_id(&settings.server.public_url),
     })
 }
+
+/// What happened to the reporter's incident.
+pub enum Outcome {
+    /// Rejected, with the statement of reasons (EU DSA Art. 17).
+    Rejected(String),
+    /// The content is filtered and the fixed model verified.
+    Resolved,
+}
+
+#[derive(Template)]
+#[template(path = "mail/outcome.txt")]
+struct OutcomeText<'a> {
+    t: &'a Texts,
+    service: &'a str,
+    code: &'a str,
+    link: &'a str,
+    reasons: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/outcome.html")]
+struct OutcomeHtml<'a> {
+    t: &'a Texts,
+    service: &'a str,
+    code: &'a str,
+    link: &'a str,
+    reasons: Option<&'a str>,
+}
+
+/// The outcome notice to one reporter, in the report's language.
+pub fn outcome(
+    settings: &Settings,
+    locale: Locale,
+    reporter: &crate::db::workflow::Reporter,
+    outcome: &Outcome,
+) -> Result<Mail, askama::Error> {
+    let t = texts(locale);
+    let code = reporter.tracking_code.as_str();
+    let link = settings.public_link(&format!("/status/{code}"));
+    let service = settings.public.service_name.as_str();
+    let reasons = match outcome {
+        Outcome::Rejected(r) => Some(r.as_str()),
+        Outcome::Resolved => None,
+    };
+    Ok(Mail {
+        kind: match outcome {
+            Outcome::Rejected(_) => "outcome_rejected",
+            Outcome::Resolved => "outcome_resolved",
+        },
+        recipient: reporter.email.clone(),
+        locale: locale.as_str().to_string(),
+        subject: format!("[{service}] {} ({code})", t.outcome_subject),
+        text: OutcomeText {
+            t,
+            service,
+            code,
+            link: &link,
+            reasons,
+        }
+        .render()?,
+        html: Some(
+            OutcomeHtml {
+                t,
+                service,
+                code,
+                link: &link,
+                reasons,
+            }
+            .render()?,
+        ),
+        message_id: new_message_id(&settings.server.public_url),
+    })
+}

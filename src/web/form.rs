@@ -56,15 +56,27 @@ fn percent_decode_strict(input: &[u8]) -> Result<String, FormError> {
     String::from_utf8(out).map_err(|_| FormError::Malformed("text is not valid UTF-8"))
 }
 
-pub fn parse_urlencoded(body: &[u8]) -> Result<PostedReport, FormError> {
-    let mut posted = PostedReport::default();
+/// Strict decoding of an urlencoded body into (name, value) pairs, in order.
+pub fn decode_pairs(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    let mut out = Vec::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let (k, v) = match pair.iter().position(|b| *b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let k = percent_decode_strict(k)?;
-        let v = percent_decode_strict(v)?;
+        out.push((percent_decode_strict(k)?, percent_decode_strict(v)?));
+    }
+    Ok(out)
+}
+
+/// An urlencoded body as a map (the last value of a repeated name wins).
+pub fn parse_pairs(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, FormError> {
+    Ok(decode_pairs(body)?.into_iter().collect())
+}
+
+pub fn parse_urlencoded(body: &[u8]) -> Result<PostedReport, FormError> {
+    let mut posted = PostedReport::default();
+    for (k, v) in decode_pairs(body)? {
         posted.set(&k, v);
     }
     Ok(posted)

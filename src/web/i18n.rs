@@ -78,6 +78,7 @@ pub struct Texts {
     pub ack_link: &'static str,
     pub ack_limit: &'static str,
     pub ack_footer: &'static str,
+    pub outcome_subject: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -159,6 +160,7 @@ pub static EN: Texts = Texts {
     ack_link: "Follow its handling here",
     ack_limit: "We will give you feedback by",
     ack_footer: "You receive this mail because this address was given with the report. Reply is not monitored.",
+    outcome_subject: "The outcome of your report",
 };
 
 pub static ZH: Texts = Texts {
@@ -240,6 +242,7 @@ pub static ZH: Texts = Texts {
     ack_link: "可通过以下链接查询处理进度",
     ack_limit: "我们将在此日期前向您反馈",
     ack_footer: "您收到此邮件，是因为提交举报时留下了此邮箱地址。请勿直接回复。",
+    outcome_subject: "您的举报处理结果",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {

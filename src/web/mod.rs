@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod public;
 pub mod ratelimit;
 pub mod security;
+pub mod staff;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub db: Db,
     pub intake: IntakeWriter,
     pub limiter: Arc<RateLimiter>,
+    /// Login attempts per client address and per account.
+    pub login_ip_limiter: Arc<RateLimiter>,
+    pub login_account_limiter: Arc<RateLimiter<String>>,
     /// Wakes the outbox worker when a transaction wrote mail, so it need not wait for its tick.
     pub mail_ready: Arc<tokio::sync::Notify>,
 }
@@ -180,6 +184,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public::router())
         .merge(api::router())
+        .merge(staff::router())
         .layer(middleware::from_fn_with_state(state.clone(), limit_intake))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

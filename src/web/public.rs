@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/status", get(status_lookup))
         .route("/status/{code}", get(status_page))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/staff.js", get(script))
 }
 
 fn html(status: StatusCode, page: impl Template, locale: Locale) -> Response {
@@ -82,6 +83,17 @@ pub fn feedback_due(s: &Settings, received_at: DateTime<Utc>) -> Option<DateTime
         rule.zone,
         &cal,
     ))
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/staff.js"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]

@@ -2,17 +2,19 @@
 //! intake is refused with 429 while every other address is served as usual.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub struct RateLimiter {
+/// Keyed by client address by default; the login limiter also keys by account.
+pub struct RateLimiter<K = IpAddr> {
     burst: f64,
     per_sec: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
+impl<K: Eq + Hash> RateLimiter<K> {
     /// `burst` = 0 turns the limiter off.
     pub fn new(burst: u32, per_minute: u32) -> Self {
         RateLimiter {
@@ -22,8 +24,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `ip` at `now`; false when the address has none left.
-    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
+    /// Takes a token for `key` at `now`; false when it has none left.
+    pub fn allow(&self, key: K, now: Instant) -> bool {
         if self.burst == 0.0 {
             return true;
         }
@@ -33,7 +35,7 @@ impl RateLimiter {
             let full_after = self.burst / self.per_sec.max(f64::MIN_POSITIVE);
             buckets.retain(|_, (_, t)| now.duration_since(*t).as_secs_f64() < full_after);
         }
-        let (tokens, last) = buckets.entry(ip).or_insert((self.burst, now));
+        let (tokens, last) = buckets.entry(key).or_insert((self.burst, now));
         let refill = now.duration_since(*last).as_secs_f64() * self.per_sec;
         *tokens = (*tokens + refill).min(self.burst);
         *last = now;
@@ -53,7 +55,7 @@ mod tests {
 
     #[test]
     fn bursts_then_refills_per_address() {
-        let l = RateLimiter::new(3, 60);
+        let l: RateLimiter = RateLimiter::new(3, 60);
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
         let t = Instant::now();
@@ -69,7 +71,7 @@ mod tests {
 
     #[test]
     fn zero_burst_means_no_limit() {
-        let l = RateLimiter::new(0, 0);
+        let l: RateLimiter = RateLimiter::new(0, 0);
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         assert!((0..1000).all(|_| l.allow(a, Instant::now())));
     }

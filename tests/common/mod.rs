@@ -224,3 +224,4 @@ pub async fn wait_for_mail(dir: &Path, n: usize) -> Vec<PathBuf> {
     }
     panic!("expected {n} mail(s) in {}", dir.display());
 }
+pub mod staff;

@@ -1,0 +1,145 @@
+//! The triage board's queries: one column per open state, cards by nearest deadline, filters
+//! that work on the indexed columns so the board stays fast with many open incidents.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::incident::{self, Column};
+use super::{Db, DbError};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    #[default]
+    Anyone,
+    Unassigned,
+    User(i64),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub assignee: AssigneeFilter,
+    pub overdue: bool,
+    pub text: Option<String>,
+}
+
+/// What a card shows.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Card {
+    pub id: i64,
+    pub state: String,
+    pub title: String,
+    pub category: String,
+    pub severity: Option<String>,
+    pub report_count: i32,
+    pub assignee_id: Option<i64>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub next_due_clock: Option<String>,
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn condition(f: &Filters, now: DateTime<Utc>) -> Condition {
+    let mut c = Condition::all();
+    if let Some(cat) = &f.category {
+        // A group matches its specific risks too.
+        c = c.add(
+            Condition::any()
+                .add(Column::Category.eq(cat.as_str()))
+                .add(Column::Category.starts_with(format!("{cat}."))),
+        );
+    }
+    if let Some(sev) = &f.severity {
+        c = c.add(Column::Severity.eq(sev.as_str()));
+    }
+    match f.assignee {
+        AssigneeFilter::Anyone => {}
+        AssigneeFilter::Unassigned => c = c.add(Column::AssigneeId.is_null()),
+        AssigneeFilter::User(id) => c = c.add(Column::AssigneeId.eq(id)),
+    }
+    if f.overdue {
+        c = c.add(Column::NextDueAt.lt(now));
+    }
+    if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let reference = text
+            .trim_start_matches('#')
+            .trim_start_matches("INC-")
+            .trim_start_matches("inc-")
+            .parse::<i64>()
+            .ok();
+        let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
+        let mut any = Condition::any().add(
+            Expr::expr(Func::lower(Expr::col(Column::Title)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+        if let Some(id) = reference {
+            any = any.add(Column::Id.eq(id));
+        }
+        c = c.add(any);
+    }
+    c
+}
+
+/// One column's cards, nearest deadline first (open incidents always have a running
+/// remediation clock, so the nearest deadline is set), then oldest first.
+pub async fn column(
+    db: &Db,
+    state: &str,
+    f: &Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<Card>, DbError> {
+    Ok(incident::Entity::find()
+        .select_only()
+        .columns([
+            Column::Id,
+            Column::State,
+            Column::Title,
+            Column::Category,
+            Column::Severity,
+            Column::ReportCount,
+            Column::AssigneeId,
+            Column::NextDueAt,
+            Column::NextDueClock,
+        ])
+        .filter(Column::State.eq(state))
+        .filter(condition(f, now))
+        .order_by_asc(Column::NextDueAt)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .offset(offset)
+        .into_model::<Card>()
+        .all(&db.conn)
+        .await?)
+}
+
+/// How many incidents each column holds under the filters.
+pub async fn counts(
+    db: &Db,
+    states: &[&str],
+    f: &Filters,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, u64>, DbError> {
+    let mut out = HashMap::new();
+    for state in states {
+        let n = incident::Entity::find()
+            .filter(Column::State.eq(*state))
+            .filter(condition(f, now))
+            .count(&db.conn)
+            .await?;
+        out.insert((*state).to_string(), n);
+    }
+    Ok(out)
+}

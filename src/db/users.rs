@@ -1,0 +1,146 @@
+//! Staff accounts and their server-side sessions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use sha2::{Digest, Sha256};
+
+use super::entities::{session, user};
+use super::{Db, DbError};
+
+pub async fn create(
+    db: &Db,
+    email: &str,
+    name: &str,
+    role: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<user::Model, DbError> {
+    let _gate = db.write_guard().await;
+    Ok(user::ActiveModel {
+        email: Set(email.to_lowercase()),
+        name: Set(name.to_string()),
+        role: Set(role.to_string()),
+        password_hash: Set(password_hash.to_string()),
+        disabled: Set(false),
+        locale: Set("en".into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&db.conn)
+    .await?)
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<user::Model>, DbError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(&db.conn)
+        .await?)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<user::Model>, DbError> {
+    Ok(user::Entity::find()
+        .order_by_asc(user::Column::Email)
+        .all(&db.conn)
+        .await?)
+}
+
+/// Disables an account and ends every session it has, at once.
+pub async fn disable(db: &Db, email: &str) -> Result<bool, DbError> {
+    let Some(u) = by_email(db, email).await? else {
+        return Ok(false);
+    };
+    let _gate = db.write_guard().await;
+    user::Entity::update_many()
+        .col_expr(user::Column::Disabled, Expr::value(true))
+        .filter(user::Column::Id.eq(u.id))
+        .exec(&db.conn)
+        .await?;
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(u.id))
+        .exec(&db.conn)
+        .await?;
+    Ok(true)
+}
+
+pub async fn set_role(db: &Db, email: &str, role: &str) -> Result<bool, DbError> {
+    let _gate = db.write_guard().await;
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(role))
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .exec(&db.conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn set_locale(db: &Db, id: i64, locale: &str) -> Result<(), DbError> {
+    let _gate = db.write_guard().await;
+    user::Entity::update_many()
+        .col_expr(user::Column::Locale, Expr::value(locale))
+        .filter(user::Column::Id.eq(id))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}
+
+/// The session table stores a hash of the cookie's token, so reading the table does not give
+/// anyone a way in.
+pub fn token_id(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a session; returns the token for the cookie (never stored as such).
+pub async fn start_session(
+    db: &Db,
+    user_id: i64,
+    csrf_token: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let _gate = db.write_guard().await;
+    session::ActiveModel {
+        id: Set(token_id(&token)),
+        user_id: Set(user_id),
+        csrf_token: Set(csrf_token.to_string()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    }
+    .insert(&db.conn)
+    .await?;
+    Ok(token)
+}
+
+/// The live session and its user for a cookie token: not expired, user not disabled.
+pub async fn session_user(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(session::Model, user::Model)>, DbError> {
+    let Some(s) = session::Entity::find_by_id(token_id(token))
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if s.expires_at <= now {
+        return Ok(None);
+    }
+    let Some(u) = user::Entity::find_by_id(s.user_id).one(&db.conn).await? else {
+        return Ok(None);
+    };
+    if u.disabled {
+        return Ok(None);
+    }
+    Ok(Some((s, u)))
+}
+
+pub async fn end_session(db: &Db, token: &str) -> Result<(), DbError> {
+    let _gate = db.write_guard().await;
+    session::Entity::delete_by_id(token_id(token))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}

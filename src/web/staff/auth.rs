@@ -1,0 +1,340 @@
+//! Staff authentication: argon2id passwords, server-side sessions, the `Staff` extractor, and
+//! the one place that decides what a role may do.
+
+use std::time::Instant;
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use askama::Template;
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+
+use crate::db::entities::user;
+use crate::db::users;
+use crate::domain::workflow::{ActionKind, Role, may};
+use crate::web::form::parse_pairs;
+use crate::web::public::public_origin;
+use crate::web::{AppState, security};
+
+pub const SESSION_COOKIE: &str = "rectify_session";
+
+/// Hashes off the async threads: argon2id is deliberately slow.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+    })
+    .await?
+}
+
+/// A real hash to check against when there is no account, so that both answers take as long.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    Argon2::default()
+        .hash_password(&rand::random::<[u8; 16]>())
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+/// `hash` None checks against a dummy and fails, in the same time.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let (hash, real) = match hash {
+            Some(h) => (h, true),
+            None => (DUMMY_HASH.clone(), false),
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+            && real
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A signed-in member of staff, from the session cookie.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub user: user::Model,
+    pub role: Role,
+    pub csrf: String,
+    pub token: String,
+}
+
+impl Staff {
+    /// The role table, asked in one place for every state-changing request.
+    pub fn may(&self, action: ActionKind) -> bool {
+        may(self.role, action)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{SESSION_COOKIE}="))
+                .map(str::to_string)
+        })
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/board".into());
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", &next)
+                .finish();
+            Redirect::to(&format!("/login?{q}")).into_response()
+        };
+        let Some(token) = session_token(&parts.headers) else {
+            return Err(to_login());
+        };
+        match users::session_user(&state.db, &token, Utc::now()).await {
+            Ok(Some((session, user))) => {
+                let Ok(role) = user.role.parse::<Role>() else {
+                    return Err((StatusCode::FORBIDDEN, "unknown role").into_response());
+                };
+                Ok(Staff {
+                    user,
+                    role,
+                    csrf: session.csrf_token,
+                    token,
+                })
+            }
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(
+                crate::web::error::WebError::internal(Default::default(), false, e).into_response(),
+            ),
+        }
+    }
+}
+
+/// A state-changing request refused for coming from elsewhere (403).
+#[derive(Debug)]
+pub struct Forged(&'static str);
+
+impl IntoResponse for Forged {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            Html(format!(
+                "<!DOCTYPE html><title>Forbidden</title><p>{}</p>",
+                self.0
+            )),
+        )
+            .into_response()
+    }
+}
+
+/// Refuses a state-changing request that comes from another site or lacks the session's
+/// CSRF token (SameSite=Lax cookies already keep most cross-site posts out; this is the rest).
+pub fn check_csrf(
+    state: &AppState,
+    staff: &Staff,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<(), Forged> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if security::is_cross_site(headers, &public_origin(&state.settings), host) {
+        return Err(Forged(
+            "This request came from another site and was refused.",
+        ));
+    }
+    // Compared in constant time: the token is a secret.
+    let ok = token.is_some_and(|t| {
+        t.len() == staff.csrf.len()
+            && t.bytes()
+                .zip(staff.csrf.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !ok {
+        return Err(Forged(
+            "The form's security token is missing or out of date. Reload the page and try again.",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "staff/login.html")]
+struct LoginPage<'a> {
+    service: &'a str,
+    email: String,
+    next: String,
+    error: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths: an open redirect after login would be a phishing aid.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/board".into(),
+    }
+}
+
+fn render(status: StatusCode, page: LoginPage<'_>) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            crate::web::error::WebError::internal(Default::default(), false, e).into_response()
+        }
+    }
+}
+
+pub async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    render(
+        StatusCode::OK,
+        LoginPage {
+            service: &state.settings.public.service_name,
+            email: String::new(),
+            next: safe_next(q.next.as_deref()),
+            error: None,
+        },
+    )
+}
+
+pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if security::is_cross_site(&parts.headers, &public_origin(&state.settings), host) {
+        return (StatusCode::FORBIDDEN, "cross-site login refused").into_response();
+    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let ip = security::client_ip(
+        &parts.headers,
+        peer,
+        state.settings.server.trust_forwarded_for,
+    );
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+    };
+    let Ok(fields) = parse_pairs(&bytes) else {
+        return (StatusCode::BAD_REQUEST, "malformed form").into_response();
+    };
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let email = get("email").trim().to_lowercase();
+    let next = safe_next(fields.get("next").map(String::as_str));
+    let service = state.settings.public.service_name.clone();
+    let page = |error: &'static str| LoginPage {
+        service: &service,
+        email: email.clone(),
+        next: next.clone(),
+        error: Some(error),
+    };
+    let now = Instant::now();
+    // Both limits are charged on every attempt, so guessing across accounts from one address,
+    // or at one account from many addresses, is slowed either way.
+    let ip_ok = state.login_ip_limiter.allow(ip, now);
+    let account_ok = state.login_account_limiter.allow(email.clone(), now);
+    if !ip_ok || !account_ok {
+        let mut resp = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            page("Too many sign-in attempts. Wait a minute and try again."),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return resp;
+    }
+    let user = match users::by_email(&state.db, &email).await {
+        Ok(u) => u,
+        Err(e) => {
+            return crate::web::error::WebError::internal(Default::default(), false, e)
+                .into_response();
+        }
+    };
+    // Hash even for an unknown or disabled account, so the timing does not tell which exist.
+    let hash = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .map(|u| u.password_hash.clone());
+    let verified = verify_password(get("password"), hash).await;
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!(%ip, "failed sign-in");
+        return render(
+            StatusCode::UNAUTHORIZED,
+            page("Wrong email address or password, or the account is disabled."),
+        );
+    };
+    let now = Utc::now();
+    let csrf = hex::encode(rand::random::<[u8; 32]>());
+    let expires = now + Duration::hours(state.settings.auth.session_hours);
+    let token = match users::start_session(&state.db, user.id, &csrf, now, expires).await {
+        Ok(t) => t,
+        Err(e) => {
+            return crate::web::error::WebError::internal(Default::default(), false, e)
+                .into_response();
+        }
+    };
+    let secure = if state.settings.server.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        state.settings.auth.session_hours * 3600
+    );
+    let mut resp = Redirect::to(&next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+pub async fn logout(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let fields = parse_pairs(&bytes).unwrap_or_default();
+    if let Err(r) = check_csrf(
+        &state,
+        &staff,
+        &parts.headers,
+        fields.get("csrf").map(String::as_str),
+    ) {
+        return r.into_response();
+    }
+    if let Err(e) = users::end_session(&state.db, &staff.token).await {
+        return crate::web::error::WebError::internal(Default::default(), false, e).into_response();
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rectify_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    resp
+}

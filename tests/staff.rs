@@ -1,0 +1,893 @@
+//! The staff side over HTTP: sign-in, sessions, roles, CSRF, every workflow action through the
+//! incident page's forms, merge and split, and the board's filters.
+
+mod common;
+
+use common::staff::{PASSWORD, act, add_user, form_tokens, sign_in};
+use common::{Backend, TestApp, backends, valid_form, wait_for_mail, with};
+use rectify::db::entities::{incident, outbox, report};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+async fn submit(app: &TestApp, output: &str) -> (i64, String) {
+    let resp = app
+        .client
+        .post(app.url("/report"))
+        .form(&with(valid_form(), "output", output))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let code = resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/status/")
+        .to_string();
+    let r = report::Entity::find()
+        .filter(report::Column::TrackingCode.eq(code.as_str()))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    (r.incident_id, code)
+}
+
+async fn stage(app: &TestApp, code: &str) -> String {
+    app.client
+        .get(app.url(&format!("/status/{code}?lang=en")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn state_of(app: &TestApp, id: i64) -> String {
+    incident::Entity::find_by_id(id)
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+#[tokio::test]
+async fn sign_in_and_out() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "lead@example.com", "lead").await;
+    let resp = app.client.get(app.url("/board")).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?next=%2Fboard")
+    );
+
+    let wrong = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("email", "lead@example.com"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let body = wrong.text().await.unwrap();
+    assert!(
+        body.contains("Wrong email address or password")
+            && body.contains("value=\"lead@example.com\"")
+    );
+
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let ok = c
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "LEAD@example.com"),
+            ("password", PASSWORD),
+            ("next", "//evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/board", "no open redirect");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert_eq!(c.get(app.url("/board")).send().await.unwrap().status(), 200);
+    // The session lives in the database, not in the cookie.
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let stored = rectify::db::entities::session::Entity::find()
+        .all(&app.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].id, token, "only a hash of the token is stored");
+
+    let page = c
+        .get(app.url("/board"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = c
+        .post(app.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(
+        c.get(app.url("/board")).send().await.unwrap().status(),
+        303,
+        "signed out"
+    );
+    assert_eq!(
+        rectify::db::entities::session::Entity::find()
+            .count(&app.db.conn)
+            .await
+            .unwrap(),
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_account_and_per_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.auth.login_burst = 3;
+        s.auth.login_per_minute = 1;
+    })
+    .await;
+    add_user(&app, "a@example.com", "lead").await;
+    add_user(&app, "b@example.com", "lead").await;
+    let other_address = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let try_login = |c: reqwest::Client, email: &'static str, pw: &'static str| {
+        let url = app.url("/login");
+        async move {
+            c.post(url)
+                .form(&[("email", email), ("password", pw)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            try_login(app.client.clone(), "a@example.com", "wrong").await,
+            401
+        );
+    }
+    assert_eq!(
+        try_login(app.client.clone(), "a@example.com", PASSWORD).await,
+        429,
+        "the right password waits too"
+    );
+    assert_eq!(
+        try_login(other_address.clone(), "a@example.com", PASSWORD).await,
+        429,
+        "per account, whatever the address"
+    );
+    assert_eq!(
+        try_login(other_address.clone(), "b@example.com", PASSWORD).await,
+        303,
+        "another account from another address"
+    );
+    assert_eq!(
+        try_login(app.client.clone(), "b@example.com", PASSWORD).await,
+        429,
+        "per address, whatever the account"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_users_sessions_end_at_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "t@example.com", "triager").await;
+    let c = sign_in(&app, "t@example.com").await;
+    assert_eq!(c.get(app.url("/board")).send().await.unwrap().status(), 200);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["user", "disable", "t@example.com"])
+        .env("RECTIFY_DATABASE__URL", &app.test_db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        c.get(app.url("/board")).send().await.unwrap().status(),
+        303,
+        "session ended"
+    );
+    let again = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("email", "t@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_role_sees_and_may_take_only_its_actions() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "t@example.com", "triager").await;
+    add_user(&app, "e@example.com", "engineer").await;
+    add_user(&app, "c@example.com", "compliance").await;
+    let (id, _) = submit(&app, "role test").await;
+    let triager = sign_in(&app, "t@example.com").await;
+    let engineer = sign_in(&app, "e@example.com").await;
+    let compliance = sign_in(&app, "c@example.com").await;
+
+    let (_, _, page) = form_tokens(&app, &triager, id).await;
+    assert!(
+        page.contains("id=\"act-triage\"")
+            && page.contains("id=\"act-reject\"")
+            && !page.contains("id=\"act-contain\"")
+    );
+    let (_, _, page) = form_tokens(&app, &engineer, id).await;
+    assert!(
+        !page.contains("id=\"act-triage\""),
+        "an engineer is not offered triage"
+    );
+
+    let refused = act(
+        &app,
+        &engineer,
+        id,
+        "triage",
+        &[("category", "accuracy"), ("severity", "low")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused.text().await.unwrap().contains("may triage"),
+        "the engine's reason is shown"
+    );
+    assert_eq!(state_of(&app, id).await, "new", "nothing changed");
+
+    assert_eq!(
+        act(
+            &app,
+            &triager,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")]
+        )
+        .await
+        .status(),
+        303
+    );
+    let (_, _, page) = form_tokens(&app, &engineer, id).await;
+    assert!(
+        page.contains("id=\"act-contain\""),
+        "now the engineer may contain"
+    );
+    assert_eq!(
+        act(
+            &app,
+            &triager,
+            id,
+            "contain",
+            &[("filter_rule", "r"), ("blocks", "b")]
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        act(
+            &app,
+            &compliance,
+            id,
+            "contain",
+            &[("filter_rule", "r"), ("blocks", "b")]
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        act(
+            &app,
+            &engineer,
+            id,
+            "contain",
+            &[("filter_rule", "r"), ("blocks", "b")]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(state_of(&app, id).await, "contained");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn csrf_protection_refuses_forged_requests() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "t@example.com", "triager").await;
+    let (id, _) = submit(&app, "csrf test").await;
+    let c = sign_in(&app, "t@example.com").await;
+    let (csrf, version, _) = form_tokens(&app, &c, id).await;
+    let url = app.url(&format!("/incidents/{id}/act"));
+    let base = vec![
+        ("version", version.as_str()),
+        ("action", "comment"),
+        ("text", "hello"),
+    ];
+    let no_token = c.post(&url).form(&base).send().await.unwrap();
+    assert_eq!(no_token.status(), 403);
+    let mut wrong = base.clone();
+    wrong.push(("csrf", "0000"));
+    assert_eq!(
+        c.post(&url).form(&wrong).send().await.unwrap().status(),
+        403
+    );
+    let mut good = base.clone();
+    good.push(("csrf", csrf.as_str()));
+    let cross = c
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403, "right token, wrong origin");
+    let cross = c
+        .post(&url)
+        .header("sec-fetch-site", "cross-site")
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    let login_elsewhere = app
+        .client
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "t@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login_elsewhere.status(), 403, "login CSRF");
+    assert_eq!(
+        incident::Entity::find_by_id(id)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1,
+        "nothing happened"
+    );
+    assert_eq!(
+        c.post(&url)
+            .header("origin", app.base.clone())
+            .form(&good)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_workflow_step_through_the_page_and_the_reporter_follows() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "t@example.com", "triager").await;
+        add_user(&app, "e@example.com", "engineer").await;
+        add_user(&app, "l@example.com", "lead").await;
+        add_user(&app, "c@example.com", "compliance").await;
+        let (t, e, l, c) = (
+            sign_in(&app, "t@example.com").await,
+            sign_in(&app, "e@example.com").await,
+            sign_in(&app, "l@example.com").await,
+            sign_in(&app, "c@example.com").await,
+        );
+        let (id, code) = submit(&app, "The capital of Australia is Sydney.").await;
+        assert!(stage(&app, &code).await.contains("Received"));
+        // (who, action, fields, state after, public stage after)
+        type Step<'a> = (
+            &'a reqwest::Client,
+            &'a str,
+            Vec<(&'a str, &'a str)>,
+            &'a str,
+            &'a str,
+        );
+        let steps: Vec<Step> = vec![
+            (&l, "assign", vec![("assignee", "2")], "new", "Received"),
+            (
+                &t,
+                "comment",
+                vec![("text", "looks real")],
+                "new",
+                "Received",
+            ),
+            (
+                &t,
+                "triage",
+                vec![("category", "accuracy.inaccurate"), ("severity", "high")],
+                "triaged",
+                "Under review",
+            ),
+            (
+                &t,
+                "set_severity",
+                vec![("severity", "critical")],
+                "triaged",
+                "Under review",
+            ),
+            (
+                &e,
+                "contain",
+                vec![("filter_rule", "rule-9"), ("blocks", "Sydney as capital")],
+                "contained",
+                "Action taken",
+            ),
+            (
+                &l,
+                "set_serious",
+                vec![("kind", "other")],
+                "contained",
+                "Action taken",
+            ),
+            (
+                &c,
+                "record_authority_report",
+                vec![("reference", "MSA-1")],
+                "contained",
+                "Action taken",
+            ),
+            (
+                &e,
+                "plan_fix",
+                vec![("plan", "retrain")],
+                "fix_planned",
+                "Action taken",
+            ),
+            (
+                &e,
+                "start_retraining",
+                vec![("training_run", "run-1")],
+                "retraining",
+                "Action taken",
+            ),
+            (
+                &e,
+                "submit_for_verification",
+                vec![("model_version", "v2")],
+                "verifying",
+                "Action taken",
+            ),
+            (
+                &l,
+                "verify_fail",
+                vec![("prompts", "p"), ("outcome", "still wrong")],
+                "retraining",
+                "Action taken",
+            ),
+            (
+                &e,
+                "submit_for_verification",
+                vec![("model_version", "v3")],
+                "verifying",
+                "Action taken",
+            ),
+            (
+                &l,
+                "verify_pass",
+                vec![("prompts", "p"), ("outcome", "fixed")],
+                "resolved",
+                "Closed",
+            ),
+            (
+                &l,
+                "reopen",
+                vec![("reason", "came back")],
+                "triaged",
+                "Under review",
+            ),
+        ];
+        for (client, action, fields, state, public) in steps {
+            let resp = act(&app, client, id, action, &fields).await;
+            assert_eq!(
+                resp.status(),
+                303,
+                "{backend:?} {action}: {}",
+                resp.text().await.unwrap_or_default()
+            );
+            assert_eq!(state_of(&app, id).await, state, "after {action}");
+            assert!(
+                stage(&app, &code).await.contains(public),
+                "status page after {action}: {public}"
+            );
+        }
+        // The reporter got the acknowledgement and the resolution notice, through the outbox.
+        let kinds: Vec<String> = outbox::Entity::find()
+            .all(&app.db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.kind)
+            .collect();
+        assert_eq!(kinds, vec!["acknowledgement", "outcome_resolved"]);
+        wait_for_mail(&app.mail_dir(), 2).await;
+
+        // Rejection: the statement of reasons reaches the status page and the reporter.
+        let (id2, code2) = submit(&app, "Not really a problem").await;
+        let reasons = "The answer is <b>correct</b>: see the census.";
+        assert_eq!(
+            act(&app, &t, id2, "reject", &[("reasons", reasons)])
+                .await
+                .status(),
+            303
+        );
+        let page = stage(&app, &code2).await;
+        assert!(
+            page.contains("Closed")
+                && page.contains("The answer is &#60;b&#62;correct&#60;/b&#62;: see the census.")
+        );
+        let mail = outbox::Entity::find()
+            .filter(outbox::Column::Kind.eq("outcome_rejected"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(mail.body_text.contains(reasons), "reasons in the mail");
+        assert!(mail.body_text.contains(&code2));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn refusals_keep_what_was_typed_and_stale_pages_conflict() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "l@example.com", "lead").await;
+    let l = sign_in(&app, "l@example.com").await;
+    let (id, _) = submit(&app, "hold test").await;
+    for (a, f) in [
+        (
+            "triage",
+            vec![("category", "rights.health"), ("severity", "high")],
+        ),
+        ("contain", vec![("filter_rule", "r"), ("blocks", "b")]),
+        ("plan_fix", vec![("plan", "p")]),
+        ("set_serious", vec![("kind", "death")]),
+    ] {
+        assert_eq!(act(&app, &l, id, a, &f).await.status(), 303, "{a}");
+    }
+    let refused = act(&app, &l, id, "reject", &[("reasons", "   ")]).await;
+    assert_eq!(refused.status(), 422);
+    let refused = act(&app, &l, id, "comment", &[("text", "")]).await;
+    assert_eq!(refused.status(), 422);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("required"), "the reason is shown");
+    // The evidence hold hides start_retraining; posting it anyway is refused with the reason,
+    // and what was typed is kept in the form.
+    let refused = act(
+        &app,
+        &l,
+        id,
+        "set_category",
+        &[("category", "no_such_group")],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("act-set_category"));
+    let refused = act(
+        &app,
+        &l,
+        id,
+        "record_authority_report",
+        &[("reference", "")],
+    )
+    .await;
+    assert_eq!(
+        refused.status(),
+        403,
+        "a lead may not record the authority report"
+    );
+    let refused = act(
+        &app,
+        &l,
+        id,
+        "start_retraining",
+        &[("training_run", "run-<42>")],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("Art. 73(6)"), "evidence hold reason");
+    // A stale version (the page was open while someone else acted) is a conflict.
+    let (csrf, version, _) = form_tokens(&app, &l, id).await;
+    assert_eq!(
+        act(&app, &l, id, "comment", &[("text", "first")])
+            .await
+            .status(),
+        303
+    );
+    let stale = l
+        .post(app.url(&format!("/incidents/{id}/act")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("action", "comment"),
+            ("text", "my words"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let body = stale.text().await.unwrap();
+    assert!(
+        body.contains("Someone else changed this incident") && body.contains("my words"),
+        "typed text kept"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn merge_and_split_through_the_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "t@example.com", "triager").await;
+    let t = sign_in(&app, "t@example.com").await;
+    let (a, code_a) = submit(&app, "same thing said one way").await;
+    let (b, _) = submit(&app, "same thing said another way").await;
+    let target = b.to_string();
+    assert_eq!(
+        act(&app, &t, a, "merge", &[("target", target.as_str())])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(state_of(&app, a).await, "duplicate");
+    assert!(
+        stage(&app, &code_a).await.contains("Received"),
+        "the reporter follows the incident it was merged into"
+    );
+    let (_, _, page) = form_tokens(&app, &t, b).await;
+    assert!(
+        page.contains("same thing said one way") && page.contains("same thing said another way"),
+        "both reports side by side"
+    );
+    assert!(page.contains("reports several"));
+    let moved = report::Entity::find()
+        .filter(report::Column::TrackingCode.eq(code_a.as_str()))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let rid = moved.id.to_string();
+    assert_eq!(
+        act(&app, &t, b, "split_out", &[("report_id", rid.as_str())])
+            .await
+            .status(),
+        303
+    );
+    let moved = report::Entity::find_by_id(moved.id)
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        moved.incident_id != a && moved.incident_id != b,
+        "a new incident"
+    );
+    assert_eq!(state_of(&app, moved.incident_id).await, "new");
+    let bad = act(&app, &t, b, "merge", &[("target", "99999")]).await;
+    assert_eq!(bad.status(), 422);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_board_orders_by_deadline_and_filters_in_the_url() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let me = add_user(&app, "l@example.com", "lead").await;
+    let l = sign_in(&app, "l@example.com").await;
+    let (x, _) = submit(&app, "alpha <script>alert(1)</script>").await;
+    let (y, _) = submit(&app, "bravo answer").await;
+    let (z, _) = submit(&app, "charlie answer").await;
+    // y's nearest deadline is made the most urgent (overdue); z is assigned to me.
+    use sea_orm::{ActiveModelTrait, Set};
+    let mut ym: incident::ActiveModel = incident::Entity::find_by_id(y)
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    ym.next_due_at = Set(Some(chrono::Utc::now() - chrono::Duration::hours(1)));
+    ym.update(&app.db.conn).await.unwrap();
+    let me_s = me.to_string();
+    assert_eq!(
+        act(&app, &l, z, "assign", &[("assignee", me_s.as_str())])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        act(
+            &app,
+            &l,
+            x,
+            "triage",
+            &[("category", "rights.privacy"), ("severity", "critical")]
+        )
+        .await
+        .status(),
+        303
+    );
+
+    let board = l
+        .get(app.url("/board"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        board.contains("&#60;script&#62;") && !board.contains("<script>alert"),
+        "titles escaped"
+    );
+    let new_col = board
+        .split("data-state=\"new\"")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    let pos = |id: i64| new_col.find(&format!("INC-{id}<")).unwrap_or(usize::MAX);
+    assert!(pos(y) < pos(z), "overdue first");
+    assert!(new_col.contains("urgency-overdue"));
+    assert!(
+        !new_col.contains(&format!("INC-{x}<")),
+        "x moved to triaged"
+    );
+    let get = |q: &str| {
+        let c = l.clone();
+        let url = app.url(&format!("/board?{q}"));
+        async move { c.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let mine = get("assignee=mine").await;
+    assert!(mine.contains(&format!("INC-{z}<")) && !mine.contains(&format!("INC-{y}<")));
+    let unassigned = get("assignee=unassigned").await;
+    assert!(
+        !unassigned.contains(&format!("INC-{z}<")) && unassigned.contains(&format!("INC-{y}<"))
+    );
+    let overdue = get("overdue=1").await;
+    assert!(overdue.contains(&format!("INC-{y}<")) && !overdue.contains(&format!("INC-{z}<")));
+    let sev = get("severity=critical").await;
+    assert!(sev.contains(&format!("INC-{x}<")) && !sev.contains(&format!("INC-{y}<")));
+    let cat = get("category=rights").await;
+    assert!(
+        cat.contains(&format!("INC-{x}<")) && !cat.contains(&format!("INC-{z}<")),
+        "a group matches its risks"
+    );
+    let text = get("q=BRAVO").await;
+    assert!(text.contains(&format!("INC-{y}<")) && !text.contains(&format!("INC-{z}<")));
+    let by_ref = get(&format!("q=INC-{z}")).await;
+    assert!(by_ref.contains(&format!("INC-{z}<")));
+    assert!(
+        sev.contains("value=\"critical\" selected"),
+        "the filter state is shown from the URL"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn columns_show_fifty_and_a_way_to_see_more() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.limits.intake_burst = 0).await;
+    add_user(&app, "l@example.com", "lead").await;
+    let l = sign_in(&app, "l@example.com").await;
+    for i in 0..55 {
+        let body = serde_json::json!({"output": format!("bulk {i}"), "category": "accuracy", "description": "d", "good_faith": true});
+        assert_eq!(
+            app.client
+                .post(app.url("/api/v1/reports"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    let board = l
+        .get(app.url("/board"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let col = board
+        .split("data-state=\"new\"")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert_eq!(col.matches("<article class=\"card").count(), 50);
+    assert!(col.contains(">55<"), "the count");
+    let more = col
+        .split("<p class=\"more\"><a href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let all = l
+        .get(app.url(&more))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(all.matches("<article class=\"card").count(), 50);
+    let next = all
+        .split("<a href=\"")
+        .find(|s| s.contains("page=2"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let page2 = l
+        .get(app.url(&next))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page2.matches("<article class=\"card").count(), 5);
+    app.stop().await;
+}
