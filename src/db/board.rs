@@ -50,15 +50,13 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-fn condition(f: &Filters, now: DateTime<Utc>) -> Condition {
+fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
     let mut c = Condition::all();
     if let Some(cat) = &f.category {
-        // A group matches its specific risks too.
-        c = c.add(
-            Condition::any()
-                .add(Column::Category.eq(cat.as_str()))
-                .add(Column::Category.starts_with(format!("{cat}."))),
-        );
+        // A group matches its specific risks too: keys are [a-z0-9_] and '/' sorts right after
+        // '.', so ["rights", "rights/") holds exactly "rights" and "rights.*", as an index range.
+        c = c.add(Column::Category.gte(cat.as_str()));
+        c = c.add(Column::Category.lt(format!("{cat}/")));
     }
     if let Some(sev) = &f.severity {
         c = c.add(Column::Severity.eq(sev.as_str()));
@@ -79,10 +77,15 @@ fn condition(f: &Filters, now: DateTime<Utc>) -> Condition {
             .parse::<i64>()
             .ok();
         let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
-        let mut any = Condition::any().add(
+        let like = sea_orm::sea_query::LikeExpr::new(pattern).escape('\\');
+        // SQLite's LIKE already ignores ASCII case (and lower() on every title is what costs);
+        // PostgreSQL's does not.
+        let title = if postgres {
             Expr::expr(Func::lower(Expr::col(Column::Title)))
-                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-        );
+        } else {
+            Expr::col(Column::Title).into()
+        };
+        let mut any = Condition::any().add(title.like(like));
         if let Some(id) = reference {
             any = any.add(Column::Id.eq(id));
         }
@@ -115,7 +118,7 @@ pub async fn column(
             Column::NextDueClock,
         ])
         .filter(Column::State.eq(state))
-        .filter(condition(f, now))
+        .filter(condition(f, now, db.is_postgres()))
         .order_by_asc(Column::NextDueAt)
         .order_by_asc(Column::Id)
         .limit(limit)
@@ -136,7 +139,7 @@ pub async fn counts(
     for state in states {
         let n = incident::Entity::find()
             .filter(Column::State.eq(*state))
-            .filter(condition(f, now))
+            .filter(condition(f, now, db.is_postgres()))
             .count(&db.conn)
             .await?;
         out.insert((*state).to_string(), n);
