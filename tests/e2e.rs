@@ -23,13 +23,19 @@ impl Drop for Driver {
 }
 
 async fn browser() -> (Driver, Client, tempfile::TempDir) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver (Debian package chromium-driver) must be installed; .ci/run installs it");
+        .expect(
+            "chromedriver (Debian package chromium-driver) must be installed; .ci/run installs it",
+        );
     let driver = Driver(driver);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
@@ -47,7 +53,11 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
     );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             return (driver, c, profile);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -56,11 +66,19 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
 }
 
 async fn text_of(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
-    let el = c.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("no #{id}"));
+    let el = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"));
     if el.tag_name().await.unwrap() == "select" {
         el.select_by_value(value).await.unwrap();
     } else {
@@ -75,7 +93,12 @@ async fn take(c: &Client, kind: &str, fields: &[(&str, &str)]) {
     for (name, value) in fields {
         fill(c, &format!("{kind}-{name}"), value).await;
     }
-    c.find(Locator::Css(&format!("#act-{kind} button[type=submit]"))).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(&format!("#act-{kind} button[type=submit]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     if matches!(kind, "reject" | "verify_pass" | "merge") {
         for _ in 0..20 {
             if c.accept_alert().await.is_ok() {
@@ -85,7 +108,13 @@ async fn take(c: &Client, kind: &str, fields: &[(&str, &str)]) {
         }
     }
     for _ in 0..50 {
-        if c.current_url().await.unwrap().path().starts_with("/incidents/") && c.find(Locator::Css("h1")).await.is_ok() {
+        if c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/incidents/")
+            && c.find(Locator::Css("h1")).await.is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -117,11 +146,24 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
     fill(&c, "category", "accuracy.inaccurate").await;
     fill(&c, "description", "首都是堪培拉，不是悉尼。").await;
     fill(&c, "email", "reporter@example.com").await;
-    c.find(Locator::Id("good_faith")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("good_faith"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status_url = c.current_url().await.unwrap();
-    assert!(status_url.path().starts_with("/status/"), "redirected to the status page: {status_url}");
+    assert!(
+        status_url.path().starts_with("/status/"),
+        "redirected to the status page: {status_url}"
+    );
     assert!(text_of(&c).await.contains("已受理"));
     let status_url = status_url.to_string();
 
@@ -129,27 +171,77 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(&c, "email", "admin@example.com").await;
     fill(&c, "password", PASSWORD).await;
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(c.current_url().await.unwrap().path(), "/board");
     assert_eq!(column_of(&c, &base, "INC-1").await.as_deref(), Some("new"));
     std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e")).unwrap();
     let png = c.screenshot().await.unwrap();
-    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e/board.png"), png).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e/board.png"),
+        png,
+    )
+    .unwrap();
 
-    let steps: &[(&str, &[(&str, &str)], &str, &str)] = &[
-        ("triage", &[("category", "accuracy.inaccurate"), ("severity", "high")], "triaged", "审核中"),
-        ("contain", &[("filter_rule", "filter-rule-42"), ("blocks", "answers naming Sydney as the capital")], "contained", "已处置"),
-        ("plan_fix", &[("plan", "add 200 counterexamples to the SFT set")], "fix_planned", "已处置"),
-        ("start_retraining", &[("training_run", "run-2026-11-29")], "retraining", "已处置"),
-        ("submit_for_verification", &[("model_version", "demo-chat 2026-12")], "verifying", "已处置"),
-        ("verify_pass", &[("prompts", "capital-city regression set, 40 prompts"), ("outcome", "40/40 correct")], "resolved", "已办结"),
+    // (action, fields, state after, the reporter's stage after)
+    type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let steps: &[Step] = &[
+        (
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")],
+            "triaged",
+            "审核中",
+        ),
+        (
+            "contain",
+            &[
+                ("filter_rule", "filter-rule-42"),
+                ("blocks", "answers naming Sydney as the capital"),
+            ],
+            "contained",
+            "已处置",
+        ),
+        (
+            "plan_fix",
+            &[("plan", "add 200 counterexamples to the SFT set")],
+            "fix_planned",
+            "已处置",
+        ),
+        (
+            "start_retraining",
+            &[("training_run", "run-2026-11-29")],
+            "retraining",
+            "已处置",
+        ),
+        (
+            "submit_for_verification",
+            &[("model_version", "demo-chat 2026-12")],
+            "verifying",
+            "已处置",
+        ),
+        (
+            "verify_pass",
+            &[
+                ("prompts", "capital-city regression set, 40 prompts"),
+                ("outcome", "40/40 correct"),
+            ],
+            "resolved",
+            "已办结",
+        ),
     ];
     for (kind, fields, state, public) in steps {
         c.goto(&format!("{base}/incidents/1")).await.unwrap();
         take(&c, kind, fields).await;
         let page = text_of(&c).await;
-        assert!(page.contains(&state.to_uppercase()) || page.contains(state), "{kind}: incident page shows {state}");
+        assert!(
+            page.contains(&state.to_uppercase()) || page.contains(state),
+            "{kind}: incident page shows {state}"
+        );
         let column = column_of(&c, &base, "INC-1").await;
         if *state == "resolved" {
             assert_eq!(column, None, "a resolved incident leaves the board");
@@ -157,13 +249,20 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
             assert_eq!(column.as_deref(), Some(*state), "{kind}: board column");
         }
         c.goto(&status_url).await.unwrap();
-        assert!(text_of(&c).await.contains(public), "{kind}: the reporter sees {public}");
+        assert!(
+            text_of(&c).await.contains(public),
+            "{kind}: the reporter sees {public}"
+        );
     }
     c.goto(&format!("{base}/incidents/1")).await.unwrap();
     let page = text_of(&c).await;
     assert!(page.contains("Verification passed") && page.contains("澳大利亚的首都是悉尼。"));
     let png = c.screenshot().await.unwrap();
-    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e/incident.png"), png).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e/incident.png"),
+        png,
+    )
+    .unwrap();
     c.close().await.unwrap();
     app.stop().await;
 }

@@ -83,7 +83,7 @@ fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
         let title = if postgres {
             Expr::expr(Func::lower(Expr::col(Column::Title)))
         } else {
-            Expr::col(Column::Title).into()
+            Expr::col(Column::Title)
         };
         let mut any = Condition::any().add(title.like(like));
         if let Some(id) = reference {
