@@ -790,3 +790,75 @@ async fn every_page_carries_strict_security_headers() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn reports_arriving_together_are_all_stored_and_grouped() {
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| s.limits.intake_burst = 0).await;
+        // 60 reports at once over 20 distinct contents: they are committed in shared batches,
+        // and every one must land, in the right incident, with an intact chain.
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let c = app.client.clone();
+            let url = app.url("/api/v1/reports");
+            tasks.push(tokio::spawn(async move {
+                let body = serde_json::json!({
+                    "output": format!("Same content number {}", i % 20),
+                    "model": "demo-chat",
+                    "category": "accuracy",
+                    "description": format!("report {i}"),
+                    "email": format!("r{i}@example.com"),
+                    "good_faith": true,
+                });
+                let resp = c.post(url).json(&body).send().await.unwrap();
+                assert_eq!(resp.status(), 201);
+                resp.json::<serde_json::Value>().await.unwrap()["tracking_code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        assert_eq!(
+            report::Entity::find().count(&app.db.conn).await.unwrap(),
+            60,
+            "{backend:?}"
+        );
+        assert_eq!(
+            incident::Entity::find().count(&app.db.conn).await.unwrap(),
+            20
+        );
+        for inc in incident::Entity::find().all(&app.db.conn).await.unwrap() {
+            assert_eq!(
+                inc.report_count, 3,
+                "incident {} has its three reports",
+                inc.id
+            );
+            assert_eq!(inc.version, 3);
+        }
+        assert_eq!(
+            outbox::Entity::find().count(&app.db.conn).await.unwrap(),
+            60,
+            "one acknowledgement each"
+        );
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { incidents, events } => {
+                assert_eq!((incidents, events), (20, 60))
+            }
+            b => panic!("{b:?}"),
+        }
+        for code in codes {
+            let r = app
+                .client
+                .get(app.url(&format!("/status/{code}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        app.stop().await;
+    }
+}

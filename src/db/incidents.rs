@@ -135,19 +135,28 @@ pub async fn update_projection<C: ConnectionTrait>(
     after: &Incident,
     last_event_hash: &str,
 ) -> Result<(), DbError> {
-    let mut a: incident::ActiveModel = before.clone().into();
-    set_projection(&mut a, after);
-    a.last_event_hash = Set(last_event_hash.to_string());
-    let res = incident::Entity::update_many()
-        .set(a)
-        .filter(incident::Column::Id.eq(before.id))
-        .filter(incident::Column::Version.eq(before.version))
+    let res = projection_update(before, after, last_event_hash)
         .exec(conn)
         .await?;
     if res.rows_affected != 1 {
         return Err(DbError::Conflict);
     }
     Ok(())
+}
+
+/// The update of [`update_projection`], as a query to run or to build into a statement.
+pub fn projection_update(
+    before: &incident::Model,
+    after: &Incident,
+    last_event_hash: &str,
+) -> sea_orm::UpdateMany<incident::Entity> {
+    let mut a: incident::ActiveModel = before.clone().into();
+    set_projection(&mut a, after);
+    a.last_event_hash = Set(last_event_hash.to_string());
+    incident::Entity::update_many()
+        .set(a)
+        .filter(incident::Column::Id.eq(before.id))
+        .filter(incident::Column::Version.eq(before.version))
 }
 
 /// Appends `event` to `before`'s chain and stores the projection `after`, only if the row is

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QueryTrait, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -273,35 +273,77 @@ pub async fn store_batch(
         .filter_map(|id| pending.get(id))
         .map(|p| incidents::new_row(&p.current, &p.hash, p.next_due.as_ref(), now))
         .collect();
-    insert_rows(&txn, new_rows).await?;
+    let backend = db.backend();
+    let mut writes = Vec::new();
+    insert_statements(&mut writes, backend, new_rows);
     for p in pending.values() {
         if let Some(before) = &p.before
             && p.current.version != before.version
         {
-            incidents::update_projection(&txn, before, &p.current, &p.hash).await?;
+            let update = incidents::projection_update(before, &p.current, &p.hash);
+            writes.push(Write::Guarded(update.build(backend)));
         }
     }
-    insert_rows(&txn, events).await?;
-    insert_rows(&txn, clocks).await?;
-    insert_rows(&txn, reports).await?;
-    insert_rows(&txn, mails).await?;
+    insert_statements(&mut writes, backend, events);
+    insert_statements(&mut writes, backend, clocks);
+    insert_statements(&mut writes, backend, reports);
+    insert_statements(&mut writes, backend, mails);
+    if db.is_postgres() {
+        for w in writes {
+            match w {
+                Write::Plain(s) => {
+                    txn.execute_raw(s).await?;
+                }
+                Write::Guarded(s) => {
+                    if txn.execute_raw(s).await?.rows_affected() != 1 {
+                        return Err(DbError::Conflict);
+                    }
+                }
+            }
+        }
+    } else {
+        // SQLite takes the whole batch in one call: it runs the statements in order and binds
+        // the `?`s in sequence, so the batch costs one round trip to the driver's thread
+        // instead of one per table. The version guards cannot fail here: the write gate and
+        // this transaction exclude every other writer since the rows were read.
+        txn.execute_raw(merge_statements(backend, writes)).await?;
+    }
     txn.commit().await?;
     Ok(out)
 }
 
-/// Inserts rows with as few statements as the databases' bind limits allow.
-async fn insert_rows<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
+/// A write of the batch; a guarded one must change exactly one row.
+enum Write {
+    Plain(sea_orm::Statement),
+    Guarded(sea_orm::Statement),
+}
+
+/// Multi-row inserts, in chunks that stay within the databases' bind limits.
+fn insert_statements<A>(out: &mut Vec<Write>, backend: sea_orm::DbBackend, rows: Vec<A>)
 where
     A: ActiveModelTrait + Send,
 {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(256).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
+        out.push(Write::Plain(
+            <A::Entity as EntityTrait>::insert_many(chunk).build(backend),
+        ));
     }
-    Ok(())
+}
+
+fn merge_statements(backend: sea_orm::DbBackend, writes: Vec<Write>) -> sea_orm::Statement {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for w in writes {
+        let (Write::Plain(s) | Write::Guarded(s)) = w;
+        sql.push_str(&s.sql);
+        sql.push_str(";\n");
+        if let Some(v) = s.values {
+            values.extend(v.0);
+        }
+    }
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Ids for new incidents and reports, taken before the insert because the first event's hash
