@@ -101,6 +101,11 @@ pub async fn start_session(
 ) -> Result<String, DbError> {
     let token = hex::encode(rand::random::<[u8; 32]>());
     let _gate = db.write_guard().await;
+    // Expired sessions are useless; sweeping them at each sign-in keeps the table small.
+    session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(now))
+        .exec(&db.conn)
+        .await?;
     session::ActiveModel {
         id: Set(token_id(&token)),
         user_id: Set(user_id),
