@@ -142,3 +142,17 @@ fn migrate_and_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
     }
 }
+
+#[test]
+fn the_shipped_environment_files_load() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for env in [None, Some("test"), Some("production.example")] {
+        let s = rectify::config::Settings::load_from(&dir, env, false)
+            .unwrap_or_else(|e| panic!("{env:?}: {e}"));
+        assert_eq!(s.public.feedback_working_days, 15);
+    }
+    let prod =
+        rectify::config::Settings::load_from(&dir, Some("production.example"), false).unwrap();
+    assert_eq!(prod.server.public_url.scheme(), "https");
+    assert!(rectify::config::Settings::load_from(&dir, Some("no-such-env"), false).is_err());
+}
