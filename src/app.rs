@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::intake::IntakeWriter;
 use crate::mail::transport::Transport;
-use crate::mail::worker::deliver_pending;
+use crate::mail::worker::{Mode, Retry, deliver_pending};
 use crate::web::{self, AppState, ratelimit::RateLimiter};
 
 pub struct Application {
@@ -100,6 +100,7 @@ impl Application {
             state.settings.server.public_url
         );
         let worker = tokio::spawn(outbox_loop(state.clone(), self.transport.clone()));
+        let sweeper = tokio::spawn(sweep_loop(state.clone()));
         let app = web::router(state);
         let result = axum::serve(
             self.listener,
@@ -108,6 +109,7 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await;
         worker.abort();
+        sweeper.abort();
         result.map_err(Into::into)
     }
 }
@@ -121,8 +123,9 @@ async fn outbox_loop(state: AppState, transport: Transport) {
             &state.db,
             &transport,
             &s.mail.from,
-            s.mail.max_attempts,
+            &Retry::from_settings(&s.mail),
             Utc::now(),
+            Mode::Due,
         )
         .await
         {
@@ -141,6 +144,37 @@ async fn outbox_loop(state: AppState, transport: Transport) {
             _ = tokio::time::sleep(every) => {}
             _ = state.mail_ready.notified() => {}
         }
+    }
+}
+
+/// Sweeps deadlines every `escalation.sweep_interval_secs` (0: never; `rectify sweep` from cron
+/// instead), and wakes the outbox worker when a sweep queued mail. Several instances may sweep
+/// one PostgreSQL database at once: each step still fires once.
+async fn sweep_loop(state: AppState) {
+    let s = state.settings.clone();
+    if s.escalation.sweep_interval_secs == 0 {
+        return;
+    }
+    let every = Duration::from_secs(s.escalation.sweep_interval_secs);
+    loop {
+        match crate::jobs::sweep::sweep(&state.db, &s, Utc::now(), false).await {
+            Ok(r) => {
+                if !r.fired.is_empty() || !r.mails.is_empty() {
+                    tracing::info!(
+                        fired = r.fired.len(),
+                        mails = r.mails.len(),
+                        "deadline sweep"
+                    );
+                }
+                if !r.mails.is_empty() {
+                    state.mail_ready.notify_one();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "deadline sweep failed; retrying at the next tick")
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

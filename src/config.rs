@@ -22,6 +22,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub public: PublicSettings,
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub escalation: EscalationSettings,
     pub taxonomy: Taxonomy,
     pub deadlines: Policy,
 }
@@ -60,11 +62,87 @@ pub struct MailSettings {
     pub transport: MailTransport,
     pub dir: PathBuf,
     pub smtp_url: String,
+    /// SMTP AUTH credentials; when the username is set they replace any in `smtp_url`.
+    #[serde(default)]
+    pub smtp_username: String,
+    #[serde(default)]
+    pub smtp_password: String,
     pub smtp_timeout_secs: u64,
     pub from: String,
     /// Seconds between passes of the delivery worker inside `serve`.
     pub deliver_interval_secs: u64,
     pub max_attempts: i32,
+    /// The wait after the first failed attempt; each further failure doubles it.
+    #[serde(default = "default_retry_base_secs")]
+    pub retry_base_secs: u64,
+    /// The longest wait between two attempts.
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
+}
+
+fn default_retry_base_secs() -> u64 {
+    5
+}
+
+fn default_retry_max_secs() -> u64 {
+    6 * 3600
+}
+
+/// The `[escalation]` table: the deadline sweep and who it tells.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// Seconds between sweeps inside `serve`; 0 turns the loop off.
+    pub sweep_interval_secs: u64,
+    /// Clocks handled per transaction.
+    pub sweep_batch: u64,
+    /// Told along with the `compliance` users.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub compliance_addresses: Vec<String>,
+    /// The language of mail to `compliance_addresses`.
+    pub compliance_locale: String,
+    /// A daily digest of overdue incidents to the leads.
+    pub daily_digest: bool,
+    /// The hour (in `public.time_zone`) from which the day's digest is sent.
+    pub digest_hour: u32,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings {
+            sweep_interval_secs: 60,
+            sweep_batch: 5000,
+            compliance_addresses: Vec::new(),
+            compliance_locale: "zh-CN".into(),
+            daily_digest: false,
+            digest_hour: 9,
+        }
+    }
+}
+
+/// A list from a file, or a comma-separated string from an environment variable.
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }
+    .into_iter()
+    .map(|x| x.trim().to_owned())
+    .filter(|x| !x.is_empty())
+    .collect())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +270,30 @@ impl Settings {
                 "mail.from is not a valid mailbox: {:?}",
                 self.mail.from
             ));
+        }
+        if self.mail.max_attempts < 1 {
+            return bad("mail.max_attempts must be at least 1".into());
+        }
+        if self.mail.retry_base_secs == 0 || self.mail.retry_max_secs < self.mail.retry_base_secs {
+            return bad(
+                "mail.retry_base_secs must be at least 1 and at most mail.retry_max_secs".into(),
+            );
+        }
+        if self.escalation.sweep_batch == 0 {
+            return bad("escalation.sweep_batch must be at least 1".into());
+        }
+        if self.escalation.digest_hour > 23 {
+            return bad("escalation.digest_hour must be 0 to 23".into());
+        }
+        if crate::domain::locale::Locale::parse(&self.escalation.compliance_locale).is_none() {
+            return bad("escalation.compliance_locale must be zh-CN or en".into());
+        }
+        for a in &self.escalation.compliance_addresses {
+            if a.parse::<lettre::Address>().is_err() {
+                return bad(format!(
+                    "escalation.compliance_addresses: {a:?} is not an email address"
+                ));
+            }
         }
         if self.limits.max_body_bytes < 1024 {
             return bad("limits.max_body_bytes must be at least 1024".into());

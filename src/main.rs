@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use rectify::app::{Application, connect_and_migrate};
 use rectify::config::Settings;
 use rectify::db::audit::Verdict;
+use rectify::jobs::cli::Job;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,35 @@ enum Command {
     /// Inspect the deadline policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Run the deadline sweep once: fire every escalation step that has come, queue its mail.
+    Sweep {
+        /// The instant to sweep at (RFC 3339); the current time when absent.
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+        /// Print what would fire and which mail would be queued; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Inspect and deliver the mail outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List outbox rows, newest first.
+    List {
+        /// Only rows with this status: pending, sent or dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Run one delivery pass over every pending row (including those waiting out a backoff).
+    Deliver,
+    /// Queue dead rows again: the given ids, or every dead row.
+    Retry { ids: Vec<i64> },
 }
 
 #[derive(Subcommand)]
@@ -114,6 +144,14 @@ async fn main() -> ExitCode {
         }),
         Command::User(cmd) => user_command(&settings, cmd).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&settings).await,
+        Command::Sweep { now, dry_run } => job(&settings, Job::Sweep { now, dry_run }).await,
+        Command::Outbox(OutboxCommand::List { status, limit }) => {
+            job(&settings, Job::OutboxList { status, limit }).await
+        }
+        Command::Outbox(OutboxCommand::Deliver) => job(&settings, Job::OutboxDeliver).await,
+        Command::Outbox(OutboxCommand::Retry { ids }) => {
+            job(&settings, Job::OutboxRetry { ids }).await
+        }
         Command::Policy(PolicyCommand::Explain {
             reported_at,
             category,
@@ -129,6 +167,13 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a `sweep` or `outbox` command (the library's `jobs::cli`) and prints what it says.
+async fn job(settings: &Settings, job: Job) -> anyhow::Result<()> {
+    let db = connect_and_migrate(settings).await?;
+    print!("{}", rectify::jobs::cli::run(&db, settings, job).await?);
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

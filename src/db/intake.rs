@@ -422,12 +422,13 @@ pub fn clock_rows(
         .into_iter()
         .map(|c| incident_clock::ActiveModel {
             incident_id: Set(inc.id),
+            // A new clock has fired nothing: its next step is its ladder's first.
+            next_fire_at: Set(policy.first_fire(&c.name, c.start, c.due)),
             clock: Set(c.name),
             started_at: Set(c.start),
             due_at: Set(c.due),
             stopped_at: Set(None),
             status: Set("running".into()),
-            next_fire_at: Set(None),
             ..Default::default()
         })
         .collect();

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod board;
 pub mod entities;
 pub mod error;
+pub mod escalation;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::{incident, incident_clock, report};
-use super::{Db, DbError, incidents, outbox};
+use super::{Db, DbError, escalation, incidents, outbox};
 use crate::domain::deadlines::{ClockFacts, Policy, StartEvent};
 use crate::domain::report::title_of;
 use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal};
@@ -323,6 +323,13 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     if row.due_at != c.due || row.started_at != c.start {
                         a.due_at = Set(c.due);
                         a.started_at = Set(c.start);
+                        if !(stops || closed) {
+                            // The ladder moves with the deadline; steps that fired stay fired.
+                            a.next_fire_at = Set(escalation::next_fire_for(
+                                conn, policy, inc.id, &rule.name, c.start, c.due,
+                            )
+                            .await?);
+                        }
                         changed = true;
                     }
                 } else if action == ActionKind::Reopen.as_str()
@@ -332,11 +339,24 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     // deadline it always had.
                     a.stopped_at = Set(None);
                     a.status = Set("running".into());
+                    a.next_fire_at = Set(escalation::next_fire_for(
+                        conn,
+                        policy,
+                        inc.id,
+                        &rule.name,
+                        row.started_at,
+                        row.due_at,
+                    )
+                    .await?);
                     changed = true;
                 } else if row.status == "cancelled" && !closed {
                     a.status = Set("running".into());
                     a.due_at = Set(c.due);
                     a.started_at = Set(c.start);
+                    a.next_fire_at = Set(escalation::next_fire_for(
+                        conn, policy, inc.id, &rule.name, c.start, c.due,
+                    )
+                    .await?);
                     changed = true;
                 }
                 if changed {
@@ -361,6 +381,11 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     StartEvent::SeriousFlag => action == ActionKind::SetSerious.as_str(),
                 };
                 let stopped = (stops && !started_by_this) || closed;
+                let next_fire_at = if stopped {
+                    None
+                } else {
+                    escalation::next_fire_for(conn, policy, inc.id, &c.name, c.start, c.due).await?
+                };
                 incident_clock::ActiveModel {
                     incident_id: Set(inc.id),
                     clock: Set(c.name.clone()),
@@ -368,7 +393,7 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     due_at: Set(c.due),
                     stopped_at: Set(stopped.then_some(now)),
                     status: Set(if stopped { "met" } else { "running" }.into()),
-                    next_fire_at: Set(None),
+                    next_fire_at: Set(next_fire_at),
                     ..Default::default()
                 }
                 .insert(conn)

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod deadlines;
+pub mod escalation;
 pub mod fingerprint;
 pub mod locale;
 pub mod report;

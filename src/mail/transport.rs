@@ -30,21 +30,68 @@ impl Transport {
                 Ok(Transport::File(AsyncFileTransport::new(&s.dir)))
             }
             MailTransport::Smtp => {
-                let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(&s.smtp_url)
+                let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&s.smtp_url)
                     .map_err(|e| format!("mail.smtp_url: {e}"))?
-                    .timeout(Some(Duration::from_secs(s.smtp_timeout_secs)))
-                    .build();
-                Ok(Transport::Smtp(t))
+                    .timeout(Some(Duration::from_secs(s.smtp_timeout_secs)));
+                if !s.smtp_username.is_empty() {
+                    b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                        s.smtp_username.clone(),
+                        s.smtp_password.clone(),
+                    ));
+                }
+                Ok(Transport::Smtp(b.build()))
             }
         }
     }
 
-    pub async fn send(&self, msg: Message) -> Result<(), String> {
+    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
         match self {
-            Transport::File(t) => t.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::File(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
+                message: e.to_string(),
+                unreachable: false,
+            }),
+            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| {
+                // No SMTP reply at all (refused, reset, timed out, TLS failed), or 421 "service
+                // not available": the server is down, not this message wrong.
+                let answered = e.is_transient() || e.is_permanent() || e.is_client();
+                let unavailable = e.status().is_some_and(|c| c.to_string() == "421");
+                SendError {
+                    message: error_chain(&e),
+                    unreachable: !answered || unavailable,
+                }
+            }),
         }
     }
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub message: String,
+    /// The server could not be reached (or said it is unavailable): the rest of a delivery pass
+    /// would fail the same way, so the pass stops.
+    pub unreachable: bool,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// An error with its causes ("network error: Connection refused (os error 111)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// The message for an outbox row: text and (when there is one) HTML alternatives, UTF-8

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::transport::{Transport, build_message};
+use super::transport::{SendError, Transport, build_message};
 use crate::db::{Db, DbError, outbox as q};
 
 /// How long a claimed row stays reserved for the worker that claimed it.
@@ -14,54 +14,142 @@ pub struct Pass {
     pub sent: usize,
     pub failed: usize,
     pub dead: usize,
+    /// The pass stopped early because the server could not be reached.
+    pub unreachable: bool,
 }
 
-/// Waits between attempts: 30 s, 1 min, 2 min, ... capped at 6 hours.
-pub fn backoff(attempts: i32) -> Duration {
-    let exp = attempts.clamp(1, 20) - 1;
-    let secs = 30i64.saturating_mul(1i64 << exp.min(12));
-    Duration::seconds(secs.min(6 * 3600))
+/// How failed deliveries are retried: exponential backoff, then dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub max_attempts: i32,
+    pub base: Duration,
+    pub max: Duration,
 }
 
-/// One delivery pass over every due row.
+impl Retry {
+    pub fn from_settings(s: &crate::config::MailSettings) -> Retry {
+        let secs = |v: u64| Duration::seconds(i64::try_from(v).unwrap_or(i64::MAX / 1000));
+        Retry {
+            max_attempts: s.max_attempts.max(1),
+            base: secs(s.retry_base_secs.max(1)),
+            max: secs(s.retry_max_secs.max(1)),
+        }
+    }
+
+    /// The wait after `attempts` failed attempts: base, 2 × base, 4 × base, … capped at max.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exp = (attempts.clamp(1, 40) - 1) as u32;
+        let factor = 1i32.checked_shl(exp.min(30)).unwrap_or(i32::MAX);
+        self.base
+            .checked_mul(factor)
+            .map_or(self.max, |d| d.min(self.max))
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            max_attempts: 20,
+            base: Duration::seconds(5),
+            max: Duration::hours(6),
+        }
+    }
+}
+
+/// Which pending rows a pass takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Rows never tried, and rows whose backoff has run out: the worker inside `serve`.
+    Due,
+    /// Every pending row nobody holds a lease on, backoff or not: an operator's
+    /// `rectify outbox deliver` once the mail server is back.
+    All,
+}
+
+/// Rows claimed at a time: few enough that a batch is delivered well within the lease even
+/// when every message takes the whole SMTP timeout.
+const CLAIM_BATCH: u64 = 10;
+
+/// One delivery pass: claims pending rows in order with a lease (on PostgreSQL `FOR UPDATE SKIP
+/// LOCKED`, so several instances never take the same row), sends each, and records the outcome
+/// of each at once. A row is tried at most once per pass. When the server cannot be reached the
+/// pass stops and gives its remaining rows back, so an outage costs each mail one attempt per
+/// backoff period rather than the whole queue an attempt per pass.
 pub async fn deliver_pending(
     db: &Db,
     transport: &Transport,
     from: &str,
-    max_attempts: i32,
+    retry: &Retry,
     now: DateTime<Utc>,
+    mode: Mode,
 ) -> Result<Pass, DbError> {
     let mut pass = Pass::default();
+    let mut after_id = 0;
     loop {
-        let claimed = q::claim_due(db, now, now + LEASE, 50).await?;
-        if claimed.is_empty() {
+        let claimed = q::claim_due(
+            db,
+            now,
+            now + LEASE,
+            CLAIM_BATCH,
+            after_id,
+            mode == Mode::All,
+        )
+        .await?;
+        let claimed_at = std::time::Instant::now();
+        let Some(last) = claimed.last() else {
             return Ok(pass);
-        }
-        let mut sent = Vec::with_capacity(claimed.len());
-        for row in claimed {
-            let result = match build_message(from, &row) {
+        };
+        after_id = last.id;
+        let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+        for (i, row) in claimed.iter().enumerate() {
+            // Never send on a lease that may have run out: another worker may hold the row now.
+            if claimed_at.elapsed() > (LEASE / 2).to_std().unwrap_or_default() {
+                q::release(db, &ids[i..]).await?;
+                tracing::warn!(
+                    "mail delivery is slow; the rest of the batch goes back to the queue"
+                );
+                break;
+            }
+            let result = match build_message(from, row) {
                 Ok(msg) => transport.send(msg).await,
-                Err(e) => Err(e),
+                Err(e) => Err(SendError {
+                    message: e,
+                    unreachable: false,
+                }),
             };
             match result {
-                Ok(()) => sent.push(row.id),
+                Ok(()) => {
+                    // Recorded at once: a crash now re-sends only this message after the lease
+                    // (with the same Message-ID, so a receiver can drop the copy).
+                    q::mark_sent(db, &[row.id], Utc::now()).await?;
+                    pass.sent += 1;
+                }
                 Err(e) => {
                     let attempts = row.attempts + 1;
-                    let dead = attempts >= max_attempts;
+                    let dead = attempts >= retry.max_attempts;
                     tracing::warn!(outbox_id = row.id, attempts, dead, error = %e, "mail delivery failed");
-                    q::mark_failed(db, row.id, attempts, now + backoff(attempts), &e, dead).await?;
+                    q::mark_failed(
+                        db,
+                        row.id,
+                        attempts,
+                        now + retry.backoff(attempts),
+                        &e.message,
+                        dead,
+                    )
+                    .await?;
                     if dead {
                         pass.dead += 1;
                     } else {
                         pass.failed += 1;
                     }
+                    if e.unreachable {
+                        q::release(db, &ids[i + 1..]).await?;
+                        pass.unreachable = true;
+                        return Ok(pass);
+                    }
                 }
             }
         }
-        // A crash between sending and this update sends those mails again after the lease:
-        // at-least-once, with the same Message-ID so receivers can drop the copy.
-        q::mark_sent(db, &sent, Utc::now()).await?;
-        pass.sent += sent.len();
     }
 }
 
@@ -71,9 +159,18 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::seconds(30));
-        assert_eq!(backoff(2), Duration::seconds(60));
-        assert_eq!(backoff(3), Duration::seconds(120));
-        assert_eq!(backoff(30), Duration::hours(6));
+        let r = Retry {
+            max_attempts: 8,
+            base: Duration::seconds(30),
+            max: Duration::hours(6),
+        };
+        assert_eq!(r.backoff(1), Duration::seconds(30));
+        assert_eq!(r.backoff(2), Duration::seconds(60));
+        assert_eq!(r.backoff(3), Duration::seconds(120));
+        assert_eq!(r.backoff(30), Duration::hours(6));
+        assert_eq!(r.backoff(i32::MAX), Duration::hours(6));
+        let d = Retry::default();
+        assert_eq!(d.backoff(1), Duration::seconds(5));
+        assert_eq!(d.backoff(4), Duration::seconds(40));
     }
 }

@@ -224,4 +224,5 @@ pub async fn wait_for_mail(dir: &Path, n: usize) -> Vec<PathBuf> {
     }
     panic!("expected {n} mail(s) in {}", dir.display());
 }
+pub mod smtp;
 pub mod staff;

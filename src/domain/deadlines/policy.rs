@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::{HolidayCalendar, is_weekend};
 use super::rules::{Unit, due_instant};
+use crate::domain::escalation::{self, Step};
 
 /// Severity levels a clock may filter on; the workflow module uses the same
 /// strings, and a misspelt filter would otherwise silently never match.
@@ -65,6 +66,18 @@ pub struct ClockRule {
     /// does.
     #[serde(default)]
     pub internal: bool,
+    /// The escalation ladder (`crate::domain::escalation`). Absent: the proportionate default
+    /// (50% and 75% of the time, the due instant, then weekly while overdue); empty: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Vec<Step>>,
+}
+
+impl ClockRule {
+    /// The clock's escalation ladder: as configured, or the proportionate default.
+    #[must_use]
+    pub fn ladder(&self) -> std::borrow::Cow<'_, [Step]> {
+        escalation::ladder_or_default(self.escalation.as_ref())
+    }
 }
 
 /// The `[deadlines]` table.
@@ -152,6 +165,9 @@ impl Policy {
                     ));
                 }
             }
+            for e in escalation::validate(&rule.ladder()) {
+                errors.push(format!("clock {name:?}: escalation {e}"));
+            }
             for (kind, &count) in &rule.count_by_serious {
                 if !SERIOUS_KINDS.contains(&kind.as_str()) {
                     errors.push(format!(
@@ -192,6 +208,25 @@ impl Policy {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// The rule of the clock called `name`.
+    #[must_use]
+    pub fn rule(&self, name: &str) -> Option<&ClockRule> {
+        self.clocks.iter().find(|r| r.name == name)
+    }
+
+    /// When a new clock called `name` that runs from `start` to `due` first escalates (`None`
+    /// when its ladder is empty or the clock is not configured).
+    #[must_use]
+    pub fn first_fire(
+        &self,
+        name: &str,
+        start: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let rule = self.rule(name)?;
+        escalation::next_fire(&rule.ladder(), start, due, None).map(|(at, _)| at)
     }
 
     /// `Some(count)` to use when `rule` applies to an incident with `facts`,

@@ -566,6 +566,7 @@ fn rule(name: &str) -> ClockRule {
         serious: vec![],
         count_by_serious: BTreeMap::new(),
         internal: false,
+        escalation: None,
     }
 }
 
@@ -636,6 +637,16 @@ fn validate_names_the_offending_clock() {
                 ..rule("h")
             },
             "clock \"h\": count 1000000 exceeds the maximum",
+        ),
+        (
+            ClockRule {
+                escalation: Some(vec![crate::domain::escalation::Step::new(
+                    crate::domain::escalation::When::Elapsed(50),
+                    &[],
+                )]),
+                ..rule("i")
+            },
+            "clock \"i\": escalation step 1 (at 50%): `to` names nobody",
         ),
     ];
     for (bad, expected) in cases {
@@ -1077,4 +1088,51 @@ proptest! {
             .unwrap();
         prop_assert_eq!(cal.nth_working_day_after(base, n), Some(stepped));
     }
+}
+
+#[test]
+fn the_shipped_escalation_ladders() {
+    use crate::domain::escalation::{Recipient::*, occurrences};
+    let remediate = DEFAULT.rule("remediate").expect("remediate");
+    let started = utc("2026-03-10T02:00:00Z");
+    let due = utc("2026-06-10T16:00:00Z");
+    let steps: Vec<(String, TimeDelta, Vec<_>)> = occurrences(&remediate.ladder(), started, due)
+        .take(6)
+        .map(|o| (o.name, o.at - due, o.to))
+        .collect();
+    let all = vec![Assignee, Leads, Compliance];
+    assert_eq!(
+        steps,
+        vec![
+            (
+                "before_30d".to_owned(),
+                TimeDelta::days(-30),
+                vec![Assignee]
+            ),
+            (
+                "before_14d".to_owned(),
+                TimeDelta::days(-14),
+                vec![Assignee, Leads]
+            ),
+            ("before_7d".to_owned(), TimeDelta::days(-7), all.clone()),
+            ("at_due".to_owned(), TimeDelta::zero(), all.clone()),
+            ("overdue_1w".to_owned(), TimeDelta::days(7), all.clone()),
+            ("overdue_2w".to_owned(), TimeDelta::days(14), all),
+        ]
+    );
+    // Every shipped clock has a ladder, proportionate on the short ones.
+    for name in ["acknowledge", "triage", "contain", "authority_report"] {
+        let ladder = DEFAULT.rule(name).unwrap().ladder();
+        let first = occurrences(&ladder, started, started + TimeDelta::hours(48))
+            .next()
+            .unwrap();
+        assert_eq!(first.name, "elapsed_50pct", "{name}");
+        assert_eq!(first.at, started + TimeDelta::hours(24), "{name}");
+    }
+    assert!(DEFAULT.validate().is_ok());
+    assert_eq!(
+        DEFAULT.first_fire("remediate", started, due),
+        Some(due - TimeDelta::days(30))
+    );
+    assert_eq!(DEFAULT.first_fire("no_such_clock", started, due), None);
 }

@@ -1,0 +1,234 @@
+//! The deadline sweep's queries: the clocks whose next escalation step has come (by the indexed
+//! `incident_clocks.next_fire_at`, so a sweep costs what is due, not what is stored), the steps
+//! already fired, the people to tell, and the writes of a sweep chunk.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Condition, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
+};
+
+use super::DbError;
+use super::entities::{escalation, incident, incident_clock, user};
+use crate::domain::deadlines::Policy;
+use crate::domain::escalation::occurrences;
+use crate::domain::workflow::State;
+
+/// Running clocks whose next step is due at `now`, in order of their next fire time (then id),
+/// after the clock `after` (its next fire time and id), at most `limit`: one range of the
+/// `next_fire_at` index, however many clocks are stored. On PostgreSQL the rows are locked for
+/// the caller's transaction and rows another sweep holds are skipped, so two instances sweeping
+/// at once split the work.
+pub async fn due_clocks<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: u64,
+) -> Result<Vec<incident_clock::Model>, DbError> {
+    use incident_clock::Column as C;
+    let mut q = incident_clock::Entity::find()
+        .filter(C::NextFireAt.lte(now))
+        .filter(C::Status.eq("running"));
+    if let Some((at, id)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(C::NextFireAt.gt(at))
+                .add(C::NextFireAt.eq(at).and(C::Id.gt(id))),
+        );
+    }
+    Ok(q.order_by_asc(C::NextFireAt)
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(conn)
+        .await?)
+}
+
+/// The steps already fired on these incidents: (incident, clock) → step names.
+pub async fn fired_steps<C: ConnectionTrait>(
+    conn: &C,
+    incident_ids: &[i64],
+) -> Result<HashMap<(i64, String), HashSet<String>>, DbError> {
+    let mut out: HashMap<(i64, String), HashSet<String>> = HashMap::new();
+    for chunk in incident_ids.chunks(1000) {
+        let rows = escalation::Entity::find()
+            .filter(escalation::Column::IncidentId.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?;
+        for r in rows {
+            out.entry((r.incident_id, r.clock))
+                .or_default()
+                .insert(r.step);
+        }
+    }
+    Ok(out)
+}
+
+/// The incidents of these ids.
+pub async fn incidents<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, incident::Model>, DbError> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        for r in incident::Entity::find()
+            .filter(incident::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.insert(r.id, r);
+        }
+    }
+    Ok(out)
+}
+
+/// The next fire time of a clock (re)started or moved by a workflow change: its first step that
+/// has not fired yet, whenever that falls (a step whose time passed while the clock was stopped
+/// fires at the next sweep). `None` when nothing is left or the clock is not configured.
+pub async fn next_fire_for<C: ConnectionTrait>(
+    conn: &C,
+    policy: &Policy,
+    incident_id: i64,
+    clock: &str,
+    started: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    let Some(rule) = policy.rule(clock) else {
+        return Ok(None);
+    };
+    let fired: HashSet<String> = escalation::Entity::find()
+        .filter(escalation::Column::IncidentId.eq(incident_id))
+        .filter(escalation::Column::Clock.eq(clock))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.step)
+        .collect();
+    Ok(occurrences(&rule.ladder(), started, due)
+        .find(|o| !fired.contains(&o.name))
+        .map(|o| o.at))
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Sets `next_fire_at` of many clocks, a thousand per statement
+/// (`UPDATE … FROM (VALUES (id, at), …)`, which both databases take).
+pub async fn set_next_fire<C: ConnectionTrait>(
+    conn: &C,
+    updates: &[(i64, Option<DateTime<Utc>>)],
+) -> Result<(), DbError> {
+    let backend = conn.get_database_backend();
+    for chunk in updates.chunks(1000) {
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (i, (id, at)) in chunk.iter().enumerate() {
+            tuples.push(format!(
+                "({}, {})",
+                placeholder(backend, 2 * i + 1),
+                placeholder(backend, 2 * i + 2)
+            ));
+            values.push(Value::from(*id));
+            values.push(Value::from(*at));
+        }
+        let sql = format!(
+            "UPDATE incident_clocks SET next_fire_at = v.column2 FROM (VALUES {}) AS v \
+             WHERE incident_clocks.id = v.column1",
+            tuples.join(", ")
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes fired steps. The unique (incident, clock, step) index refuses a step fired twice, which
+/// fails the whole sweep transaction rather than tell anyone twice.
+pub async fn insert_fired<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<escalation::ActiveModel>,
+) -> Result<(), DbError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<escalation::ActiveModel> = rows.by_ref().take(500).collect();
+        escalation::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Active users with role `lead` or `compliance`, and the active users among `assignees`.
+pub async fn people<C: ConnectionTrait>(
+    conn: &C,
+    assignees: &[i64],
+) -> Result<(Vec<user::Model>, HashMap<i64, user::Model>), DbError> {
+    let staff = user::Entity::find()
+        .filter(user::Column::Disabled.eq(false))
+        .filter(user::Column::Role.is_in(["lead", "compliance"]))
+        .order_by_asc(user::Column::Id)
+        .all(conn)
+        .await?;
+    let mut by_id = HashMap::new();
+    for chunk in assignees.chunks(1000) {
+        for u in user::Entity::find()
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .filter(user::Column::Disabled.eq(false))
+            .all(conn)
+            .await?
+        {
+            by_id.insert(u.id, u);
+        }
+    }
+    Ok((staff, by_id))
+}
+
+/// Running clocks past their due instant at `now`, with their incidents, for the digest. Reads
+/// the incidents by their indexed nearest deadline, so it costs what is overdue.
+pub async fn overdue<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<(incident::Model, incident_clock::Model)>, DbError> {
+    let states: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+    let incidents = incident::Entity::find()
+        .filter(incident::Column::State.is_in(states))
+        .filter(incident::Column::NextDueAt.lt(now))
+        .order_by_asc(incident::Column::Id)
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for chunk in incidents.chunks(1000) {
+        let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
+        let clocks = incident_clock::Entity::find()
+            .filter(incident_clock::Column::IncidentId.is_in(ids))
+            .filter(incident_clock::Column::Status.eq("running"))
+            .filter(incident_clock::Column::DueAt.lt(now))
+            .order_by_asc(incident_clock::Column::Id)
+            .all(conn)
+            .await?;
+        let by_id: HashMap<i64, &incident::Model> = chunk.iter().map(|i| (i.id, i)).collect();
+        for c in clocks {
+            if let Some(i) = by_id.get(&c.incident_id) {
+                out.push(((*i).clone(), c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Active leads, for the digest.
+pub async fn leads<C: ConnectionTrait>(conn: &C) -> Result<Vec<user::Model>, DbError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Disabled.eq(false))
+        .filter(user::Column::Role.eq("lead"))
+        .order_by_asc(user::Column::Id)
+        .all(conn)
+        .await?)
+}

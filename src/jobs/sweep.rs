@@ -1,0 +1,468 @@
+//! The deadline sweep: which escalation steps have fallen due at `now` → escalation rows, one
+//! mail per person listing every incident that escalated to them, and each clock's next fire
+//! time, in one transaction per chunk of clocks.
+//!
+//! Exactly once: a step fires when its time has come, its clock is still running, and it has no
+//! row in `escalations` (unique on incident, clock, step). The row, the mails and the clock's
+//! next fire time commit together, so a crash at any point leaves either all of them or none,
+//! and the next sweep fires what is left. A sweep at an earlier `now` finds nothing: every clock
+//! it already handled waits for a later instant, and a fired step never fires again.
+//!
+//! Cost: the clocks are found by the indexed `incident_clocks.next_fire_at`, so a sweep reads
+//! the clocks that are due and nothing else.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Timelike, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+
+use crate::config::Settings;
+use crate::db::entities::{escalation as esc_row, incident, incident_clock, user};
+use crate::db::{Db, DbError, escalation as q, outbox};
+use crate::domain::escalation::{Occurrence, Phase, Recipient, due_at};
+use crate::domain::locale::Locale;
+use crate::mail::Mail;
+use crate::mail::escalation::{Addressee, DigestItem, Item, digest, escalation};
+
+/// One step that fired (or, in a dry run, would fire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    pub incident_id: i64,
+    pub clock: String,
+    pub step: String,
+    pub phase: Phase,
+    /// When the step fell due.
+    pub step_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    /// Addresses told, in order.
+    pub recipients: Vec<String>,
+}
+
+/// One mail a sweep queued (or would queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub kind: &'static str,
+    pub recipient: String,
+    pub subject: String,
+    pub incidents: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub fired: Vec<Fired>,
+    pub mails: Vec<Queued>,
+    /// Clocks looked at (each had its next fire time at or before `now`).
+    pub clocks: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("rendering mail: {0}")]
+    Render(#[from] askama::Error),
+}
+
+impl From<sea_orm::DbErr> for SweepError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        SweepError::Db(DbError::from(e))
+    }
+}
+
+/// Runs one sweep at `now`: every due step fires once, then (when configured and the hour has
+/// come) the day's digest. `dry_run` does the same work and rolls every transaction back.
+pub async fn sweep(
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<SweepReport, SweepError> {
+    let mut report = SweepReport::default();
+    let mut after = None;
+    while let Some(last) = sweep_chunk(db, settings, now, dry_run, after, &mut report).await? {
+        after = Some(last);
+    }
+    if settings.escalation.daily_digest {
+        send_digests(db, settings, now, dry_run, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// A person, keyed by lowercased address.
+fn addressee_of(u: &user::Model, default: Locale) -> Addressee {
+    Addressee {
+        email: u.email.clone(),
+        name: u.name.clone(),
+        locale: Locale::parse(&u.locale).unwrap_or(default),
+    }
+}
+
+/// Who a step with `to` tells about `inc`, without duplicates, in a stable order.
+fn resolve(
+    to: &[Recipient],
+    inc: &incident::Model,
+    leads: &[Addressee],
+    compliance: &[Addressee],
+    assignees: &HashMap<i64, Addressee>,
+) -> Vec<Addressee> {
+    let mut out: Vec<Addressee> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut add = |a: &Addressee| {
+        if seen.insert(a.email.to_lowercase()) {
+            out.push(a.clone());
+        }
+    };
+    for r in to {
+        match r {
+            Recipient::Assignee => match inc.assignee_id.and_then(|id| assignees.get(&id)) {
+                Some(a) => add(a),
+                None => leads.iter().for_each(&mut add),
+            },
+            Recipient::Leads => leads.iter().for_each(&mut add),
+            Recipient::Compliance => compliance.iter().for_each(&mut add),
+        }
+    }
+    out
+}
+
+/// Takes the write lock first on SQLite, so the reads below are not overtaken by another
+/// process's writes (a `rectify sweep` beside `rectify serve`) before this transaction writes.
+async fn lock_for_write<C: ConnectionTrait>(conn: &C, db: &Db) -> Result<(), DbError> {
+    if !db.is_postgres() {
+        conn.execute_unprepared("UPDATE incident_clocks SET id = id WHERE 0")
+            .await?;
+    }
+    Ok(())
+}
+
+/// One transaction over at most `sweep_batch` due clocks after `after` (in next fire time and id
+/// order). Returns the last clock looked at, or `None` when no clock was left due.
+async fn sweep_chunk(
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    after: Option<(DateTime<Utc>, i64)>,
+    report: &mut SweepReport,
+) -> Result<Option<(DateTime<Utc>, i64)>, SweepError> {
+    let policy = &settings.deadlines;
+    let _gate = db.write_guard().await;
+    let txn = db.conn.begin().await?;
+    lock_for_write(&txn, db).await?;
+    let clocks = q::due_clocks(&txn, now, after, settings.escalation.sweep_batch).await?;
+    let Some(last) = clocks
+        .last()
+        .and_then(|c| c.next_fire_at.map(|at| (at, c.id)))
+    else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
+    report.clocks += clocks.len();
+    let mut incident_ids: Vec<i64> = clocks.iter().map(|c| c.incident_id).collect();
+    incident_ids.sort_unstable();
+    incident_ids.dedup();
+    let incidents = q::incidents(&txn, &incident_ids).await?;
+    let fired_before = q::fired_steps(&txn, &incident_ids).await?;
+    let none = HashSet::new();
+
+    // Which steps fire, and each clock's next fire time.
+    struct Firing<'a> {
+        clock: &'a incident_clock::Model,
+        inc: &'a incident::Model,
+        occ: Vec<Occurrence>,
+        next: Option<Occurrence>,
+    }
+    let mut firings: Vec<Firing> = Vec::new();
+    let mut next_fire: Vec<(i64, Option<DateTime<Utc>>)> = Vec::with_capacity(clocks.len());
+    for c in &clocks {
+        let (Some(rule), Some(inc)) = (policy.rule(&c.clock), incidents.get(&c.incident_id)) else {
+            // A clock no longer configured has no ladder left.
+            next_fire.push((c.id, None));
+            continue;
+        };
+        let fired = fired_before
+            .get(&(c.incident_id, c.clock.clone()))
+            .unwrap_or(&none);
+        let due = due_at(&rule.ladder(), c.started_at, c.due_at, now, &|n| {
+            fired.contains(n)
+        });
+        next_fire.push((c.id, due.next.as_ref().map(|o| o.at)));
+        if !due.fire.is_empty() {
+            firings.push(Firing {
+                clock: c,
+                inc,
+                occ: due.fire,
+                next: due.next,
+            });
+        }
+    }
+
+    // Who is told.
+    let default_locale = Locale::parse(&settings.public.default_locale).unwrap_or_default();
+    let mut assignee_ids: Vec<i64> = firings.iter().filter_map(|f| f.inc.assignee_id).collect();
+    assignee_ids.sort_unstable();
+    assignee_ids.dedup();
+    let (staff, assignee_users) = q::people(&txn, &assignee_ids).await?;
+    let leads: Vec<Addressee> = staff
+        .iter()
+        .filter(|u| u.role == "lead")
+        .map(|u| addressee_of(u, default_locale))
+        .collect();
+    let mut compliance: Vec<Addressee> = staff
+        .iter()
+        .filter(|u| u.role == "compliance")
+        .map(|u| addressee_of(u, default_locale))
+        .collect();
+    let compliance_locale =
+        Locale::parse(&settings.escalation.compliance_locale).unwrap_or(default_locale);
+    for a in &settings.escalation.compliance_addresses {
+        compliance.push(Addressee {
+            email: a.clone(),
+            name: String::new(),
+            locale: compliance_locale,
+        });
+    }
+    let assignees: HashMap<i64, Addressee> = assignee_users
+        .iter()
+        .map(|(id, u)| (*id, addressee_of(u, default_locale)))
+        .collect();
+
+    // One mail per person: every (incident, clock) that escalated to them.
+    let mut per_person: BTreeMap<String, (Addressee, Vec<Item>)> = BTreeMap::new();
+    let mut told: Vec<Vec<Vec<String>>> = Vec::new(); // per firing, per occurrence: addresses
+    for f in &firings {
+        let rule = policy.rule(&f.clock.clock);
+        let stops_on = rule.map(|r| r.stops_on.clone()).unwrap_or_default();
+        let zone = rule.map_or(settings.public.time_zone, |r| r.zone);
+        let mut per_occ = Vec::with_capacity(f.occ.len());
+        let mut everyone: Vec<Addressee> = Vec::new();
+        for o in &f.occ {
+            let who = resolve(&o.to, f.inc, &leads, &compliance, &assignees);
+            per_occ.push(who.iter().map(|a| a.email.clone()).collect());
+            for a in who {
+                if !everyone
+                    .iter()
+                    .any(|e| e.email.eq_ignore_ascii_case(&a.email))
+                {
+                    everyone.push(a);
+                }
+            }
+        }
+        told.push(per_occ);
+        let latest = f.occ.last().expect("a firing has an occurrence");
+        for a in everyone {
+            // The latest step this person is told about, and the earlier ones they also get.
+            let theirs: Vec<&Occurrence> = f
+                .occ
+                .iter()
+                .filter(|o| {
+                    resolve(&o.to, f.inc, &leads, &compliance, &assignees)
+                        .iter()
+                        .any(|x| x.email.eq_ignore_ascii_case(&a.email))
+                })
+                .collect();
+            let top = theirs.last().copied().unwrap_or(latest);
+            let item = Item {
+                incident_id: f.inc.id,
+                title: f.inc.title.clone(),
+                state: f.inc.state.clone(),
+                severity: f.inc.severity.clone(),
+                clock: f.clock.clock.clone(),
+                step: top.name.clone(),
+                phase: top.phase,
+                also_fired: theirs
+                    .iter()
+                    .filter(|o| o.name != top.name)
+                    .map(|o| o.name.clone())
+                    .collect(),
+                due_at: f.clock.due_at,
+                zone,
+                stops_on: stops_on.clone(),
+                next_step: f.next.as_ref().map(|n| (n.name.clone(), n.at)),
+            };
+            per_person
+                .entry(a.email.to_lowercase())
+                .or_insert_with(|| (a.clone(), Vec::new()))
+                .1
+                .push(item);
+        }
+    }
+
+    // Write: mails, then the fired steps pointing at (the first) mail that told of them.
+    let mut outbox_of: HashMap<String, i64> = HashMap::new();
+    for (key, (to, items)) in &per_person {
+        let mail = escalation(settings, to, items)?;
+        let incidents: HashSet<i64> = items.iter().map(|i| i.incident_id).collect();
+        let single = (incidents.len() == 1).then(|| items[0].incident_id);
+        let id = outbox::enqueue(&txn, &mail, now, single, None).await?;
+        outbox_of.insert(key.clone(), id);
+        report.mails.push(queued(&mail, incidents.len()));
+    }
+    let mut rows = Vec::new();
+    for (f, per_occ) in firings.iter().zip(&told) {
+        for (o, who) in f.occ.iter().zip(per_occ) {
+            if who.is_empty() {
+                tracing::warn!(
+                    incident_id = f.inc.id,
+                    clock = %f.clock.clock,
+                    step = %o.name,
+                    "escalation step has nobody to tell: add users with role lead or compliance, or escalation.compliance_addresses"
+                );
+            }
+            let outbox_id = who
+                .first()
+                .and_then(|e| outbox_of.get(&e.to_lowercase()).copied());
+            rows.push(esc_row::ActiveModel {
+                incident_id: Set(f.inc.id),
+                clock: Set(f.clock.clock.clone()),
+                step: Set(o.name.clone()),
+                fired_at: Set(now),
+                outbox_id: Set(outbox_id),
+                ..Default::default()
+            });
+            report.fired.push(Fired {
+                incident_id: f.inc.id,
+                clock: f.clock.clock.clone(),
+                step: o.name.clone(),
+                phase: o.phase,
+                step_at: o.at,
+                due_at: f.clock.due_at,
+                recipients: who.clone(),
+            });
+        }
+    }
+    q::insert_fired(&txn, rows).await?;
+    q::set_next_fire(&txn, &next_fire).await?;
+    if dry_run {
+        txn.rollback().await?;
+    } else {
+        txn.commit().await?;
+    }
+    Ok(Some(last))
+}
+
+fn queued(mail: &Mail, incidents: usize) -> Queued {
+    Queued {
+        kind: mail.kind,
+        recipient: mail.recipient.clone(),
+        subject: mail.subject.clone(),
+        incidents,
+    }
+}
+
+/// The day's digest of overdue incidents to each lead, once a day (keyed by its Message-ID), from
+/// `digest_hour` in the public time zone on, and only when something is overdue.
+async fn send_digests(
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    report: &mut SweepReport,
+) -> Result<(), SweepError> {
+    let local = now.with_timezone(&settings.public.time_zone);
+    if local.hour() < settings.escalation.digest_hour {
+        return Ok(());
+    }
+    let day = local.date_naive();
+    let _gate = db.write_guard().await;
+    let txn = db.conn.begin().await?;
+    lock_for_write(&txn, db).await?;
+    let leads = q::leads(&txn).await?;
+    let mut pending = Vec::new();
+    for u in &leads {
+        let mid = crate::mail::escalation::digest_message_id(settings, day, &u.email);
+        if !outbox::message_id_exists(&txn, &mid).await? {
+            pending.push(u);
+        }
+    }
+    if pending.is_empty() {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let overdue = q::overdue(&txn, now).await?;
+    if overdue.is_empty() {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let items: Vec<DigestItem> = overdue
+        .iter()
+        .map(|(i, c)| DigestItem {
+            incident_id: i.id,
+            title: i.title.clone(),
+            state: i.state.clone(),
+            clock: c.clock.clone(),
+            due_at: c.due_at,
+            zone: settings
+                .deadlines
+                .rule(&c.clock)
+                .map_or(settings.public.time_zone, |r| r.zone),
+        })
+        .collect();
+    let default_locale = Locale::parse(&settings.public.default_locale).unwrap_or_default();
+    let n = items
+        .iter()
+        .map(|i| i.incident_id)
+        .collect::<HashSet<_>>()
+        .len();
+    for u in pending {
+        let mail = digest(settings, &addressee_of(u, default_locale), day, now, &items)?;
+        outbox::enqueue(&txn, &mail, now, None, None).await?;
+        report.mails.push(queued(&mail, n));
+    }
+    if dry_run {
+        txn.rollback().await?;
+    } else {
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// The report as `rectify sweep` prints it.
+pub fn describe(report: &SweepReport, now: DateTime<Utc>, dry_run: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let verb = if dry_run { "would fire" } else { "fired" };
+    let _ = writeln!(
+        out,
+        "sweep at {}{}: {} step(s) {verb} on {} clock(s) due; {} mail(s) {}",
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
+        report.fired.len(),
+        report.clocks,
+        report.mails.len(),
+        if dry_run { "would be queued" } else { "queued" },
+    );
+    for f in &report.fired {
+        let _ = writeln!(
+            out,
+            "{} incident {} {} {} (step at {}, due {}) -> {}",
+            if dry_run { "WOULD FIRE" } else { "FIRED" },
+            f.incident_id,
+            f.clock,
+            f.step,
+            f.step_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            f.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            if f.recipients.is_empty() {
+                "(nobody)".to_owned()
+            } else {
+                f.recipients.join(", ")
+            }
+        );
+    }
+    for m in &report.mails {
+        let _ = writeln!(
+            out,
+            "{} {} to {}: {:?} ({} incident(s))",
+            if dry_run { "WOULD MAIL" } else { "MAIL" },
+            m.kind,
+            m.recipient,
+            m.subject,
+            m.incidents
+        );
+    }
+    out
+}
