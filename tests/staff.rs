@@ -891,3 +891,90 @@ async fn columns_show_fifty_and_a_way_to_see_more() {
     assert_eq!(page2.matches("<article class=\"card").count(), 5);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn admins_see_dead_mail_and_can_requeue_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "admin@example.com", "admin").await;
+    add_user(&app, "l@example.com", "lead").await;
+    submit(&app, "mail test").await;
+    // Let the worker finish with the acknowledgement, then pretend it could never be delivered.
+    wait_for_mail(&app.mail_dir(), 1).await;
+    let mut row = outbox::Entity::find()
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 0..50 {
+        if row.status == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        row = outbox::Entity::find_by_id(row.id)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    use sea_orm::{ActiveModelTrait, Set};
+    let mut dead: outbox::ActiveModel = row.clone().into();
+    dead.status = Set("dead".into());
+    dead.attempts = Set(20);
+    dead.last_error = Set(Some("550 <mailbox> unavailable".into()));
+    dead.update(&app.db.conn).await.unwrap();
+
+    let lead = sign_in(&app, "l@example.com").await;
+    assert_eq!(
+        lead.get(app.url("/admin/outbox"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let admin = sign_in(&app, "admin@example.com").await;
+    let page = admin
+        .get(app.url("/admin/outbox"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Dead (1)")
+            && page.contains("550 &#60;mailbox&#62; unavailable")
+            && page.contains("ada@example.com"),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let id = row.id.to_string();
+    let resp = lead
+        .post(app.url("/admin/outbox/retry"))
+        .form(&[("csrf", csrf.as_str()), ("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "not for a lead");
+    let resp = admin
+        .post(app.url("/admin/outbox/retry"))
+        .form(&[("csrf", csrf.as_str()), ("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let again = outbox::Entity::find_by_id(row.id)
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(again.status, "dead", "requeued");
+    app.stop().await;
+}

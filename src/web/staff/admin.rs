@@ -1,41 +1,41 @@
-//! Admin pages: the outbox, so dead mail is seen and not silently lost.
+//! Admin pages: the outbox, so dead mail is seen and not silently lost, and can be sent again.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::Staff;
-use crate::db::entities::outbox;
+use super::auth::{Staff, check_csrf};
+use crate::db::outbox::{DEAD, OutboxAdminRow, outbox_admin_rows, requeue_dead};
 use crate::domain::locale::Locale;
 use crate::web::AppState;
 use crate::web::error::{Kind, WebError};
+use crate::web::form::parse_pairs;
 
 #[derive(Template)]
 #[template(path = "staff/outbox.html")]
 struct OutboxPage<'a> {
     service: &'a str,
     staff: &'a Staff,
-    dead: Vec<outbox::Model>,
-    pending: Vec<outbox::Model>,
+    dead: Vec<OutboxAdminRow>,
+    pending: Vec<OutboxAdminRow>,
+}
+
+fn admins_only() -> Response {
+    WebError::page(Kind::Forbidden, Locale::En)
+        .with_detail("Only an admin may see the outbox.")
+        .into_response()
 }
 
 pub async fn outbox(State(state): State<AppState>, staff: Staff) -> Response {
     if !staff.is_admin() {
-        return WebError::page(Kind::Forbidden, Locale::En)
-            .with_detail("Only an admin may see the outbox.")
-            .into_response();
+        return admins_only();
     }
-    let load = |status: &'static str| crate::db::outbox::list(&state.db, Some(status), 200);
-    let (dead, pending) = match (
-        load(crate::db::outbox::DEAD).await,
-        load(crate::db::outbox::PENDING).await,
-    ) {
-        (Ok(d), Ok(p)) => (d, p),
-        (Err(e), _) | (_, Err(e)) => {
-            return WebError::internal(Locale::En, false, e).into_response();
-        }
+    let rows = match outbox_admin_rows(&state.db).await {
+        Ok(r) => r,
+        Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
     };
+    let (dead, pending) = rows.into_iter().partition(|r| r.status == DEAD);
     let page = OutboxPage {
         service: &state.settings.public.service_name,
         staff: &staff,
@@ -44,6 +44,39 @@ pub async fn outbox(State(state): State<AppState>, staff: Staff) -> Response {
     };
     match page.render() {
         Ok(h) => (StatusCode::OK, Html(h)).into_response(),
+        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+    }
+}
+
+/// Puts dead mail back in the queue: one row (`id`) or all of them.
+pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
+    if !staff.is_admin() {
+        return admins_only();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let fields = parse_pairs(&bytes).unwrap_or_default();
+    if let Err(r) = check_csrf(
+        &state,
+        &staff,
+        &parts.headers,
+        fields.get("csrf").map(String::as_str),
+    ) {
+        return r.into_response();
+    }
+    let ids: Vec<i64> = fields
+        .get("id")
+        .and_then(|v| v.parse().ok())
+        .into_iter()
+        .collect();
+    match requeue_dead(&state.db, &ids, chrono::Utc::now()).await {
+        Ok(n) => {
+            tracing::info!(requeued = n, by = %staff.user.email, "dead mail requeued");
+            state.mail_ready.notify_one();
+            Redirect::to("/admin/outbox").into_response()
+        }
         Err(e) => WebError::internal(Locale::En, false, e).into_response(),
     }
 }

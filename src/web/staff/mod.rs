@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(incident::page))
         .route("/incidents/{id}/act", post(incident::act))
         .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/retry", post(admin::retry))
 }
 
 /// "INC-42": how staff refer to an incident.
