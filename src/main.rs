@@ -215,7 +215,7 @@ fn explain(
     serious: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    use rectify::domain::deadlines::{ClockFacts, StartEvent, local_display};
+    use rectify::domain::deadlines::{ClockFacts, StartEvent};
     let at = chrono::DateTime::parse_from_rfc3339(reported_at)
         .map_err(|e| anyhow::anyhow!("--reported-at {reported_at:?} is not RFC 3339: {e}"))?
         .with_timezone(&chrono::Utc);
@@ -269,8 +269,9 @@ fn explain(
             .collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
-            "first report {} ({} clocks apply; triage and serious flag taken as at the same instant)",
+        // One line per clock on stdout (so scripts can count and cut); the context goes to stderr.
+        eprintln!(
+            "first report {} ({} clocks apply; triage and the serious flag taken as at the same instant)",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             clocks.len()
         );
@@ -280,10 +281,13 @@ fn explain(
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             println!(
-                "{:<17} due {}  =  {}   [{} {} from {}]",
+                "{:<17} {}  {} {}  ({} {} from {})",
                 c.name,
                 c.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                local_display(c.due, c.zone),
+                c.due
+                    .with_timezone(&c.zone)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                c.zone.name(),
                 c.count,
                 unit,
                 starts(&c.name)

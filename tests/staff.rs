@@ -978,3 +978,147 @@ async fn admins_see_dead_mail_and_can_requeue_it() {
     assert_ne!(again.status, "dead", "requeued");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn accounts_from_the_command_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let rectify = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .env("RECTIFY_DATABASE__URL", &app.test_db.url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = rectify(
+        &[
+            "user",
+            "add",
+            "--email",
+            "Eng@Example.com",
+            "--name",
+            "Eve Engineer",
+            "--role",
+            "engineer",
+        ],
+        "s3cret-pass\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("s3cret-pass"),
+        "a given password is never printed"
+    );
+    let short = rectify(
+        &[
+            "user",
+            "add",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "lead",
+        ],
+        "short\n",
+    );
+    assert!(!short.status.success());
+    let bad_role = rectify(
+        &[
+            "user",
+            "add",
+            "--email",
+            "y@example.com",
+            "--name",
+            "Y",
+            "--role",
+            "boss",
+        ],
+        "long enough\n",
+    );
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+    let generated = rectify(
+        &[
+            "user",
+            "add",
+            "--email",
+            "lead@example.com",
+            "--name",
+            "Lee",
+            "--role",
+            "lead",
+        ],
+        "",
+    );
+    assert!(generated.status.success());
+    let text = String::from_utf8_lossy(&generated.stdout).to_string();
+    let password = text
+        .split("password (shown once): ")
+        .nth(1)
+        .expect("generated password printed")
+        .trim()
+        .to_string();
+
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let ok = c
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "lead@example.com"),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303, "the generated password works");
+    let ok = c
+        .post(app.url("/login"))
+        .form(&[("email", "eng@example.com"), ("password", "s3cret-pass")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.status(),
+        303,
+        "the piped password works; emails are case-insensitive"
+    );
+
+    let list = rectify(&["user", "list"], "");
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        list.contains("eng@example.com")
+            && list.contains("engineer")
+            && list.contains("lead@example.com")
+    );
+    assert!(
+        rectify(&["user", "set-role", "eng@example.com", "lead"], "")
+            .status
+            .success()
+    );
+    let list = String::from_utf8_lossy(&rectify(&["user", "list"], "").stdout).to_string();
+    assert!(!list.contains("engineer"), "{list}");
+    assert!(
+        !rectify(&["user", "disable", "nobody@example.com"], "")
+            .status
+            .success()
+    );
+    app.stop().await;
+}
