@@ -136,6 +136,12 @@ fn main() {
     );
     s.mail.dir = dir.path().join("mail");
     s.limits.intake_burst = 0; // one client address sends everything
+    if let Some(n) = std::env::var("BENCH_DB_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.database.max_connections = n;
+    }
 
     // The server gets its own runtime (as `rectify serve` would), the load generator another.
     let server_rt = tokio::runtime::Builder::new_multi_thread()

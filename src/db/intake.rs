@@ -127,7 +127,7 @@ pub async fn store_batch(
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
     let _gate = db.write_guard().await;
-    let txn = db.conn.begin().await?;
+    let txn = db.write_conn().begin().await?;
     let fps: Vec<String> = subs
         .iter()
         .map(|s| fingerprint(s.report.model.as_deref().unwrap_or(""), &s.report.output))

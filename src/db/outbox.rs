@@ -132,7 +132,7 @@ pub async fn claim_due(
         .filter(Column::Status.eq(PENDING))
         .filter(free)
         .filter(due)
-        .exec_with_returning(&db.conn)
+        .exec_with_returning(db.write_conn())
         .await?;
     claimed.sort_by_key(|r| r.id);
     Ok(claimed)
@@ -151,7 +151,7 @@ pub async fn release(db: &Db, ids: &[i64]) -> Result<(), DbError> {
         )
         .filter(Column::Id.is_in(ids.iter().copied()))
         .filter(Column::Status.eq(PENDING))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(())
 }
@@ -172,7 +172,7 @@ pub async fn requeue_dead(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<u6
     if !ids.is_empty() {
         q = q.filter(Column::Id.is_in(ids.iter().copied()));
     }
-    Ok(q.exec(&db.conn).await?.rows_affected)
+    Ok(q.exec(db.write_conn()).await?.rows_affected)
 }
 
 /// Whether a mail with this Message-ID was ever queued (digests use it as their key).
@@ -251,7 +251,7 @@ pub async fn mark_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), Db
         )
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .filter(Column::Id.is_in(ids.iter().copied()))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(())
 }
@@ -279,7 +279,7 @@ pub async fn mark_failed(
         )
         .col_expr(Column::LastError, Expr::value(error))
         .filter(Column::Id.eq(id))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(())
 }

@@ -29,7 +29,7 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&db.conn)
+    .insert(db.write_conn())
     .await?)
 }
 
@@ -56,11 +56,11 @@ pub async fn disable(db: &Db, email: &str) -> Result<bool, DbError> {
     user::Entity::update_many()
         .col_expr(user::Column::Disabled, Expr::value(true))
         .filter(user::Column::Id.eq(u.id))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     session::Entity::delete_many()
         .filter(session::Column::UserId.eq(u.id))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(true)
 }
@@ -70,7 +70,7 @@ pub async fn set_role(db: &Db, email: &str, role: &str) -> Result<bool, DbError>
     let res = user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role))
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(res.rows_affected == 1)
 }
@@ -80,7 +80,7 @@ pub async fn set_locale(db: &Db, id: i64, locale: &str) -> Result<(), DbError> {
     user::Entity::update_many()
         .col_expr(user::Column::Locale, Expr::value(locale))
         .filter(user::Column::Id.eq(id))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(())
 }
@@ -104,7 +104,7 @@ pub async fn start_session(
     // Expired sessions are useless; sweeping them at each sign-in keeps the table small.
     session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     session::ActiveModel {
         id: Set(token_id(&token)),
@@ -113,7 +113,7 @@ pub async fn start_session(
         created_at: Set(now),
         expires_at: Set(expires_at),
     }
-    .insert(&db.conn)
+    .insert(db.write_conn())
     .await?;
     Ok(token)
 }
@@ -145,7 +145,7 @@ pub async fn session_user(
 pub async fn end_session(db: &Db, token: &str) -> Result<(), DbError> {
     let _gate = db.write_guard().await;
     session::Entity::delete_by_id(token_id(token))
-        .exec(&db.conn)
+        .exec(db.write_conn())
         .await?;
     Ok(())
 }

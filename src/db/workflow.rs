@@ -84,7 +84,7 @@ pub async fn act(
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
     let _gate = db.write_guard().await;
-    let txn = db.conn.begin().await?;
+    let txn = db.write_conn().begin().await?;
     let before = lock(&txn, db, id).await?;
     if seen_version.is_some_and(|v| v != before.version) {
         return Err(ActError::Conflict);

@@ -147,7 +147,7 @@ async fn sweep_chunk(
 ) -> Result<Option<(DateTime<Utc>, i64)>, SweepError> {
     let policy = &settings.deadlines;
     let _gate = db.write_guard().await;
-    let txn = db.conn.begin().await?;
+    let txn = db.write_conn().begin().await?;
     lock_for_write(&txn, db).await?;
     let clocks = q::due_clocks(&txn, now, after, settings.escalation.sweep_batch).await?;
     let Some(last) = clocks
@@ -365,7 +365,7 @@ async fn send_digests(
     }
     let day = local.date_naive();
     let _gate = db.write_guard().await;
-    let txn = db.conn.begin().await?;
+    let txn = db.write_conn().begin().await?;
     lock_for_write(&txn, db).await?;
     let leads = q::leads(&txn).await?;
     let mut pending = Vec::new();
