@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::smtp::{Received, SmtpServer};
 use common::{TestApp, backends, valid_form, with, without};
 use rectify::config::{MailTransport, Settings};
-use rectify::db::entities::{escalation, incident_clock, outbox, report, user};
+use rectify::db::entities::{escalation, incident_clock, outbox, user};
 use rectify::db::workflow::{act, no_mail};
 use rectify::domain::severity::Severity;
 use rectify::domain::workflow::{Action, Actor, Role};
@@ -88,26 +88,7 @@ async fn submit(app: &TestApp, output: &str, with_email: bool) -> i64 {
     } else {
         without(form, "email")
     };
-    let resp = app
-        .client
-        .post(app.url("/report"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let code = resp.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/status/")
-        .to_string();
-    report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap()
-        .incident_id
+    common::submit_form(app, &form).await.0
 }
 
 async fn take(app: &TestApp, id: i64, action: Action, at: DateTime<Utc>) {

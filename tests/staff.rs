@@ -10,26 +10,7 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 async fn submit(app: &TestApp, output: &str) -> (i64, String) {
-    let resp = app
-        .client
-        .post(app.url("/report"))
-        .form(&with(valid_form(), "output", output))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let code = resp.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/status/")
-        .to_string();
-    let r = report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code.as_str()))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap();
-    (r.incident_id, code)
+    common::submit_form(app, &with(valid_form(), "output", output)).await
 }
 
 async fn stage(app: &TestApp, code: &str) -> String {

@@ -17,26 +17,9 @@ fn lead() -> Actor {
 }
 
 async fn submit(app: &TestApp, output: &str) -> i64 {
-    let resp = app
-        .client
-        .post(app.url("/report"))
-        .form(&with(valid_form(), "output", output))
-        .send()
+    common::submit_form(app, &with(valid_form(), "output", output))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let code = resp.headers()["location"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("/status/")
-        .to_string();
-    report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap()
-        .incident_id
+        .0
 }
 
 async fn events(app: &TestApp, id: i64) -> Vec<StoredEvent> {

@@ -226,3 +226,30 @@ pub async fn wait_for_mail(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 pub mod smtp;
 pub mod staff;
+
+/// Posts `form` to the public report form and returns the report's incident id and its
+/// tracking code.
+pub async fn submit_form(app: &TestApp, form: &[(&'static str, String)]) -> (i64, String) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let resp = app
+        .client
+        .post(app.url("/report"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "the report is accepted");
+    let code = resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/status/")
+        .to_string();
+    let incident_id = rectify::db::entities::report::Entity::find()
+        .filter(rectify::db::entities::report::Column::TrackingCode.eq(code.as_str()))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .expect("the report is stored")
+        .incident_id;
+    (incident_id, code)
+}
