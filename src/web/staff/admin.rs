@@ -5,12 +5,11 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::{Staff, check_csrf};
+use super::auth::{Staff, checked_form};
 use crate::db::outbox::{DEAD, OutboxAdminRow, outbox_admin_rows, requeue_dead};
 use crate::domain::locale::Locale;
 use crate::web::AppState;
 use crate::web::error::{Kind, WebError};
-use crate::web::form::parse_pairs;
 
 #[derive(Template)]
 #[template(path = "staff/outbox.html")]
@@ -53,19 +52,10 @@ pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) ->
     if !staff.is_admin() {
         return admins_only();
     }
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 * 1024)
-        .await
-        .unwrap_or_default();
-    let fields = parse_pairs(&bytes).unwrap_or_default();
-    if let Err(r) = check_csrf(
-        &state,
-        &staff,
-        &parts.headers,
-        fields.get("csrf").map(String::as_str),
-    ) {
-        return r.into_response();
-    }
+    let fields = match checked_form(&state, &staff, req, 16 * 1024).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let ids: Vec<i64> = fields
         .get("id")
         .and_then(|v| v.parse().ok())

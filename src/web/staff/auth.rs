@@ -178,6 +178,31 @@ pub fn check_csrf(
     Ok(())
 }
 
+/// The fields of a staff form post, once it has passed [`check_csrf`]; otherwise the answer
+/// to give (403 for a forgery, 413 or 400 for a body that cannot be read).
+pub async fn checked_form(
+    state: &AppState,
+    staff: &Staff,
+    req: Request,
+    limit: usize,
+) -> Result<std::collections::BTreeMap<String, String>, Response> {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response());
+    };
+    let Ok(fields) = parse_pairs(&bytes) else {
+        return Err((StatusCode::BAD_REQUEST, "malformed form").into_response());
+    };
+    check_csrf(
+        state,
+        staff,
+        &parts.headers,
+        fields.get("csrf").map(String::as_str),
+    )
+    .map_err(IntoResponse::into_response)?;
+    Ok(fields)
+}
+
 #[derive(Template)]
 #[template(path = "staff/login.html")]
 struct LoginPage<'a> {
@@ -315,18 +340,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
 }
 
 pub async fn logout(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 * 1024)
-        .await
-        .unwrap_or_default();
-    let fields = parse_pairs(&bytes).unwrap_or_default();
-    if let Err(r) = check_csrf(
-        &state,
-        &staff,
-        &parts.headers,
-        fields.get("csrf").map(String::as_str),
-    ) {
-        return r.into_response();
+    if let Err(r) = checked_form(&state, &staff, req, 16 * 1024).await {
+        return r;
     }
     if let Err(e) = users::end_session(&state.db, &staff.token).await {
         return crate::web::error::WebError::internal(Default::default(), false, e).into_response();

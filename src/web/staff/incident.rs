@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::auth::{Staff, check_csrf};
+use super::auth::{Staff, checked_form};
 use super::{reference, urgency};
 use crate::db::entities::{incident, incident_clock, incident_event, report};
 use crate::db::workflow::{ActError, Reporter, act as db_act};
@@ -21,7 +21,6 @@ use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal
 use crate::mail::Mail;
 use crate::web::AppState;
 use crate::web::error::{Kind, WebError};
-use crate::web::form::parse_pairs;
 
 pub struct FieldView {
     pub name: &'static str,
@@ -458,21 +457,11 @@ pub async fn act(
     Path(id): Path<i64>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, state.settings.limits.max_body_bytes).await else {
-        return WebError::page(Kind::TooLarge, Locale::En).into_response();
-    };
-    let Ok(mut fields) = parse_pairs(&bytes) else {
-        return WebError::page(Kind::BadRequest, Locale::En).into_response();
-    };
-    if let Err(r) = check_csrf(
-        &state,
-        &staff,
-        &parts.headers,
-        fields.get("csrf").map(String::as_str),
-    ) {
-        return r.into_response();
-    }
+    let mut fields =
+        match checked_form(&state, &staff, req, state.settings.limits.max_body_bytes).await {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
     let kind_name = fields.get("action").cloned().unwrap_or_default();
     let seen_version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
     let typed = fields.clone();
