@@ -7,12 +7,12 @@
 //! HTTP, sequentially (BENCH_REQUESTS, default 200), plus a few filtered views. Reports p50 and
 //! p95. Target: p95 <= 50 ms on a 2-core machine.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+mod common;
+
 use rectify::app::Application;
-use rectify::config::Settings;
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 
 const INCIDENTS: usize = 100_000;
@@ -110,23 +110,9 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_REQUESTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+    let n: usize = common::env_number("BENCH_REQUESTS", 200);
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Settings::load_from(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-        None,
-        false,
-    )
-    .unwrap();
-    s.server.addr = "127.0.0.1:0".parse().unwrap();
-    s.database.url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("rectify.db").display()
-    );
-    s.mail.dir = dir.path().join("mail");
+    let s = common::sqlite_settings(dir.path());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,12 +9,14 @@
 //! Settings: BENCH_SECONDS (default 5), BENCH_CLIENTS (default 32), BENCH_NO_MAIL (set: no
 //! report gives an address, so intake alone is measured without the outbox worker beside it).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use std::path::Path;
+
 use rectify::app::Application;
-use rectify::config::Settings;
 
 struct Sample {
     prompt: String,
@@ -114,27 +116,10 @@ async fn load(
 }
 
 fn main() {
-    let secs: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let clients: usize = std::env::var("BENCH_CLIENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
+    let secs: u64 = common::env_number("BENCH_SECONDS", 5);
+    let clients: usize = common::env_number("BENCH_CLIENTS", 32);
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Settings::load_from(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-        None,
-        false,
-    )
-    .unwrap();
-    s.server.addr = "127.0.0.1:0".parse().unwrap();
-    s.database.url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("rectify.db").display()
-    );
-    s.mail.dir = dir.path().join("mail");
+    let mut s = common::sqlite_settings(dir.path());
     s.limits.intake_burst = 0; // one client address sends everything
     if let Some(n) = std::env::var("BENCH_DB_CONNECTIONS")
         .ok()

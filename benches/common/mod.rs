@@ -1,0 +1,29 @@
+//! What the benchmarks share: settings for a server on port 0 with a fresh SQLite database, and
+//! numbers from the environment.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use rectify::config::Settings;
+
+/// The shipped defaults, with the server on a free port and its database and mail in `dir`.
+pub fn sqlite_settings(dir: &Path) -> Settings {
+    let mut s = Settings::load_from(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        None,
+        false,
+    )
+    .expect("config/default.toml loads");
+    s.server.addr = "127.0.0.1:0".parse().unwrap();
+    s.database.url = format!("sqlite://{}?mode=rwc", dir.join("rectify.db").display());
+    s.mail.dir = dir.join("mail");
+    s
+}
+
+/// A number from the environment, or the default.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
