@@ -7,7 +7,8 @@
 //! answers) when it is there, otherwise from generated text. Half the reports give an email
 //! address, so half the transactions also render and enqueue an acknowledgement.
 //! Settings: BENCH_SECONDS (default 5), BENCH_CLIENTS (default 32), BENCH_NO_MAIL (set: no
-//! report gives an address, so intake alone is measured without the outbox worker beside it).
+//! report gives an address, so intake alone is measured without the outbox worker beside it),
+//! BENCH_HEALTHZ_SECONDS (default BENCH_SECONDS; 0 skips the baseline, for profiling intake).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,7 +151,8 @@ fn main() {
         let (healthz, _, _) = load(
             "healthz",
             clients,
-            secs,
+            // BENCH_HEALTHZ_SECONDS=0 skips the baseline (for profiling intake alone).
+            common::env_number("BENCH_HEALTHZ_SECONDS", secs),
             Arc::new(move |c: &reqwest::Client, _| c.get(format!("{b}/healthz"))),
             200,
         )
