@@ -789,6 +789,17 @@ async fn the_board_orders_by_deadline_and_filters_in_the_url() {
         "a group matches its risks"
     );
     let text = get("q=BRAVO").await;
+    let new_col = text
+        .split("data-state=\"new\"")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(
+        new_col.contains("<span class=\"count\">1</span>"),
+        "the count follows the search: {new_col}"
+    );
     assert!(text.contains(&format!("INC-{y}<")) && !text.contains(&format!("INC-{z}<")));
     let by_ref = get(&format!("q=INC-{z}")).await;
     assert!(by_ref.contains(&format!("INC-{z}<")));

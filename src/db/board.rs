@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 
 use super::entities::incident::{self, Column};
@@ -136,6 +136,36 @@ pub async fn counts(
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, u64>, DbError> {
     let mut out = HashMap::new();
+    let searching = f.text.as_deref().is_some_and(|t| !t.trim().is_empty());
+    if searching && !db.is_postgres() {
+        // A title search reads every title. SQLite would otherwise count through an index on
+        // state, a random table read per row; one pass over the table (NOT INDEXED) is about
+        // six times faster at 100,000 open incidents.
+        #[derive(FromQueryResult)]
+        struct Count {
+            state: String,
+            n: i64,
+        }
+        let mut stmt = incident::Entity::find()
+            .select_only()
+            .column(Column::State)
+            .column_as(Expr::col(Column::Id).count(), "n")
+            .filter(Column::State.is_in(states.iter().copied()))
+            .filter(condition(f, now, false))
+            .group_by(Column::State)
+            .build(sea_orm::DbBackend::Sqlite);
+        stmt.sql = stmt
+            .sql
+            .replacen("FROM \"incidents\"", "FROM \"incidents\" NOT INDEXED", 1);
+        let rows = Count::find_by_statement(stmt).all(&db.conn).await?;
+        for st in states {
+            out.insert((*st).to_string(), 0);
+        }
+        for r in rows {
+            out.insert(r.state, u64::try_from(r.n).unwrap_or(0));
+        }
+        return Ok(out);
+    }
     for state in states {
         let n = incident::Entity::find()
             .filter(Column::State.eq(*state))
