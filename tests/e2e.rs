@@ -65,13 +65,12 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
     panic!("could not start a Chromium session through chromedriver");
 }
 
+/// The page's text; empty while a navigation is under way (callers poll for what they expect).
 async fn text_of(c: &Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    match c.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
@@ -121,6 +120,21 @@ async fn take(c: &Client, kind: &str, fields: &[(&str, &str)]) {
     }
 }
 
+/// Waits (bounded) until the browser is on a page whose path starts with `prefix`.
+async fn wait_for_path(c: &Client, prefix: &str) -> url::Url {
+    for _ in 0..200 {
+        let url = c.current_url().await.unwrap();
+        if url.path().starts_with(prefix) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "never reached {prefix}: still on {}",
+        c.current_url().await.unwrap()
+    );
+}
+
 async fn column_of(c: &Client, base: &str, reference: &str) -> Option<String> {
     c.goto(&format!("{base}/board")).await.unwrap();
     for col in c.find_all(Locator::Css("section.column")).await.unwrap() {
@@ -158,12 +172,7 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         .click()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let status_url = c.current_url().await.unwrap();
-    assert!(
-        status_url.path().starts_with("/status/"),
-        "redirected to the status page: {status_url}"
-    );
+    let status_url = wait_for_path(&c, "/status/").await;
     assert!(text_of(&c).await.contains("已受理"));
     let status_url = status_url.to_string();
 
@@ -177,8 +186,7 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         .click()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(c.current_url().await.unwrap().path(), "/board");
+    wait_for_path(&c, "/board").await;
     assert_eq!(column_of(&c, &base, "INC-1").await.as_deref(), Some("new"));
     std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e")).unwrap();
     let png = c.screenshot().await.unwrap();
@@ -237,7 +245,15 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
     for (kind, fields, state, public) in steps {
         c.goto(&format!("{base}/incidents/1")).await.unwrap();
         take(&c, kind, fields).await;
-        let page = text_of(&c).await;
+        // The form posts and the page comes back (303) showing the new state.
+        let mut page = String::new();
+        for _ in 0..200 {
+            page = text_of(&c).await;
+            if page.contains(&state.to_uppercase()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert!(
             page.contains(&state.to_uppercase()) || page.contains(state),
             "{kind}: incident page shows {state}"
