@@ -173,7 +173,15 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         .await
         .unwrap();
     let status_url = wait_for_path(&c, "/status/").await;
-    assert!(text_of(&c).await.contains("已受理"));
+    let mut shown = false;
+    for _ in 0..100 {
+        if text_of(&c).await.contains("已受理") {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(shown, "the status page says received, in Chinese");
     let status_url = status_url.to_string();
 
     // Staff sign in.
