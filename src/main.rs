@@ -123,7 +123,13 @@ enum PolicyCommand {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECTIFY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only for a person at a terminal; logs piped to a file or a collector stay plain.
+    use std::io::IsTerminal;
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
 }
 
 #[tokio::main]
