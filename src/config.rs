@@ -261,10 +261,10 @@ impl Settings {
         if self.database.intake_batch == 0 {
             return bad("database.intake_batch must be at least 1".into());
         }
-        if self.mail.transport == MailTransport::Smtp {
-            crate::mail::transport::check_smtp_url(&self.mail.smtp_url)
-                .map_err(|e| SettingsError::Invalid(format!("mail.smtp_url: {e}")))?;
-        }
+        // Checked even with the file transport: a wrong URL should not wait to surface until
+        // the day someone switches to SMTP.
+        crate::mail::transport::check_smtp_url(&self.mail.smtp_url)
+            .map_err(|e| SettingsError::Invalid(format!("mail.smtp_url: {e}")))?;
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return bad(format!(
                 "mail.from is not a valid mailbox: {:?}",

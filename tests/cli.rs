@@ -96,6 +96,8 @@ fn a_bad_setting_stops_start_up_naming_it() {
         ("RECTIFY_DATABASE__URL", "mysql://x", "database.url"),
         ("RECTIFY_LIMITS__MAX_BODY_BYTES", "lots", "max_body_bytes"),
         ("RECTIFY_PUBLIC__DEFAULT_LOCALE", "fr", "default_locale"),
+        ("RECTIFY_MAIL__SMTP_URL", "ftp://mail.example", "smtp_url"),
+        ("RECTIFY_SERVER__NO_SUCH_KEY", "1", "no_such_key"),
     ] {
         let out = rectify().arg("serve").env(key, value).output().unwrap();
         assert!(!out.status.success(), "{key}={value} must stop start-up");
