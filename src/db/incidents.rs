@@ -127,24 +127,8 @@ pub fn new_row(
     a
 }
 
-/// Stores a projection computed from `before` plus several events (already sealed and inserted
-/// by the caller), only if nobody changed the row meanwhile.
-pub async fn update_projection<C: ConnectionTrait>(
-    conn: &C,
-    before: &incident::Model,
-    after: &Incident,
-    last_event_hash: &str,
-) -> Result<(), DbError> {
-    let res = projection_update(before, after, last_event_hash)
-        .exec(conn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(DbError::Conflict);
-    }
-    Ok(())
-}
-
-/// The update of [`update_projection`], as a query to run or to build into a statement.
+/// Stores a projection computed from `before` plus several events (sealed and written by the
+/// caller), only if nobody changed the row meanwhile: a query to build into a statement.
 pub fn projection_update(
     before: &incident::Model,
     after: &Incident,
@@ -169,13 +153,7 @@ pub async fn append<C: ConnectionTrait>(
     actor_id: Option<i64>,
 ) -> Result<String, DbError> {
     let stored = event.seal(before.id, after.version, &before.last_event_hash);
-    let mut a: incident::ActiveModel = before.clone().into();
-    set_projection(&mut a, after);
-    a.last_event_hash = Set(stored.hash.clone());
-    let res = incident::Entity::update_many()
-        .set(a)
-        .filter(incident::Column::Id.eq(before.id))
-        .filter(incident::Column::Version.eq(before.version))
+    let res = projection_update(before, after, &stored.hash)
         .exec(conn)
         .await?;
     if res.rows_affected != 1 {

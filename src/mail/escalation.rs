@@ -342,37 +342,18 @@ pub fn escalation(
     let owned: Vec<Item> = items.into_iter().cloned().collect();
     let service = settings.public.service_name.as_str();
     let subject = escalation_subject(service, locale, &owned);
-    let name = if to.name.is_empty() {
-        to.email.as_str()
-    } else {
-        to.name.as_str()
-    };
-    let text = EscalationText {
+    let message_id = new_message_id(&settings.server.public_url);
+    render_mail(
+        "escalation",
+        to,
+        locale,
         w,
-        name,
         service,
-        intro: w.intro,
-        items: &views,
-    }
-    .render()?;
-    let html = EscalationHtml {
-        w,
-        name,
-        service,
-        subject: &subject,
-        intro: w.intro,
-        items: &views,
-    }
-    .render()?;
-    Ok(Mail {
-        kind: "escalation",
-        recipient: to.email.clone(),
-        locale: locale.as_str().to_owned(),
         subject,
-        text,
-        html: Some(html),
-        message_id: new_message_id(&settings.server.public_url),
-    })
+        w.intro,
+        &views,
+        message_id,
+    )
 }
 
 /// The Message-ID of the digest of `day` to `email`: the key that makes it once a day.
@@ -441,6 +422,33 @@ pub fn digest(
             if n == 1 { "" } else { "s" }
         )
     };
+    let message_id = digest_message_id(settings, day, &to.email);
+    render_mail(
+        "digest",
+        to,
+        locale,
+        w,
+        service,
+        subject,
+        w.digest_intro,
+        &views,
+        message_id,
+    )
+}
+
+/// The text and HTML parts of an escalation or digest mail to `to`.
+#[allow(clippy::too_many_arguments)]
+fn render_mail(
+    kind: &'static str,
+    to: &Addressee,
+    locale: Locale,
+    w: &Words,
+    service: &str,
+    subject: String,
+    intro: &str,
+    views: &[View],
+    message_id: String,
+) -> Result<Mail, askama::Error> {
     let name = if to.name.is_empty() {
         to.email.as_str()
     } else {
@@ -450,8 +458,8 @@ pub fn digest(
         w,
         name,
         service,
-        intro: w.digest_intro,
-        items: &views,
+        intro,
+        items: views,
     }
     .render()?;
     let html = EscalationHtml {
@@ -459,17 +467,17 @@ pub fn digest(
         name,
         service,
         subject: &subject,
-        intro: w.digest_intro,
-        items: &views,
+        intro,
+        items: views,
     }
     .render()?;
     Ok(Mail {
-        kind: "digest",
+        kind,
         recipient: to.email.clone(),
         locale: locale.as_str().to_owned(),
         subject,
         text,
         html: Some(html),
-        message_id: digest_message_id(settings, day, &to.email),
+        message_id,
     })
 }
