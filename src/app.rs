@@ -56,7 +56,7 @@ impl Application {
             db.clone(),
             Arc::new(settings.deadlines.clone()),
             settings.database.intake_batch,
-        );
+        )?;
         let state = AppState {
             limiter: Arc::new(RateLimiter::new(
                 settings.limits.intake_burst,

@@ -4,6 +4,9 @@
 pub enum DbError {
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// The SQLite intake writer's own connection (see `intake::sqlite`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database set-up: {0}")]
     Setup(String),
     /// Someone else changed the incident since it was read.

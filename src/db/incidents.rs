@@ -55,30 +55,35 @@ pub fn to_domain(m: &incident::Model) -> Result<Incident, DbError> {
     })
 }
 
-/// Writes a projection's fields onto a row (the clock columns are the caller's).
+/// Writes a projection's fields onto a row (the clock columns are the caller's), marking only
+/// those that differ from the row as read: an UPDATE rewrites the index entries of every column
+/// it sets, and most events change few.
 fn set_projection(a: &mut incident::ActiveModel, i: &Incident) {
-    a.state = Set(i.state.as_str().to_string());
-    a.version = Set(i.version);
-    a.category = Set(i.category.clone());
-    a.severity = Set(i.severity.map(|s| s.as_str().to_string()));
-    a.assignee_id = Set(i.assignee);
-    a.title = Set(i.title.clone());
-    a.fingerprint = Set(i.fingerprint.clone());
-    a.first_reported_at = Set(i.first_reported_at);
-    a.report_count = Set(i32::try_from(i.report_count).unwrap_or(i32::MAX));
-    a.evidence_hold = Set(i.evidence_hold);
-    a.serious = Set(i.serious.map(|s| s.as_str().to_string()));
-    a.serious_at = Set(i.serious_at);
-    a.authority_reported_at = Set(i.authority_reported_at);
-    a.triaged_at = Set(i.triaged_at);
-    a.duplicate_of = Set(i.duplicate_of);
-    a.rejection_reasons = Set(i.rejection_reasons.clone());
-    a.filter_rule = Set(i.filter_rule.clone());
-    a.fix_plan = Set(i.fix_plan.clone());
-    a.training_run = Set(i.training_run.clone());
-    a.candidate_model_version = Set(i.candidate_model_version.clone());
-    a.resolved_at = Set(i.resolved_at);
-    a.last_event_at = Set(i.last_event_at);
+    a.state.set_ne(i.state.as_str().to_string());
+    a.version.set_ne(i.version);
+    a.category.set_ne(i.category.clone());
+    a.severity
+        .set_ne(i.severity.map(|s| s.as_str().to_string()));
+    a.assignee_id.set_ne(i.assignee);
+    a.title.set_ne(i.title.clone());
+    a.fingerprint.set_ne(i.fingerprint.clone());
+    a.first_reported_at.set_ne(i.first_reported_at);
+    a.report_count
+        .set_ne(i32::try_from(i.report_count).unwrap_or(i32::MAX));
+    a.evidence_hold.set_ne(i.evidence_hold);
+    a.serious.set_ne(i.serious.map(|s| s.as_str().to_string()));
+    a.serious_at.set_ne(i.serious_at);
+    a.authority_reported_at.set_ne(i.authority_reported_at);
+    a.triaged_at.set_ne(i.triaged_at);
+    a.duplicate_of.set_ne(i.duplicate_of);
+    a.rejection_reasons.set_ne(i.rejection_reasons.clone());
+    a.filter_rule.set_ne(i.filter_rule.clone());
+    a.fix_plan.set_ne(i.fix_plan.clone());
+    a.training_run.set_ne(i.training_run.clone());
+    a.candidate_model_version
+        .set_ne(i.candidate_model_version.clone());
+    a.resolved_at.set_ne(i.resolved_at);
+    a.last_event_at.set_ne(i.last_event_at);
 }
 
 /// The log row of a sealed event.

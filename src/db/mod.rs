@@ -22,6 +22,10 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 pub use error::DbError;
 
+/// How much of an SQLite file each connection maps into memory (256 MiB of address space; the
+/// pages themselves are the OS's page cache, shared by every connection).
+pub const MMAP_BYTES: u64 = 256 << 20;
+
 /// The database and how to write to it safely.
 #[derive(Clone)]
 pub struct Db {
@@ -36,6 +40,9 @@ pub struct Db {
     /// measured 27% faster). PostgreSQL: the main pool.
     writer: DatabaseConnection,
     backend: DbBackend,
+    /// SQLite: the database file, for the intake writer's own connection.
+    sqlite_file: Option<Arc<std::path::Path>>,
+    busy_timeout: Duration,
 }
 
 impl Db {
@@ -70,6 +77,10 @@ impl Db {
                         .busy_timeout(busy_timeout)
                         .foreign_keys(true)
                         .create_if_missing(true)
+                        // Pages read through a memory map instead of copied in: a connection's
+                        // page cache is emptied whenever another connection writes, and with the
+                        // map refilling it costs no read calls.
+                        .pragma("mmap_size", MMAP_BYTES.to_string())
                 });
             opts
         };
@@ -85,6 +96,8 @@ impl Db {
             write_gate: Arc::new(tokio::sync::Mutex::new(())),
             writer,
             backend,
+            sqlite_file: sqlite_path(url).map(|p| Arc::from(std::path::Path::new(&p))),
+            busy_timeout,
         })
     }
 
@@ -108,6 +121,24 @@ impl Db {
         } else {
             Some(self.write_gate.lock().await)
         }
+    }
+
+    /// The gate for a writer on a thread of its own (blocks: never call it on the runtime).
+    pub fn write_guard_blocking(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.is_postgres() {
+            None
+        } else {
+            Some(self.write_gate.blocking_lock())
+        }
+    }
+
+    /// SQLite: the database file (`None` in memory or on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
     }
 
     /// The connection writes go through (hold [`Db::write_guard`] for a write transaction).

@@ -35,18 +35,28 @@ impl PostedReport {
 }
 
 fn percent_decode_strict(input: &[u8]) -> Result<String, FormError> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
         match input[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = input
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or(FormError::Malformed("bad percent-encoding"))?;
-                out.push(hex);
+                let byte = match (
+                    input.get(i + 1).copied().and_then(hex),
+                    input.get(i + 2).copied().and_then(hex),
+                ) {
+                    (Some(hi), Some(lo)) => hi << 4 | lo,
+                    _ => return Err(FormError::Malformed("bad percent-encoding")),
+                };
+                out.push(byte);
                 i += 2;
             }
             b => out.push(b),
@@ -157,10 +167,17 @@ mod tests {
             parse_urlencoded(b"output=%E8%BF"),
             Err(FormError::Malformed(_))
         ));
-        assert!(matches!(
-            parse_urlencoded(b"output=%"),
-            Err(FormError::Malformed(_))
-        ));
+        // A sign is not a hex digit (u8::from_str_radix would have taken "+1").
+        for bad in [&b"output=%"[..], b"output=%4", b"output=%+1", b"output=%-1"] {
+            assert!(matches!(
+                parse_urlencoded(bad),
+                Err(FormError::Malformed(_))
+            ));
+        }
+        assert_eq!(
+            parse_urlencoded(b"output=%4a%4A").unwrap().form.output,
+            "JJ"
+        );
         assert!(parse_urlencoded(b"website=buy+now").unwrap().honeypot);
     }
 }

@@ -1,0 +1,102 @@
+//! The PostgreSQL writer: a task on the server's runtime that stores each batch in one
+//! transaction through the pool. Several instances may write at once, so reports with the same
+//! content are serialised by advisory locks and ids come from the tables' sequences.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryTrait, Statement,
+    TransactionTrait,
+};
+use tokio::sync::mpsc;
+
+use super::plan::{Fingerprints, plan};
+use super::{Job, Stored, Submission, answer};
+use crate::db::{Db, DbError};
+use crate::domain::deadlines::Policy;
+
+pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(batch);
+    while rx.recv_many(&mut jobs, batch).await > 0 {
+        let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
+        let result = store_batch(&db, &policy, &subs).await;
+        for (sub, done) in answer(&mut jobs, result) {
+            let r = store_batch(&db, &policy, &[&sub]).await;
+            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+        }
+    }
+}
+
+async fn store_batch(
+    db: &Db,
+    policy: &Policy,
+    subs: &[&Submission],
+) -> Result<Vec<Stored>, DbError> {
+    let txn = db.write_conn().begin().await?;
+    let fps = Fingerprints::of(subs);
+    // Two instances receiving the same content at once must not both open an incident;
+    // sorted, so two batches never wait on each other in opposite orders.
+    for fp in &fps.distinct {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [fp.as_str().into()],
+        ))
+        .await?;
+    }
+    let existing = fps.incidents().all(&txn).await?;
+    let incident_ids = next_ids(&txn, "incidents", fps.new_incidents(&existing)).await?;
+    let report_ids = next_ids(&txn, "reports", subs.len()).await?;
+    let p = plan(policy, subs, &fps, existing, incident_ids, report_ids)?;
+    insert(&txn, p.new_incidents).await?;
+    for update in p.updates {
+        if txn
+            .execute_raw(update.build(DbBackend::Postgres))
+            .await?
+            .rows_affected()
+            != 1
+        {
+            return Err(DbError::Conflict);
+        }
+    }
+    insert(&txn, p.events).await?;
+    insert(&txn, p.clocks).await?;
+    insert(&txn, p.reports).await?;
+    insert(&txn, p.mails).await?;
+    txn.commit().await?;
+    Ok(p.stored)
+}
+
+/// Multi-row inserts, in chunks that stay within the bind limit.
+async fn insert<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(256).collect();
+        let insert = <A::Entity as EntityTrait>::insert_many(chunk).build(DbBackend::Postgres);
+        txn.execute_raw(insert).await?;
+    }
+    Ok(())
+}
+
+/// Ids for new rows, taken before the insert because the first event's hash covers the
+/// incident's id.
+async fn next_ids(txn: &DatabaseTransaction, table: &str, n: usize) -> Result<Vec<i64>, DbError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)"
+            ),
+            [(n as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "id").map_err(DbError::from))
+        .collect()
+}
