@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_core;
 mod m20261129_000002_board_indexes;
+mod m20261129_000003_outbox_claim_index;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261129_000002_board_indexes::Migration),
+            Box::new(m20261129_000003_outbox_claim_index::Migration),
         ]
     }
 }

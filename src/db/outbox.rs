@@ -121,17 +121,16 @@ pub async fn claim_due(
         .from(Entity)
         .and_where(Column::Status.eq(PENDING))
         .and_where(Column::Id.gt(after_id))
-        .cond_where(free.clone())
-        .cond_where(due.clone())
+        .cond_where(free)
+        .cond_where(due)
         .order_by(Column::Id, Order::Asc)
         .limit(limit);
+    // The conditions are not repeated outside: the subquery already applied them, and with
+    // them the planner would scan every pending row instead of fetching ten by id.
     let _gate = db.write_guard().await;
     let mut claimed = Entity::update_many()
         .col_expr(Column::LeaseUntil, Expr::value(lease_until))
         .filter(Column::Id.in_subquery(pick))
-        .filter(Column::Status.eq(PENDING))
-        .filter(free)
-        .filter(due)
         .exec_with_returning(db.write_conn())
         .await?;
     claimed.sort_by_key(|r| r.id);
