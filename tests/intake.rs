@@ -4,7 +4,7 @@ mod common;
 
 use common::{Backend, TestApp, backends, valid_form, wait_for_mail, with, without};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT_LANGUAGE, LOCATION};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use rectify::db::entities::{incident, incident_event, outbox, report};
@@ -275,31 +275,20 @@ async fn the_json_channel() {
         assert_eq!(errs["errors"][1]["field"], "good_faith");
 
         let text = app
-            .client
-            .post(app.url("/api/v1/reports"))
-            .header(CONTENT_TYPE, "text/plain")
-            .body("output=x")
-            .send()
-            .await
-            .unwrap();
+            .post_raw("/api/v1/reports", "text/plain", "output=x")
+            .await;
         assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let junk = app
-            .client
-            .post(app.url("/api/v1/reports"))
-            .header(CONTENT_TYPE, "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
+            .post_raw("/api/v1/reports", "application/json", "{not json")
+            .await;
         assert_eq!(junk.status(), 400);
         let bad_utf8 = app
-            .client
-            .post(app.url("/api/v1/reports"))
-            .header(CONTENT_TYPE, "application/json")
-            .body(vec![b'"', 0xff, 0xfe, b'"'])
-            .send()
-            .await
-            .unwrap();
+            .post_raw(
+                "/api/v1/reports",
+                "application/json",
+                vec![b'"', 0xff, 0xfe, b'"'],
+            )
+            .await;
         assert_eq!(bad_utf8.status(), 400);
         app.stop().await;
     }
@@ -573,26 +562,24 @@ async fn bad_input_never_yields_a_500() {
     // Without a Content-Length (chunked), the body is cut off as it streams in.
     let stream = futures_stream(huge.clone().into_bytes());
     let resp = app
-        .client
-        .post(app.url("/report"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/report",
+            "application/x-www-form-urlencoded",
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await;
     assert_eq!(
         resp.status(),
         StatusCode::PAYLOAD_TOO_LARGE,
         "chunked body over the limit"
     );
     let api = app
-        .client
-        .post(app.url("/api/v1/reports"))
-        .header(CONTENT_TYPE, "application/json")
-        .body(format!("{{\"output\":\"{huge}\"}}"))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/api/v1/reports",
+            "application/json",
+            format!("{{\"output\":\"{huge}\"}}"),
+        )
+        .await;
     assert_eq!(api.status(), 413);
 
     for body in [
@@ -603,13 +590,12 @@ async fn bad_input_never_yields_a_500() {
         b"output=\xff\xfe",
     ] {
         let resp = app
-            .client
-            .post(app.url("/report"))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
+            .post_raw(
+                "/report",
+                "application/x-www-form-urlencoded",
+                body.to_vec(),
+            )
+            .await;
         assert!(
             resp.status().is_client_error(),
             "{:?} gave {}",
@@ -618,22 +604,10 @@ async fn bad_input_never_yields_a_500() {
         );
     }
     let resp = app
-        .client
-        .post(app.url("/report"))
-        .header(CONTENT_TYPE, "multipart/form-data; boundary=x")
-        .body("garbage")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/report", "multipart/form-data; boundary=x", "garbage")
+        .await;
     assert!(resp.status().is_client_error());
-    let resp = app
-        .client
-        .post(app.url("/report"))
-        .header(CONTENT_TYPE, "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post_raw("/report", "text/plain", "hello").await;
     assert_eq!(resp.status(), 415);
     let resp = app
         .client

@@ -156,6 +156,23 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// Posts a body as it is, with the content type given (for bodies a form or JSON helper
+    /// would not send).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn mail_dir(&self) -> PathBuf {
         self.settings.mail.dir.clone()
     }
