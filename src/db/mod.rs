@@ -9,6 +9,7 @@ pub mod escalation;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
+mod raw;
 pub mod status;
 pub mod users;
 pub mod workflow;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
 pub use error::DbError;
 
@@ -42,6 +43,9 @@ pub struct Db {
     backend: DbBackend,
     /// SQLite: the database file, for the intake writer's own connection.
     sqlite_file: Option<Arc<std::path::Path>>,
+    /// SQLite: the intake writer's queue once it runs (see [`Db::on_writer`]). Weak, so the
+    /// writer still ends when the last intake handle is dropped.
+    writer_thread: Arc<std::sync::OnceLock<tokio::sync::mpsc::WeakSender<intake::Work>>>,
     busy_timeout: Duration,
 }
 
@@ -97,6 +101,7 @@ impl Db {
             writer,
             backend,
             sqlite_file: sqlite_path(url).map(|p| Arc::from(std::path::Path::new(&p))),
+            writer_thread: Arc::default(),
             busy_timeout,
         })
     }
@@ -130,6 +135,44 @@ impl Db {
         } else {
             Some(self.write_gate.blocking_lock())
         }
+    }
+
+    /// Records the SQLite writer's queue (the first writer started stays the one used).
+    pub(crate) fn set_writer(&self, queue: tokio::sync::mpsc::WeakSender<intake::Work>) {
+        let _ = self.writer_thread.set(queue);
+    }
+
+    /// Runs `f` in a transaction of its own on the SQLite writer's thread, when that runs;
+    /// `None` otherwise (PostgreSQL, or a command that started no intake writer). Writes that
+    /// come often go this way: through the pool they would hold the write gate while waiting
+    /// for hops between threads, and every report queued behind the gate would wait too.
+    pub(crate) async fn on_writer<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, DbError> + Send + 'static,
+    ) -> Option<Result<R, DbError>> {
+        let queue = self.writer_thread.get()?.upgrade()?;
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let task: intake::Task = Box::new(move |conn| {
+            let _ = done.send(intake::in_transaction(conn, f));
+        });
+        let stopped = || DbError::Setup("the SQLite writer has stopped".into());
+        if queue.send(intake::Work::Task(task)).await.is_err() {
+            return Some(Err(stopped()));
+        }
+        Some(wait.await.unwrap_or_else(|_| Err(stopped())))
+    }
+
+    /// Runs one write statement: on the SQLite writer's thread when it runs, otherwise through
+    /// the pool under the write gate. Returns how many rows it changed.
+    pub async fn write_statement(&self, s: sea_orm::Statement) -> Result<u64, DbError> {
+        if !self.is_postgres() {
+            let s = s.clone();
+            if let Some(r) = self.on_writer(move |txn| raw::execute(txn, &s)).await {
+                return r.map(|n| n as u64);
+            }
+        }
+        let _gate = self.write_guard().await;
+        Ok(self.writer.execute_raw(s).await?.rows_affected())
     }
 
     /// SQLite: the database file (`None` in memory or on PostgreSQL).

@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::entities::outbox::{self, Column, Entity};
-use super::{Db, DbError};
+use super::{Db, DbError, raw};
 use crate::mail::Mail;
 
 pub const PENDING: &str = "pending";
@@ -127,12 +127,22 @@ pub async fn claim_due(
         .limit(limit);
     // The conditions are not repeated outside: the subquery already applied them, and with
     // them the planner would scan every pending row instead of fetching ten by id.
-    let _gate = db.write_guard().await;
-    let mut claimed = Entity::update_many()
+    let claim = Entity::update_many()
         .col_expr(Column::LeaseUntil, Expr::value(lease_until))
-        .filter(Column::Id.in_subquery(pick))
-        .exec_with_returning(db.write_conn())
-        .await?;
+        .filter(Column::Id.in_subquery(pick));
+    let mut returning = claim.clone().into_query();
+    returning.returning_all();
+    let returning = DbBackend::Sqlite.build(&returning);
+    let mut claimed = match db
+        .on_writer(move |txn| raw::query::<outbox::Model>(txn, &returning))
+        .await
+    {
+        Some(rows) => rows?,
+        None => {
+            let _gate = db.write_guard().await;
+            claim.exec_with_returning(db.write_conn()).await?
+        }
+    };
     claimed.sort_by_key(|r| r.id);
     Ok(claimed)
 }
@@ -142,23 +152,20 @@ pub async fn release(db: &Db, ids: &[i64]) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let _gate = db.write_guard().await;
-    Entity::update_many()
+    let release = Entity::update_many()
         .col_expr(
             Column::LeaseUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::Status.eq(PENDING))
-        .exec(db.write_conn())
-        .await?;
+        .filter(Column::Status.eq(PENDING));
+    db.write_statement(release.build(db.backend())).await?;
     Ok(())
 }
 
 /// Queues dead rows again with a fresh count of attempts: the given ids, or every dead row when
 /// `ids` is empty. Returns how many.
 pub async fn requeue_dead(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<u64, DbError> {
-    let _gate = db.write_guard().await;
     let mut q = Entity::update_many()
         .col_expr(Column::Status, Expr::value(PENDING))
         .col_expr(Column::Attempts, Expr::value(0))
@@ -171,7 +178,7 @@ pub async fn requeue_dead(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<u6
     if !ids.is_empty() {
         q = q.filter(Column::Id.is_in(ids.iter().copied()));
     }
-    Ok(q.exec(db.write_conn()).await?.rows_affected)
+    db.write_statement(q.build(db.backend())).await
 }
 
 /// Whether a mail with this Message-ID was ever queued (digests use it as their key).
@@ -240,8 +247,7 @@ pub async fn mark_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), Db
     if ids.is_empty() {
         return Ok(());
     }
-    let _gate = db.write_guard().await;
-    Entity::update_many()
+    let sent = Entity::update_many()
         .col_expr(Column::Status, Expr::value(SENT))
         .col_expr(Column::SentAt, Expr::value(at))
         .col_expr(
@@ -249,9 +255,8 @@ pub async fn mark_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), Db
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .exec(db.write_conn())
-        .await?;
+        .filter(Column::Id.is_in(ids.iter().copied()));
+    db.write_statement(sent.build(db.backend())).await?;
     Ok(())
 }
 
@@ -263,9 +268,8 @@ pub async fn mark_failed(
     error: &str,
     dead: bool,
 ) -> Result<(), DbError> {
-    let _gate = db.write_guard().await;
     let error: String = error.chars().take(2000).collect();
-    Entity::update_many()
+    let failed = Entity::update_many()
         .col_expr(
             Column::Status,
             Expr::value(if dead { DEAD } else { PENDING }),
@@ -277,9 +281,8 @@ pub async fn mark_failed(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(Column::LastError, Expr::value(error))
-        .filter(Column::Id.eq(id))
-        .exec(db.write_conn())
-        .await?;
+        .filter(Column::Id.eq(id));
+    db.write_statement(failed.build(db.backend())).await?;
     Ok(())
 }
 

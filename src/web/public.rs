@@ -260,14 +260,7 @@ pub async fn accept(
     let has_mail = ack.is_some();
     let stored = state
         .intake
-        .submit(Submission {
-            report,
-            locale,
-            channel,
-            code,
-            received_at: now,
-            ack,
-        })
+        .submit(Submission::new(report, locale, channel, code, now, ack))
         .await?;
     if has_mail {
         state.mail_ready.notify_one();

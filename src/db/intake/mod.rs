@@ -18,12 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, DbError};
 use crate::domain::deadlines::Policy;
+use crate::domain::fingerprint::fingerprint;
 use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, ValidReport};
 use crate::domain::tracking_code::TrackingCode;
 use crate::mail::Mail;
 
 pub use plan::clock_rows;
+pub(crate) use sqlite::in_transaction;
 
 /// A valid report with everything decided before storage.
 pub struct Submission {
@@ -34,6 +36,32 @@ pub struct Submission {
     pub received_at: DateTime<Utc>,
     /// The acknowledgement, when the reporter gave an address.
     pub ack: Option<Mail>,
+    /// What groups the report: its model and output folded (set by [`Submission::new`]).
+    fingerprint: String,
+}
+
+impl Submission {
+    /// Folds the report's content into its fingerprint here, on the submitter's task: folding
+    /// up to 20,000 characters is work the single writer need not do while others wait.
+    pub fn new(
+        report: ValidReport,
+        locale: Locale,
+        channel: Channel,
+        code: TrackingCode,
+        received_at: DateTime<Utc>,
+        ack: Option<Mail>,
+    ) -> Submission {
+        let fingerprint = fingerprint(report.model.as_deref().unwrap_or(""), &report.output);
+        Submission {
+            report,
+            locale,
+            channel,
+            code,
+            received_at,
+            ack,
+            fingerprint,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -48,10 +76,22 @@ pub struct Stored {
 type Reply = oneshot::Sender<Result<Stored, Arc<DbError>>>;
 type Job = (Submission, Reply);
 
+/// Any other write for the SQLite writer's thread: run on its connection between batches (see
+/// [`Db::on_writer`]).
+pub(crate) type Task = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
+
+/// What the writer takes from its queue.
+// Reports are nearly all of it; boxing them would allocate once more per report for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Work {
+    Report(Job),
+    Task(Task),
+}
+
 /// The handle web handlers submit to.
 #[derive(Clone)]
 pub struct IntakeWriter {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Work>,
 }
 
 impl IntakeWriter {
@@ -59,10 +99,12 @@ impl IntakeWriter {
     /// runtime on PostgreSQL. It ends when every handle is dropped.
     pub fn start(db: Db, policy: Arc<Policy>, batch: usize) -> Result<IntakeWriter, DbError> {
         let batch = batch.max(1);
-        let (tx, rx) = mpsc::channel::<Job>(batch * 16);
+        let (tx, rx) = mpsc::channel::<Work>(batch * 16);
         if db.is_postgres() {
             tokio::spawn(postgres::run(db, policy, batch, rx));
         } else {
+            // Weakly: the thread ends when the last handle is dropped, as on PostgreSQL.
+            db.set_writer(tx.downgrade());
             sqlite::start(db, policy, batch, rx)?;
         }
         Ok(IntakeWriter { tx })
@@ -72,7 +114,7 @@ impl IntakeWriter {
     pub async fn submit(&self, sub: Submission) -> Result<Stored, anyhow::Error> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send((sub, done))
+            .send(Work::Report((sub, done)))
             .await
             .map_err(|_| anyhow::anyhow!("the intake writer has stopped"))?;
         match wait.await {
@@ -83,6 +125,19 @@ impl IntakeWriter {
             )),
         }
     }
+}
+
+/// Sorts what the writer took into reports, to store as one batch, and other tasks.
+fn split(work: &mut Vec<Work>) -> (Vec<Job>, Vec<Task>) {
+    let mut jobs = Vec::with_capacity(work.len());
+    let mut tasks = Vec::new();
+    for w in work.drain(..) {
+        match w {
+            Work::Report(job) => jobs.push(job),
+            Work::Task(task) => tasks.push(task),
+        }
+    }
+    (jobs, tasks)
 }
 
 /// Answers the jobs of a stored batch. When a batch of several failed, one bad report must not

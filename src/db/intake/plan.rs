@@ -12,7 +12,6 @@ use super::{Stored, Submission};
 use crate::db::entities::{incident, incident_clock, incident_event, outbox as outbox_row, report};
 use crate::db::{DbError, incidents, outbox};
 use crate::domain::deadlines::{ClockFacts, Policy};
-use crate::domain::fingerprint::fingerprint;
 use crate::domain::report::title_of;
 use crate::domain::workflow::{self, Action, Actor, State};
 
@@ -24,10 +23,7 @@ pub struct Fingerprints {
 
 impl Fingerprints {
     pub fn of(subs: &[&Submission]) -> Fingerprints {
-        let each: Vec<String> = subs
-            .iter()
-            .map(|s| fingerprint(s.report.model.as_deref().unwrap_or(""), &s.report.output))
-            .collect();
+        let each: Vec<String> = subs.iter().map(|s| s.fingerprint.clone()).collect();
         let mut distinct = each.clone();
         distinct.sort_unstable();
         distinct.dedup();

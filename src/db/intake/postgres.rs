@@ -11,13 +11,15 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{Job, Stored, Submission, answer};
+use super::{Stored, Submission, Work, answer, split};
 use crate::db::{Db, DbError};
 use crate::domain::deadlines::Policy;
 
-pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(batch);
-    while rx.recv_many(&mut jobs, batch).await > 0 {
+pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiver<Work>) {
+    let mut work: Vec<Work> = Vec::with_capacity(batch);
+    while rx.recv_many(&mut work, batch).await > 0 {
+        // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
+        let (mut jobs, _) = split(&mut work);
         let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
         let result = store_batch(&db, &policy, &subs).await;
         for (sub, done) in answer(&mut jobs, result) {

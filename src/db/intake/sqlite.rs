@@ -13,17 +13,14 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::ToSql;
-use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use sea_orm::{DbBackend, EntityTrait, QueryTrait, Statement, Value};
+use sea_orm::{DbBackend, EntityTrait, QueryTrait};
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{Job, Stored, Submission, answer};
+use super::{Stored, Submission, Work, answer, split};
 use crate::db::entities::incident;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, raw};
 use crate::domain::deadlines::Policy;
 
 /// Opens the writer's connection (so a bad file fails start-up, not the first report) and
@@ -32,7 +29,7 @@ pub fn start(
     db: Db,
     policy: Arc<Policy>,
     batch: usize,
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<Work>,
 ) -> Result<(), DbError> {
     let conn = open(&db)?;
     // Writer-side automatic checkpoints would copy the WAL into the database file (and fsync
@@ -50,11 +47,33 @@ pub fn start(
     std::thread::Builder::new()
         .name("sqlite-intake".into())
         .spawn(move || {
+            favour_this_thread();
             run(conn, db, policy, batch, rx);
             drop(alive);
         })
         .map_err(spawn_err)?;
     Ok(())
+}
+
+/// Asks the scheduler to run this thread ahead of the runtime's (nice -10, Linux only). Every
+/// report waits on this one thread, and while handlers keep both cores busy it was preempted
+/// inside its batches with the write gate held: a batch took about 1.5 times its CPU time in
+/// wall time, about 1.15 times with the higher priority. Lowering a thread's nice value needs
+/// CAP_SYS_NICE; without it the writer simply runs at normal priority.
+fn favour_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+        let done = unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -10) == 0
+        };
+        if !done {
+            tracing::debug!(
+                "the intake writer runs at normal priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 /// Checkpoints the WAL every so often without waiting on the writer or readers (PASSIVE),
@@ -97,18 +116,35 @@ fn run(
     db: Db,
     policy: Arc<Policy>,
     batch: usize,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Work>,
 ) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(batch);
-    while rx.blocking_recv_many(&mut jobs, batch) > 0 {
+    let mut work: Vec<Work> = Vec::with_capacity(batch);
+    while rx.blocking_recv_many(&mut work, batch) > 0 {
+        let (mut jobs, tasks) = split(&mut work);
         let _gate = db.write_guard_blocking();
-        let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
-        let result = store_batch(&mut conn, &policy, &subs);
-        for (sub, done) in answer(&mut jobs, result) {
-            let r = store_batch(&mut conn, &policy, &[&sub]);
-            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+        if !jobs.is_empty() {
+            let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
+            let result = store_batch(&mut conn, &policy, &subs);
+            for (sub, done) in answer(&mut jobs, result) {
+                let r = store_batch(&mut conn, &policy, &[&sub]);
+                let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+            }
+        }
+        for task in tasks {
+            task(&mut conn);
         }
     }
+}
+
+/// Runs `f` in an IMMEDIATE transaction of its own on the writer's connection.
+pub(crate) fn in_transaction<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
+) -> Result<R, DbError> {
+    let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let r = f(&txn)?;
+    txn.commit()?;
+    Ok(r)
 }
 
 fn store_batch(
@@ -120,7 +156,8 @@ fn store_batch(
     // wait (busy timeout) instead of failing at the first write.
     let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fps = Fingerprints::of(subs);
-    let existing = incidents_with(&txn, fps.incidents().build(DbBackend::Sqlite))?;
+    let existing: Vec<incident::Model> =
+        raw::query(&txn, &fps.incidents().build(DbBackend::Sqlite))?;
     // One writer holds the file (the transaction is IMMEDIATE), so the next ids follow the
     // largest ones.
     let (last_incident, last_report): (i64, i64) = txn
@@ -142,7 +179,7 @@ fn store_batch(
     // parse after the first batch.
     insert(&txn, p.new_incidents)?;
     for update in p.updates {
-        if execute(&txn, update.build(DbBackend::Sqlite))? != 1 {
+        if raw::execute(&txn, &update.build(DbBackend::Sqlite))? != 1 {
             return Err(DbError::Conflict);
         }
     }
@@ -159,170 +196,10 @@ where
     A: sea_orm::ActiveModelTrait,
 {
     for row in rows {
-        execute(
+        raw::execute(
             txn,
-            <A::Entity as EntityTrait>::insert(row).build(DbBackend::Sqlite),
+            &<A::Entity as EntityTrait>::insert(row).build(DbBackend::Sqlite),
         )?;
     }
     Ok(())
-}
-
-fn execute(txn: &Transaction<'_>, s: Statement) -> Result<usize, DbError> {
-    Ok(txn
-        .prepare_cached(&s.sql)?
-        .execute(rusqlite::params_from_iter(params(&s)))?)
-}
-
-fn params(s: &Statement) -> impl Iterator<Item = Bind<'_>> {
-    s.values.iter().flat_map(|v| v.0.iter()).map(Bind)
-}
-
-/// A value bound as sqlx would have bound it, so rows written here read back through sea-orm
-/// the same as any other: instants as RFC 3339 text, booleans as 0/1. Text is bound in place.
-struct Bind<'a>(&'a Value);
-
-impl ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        fn or_null<'a, T>(
-            v: &'a Option<T>,
-            f: impl FnOnce(&'a T) -> ToSqlOutput<'a>,
-        ) -> ToSqlOutput<'a> {
-            v.as_ref().map_or(ToSqlOutput::Owned(Sql::Null), f)
-        }
-        let int = |i: i64| ToSqlOutput::Owned(Sql::Integer(i));
-        Ok(match self.0 {
-            Value::Bool(b) => or_null(b, |b| int(i64::from(*b))),
-            Value::TinyInt(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::SmallInt(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::Int(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::BigInt(i) => or_null(i, |i| int(*i)),
-            Value::TinyUnsigned(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::SmallUnsigned(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::Unsigned(i) => or_null(i, |i| int(i64::from(*i))),
-            Value::Float(f) => or_null(f, |f| ToSqlOutput::Owned(Sql::Real(f64::from(*f)))),
-            Value::Double(f) => or_null(f, |f| ToSqlOutput::Owned(Sql::Real(*f))),
-            Value::String(s) => or_null(s, |s| ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))),
-            Value::Char(c) => or_null(c, |c| ToSqlOutput::Owned(Sql::Text(c.to_string()))),
-            Value::Bytes(b) => or_null(b, |b| ToSqlOutput::Borrowed(ValueRef::Blob(b))),
-            Value::Json(j) => or_null(j, |j| ToSqlOutput::Owned(Sql::Text(j.to_string()))),
-            Value::ChronoDateTimeUtc(t) => or_null(t, |t| {
-                ToSqlOutput::Owned(Sql::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false)))
-            }),
-            other => {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    format!("the SQLite intake writer cannot store {other:?}").into(),
-                ));
-            }
-        })
-    }
-}
-
-fn incidents_with(txn: &Transaction<'_>, s: Statement) -> Result<Vec<incident::Model>, DbError> {
-    let mut st = txn.prepare_cached(&s.sql)?;
-    let rows = st.query_map(rusqlite::params_from_iter(params(&s)), incident_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// An incident row, read the way sea-orm reads it through sqlx.
-fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<incident::Model> {
-    Ok(incident::Model {
-        id: r.get("id")?,
-        state: r.get("state")?,
-        version: r.get("version")?,
-        category: r.get("category")?,
-        severity: r.get("severity")?,
-        assignee_id: r.get("assignee_id")?,
-        title: r.get("title")?,
-        fingerprint: r.get("fingerprint")?,
-        first_reported_at: instant(r, "first_reported_at")?,
-        report_count: r.get("report_count")?,
-        evidence_hold: r.get("evidence_hold")?,
-        serious: r.get("serious")?,
-        serious_at: maybe_instant(r, "serious_at")?,
-        authority_reported_at: maybe_instant(r, "authority_reported_at")?,
-        triaged_at: maybe_instant(r, "triaged_at")?,
-        duplicate_of: r.get("duplicate_of")?,
-        rejection_reasons: r.get("rejection_reasons")?,
-        filter_rule: r.get("filter_rule")?,
-        fix_plan: r.get("fix_plan")?,
-        training_run: r.get("training_run")?,
-        candidate_model_version: r.get("candidate_model_version")?,
-        resolved_at: maybe_instant(r, "resolved_at")?,
-        last_event_at: instant(r, "last_event_at")?,
-        last_event_hash: r.get("last_event_hash")?,
-        next_due_at: maybe_instant(r, "next_due_at")?,
-        next_due_clock: r.get("next_due_clock")?,
-        created_at: instant(r, "created_at")?,
-    })
-}
-
-fn instant(r: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
-    let text: String = r.get(column)?;
-    parse_instant(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("{column}: not an instant: {text:?}").into(),
-        )
-    })
-}
-
-fn maybe_instant(r: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    match r.get_ref(column)? {
-        rusqlite::types::ValueRef::Null => Ok(None),
-        _ => instant(r, column).map(Some),
-    }
-}
-
-/// RFC 3339 (what sqlx writes), or SQLite's own `YYYY-MM-DD HH:MM:SS` taken as UTC.
-fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    chrono::NaiveDateTime::parse_from_str(text, "%F %T%.f")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Timelike;
-
-    use super::*;
-
-    fn bound(v: Value) -> Sql {
-        match Bind(&v).to_sql().unwrap() {
-            ToSqlOutput::Owned(v) => v,
-            ToSqlOutput::Borrowed(v) => v.into(),
-            _ => panic!("an unexpected binding"),
-        }
-    }
-
-    #[test]
-    fn instants_are_written_as_sqlx_writes_them_and_read_back() {
-        let t = DateTime::parse_from_rfc3339("2026-11-29T02:26:30.123456Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let Sql::Text(text) = bound(Value::ChronoDateTimeUtc(Some(t))) else {
-            panic!("an instant is text");
-        };
-        assert_eq!(text, "2026-11-29T02:26:30.123456+00:00");
-        assert_eq!(parse_instant(&text), Some(t));
-        assert_eq!(
-            parse_instant("2026-11-29 02:26:30"),
-            Some(t.with_nanosecond(0).unwrap())
-        );
-        assert_eq!(parse_instant("yesterday"), None);
-    }
-
-    #[test]
-    fn nulls_booleans_and_text_bind_as_sqlx_binds_them() {
-        assert_eq!(bound(Value::Bool(Some(true))), Sql::Integer(1));
-        assert_eq!(bound(Value::String(None)), Sql::Null);
-        assert_eq!(
-            bound(Value::String(Some("违规".into()))),
-            Sql::Text("违规".into())
-        );
-        assert_eq!(bound(Value::ChronoDateTimeUtc(None)), Sql::Null);
-    }
 }
