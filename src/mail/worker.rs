@@ -70,9 +70,17 @@ pub enum Mode {
 /// when every message takes the whole SMTP timeout.
 const CLAIM_BATCH: u64 = 10;
 
+/// How long a delivered row may wait to be recorded as sent. Deliveries are recorded together,
+/// at the end of each claimed batch or sooner once the oldest unrecorded one is this old: a
+/// write per message, each waiting its turn at SQLite's single writer behind a batch of
+/// reports, held delivery to a few hundred mails a second while intake ran at thousands. What
+/// it costs: a crash re-sends the messages of at most this window (or one batch), each with
+/// its Message-ID, so a receiver can drop the copy.
+const RECORD_WITHIN: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One delivery pass: claims pending rows in order with a lease (on PostgreSQL `FOR UPDATE SKIP
 /// LOCKED`, so several instances never take the same row), sends each, and records the outcome
-/// of each at once. A row is tried at most once per pass. When the server cannot be reached the
+/// (failures at once, deliveries within [`RECORD_WITHIN`]). A row is tried at most once per pass. When the server cannot be reached the
 /// pass stops and gives its remaining rows back, so an outage costs each mail one attempt per
 /// backoff period rather than the whole queue an attempt per pass.
 pub async fn deliver_pending(
@@ -101,9 +109,11 @@ pub async fn deliver_pending(
         };
         after_id = last.id;
         let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+        let mut sent = Sent::default();
         for (i, row) in claimed.iter().enumerate() {
             // Never send on a lease that may have run out: another worker may hold the row now.
             if claimed_at.elapsed() > (LEASE / 2).to_std().unwrap_or_default() {
+                sent.record(db).await?;
                 q::release(db, &ids[i..]).await?;
                 tracing::warn!(
                     "mail delivery is slow; the rest of the batch goes back to the queue"
@@ -119,10 +129,11 @@ pub async fn deliver_pending(
             };
             match result {
                 Ok(()) => {
-                    // Recorded at once: a crash now re-sends only this message after the lease
-                    // (with the same Message-ID, so a receiver can drop the copy).
-                    q::mark_sent(db, &[row.id], Utc::now()).await?;
+                    sent.push(row.id);
                     pass.sent += 1;
+                    if sent.due() {
+                        sent.record(db).await?;
+                    }
                 }
                 Err(e) => {
                     let attempts = row.attempts + 1;
@@ -143,6 +154,7 @@ pub async fn deliver_pending(
                         pass.failed += 1;
                     }
                     if e.unreachable {
+                        sent.record(db).await?;
                         q::release(db, &ids[i + 1..]).await?;
                         pass.unreachable = true;
                         return Ok(pass);
@@ -150,6 +162,32 @@ pub async fn deliver_pending(
                 }
             }
         }
+        sent.record(db).await?;
+    }
+}
+
+/// Deliveries not yet recorded, and since when the oldest has waited.
+#[derive(Default)]
+struct Sent {
+    ids: Vec<i64>,
+    since: Option<std::time::Instant>,
+}
+
+impl Sent {
+    fn push(&mut self, id: i64) {
+        self.ids.push(id);
+        self.since.get_or_insert_with(std::time::Instant::now);
+    }
+
+    fn due(&self) -> bool {
+        self.since.is_some_and(|t| t.elapsed() >= RECORD_WITHIN)
+    }
+
+    async fn record(&mut self, db: &Db) -> Result<(), DbError> {
+        q::mark_sent(db, &self.ids, Utc::now()).await?;
+        self.ids.clear();
+        self.since = None;
+        Ok(())
     }
 }
 
