@@ -3,14 +3,17 @@
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, FileTransport, Message, Tokio1Executor,
+    Transport as SyncTransport,
+};
 
 use crate::config::{MailSettings, MailTransport};
 use crate::db::entities::outbox;
 
 #[derive(Clone)]
 pub enum Transport {
-    File(AsyncFileTransport<Tokio1Executor>),
+    File(FileTransport),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -27,7 +30,7 @@ impl Transport {
             MailTransport::File => {
                 std::fs::create_dir_all(&s.dir)
                     .map_err(|e| format!("mail.dir {}: {e}", s.dir.display()))?;
-                Ok(Transport::File(AsyncFileTransport::new(&s.dir)))
+                Ok(Transport::File(FileTransport::new(&s.dir)))
             }
             MailTransport::Smtp => {
                 let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&s.smtp_url)
@@ -44,24 +47,95 @@ impl Transport {
         }
     }
 
-    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+    /// Rows a delivery pass claims at a time. SMTP: few enough that a batch is delivered well
+    /// within the lease even when every message takes the whole timeout. Files: enough that
+    /// claiming and recording cost little per message.
+    pub fn claim_batch(&self) -> u64 {
         match self {
-            Transport::File(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
-                message: e.to_string(),
-                unreachable: false,
-            }),
-            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| {
-                // No SMTP reply at all (refused, reset, timed out, TLS failed), or 421 "service
-                // not available": the server is down, not this message wrong.
-                let answered = e.is_transient() || e.is_permanent() || e.is_client();
-                let unavailable = e.status().is_some_and(|c| c.to_string() == "421");
-                SendError {
-                    message: error_chain(&e),
-                    unreachable: !answered || unavailable,
-                }
-            }),
+            Transport::File(_) => 100,
+            Transport::Smtp(_) => 10,
         }
     }
+
+    /// Messages handed to [`Transport::send_in_order`] at a time: a whole batch of files is
+    /// written on one blocking thread (a hop per file, each waiting behind the handlers' tasks,
+    /// kept delivery far behind intake); SMTP goes one message at a time, so each delivery is
+    /// recorded soon after it happens.
+    pub fn send_group(&self) -> usize {
+        match self {
+            Transport::File(_) => usize::MAX,
+            Transport::Smtp(_) => 1,
+        }
+    }
+
+    /// Sends messages in order and returns the outcome of each one tried (a message that could
+    /// not be built comes in as its error and goes out the same). Stops after a message the
+    /// server could not be reached for, since the rest would fail alike, and before the next
+    /// message once `deadline` has passed.
+    pub async fn send_in_order(
+        &self,
+        messages: Vec<Result<Message, SendError>>,
+        deadline: std::time::Instant,
+    ) -> Vec<Result<(), SendError>> {
+        match self {
+            Transport::File(t) => {
+                let t = t.clone();
+                let n = messages.len();
+                let written = tokio::task::spawn_blocking(move || {
+                    messages
+                        .into_iter()
+                        .map(|m| {
+                            m.and_then(|m| {
+                                t.send(&m).map(|_| ()).map_err(|e| SendError {
+                                    message: e.to_string(),
+                                    unreachable: false,
+                                })
+                            })
+                        })
+                        .collect()
+                })
+                .await;
+                written.unwrap_or_else(|e| {
+                    let failed = SendError {
+                        message: format!("writing the mail files failed: {e}"),
+                        unreachable: false,
+                    };
+                    vec![Err(failed); n]
+                })
+            }
+            Transport::Smtp(t) => {
+                let mut out = Vec::with_capacity(messages.len());
+                for m in messages {
+                    if std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    let outcome = match m {
+                        Ok(m) => smtp_send(t, m).await,
+                        Err(e) => Err(e),
+                    };
+                    let stop = outcome.as_ref().is_err_and(|e| e.unreachable);
+                    out.push(outcome);
+                    if stop {
+                        break;
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+async fn smtp_send(t: &AsyncSmtpTransport<Tokio1Executor>, msg: Message) -> Result<(), SendError> {
+    t.send(msg).await.map(|_| ()).map_err(|e| {
+        // No SMTP reply at all (refused, reset, timed out, TLS failed), or 421 "service
+        // not available": the server is down, not this message wrong.
+        let answered = e.is_transient() || e.is_permanent() || e.is_client();
+        let unavailable = e.status().is_some_and(|c| c.to_string() == "421");
+        SendError {
+            message: error_chain(&e),
+            unreachable: !answered || unavailable,
+        }
+    })
 }
 
 /// Why a message was not delivered.

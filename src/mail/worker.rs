@@ -66,23 +66,20 @@ pub enum Mode {
     All,
 }
 
-/// Rows claimed at a time: few enough that a batch is delivered well within the lease even
-/// when every message takes the whole SMTP timeout.
-const CLAIM_BATCH: u64 = 10;
-
 /// How long a delivered row may wait to be recorded as sent. Deliveries are recorded together,
-/// at the end of each claimed batch or sooner once the oldest unrecorded one is this old: a
-/// write per message, each waiting its turn at SQLite's single writer behind a batch of
+/// after each group of messages sent together or once the oldest unrecorded one is this old:
+/// a write per message, each waiting its turn at SQLite's single writer behind a batch of
 /// reports, held delivery to a few hundred mails a second while intake ran at thousands. What
-/// it costs: a crash re-sends the messages of at most this window (or one batch), each with
+/// it costs: a crash re-sends the messages of at most this window (or one group), each with
 /// its Message-ID, so a receiver can drop the copy.
 const RECORD_WITHIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One delivery pass: claims pending rows in order with a lease (on PostgreSQL `FOR UPDATE SKIP
-/// LOCKED`, so several instances never take the same row), sends each, and records the outcome
-/// (failures at once, deliveries within [`RECORD_WITHIN`]). A row is tried at most once per pass. When the server cannot be reached the
-/// pass stops and gives its remaining rows back, so an outage costs each mail one attempt per
-/// backoff period rather than the whole queue an attempt per pass.
+/// LOCKED`, so several instances never take the same row), sends them, and records the outcome
+/// of each (failures at once, deliveries within [`RECORD_WITHIN`]). A row is tried at most once
+/// per pass. When the server cannot be reached the pass stops and gives its remaining rows
+/// back, so an outage costs each mail one attempt per backoff period rather than the whole
+/// queue an attempt per pass.
 pub async fn deliver_pending(
     db: &Db,
     transport: &Transport,
@@ -93,73 +90,81 @@ pub async fn deliver_pending(
 ) -> Result<Pass, DbError> {
     let mut pass = Pass::default();
     let mut after_id = 0;
+    let mut sent = Sent::default();
     loop {
         let claimed = q::claim_due(
             db,
             now,
             now + LEASE,
-            CLAIM_BATCH,
+            transport.claim_batch(),
             after_id,
             mode == Mode::All,
         )
         .await?;
-        let claimed_at = std::time::Instant::now();
+        // Never send on a lease that may have run out: another worker may hold the row now.
+        let deadline = std::time::Instant::now() + (LEASE / 2).to_std().unwrap_or_default();
         let Some(last) = claimed.last() else {
             return Ok(pass);
         };
         after_id = last.id;
-        let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
-        let mut sent = Sent::default();
-        for (i, row) in claimed.iter().enumerate() {
-            // Never send on a lease that may have run out: another worker may hold the row now.
-            if claimed_at.elapsed() > (LEASE / 2).to_std().unwrap_or_default() {
+        let mut rows = claimed.as_slice();
+        while !rows.is_empty() {
+            let (group, rest) = rows.split_at(transport.send_group().min(rows.len()));
+            rows = rest;
+            let messages = group
+                .iter()
+                .map(|row| {
+                    build_message(from, row).map_err(|message| SendError {
+                        message,
+                        unreachable: false,
+                    })
+                })
+                .collect();
+            let outcomes = transport.send_in_order(messages, deadline).await;
+            let tried = outcomes.len();
+            for (row, outcome) in group.iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => {
+                        sent.push(row.id);
+                        pass.sent += 1;
+                    }
+                    Err(e) => {
+                        let attempts = row.attempts + 1;
+                        let dead = attempts >= retry.max_attempts;
+                        tracing::warn!(outbox_id = row.id, attempts, dead, error = %e, "mail delivery failed");
+                        q::mark_failed(
+                            db,
+                            row.id,
+                            attempts,
+                            now + retry.backoff(attempts),
+                            &e.message,
+                            dead,
+                        )
+                        .await?;
+                        if dead {
+                            pass.dead += 1;
+                        } else {
+                            pass.failed += 1;
+                        }
+                        pass.unreachable |= e.unreachable;
+                    }
+                }
+            }
+            if tried < group.len() || pass.unreachable {
+                // Stopped early: the server is down, or the lease is half gone.
                 sent.record(db).await?;
-                q::release(db, &ids[i..]).await?;
+                let untried: Vec<i64> = group[tried..].iter().chain(rows).map(|r| r.id).collect();
+                q::release(db, &untried).await?;
+                if pass.unreachable {
+                    return Ok(pass);
+                }
                 tracing::warn!(
                     "mail delivery is slow; the rest of the batch goes back to the queue"
                 );
                 break;
             }
-            let result = match build_message(from, row) {
-                Ok(msg) => transport.send(msg).await,
-                Err(e) => Err(SendError {
-                    message: e,
-                    unreachable: false,
-                }),
-            };
-            match result {
-                Ok(()) => {
-                    sent.push(row.id);
-                    pass.sent += 1;
-                    if sent.due() {
-                        sent.record(db).await?;
-                    }
-                }
-                Err(e) => {
-                    let attempts = row.attempts + 1;
-                    let dead = attempts >= retry.max_attempts;
-                    tracing::warn!(outbox_id = row.id, attempts, dead, error = %e, "mail delivery failed");
-                    q::mark_failed(
-                        db,
-                        row.id,
-                        attempts,
-                        now + retry.backoff(attempts),
-                        &e.message,
-                        dead,
-                    )
-                    .await?;
-                    if dead {
-                        pass.dead += 1;
-                    } else {
-                        pass.failed += 1;
-                    }
-                    if e.unreachable {
-                        sent.record(db).await?;
-                        q::release(db, &ids[i + 1..]).await?;
-                        pass.unreachable = true;
-                        return Ok(pass);
-                    }
-                }
+            if sent.due() || transport.send_group() > 1 {
+                sent.record(db).await?;
             }
         }
         sent.record(db).await?;
