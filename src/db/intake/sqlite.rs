@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use sea_orm::{DbBackend, EntityTrait, QueryTrait};
+use sea_orm::{DbBackend, QueryTrait};
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
@@ -191,15 +191,12 @@ fn store_batch(
     Ok(p.stored)
 }
 
-fn insert<A>(txn: &Transaction<'_>, rows: Vec<A>) -> Result<(), DbError>
-where
-    A: sea_orm::ActiveModelTrait,
-{
+fn insert<A: sea_orm::ActiveModelTrait>(
+    txn: &Transaction<'_>,
+    rows: Vec<A>,
+) -> Result<(), DbError> {
     for row in rows {
-        raw::execute(
-            txn,
-            &<A::Entity as EntityTrait>::insert(row).build(DbBackend::Sqlite),
-        )?;
+        raw::insert(txn, row)?;
     }
     Ok(())
 }
