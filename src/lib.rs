@@ -7,4 +7,5 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod mail;
+pub mod nice;
 pub mod web;

@@ -13,7 +13,7 @@ use crate::db::entities::outbox;
 
 #[derive(Clone)]
 pub enum Transport {
-    File(FileTransport),
+    File(FileWriter),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -30,7 +30,7 @@ impl Transport {
             MailTransport::File => {
                 std::fs::create_dir_all(&s.dir)
                     .map_err(|e| format!("mail.dir {}: {e}", s.dir.display()))?;
-                Ok(Transport::File(FileTransport::new(&s.dir)))
+                Ok(Transport::File(FileWriter::start(&s.dir)?))
             }
             MailTransport::Smtp => {
                 let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&s.smtp_url)
@@ -57,10 +57,9 @@ impl Transport {
         }
     }
 
-    /// Messages handed to [`Transport::send_in_order`] at a time: a whole batch of files is
-    /// written on one blocking thread (a hop per file, each waiting behind the handlers' tasks,
-    /// kept delivery far behind intake); SMTP goes one message at a time, so each delivery is
-    /// recorded soon after it happens.
+    /// Messages handed to [`Transport::send_in_order`] at a time: a whole batch of files (a hop
+    /// per file, each waiting behind the handlers' tasks, kept delivery far behind intake);
+    /// SMTP one message at a time, so each delivery is recorded soon after it happens.
     pub fn send_group(&self) -> usize {
         match self {
             Transport::File(_) => usize::MAX,
@@ -78,31 +77,7 @@ impl Transport {
         deadline: std::time::Instant,
     ) -> Vec<Result<(), SendError>> {
         match self {
-            Transport::File(t) => {
-                let t = t.clone();
-                let n = messages.len();
-                let written = tokio::task::spawn_blocking(move || {
-                    messages
-                        .into_iter()
-                        .map(|m| {
-                            m.and_then(|m| {
-                                t.send(&m).map(|_| ()).map_err(|e| SendError {
-                                    message: e.to_string(),
-                                    unreachable: false,
-                                })
-                            })
-                        })
-                        .collect()
-                })
-                .await;
-                written.unwrap_or_else(|e| {
-                    let failed = SendError {
-                        message: format!("writing the mail files failed: {e}"),
-                        unreachable: false,
-                    };
-                    vec![Err(failed); n]
-                })
-            }
+            Transport::File(files) => files.write(messages).await,
             Transport::Smtp(t) => {
                 let mut out = Vec::with_capacity(messages.len());
                 for m in messages {
@@ -122,6 +97,64 @@ impl Transport {
                 out
             }
         }
+    }
+}
+
+/// `.eml` files, written by a thread of its own at a low priority. Creating files is costly in
+/// the kernel; this way delivery takes the time intake leaves idle rather than time from the
+/// reports, and never waits behind the handlers for a thread of the blocking pool.
+#[derive(Clone)]
+pub struct FileWriter {
+    queue: std::sync::mpsc::Sender<FileJob>,
+}
+
+type FileJob = (
+    Vec<Result<Message, SendError>>,
+    tokio::sync::oneshot::Sender<Vec<Result<(), SendError>>>,
+);
+
+impl FileWriter {
+    /// Starts the thread; it ends when the last handle is dropped.
+    fn start(dir: &std::path::Path) -> Result<FileWriter, String> {
+        let files = FileTransport::new(dir);
+        let (queue, jobs) = std::sync::mpsc::channel::<FileJob>();
+        std::thread::Builder::new()
+            .name("mail-files".into())
+            .spawn(move || {
+                crate::nice::set_this_thread(10);
+                for (messages, done) in jobs {
+                    let written = messages
+                        .into_iter()
+                        .map(|m| {
+                            m.and_then(|m| {
+                                files.send(&m).map(|_| ()).map_err(|e| SendError {
+                                    message: e.to_string(),
+                                    unreachable: false,
+                                })
+                            })
+                        })
+                        .collect();
+                    let _ = done.send(written);
+                }
+            })
+            .map_err(|e| format!("cannot start the mail file writer: {e}"))?;
+        Ok(FileWriter { queue })
+    }
+
+    async fn write(&self, messages: Vec<Result<Message, SendError>>) -> Vec<Result<(), SendError>> {
+        let n = messages.len();
+        let (done, written) = tokio::sync::oneshot::channel();
+        let stopped = || {
+            let e = SendError {
+                message: "the mail file writer has stopped".into(),
+                unreachable: true,
+            };
+            vec![Err(e); n]
+        };
+        if self.queue.send((messages, done)).is_err() {
+            return stopped();
+        }
+        written.await.unwrap_or_else(|_| stopped())
     }
 }
 
