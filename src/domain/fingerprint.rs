@@ -6,11 +6,25 @@ use sha2::{Digest, Sha256};
 /// Folds case, white space, punctuation and full-width forms, keeping letters (any script) and
 /// digits, so "Hello, World!" and "ｈｅｌｌｏ world" compare equal.
 pub fn normalise(text: &str) -> String {
-    text.chars()
-        .map(fold_width)
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().map(fold_width) {
+        match c {
+            // What reports are mostly made of, ASCII and CJK ideographs (letters without case),
+            // skips the Unicode tables; `fast_paths_fold_as_the_general_rule` checks every char.
+            'a'..='z' | '0'..='9' | '\u{4E00}'..='\u{9FFF}' => out.push(c),
+            'A'..='Z' => out.push(c.to_ascii_lowercase()),
+            c if c.is_ascii() => {}
+            c => general(c, &mut out),
+        }
+    }
+    out
+}
+
+/// The rule itself: keep letters and digits of any script, lower-cased.
+fn general(c: char, out: &mut String) {
+    if c.is_alphanumeric() {
+        out.extend(c.to_lowercase());
+    }
 }
 
 fn fold_width(c: char) -> char {
@@ -47,6 +61,15 @@ mod tests {
         );
         assert_ne!(fingerprint("a", "hello"), fingerprint("b", "hello"));
         assert_ne!(fingerprint("a", "hello"), fingerprint("a", "hullo"));
+    }
+
+    #[test]
+    fn fast_paths_fold_as_the_general_rule() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mut expected = String::new();
+            general(fold_width(c), &mut expected);
+            assert_eq!(normalise(c.encode_utf8(&mut [0; 4])), expected, "{c:?}");
+        }
     }
 
     #[test]
