@@ -58,12 +58,15 @@ pub fn start(
     Ok(())
 }
 
-/// Checkpoints the WAL every so often without waiting on the writer or readers (PASSIVE),
+/// Checkpoints the WAL every 200 ms without waiting on the writer or readers (PASSIVE),
 /// until the writer has stopped, then once more.
 fn checkpoint_until(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
     loop {
         let stop = !matches!(
-            writer_gone.recv_timeout(std::time::Duration::from_millis(50)),
+            // Measured: every 50 ms the checkpointer copied pages the writer was about to change
+            // again (intake ÷ healthz 0.21); every 200 ms, 0.22; every 500 ms no better. The WAL
+            // file grows to what intake writes between two checkpoints.
+            writer_gone.recv_timeout(std::time::Duration::from_millis(200)),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
