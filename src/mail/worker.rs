@@ -66,17 +66,18 @@ pub enum Mode {
     All,
 }
 
-/// How long a delivered row may wait to be recorded as sent. Deliveries are recorded together,
-/// after each group of messages sent together or once the oldest unrecorded one is this old:
-/// a write per message, each waiting its turn at SQLite's single writer behind a batch of
-/// reports, held delivery to a few hundred mails a second while intake ran at thousands. What
-/// it costs: a crash re-sends the messages of at most this window (or one group), each with
-/// its Message-ID, so a receiver can drop the copy.
-const RECORD_WITHIN: std::time::Duration = std::time::Duration::from_millis(100);
+/// The least time between two writes that record deliveries. Files are recorded a claimed batch
+/// at a time; SMTP deliveries as each is accepted, unless the last record is more recent than
+/// this, when they wait for the next message or the end of the batch. So a slow server gets a
+/// write per message, a fast one a write per 100 ms: a write per message, each waiting its turn
+/// at SQLite's single writer behind a batch of reports, held delivery to a few hundred mails a
+/// second while intake ran at thousands. What it costs: a crash re-sends the messages sent
+/// since the last record, each with its Message-ID, so a receiver can drop the copy.
+const RECORD_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One delivery pass: claims pending rows in order with a lease (on PostgreSQL `FOR UPDATE SKIP
 /// LOCKED`, so several instances never take the same row), sends them, and records the outcome
-/// of each (failures at once, deliveries within [`RECORD_WITHIN`]). A row is tried at most once
+/// of each (failures at once, deliveries as [`RECORD_EVERY`] says). A row is tried at most once
 /// per pass. When the server cannot be reached the pass stops and gives its remaining rows
 /// back, so an outage costs each mail one attempt per backoff period rather than the whole
 /// queue an attempt per pass.
@@ -90,7 +91,7 @@ pub async fn deliver_pending(
 ) -> Result<Pass, DbError> {
     let mut pass = Pass::default();
     let mut after_id = 0;
-    let mut sent = Sent::default();
+    let mut sent = Sent::new();
     loop {
         let claimed = q::claim_due(
             db,
@@ -171,27 +172,35 @@ pub async fn deliver_pending(
     }
 }
 
-/// Deliveries not yet recorded, and since when the oldest has waited.
-#[derive(Default)]
+/// Deliveries not yet recorded, and when deliveries were last recorded.
 struct Sent {
     ids: Vec<i64>,
-    since: Option<std::time::Instant>,
+    recorded: Option<std::time::Instant>,
 }
 
 impl Sent {
+    fn new() -> Sent {
+        Sent {
+            ids: Vec::new(),
+            recorded: None,
+        }
+    }
+
     fn push(&mut self, id: i64) {
         self.ids.push(id);
-        self.since.get_or_insert_with(std::time::Instant::now);
     }
 
     fn due(&self) -> bool {
-        self.since.is_some_and(|t| t.elapsed() >= RECORD_WITHIN)
+        self.recorded.is_none_or(|t| t.elapsed() >= RECORD_EVERY)
     }
 
     async fn record(&mut self, db: &Db) -> Result<(), DbError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
         q::mark_sent(db, &self.ids, Utc::now()).await?;
         self.ids.clear();
-        self.since = None;
+        self.recorded = Some(std::time::Instant::now());
         Ok(())
     }
 }
