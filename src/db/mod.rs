@@ -146,6 +146,7 @@ impl Db {
     /// `None` otherwise (PostgreSQL, or a command that started no intake writer). Writes that
     /// come often go this way: through the pool they would hold the write gate while waiting
     /// for hops between threads, and every report queued behind the gate would wait too.
+    /// Never call it holding [`Db::write_guard`]: the writer takes the gate for each task.
     pub(crate) async fn on_writer<R: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, DbError> + Send + 'static,
