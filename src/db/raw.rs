@@ -7,8 +7,7 @@ use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::{Row, Transaction};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, EntityName, EntityTrait, Iden, IdenStatic, Iterable, Statement,
-    Value,
+    ActiveModelTrait, ActiveValue, EntityName, EntityTrait, IdenStatic, Iterable, Statement, Value,
 };
 
 use super::DbError;
@@ -62,7 +61,7 @@ pub fn query<M: FromRow>(txn: &Transaction<'_>, s: &Statement) -> Result<Vec<M>,
     // Each column's position is looked up once per query: looked up by name for every value,
     // rusqlite compares the name with every column's, which showed in the writer's profile.
     let at = <M::Entity as EntityTrait>::Column::iter()
-        .map(|c| st.column_index(&c.to_string()))
+        .map(|c| st.column_index(c.as_str()))
         .collect::<Result<Vec<usize>, _>>()?;
     let rows = st.query_map(rusqlite::params_from_iter(params(s)), |r| {
         M::read(&mut Columns {

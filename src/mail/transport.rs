@@ -69,8 +69,8 @@ impl Transport {
 
     /// Sends messages in order and returns the outcome of each one tried (a message that could
     /// not be built comes in as its error and goes out the same). Stops after a message the
-    /// server could not be reached for, since the rest would fail alike, and before the next
-    /// message once `deadline` has passed.
+    /// server could not be reached for, since the rest would fail alike, and (SMTP) before the
+    /// next message once `deadline` has passed; files are written all together.
     pub async fn send_in_order(
         &self,
         messages: Vec<Result<Message, SendError>>,

@@ -91,7 +91,7 @@ pub async fn deliver_pending(
 ) -> Result<Pass, DbError> {
     let mut pass = Pass::default();
     let mut after_id = 0;
-    let mut sent = Sent::new();
+    let mut sent = Sent::default();
     loop {
         let claimed = q::claim_due(
             db,
@@ -164,7 +164,8 @@ pub async fn deliver_pending(
                 );
                 break;
             }
-            if sent.due() || transport.send_group() > 1 {
+            // (Files come as one group per claimed batch, recorded below.)
+            if sent.due() {
                 sent.record(db).await?;
             }
         }
@@ -173,19 +174,13 @@ pub async fn deliver_pending(
 }
 
 /// Deliveries not yet recorded, and when deliveries were last recorded.
+#[derive(Default)]
 struct Sent {
     ids: Vec<i64>,
     recorded: Option<std::time::Instant>,
 }
 
 impl Sent {
-    fn new() -> Sent {
-        Sent {
-            ids: Vec::new(),
-            recorded: None,
-        }
-    }
-
     fn push(&mut self, id: i64) {
         self.ids.push(id);
     }

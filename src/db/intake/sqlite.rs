@@ -9,7 +9,8 @@
 //! (Measured: the thread alone gained little, because a batch's own SQLite work was the larger
 //! part, about 120 µs of CPU per report; what the writer does per report is what got cheaper:
 //! checkpoints off the writer, UPDATEs of changed columns only, one index probe per content.)
-//! Every other writer still goes through sqlx; the write gate orders them with this one.
+//! The outbox worker's writes run here too, between batches (`Db::on_writer`). Every other
+//! writer still goes through sqlx; the write gate orders them with this one.
 
 use std::sync::Arc;
 
@@ -126,6 +127,8 @@ pub(crate) fn in_transaction<R>(
     conn: &mut Connection,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
 ) -> Result<R, DbError> {
+    // IMMEDIATE takes the write lock now, so another process writing the same file makes this
+    // wait (busy timeout) instead of failing at the first write.
     let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let r = f(&txn)?;
     txn.commit()?;
@@ -137,43 +140,41 @@ fn store_batch(
     policy: &Policy,
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
-    // IMMEDIATE takes the write lock now, so another process writing the same file makes this
-    // wait (busy timeout) instead of failing at the first write.
-    let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let fps = Fingerprints::of(subs);
-    let existing: Vec<incident::Model> =
-        raw::query(&txn, &fps.incidents().build(DbBackend::Sqlite))?;
-    // One writer holds the file (the transaction is IMMEDIATE), so the next ids follow the
-    // largest ones.
-    let (last_incident, last_report): (i64, i64) = txn
-        .prepare_cached(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM incidents), \
-             (SELECT COALESCE(MAX(id), 0) FROM reports)",
-        )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let new_incidents = fps.new_incidents(&existing) as i64;
-    let p = plan(
-        policy,
-        subs,
-        &fps,
-        existing,
-        (1..=new_incidents).map(|k| last_incident + k).collect(),
-        (1..=subs.len() as i64).map(|k| last_report + k).collect(),
-    )?;
-    // Row by row through cached statements: SQLite's fastest way to insert, with no SQL to
-    // parse after the first batch.
-    insert(&txn, p.new_incidents)?;
-    for update in p.updates {
-        if raw::execute(&txn, &update.build(DbBackend::Sqlite))? != 1 {
-            return Err(DbError::Conflict);
+    in_transaction(conn, |txn| {
+        let fps = Fingerprints::of(subs);
+        let existing: Vec<incident::Model> =
+            raw::query(txn, &fps.incidents().build(DbBackend::Sqlite))?;
+        // One writer holds the file (the transaction is IMMEDIATE), so the next ids follow the
+        // largest ones.
+        let (last_incident, last_report): (i64, i64) = txn
+            .prepare_cached(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM incidents), \
+                 (SELECT COALESCE(MAX(id), 0) FROM reports)",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let new_incidents = fps.new_incidents(&existing) as i64;
+        let p = plan(
+            policy,
+            subs,
+            &fps,
+            existing,
+            (1..=new_incidents).map(|k| last_incident + k).collect(),
+            (1..=subs.len() as i64).map(|k| last_report + k).collect(),
+        )?;
+        // Row by row through cached statements: SQLite's fastest way to insert, with no SQL to
+        // parse after the first batch.
+        insert(txn, p.new_incidents)?;
+        for update in p.updates {
+            if raw::execute(txn, &update.build(DbBackend::Sqlite))? != 1 {
+                return Err(DbError::Conflict);
+            }
         }
-    }
-    insert(&txn, p.events)?;
-    insert(&txn, p.clocks)?;
-    insert(&txn, p.reports)?;
-    insert(&txn, p.mails)?;
-    txn.commit()?;
-    Ok(p.stored)
+        insert(txn, p.events)?;
+        insert(txn, p.clocks)?;
+        insert(txn, p.reports)?;
+        insert(txn, p.mails)?;
+        Ok(p.stored)
+    })
 }
 
 fn insert<A: sea_orm::ActiveModelTrait>(
