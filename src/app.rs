@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::db::intake::IntakeWriter;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{Mode, Retry, deliver_pending};
-use crate::web::{self, AppState, ratelimit::RateLimiter};
+use crate::web::{self, AppState, Shared, ratelimit::RateLimiter};
 
 pub struct Application {
     listener: TcpListener,
@@ -57,7 +57,7 @@ impl Application {
             Arc::new(settings.deadlines.clone()),
             settings.database.intake_batch,
         )?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             limiter: Arc::new(RateLimiter::new(
                 settings.limits.intake_burst,
                 settings.limits.intake_per_minute,
@@ -74,7 +74,7 @@ impl Application {
             db,
             intake,
             mail_ready: Arc::new(tokio::sync::Notify::new()),
-        };
+        });
         Ok(Application {
             listener,
             addr,

@@ -29,8 +29,27 @@ use crate::domain::locale::Locale;
 use error::{Kind, WebError};
 use ratelimit::RateLimiter;
 
+/// What every handler shares. Axum clones the state for each extractor and layer that asks for
+/// it, several times per request; behind one `Arc` that is one atomic increment instead of one
+/// per field (measured: about 2% of intake's CPU went to cloning and dropping the fields).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub intake: IntakeWriter,
