@@ -34,34 +34,51 @@ impl PostedReport {
     }
 }
 
-fn percent_decode_strict(input: &[u8]) -> Result<String, FormError> {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut out = Vec::with_capacity(input.len());
+/// The value of each byte as a hex digit, `INVALID` for the rest.
+const HEX: [u8; 256] = {
+    let mut t = [INVALID; 256];
     let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let byte = match (
-                    input.get(i + 1).copied().and_then(hex),
-                    input.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(hi), Some(lo)) => hi << 4 | lo,
-                    _ => return Err(FormError::Malformed("bad percent-encoding")),
-                };
-                out.push(byte);
-                i += 2;
-            }
-            b => out.push(b),
-        }
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
         i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+const INVALID: u8 = 0xFF;
+
+// Reports in Chinese arrive as almost nothing but %XX triples, so this runs once per byte of
+// every form: one table look-up per digit (a match per digit was about 5% of intake's CPU).
+fn percent_decode_strict(input: &[u8]) -> Result<String, FormError> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some((&b, tail)) = rest.split_first() {
+        match b {
+            b'%' => {
+                let [hi, lo, ..] = *tail else {
+                    return Err(FormError::Malformed("bad percent-encoding"));
+                };
+                let (hi, lo) = (HEX[hi as usize], HEX[lo as usize]);
+                if hi == INVALID || lo == INVALID {
+                    return Err(FormError::Malformed("bad percent-encoding"));
+                }
+                out.push(hi << 4 | lo);
+                rest = &tail[2..];
+            }
+            b'+' => {
+                out.push(b' ');
+                rest = tail;
+            }
+            b => {
+                out.push(b);
+                rest = tail;
+            }
+        }
     }
     String::from_utf8(out).map_err(|_| FormError::Malformed("text is not valid UTF-8"))
 }
@@ -151,6 +168,48 @@ pub async fn read_report(req: Request) -> Result<PostedReport, FormError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rule as plainly as it can be written: what the table-driven decoder must agree with.
+    fn reference(input: &[u8]) -> Option<String> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let digits = std::str::from_utf8(input.get(i + 1..i + 3)?).ok()?;
+                    if !digits.bytes().all(|d| d.is_ascii_hexdigit()) {
+                        return None;
+                    }
+                    out.push(u8::from_str_radix(digits, 16).ok()?);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+
+    proptest! {
+        #[test]
+        fn decoder_agrees_with_the_rule(bytes in proptest::collection::vec(
+            prop_oneof![
+                Just(b'%'), Just(b'+'), Just(b'a'), Just(b'F'), Just(b'g'), Just(b'8'),
+                Just(b'E'), Just(b'9'), any::<u8>(),
+            ],
+            0..24,
+        )) {
+            prop_assert_eq!(percent_decode_strict(&bytes).ok(), reference(&bytes));
+        }
+
+        #[test]
+        fn any_text_round_trips(text in ".{0,40}") {
+            let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            prop_assert_eq!(percent_decode_strict(encoded.as_bytes()).ok(), Some(text));
+        }
+    }
 
     #[test]
     fn decodes_strictly() {
