@@ -192,7 +192,9 @@ fn main() {
     }
 
     // The server gets its own runtime (as `rectify serve` would), the load generator another.
+    // Named apart so that a profile of the bench tells the server's threads from the client's.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("server")
         .worker_threads(2)
         .enable_all()
         .build()
@@ -204,6 +206,7 @@ fn main() {
 
     let samples = samples();
     let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("load")
         .worker_threads(2)
         .enable_all()
         .build()
