@@ -40,11 +40,12 @@ pub fn start(
     // WAL's size. A flood grows the WAL by about 400 MB/s (each report changes about six pages,
     // four of them at random places in indexes and incidents), so SQLite's default 1,000
     // frames would stop intake all the time; 20,000 frames (every ~200 ms) measured
-    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. The
-    // file keeps its largest size: cutting it back on restart (journal_size_limit) cost 9%.
-    // When intake is quiet the checkpointer catches up and the WAL restarts without a stop.
+    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. Cutting
+    // the file back at each restart (journal_size_limit) cost 9%; the checkpointer cuts it
+    // back once intake is quiet instead. When intake is quiet the checkpointer also catches up
+    // and the WAL restarts without a stop.
     conn.pragma_update(None, "wal_autocheckpoint", 100_000)?;
-    let checkpointer = open(&db)?;
+    let checkpointer = Checkpointer::new(db.clone())?;
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let spawn_err =
         |e: std::io::Error| DbError::Setup(format!("cannot start the intake writer: {e}"));
@@ -66,22 +67,92 @@ pub fn start(
     Ok(())
 }
 
-/// Checkpoints the WAL every 200 ms without waiting on the writer or readers (PASSIVE),
-/// until the writer has stopped, then once more.
-fn checkpoint_until(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
+/// Checkpoints the WAL every 200 ms until the writer has stopped, then once more.
+fn checkpoint_until(mut checkpointer: Checkpointer, writer_gone: std::sync::mpsc::Receiver<()>) {
     loop {
         let stop = !matches!(
             // Measured: every 50 ms the checkpointer copied pages the writer was about to change
-            // again (intake ÷ healthz 0.21); every 200 ms, 0.22; every 500 ms no better. The WAL
-            // file grows to what intake writes between two checkpoints.
+            // again (intake ÷ healthz 0.21); every 200 ms, 0.22; every 500 ms no better.
             writer_gone.recv_timeout(std::time::Duration::from_millis(200)),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
+        checkpointer.round(KEEP_WAL_BYTES);
         if stop {
             return;
+        }
+    }
+}
+
+/// The WAL file's size to give back to the disk once intake is quiet: a flood leaves it at up
+/// to about 390 MiB (see `wal_autocheckpoint` in [`start`]).
+const KEEP_WAL_BYTES: u64 = 64 << 20;
+
+/// The checkpointer's connection, and what its last round found.
+struct Checkpointer {
+    conn: Connection,
+    db: Db,
+    wal: std::path::PathBuf,
+    /// The WAL's frames at the last round, when every one had been copied.
+    settled: Option<i64>,
+}
+
+impl Checkpointer {
+    fn new(db: Db) -> Result<Checkpointer, DbError> {
+        let conn = open(&db)?;
+        // PASSIVE never waits; TRUNCATE, the only mode here that does, runs with the write
+        // gate held, and must then give up at once on a reader rather than stall intake.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        // (`open` has checked that there is a file.)
+        let mut wal = db
+            .sqlite_file()
+            .map(|p| p.as_os_str().to_owned())
+            .unwrap_or_default();
+        wal.push("-wal");
+        Ok(Checkpointer {
+            conn,
+            wal: wal.into(),
+            db,
+            settled: None,
+        })
+    }
+
+    /// One round: copies into the database what the writer has committed, without waiting on
+    /// it or on readers (PASSIVE). When the round before had copied everything and nothing
+    /// was written since, and the WAL file is larger than `keep_bytes`, it also cuts the file
+    /// to nothing (TRUNCATE), holding the write gate. Returns whether it cut.
+    fn round(&mut self, keep_bytes: u64) -> bool {
+        let counts = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            });
+        let (frames, copied) = match counts {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                self.settled = None;
+                return false;
+            }
+        };
+        let all_copied = frames == copied;
+        let quiet = all_copied && self.settled == Some(frames);
+        self.settled = all_copied.then_some(frames);
+        if !quiet || std::fs::metadata(&self.wal).is_ok_and(|m| m.len() <= keep_bytes) {
+            return false;
+        }
+        let _gate = self.db.write_guard_blocking();
+        // (busy, frames, copied): busy when a reader was still on the WAL; the next quiet round
+        // tries again.
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+            Ok(busy) => busy == 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL truncation failed");
+                false
+            }
         }
     }
 }
@@ -192,4 +263,74 @@ fn insert<A: sea_orm::ActiveModelTrait>(
         raw::insert(txn, row)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_wal_is_cut_back_and_a_busy_one_left() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let url = format!("sqlite:{}?mode=rwc", file.display());
+        let db = rt
+            .block_on(Db::connect(&url, 2, std::time::Duration::from_secs(5)))
+            .unwrap();
+        let writer = open(&db).unwrap();
+        // No checkpoint by the writer: only the checkpointer's rounds copy and cut.
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let write = |rows: usize| {
+            for _ in 0..rows {
+                writer
+                    .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                    .unwrap();
+            }
+        };
+        let wal_len = || {
+            std::fs::metadata(dir.path().join("t.db-wal"))
+                .unwrap()
+                .len()
+        };
+        let mut c = Checkpointer::new(db.clone()).unwrap();
+
+        write(100);
+        assert!(wal_len() > 100 * 3000);
+        assert!(!c.round(0), "the first round cannot know intake is quiet");
+        write(10);
+        assert!(!c.round(0), "written since the last round: not quiet");
+        assert!(wal_len() > 0);
+        assert!(
+            c.round(0),
+            "nothing written since a round that copied everything"
+        );
+        assert_eq!(wal_len(), 0);
+
+        // A reader on the WAL: the cut gives up at once (it holds the write gate meanwhile).
+        write(20);
+        let reader = open(&db).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert!(!c.round(0));
+        let t = std::time::Instant::now();
+        assert!(!c.round(0), "a reader holds the WAL");
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        assert!(wal_len() > 0);
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(c.round(0), "the reader is gone");
+        assert_eq!(wal_len(), 0);
+
+        write(1);
+        assert!(!c.round(1 << 20));
+        assert!(!c.round(1 << 20), "a WAL under the size kept is left alone");
+        assert!(wal_len() > 0);
+        let rows: i64 = writer
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 131);
+    }
 }
