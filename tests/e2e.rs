@@ -33,9 +33,14 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect(
-            "chromedriver (Debian package chromium-driver) must be installed; .ci/run installs it",
-        );
+        .unwrap_or_else(|e| {
+            panic!(
+                "chromedriver: {e}; the end-to-end test needs Debian's chromium, chromium-driver \
+                 and fonts-noto-cjk: run {}",
+                common::record::FIX
+            )
+        });
+    common::record::used("browser");
     let driver = Driver(driver);
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
@@ -62,7 +67,10 @@ async fn browser() -> (Driver, Client, tempfile::TempDir) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("could not start a Chromium session through chromedriver");
+    panic!(
+        "could not start a Chromium session through chromedriver (is /usr/bin/chromium there?): run {}",
+        common::record::FIX
+    );
 }
 
 /// The page's text; empty while a navigation is under way (callers poll for what they expect).

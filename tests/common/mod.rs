@@ -1,5 +1,6 @@
 //! Test helpers: the real application on port 0 with a fresh database of its own, on SQLite and
-//! (when RECTIFY_TEST_POSTGRES_URL is set) on PostgreSQL.
+//! on PostgreSQL (`RECTIFY_TEST_POSTGRES_URL`, by default the local server on 127.0.0.1:5432; a
+//! test fails with the command that starts one when none answers).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -16,19 +17,17 @@ pub enum Backend {
     Postgres,
 }
 
-/// The backends every database test runs on.
+/// The backends every database test runs on: both, always.
 pub fn backends() -> Vec<Backend> {
-    let mut v = vec![Backend::Sqlite];
-    if postgres_admin_url().is_some() {
-        v.push(Backend::Postgres);
-    }
-    v
+    vec![Backend::Sqlite, Backend::Postgres]
 }
 
-fn postgres_admin_url() -> Option<String> {
+/// The PostgreSQL server the tests create their databases on.
+pub fn postgres_admin_url() -> String {
     std::env::var("RECTIFY_TEST_POSTGRES_URL")
         .ok()
         .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A database of its own for one test.
@@ -53,11 +52,16 @@ impl TestDb {
                 pg_name: None,
             },
             Backend::Postgres => {
-                let admin = postgres_admin_url().expect("RECTIFY_TEST_POSTGRES_URL");
+                let admin = postgres_admin_url();
                 let name = format!("rectify_t_{}", uuid::Uuid::new_v4().simple());
-                let conn = Database::connect(&admin)
-                    .await
-                    .expect("connect to PostgreSQL");
+                let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL does not answer at {admin} ({e}): run {} or set \
+                         RECTIFY_TEST_POSTGRES_URL to a server that does",
+                        record::FIX
+                    )
+                });
+                record::used("postgres");
                 conn.execute_raw(Statement::from_string(
                     conn.get_database_backend(),
                     format!("CREATE DATABASE {name}"),
@@ -81,8 +85,8 @@ impl TestDb {
 
     /// Drops a PostgreSQL test database (SQLite files go with the temporary folder).
     pub async fn drop_db(&self) {
-        if let (Some(name), Some(admin)) = (&self.pg_name, postgres_admin_url())
-            && let Ok(conn) = Database::connect(&admin).await
+        if let Some(name) = &self.pg_name
+            && let Ok(conn) = Database::connect(&postgres_admin_url()).await
         {
             let _ = conn
                 .execute_raw(Statement::from_string(
@@ -241,6 +245,7 @@ pub async fn wait_for_mail(dir: &Path, n: usize) -> Vec<PathBuf> {
     }
     panic!("expected {n} mail(s) in {}", dir.display());
 }
+pub mod record;
 pub mod smtp;
 pub mod staff;
 

@@ -1,5 +1,6 @@
-//! A real SMTP server for the tests: `python3 -m aiosmtpd` (from PyPI; `.ci/run` installs it)
-//! writing every message it accepts into a Maildir, started and stopped as a child process.
+//! A real SMTP server for the tests: `python -m aiosmtpd` (from PyPI; `./test.sh` puts it in a
+//! virtual environment under target/test-venv) writing every message it accepts into a Maildir,
+//! started and stopped as a child process.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -21,9 +22,40 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The Python that has aiosmtpd: `RECTIFY_TEST_PYTHON`, else the project's test environment that
+/// `./test.sh` makes, else `python3`. Panics with the command that provides it when none does.
+fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+        let candidates = std::env::var("RECTIFY_TEST_PYTHON")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .into_iter()
+            .chain(venv.exists().then(|| venv.display().to_string()))
+            .chain(["python3".to_owned()]);
+        for python in candidates {
+            let has_it = Command::new(&python)
+                .args(["-c", "import aiosmtpd"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if has_it {
+                return python;
+            }
+        }
+        panic!(
+            "no Python with aiosmtpd for the mail tests' SMTP server: run {}",
+            super::record::FIX
+        )
+    })
+}
+
 impl SmtpServer {
     /// Starts a server on a free port and waits until it accepts connections.
     pub fn start() -> SmtpServer {
+        super::record::used("smtp");
         let mut s = SmtpServer {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
@@ -53,7 +85,7 @@ impl SmtpServer {
     /// Starts (again) on the same port and Maildir.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the SMTP server is running already");
-        let child = Command::new("python3")
+        let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -61,7 +93,7 @@ impl SmtpServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("python3 -m aiosmtpd (install it: python3 -m pip install aiosmtpd)");
+            .unwrap_or_else(|e| panic!("{} -m aiosmtpd: {e}", python()));
         self.child = Some(child);
         let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
         let until = Instant::now() + Duration::from_secs(30);
@@ -77,9 +109,7 @@ impl SmtpServer {
                     use std::io::Read;
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!(
-                    "aiosmtpd exited with {status}: {err}\n(install it: python3 -m pip install aiosmtpd)"
-                );
+                panic!("aiosmtpd exited with {status}: {err}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
