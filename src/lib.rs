@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod i18n;
 pub mod jobs;
 pub mod mail;
 pub mod nice;

@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::domain::escalation::{Phase, describe};
 use crate::domain::locale::Locale;
 use crate::domain::workflow::State;
-use crate::web::format::local_deadline;
+use crate::i18n::format::local_deadline;
 
 /// Someone a sweep tells.
 #[derive(Debug, Clone, PartialEq, Eq)]

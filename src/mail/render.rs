@@ -7,7 +7,7 @@ use super::{Mail, new_message_id};
 use crate::config::Settings;
 use crate::domain::locale::Locale;
 use crate::domain::tracking_code::TrackingCode;
-use crate::web::i18n::{Texts, texts};
+use crate::i18n::{Texts, texts};
 
 #[derive(Template)]
 #[template(path = "mail/ack.txt")]
@@ -40,7 +40,7 @@ pub fn acknowledgement(
     let t = texts(locale);
     let link = settings.public_link(&format!("/status/{code}"));
     let feedback_due = feedback_due
-        .map(|d| crate::web::format::local_deadline(d, settings.public.time_zone, locale))
+        .map(|d| crate::i18n::format::local_deadline(d, settings.public.time_zone, locale))
         .unwrap_or_default();
     let service = settings.public.service_name.as_str();
     let text = AckText {

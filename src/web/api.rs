@@ -10,11 +10,11 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::error::{Kind, WebError};
-use super::i18n::problem_message;
 use super::public::{accept, limits};
 use super::{AppState, Lang};
 use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, ReportForm, validate};
+use crate::i18n::problem_message;
 
 pub const REPORTS_PATH: &str = "/api/v1/reports";
 

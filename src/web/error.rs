@@ -6,8 +6,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::i18n::{Texts, texts};
 use crate::domain::locale::Locale;
+use crate::i18n::{Texts, texts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -4,8 +4,6 @@
 pub mod api;
 pub mod error;
 pub mod form;
-pub mod format;
-pub mod i18n;
 pub mod public;
 pub mod ratelimit;
 pub mod security;

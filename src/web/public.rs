@@ -11,8 +11,6 @@ use serde::Deserialize;
 
 use super::error::{Kind, WebError};
 use super::form::{FormError, read_report};
-use super::format::{local_deadline, local_time};
-use super::i18n::{Texts, problem_message, stage_name, texts};
 use super::{AppState, Lang, security};
 use crate::config::Settings;
 use crate::db::intake::Submission;
@@ -20,6 +18,8 @@ use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, FieldError, Limits, ReportForm, validate};
 use crate::domain::stage::Stage;
 use crate::domain::tracking_code::TrackingCode;
+use crate::i18n::format::{local_deadline, local_time};
+use crate::i18n::{Texts, problem_message, stage_name, texts};
 
 pub fn router() -> Router<AppState> {
     Router::new()

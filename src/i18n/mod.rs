@@ -1,0 +1,9 @@
+//! Everything people read, in English and Simplified Chinese, shared by the web pages and the
+//! mail (neither owns it): the public pages' and reporter mail's texts, the staff vocabulary
+//! (states, actions, roles, severities, clocks), and how instants are written.
+
+pub mod format;
+mod public;
+pub mod words;
+
+pub use public::{EN, Texts, ZH, problem_message, stage_name, texts};

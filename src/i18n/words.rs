@@ -1,0 +1,148 @@
+//! The workflow's vocabulary in words, for staff pages and staff mail: a person reads
+//! "Fix planned" or "已制定整改方案", never `fix_planned`.
+
+use std::borrow::Cow;
+
+use crate::domain::locale::Locale;
+use crate::domain::severity::{SeriousKind, Severity};
+use crate::domain::workflow::{ActionKind, Role, State};
+
+fn pick(locale: Locale, en: &'static str, zh: &'static str) -> &'static str {
+    if locale.is_zh() { zh } else { en }
+}
+
+/// A state as a column heading or a badge: "Fix planned" / "已制定整改方案".
+pub fn state(s: State, locale: Locale) -> &'static str {
+    match s {
+        State::New => pick(locale, "New", "待研判"),
+        State::Triaged => pick(locale, "Triaged", "已研判"),
+        State::Contained => pick(locale, "Contained", "已遏制"),
+        State::FixPlanned => pick(locale, "Fix planned", "已制定整改方案"),
+        State::Retraining => pick(locale, "Retraining", "优化训练中"),
+        State::Verifying => pick(locale, "Verifying", "验证中"),
+        State::Resolved => pick(locale, "Resolved", "已整改"),
+        State::Rejected => pick(locale, "Rejected", "不予处理"),
+        State::Duplicate => pick(locale, "Duplicate", "重复（已合并）"),
+    }
+}
+
+/// An action as a button's caption or a timeline line's verb.
+pub fn action(a: ActionKind, locale: Locale) -> &'static str {
+    use ActionKind::*;
+    match a {
+        Triage => pick(locale, "Triage", "研判"),
+        Contain => pick(locale, "Record containment", "记录遏制措施"),
+        PlanFix => pick(locale, "Plan fix", "制定整改方案"),
+        StartRetraining => pick(locale, "Start retraining", "开始优化训练"),
+        SubmitForVerification => pick(locale, "Submit for verification", "提交验证"),
+        VerifyPass => pick(locale, "Verification passed", "验证通过"),
+        VerifyFail => pick(locale, "Verification failed", "验证未通过"),
+        Reopen => pick(locale, "Reopen", "重新打开"),
+        Reject => pick(locale, "Reject", "不予处理"),
+        Merge => pick(locale, "Merge into another incident", "并入其他事件"),
+        SplitOut => pick(locale, "Split out a report", "拆分出举报"),
+        Assign => pick(locale, "Assign", "指派"),
+        SetCategory => pick(locale, "Change category", "修改类别"),
+        SetSeverity => pick(locale, "Change severity", "修改严重程度"),
+        SetSerious => pick(locale, "Serious incident", "严重事件"),
+        SetEvidenceHold => pick(locale, "Evidence hold", "证据保全"),
+        RecordAuthorityReport => pick(locale, "Record authority report", "记录向主管机关报告"),
+        Comment => pick(locale, "Comment", "评论"),
+        Open => pick(locale, "Opened", "创建"),
+        AddReport => pick(locale, "Report added", "新增举报"),
+        Absorb => pick(
+            locale,
+            "Merged incident's reports added",
+            "并入被合并事件的举报",
+        ),
+    }
+}
+
+/// A role, as a noun for the person: "compliance officer" / "合规专员".
+pub fn role(r: Role, locale: Locale) -> &'static str {
+    match r {
+        Role::Triager => pick(locale, "triager", "研判员"),
+        Role::Engineer => pick(locale, "engineer", "工程师"),
+        Role::Lead => pick(locale, "lead", "负责人"),
+        Role::Compliance => pick(locale, "compliance officer", "合规专员"),
+        Role::Admin => pick(locale, "admin", "管理员"),
+    }
+}
+
+pub fn severity(s: Severity, locale: Locale) -> &'static str {
+    match s {
+        Severity::Low => pick(locale, "low", "低"),
+        Severity::Medium => pick(locale, "medium", "中"),
+        Severity::High => pick(locale, "high", "高"),
+        Severity::Critical => pick(locale, "critical", "危急"),
+    }
+}
+
+/// The kind of serious incident (EU AI Act Art. 3(49)).
+pub fn serious_kind(k: SeriousKind, locale: Locale) -> &'static str {
+    match k {
+        SeriousKind::Death => pick(locale, "death of a person", "人员死亡"),
+        SeriousKind::Widespread => pick(locale, "widespread infringement", "大范围侵权"),
+        SeriousKind::CriticalInfrastructure => pick(
+            locale,
+            "serious disruption of critical infrastructure",
+            "关键基础设施严重中断",
+        ),
+        SeriousKind::Other => pick(locale, "other serious incident", "其他严重事件"),
+    }
+}
+
+/// A clock by its configured name; a name this module does not know is shown as configured
+/// (a deployment's own clock), with underscores read as spaces.
+pub fn clock(name: &str, locale: Locale) -> Cow<'static, str> {
+    let known = match name {
+        "acknowledge" => pick(locale, "feedback to the reporter", "向举报人反馈"),
+        "triage" => pick(locale, "triage", "研判"),
+        "contain" => pick(locale, "containment", "遏制（过滤）"),
+        "remediate" => pick(locale, "remediation (model fix)", "整改（模型优化）"),
+        "authority_report" => pick(locale, "EU authority report", "向欧盟主管机关报告"),
+        "appeal" => pick(locale, "appeal decision", "申诉处理"),
+        _ => return Cow::Owned(name.replace('_', " ")),
+    };
+    Cow::Borrowed(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every word exists in both languages and no identifier is shown as a word.
+    #[test]
+    fn every_value_has_words_in_both_languages() {
+        for locale in [Locale::En, Locale::ZhCn] {
+            let mut all: Vec<(String, &str)> = Vec::new();
+            all.extend(State::ALL.map(|s| (state(s, locale).to_owned(), s.as_str())));
+            all.extend(ActionKind::ALL.map(|a| (action(a, locale).to_owned(), a.as_str())));
+            all.extend(Role::ALL.map(|r| (role(r, locale).to_owned(), r.as_str())));
+            all.extend(Severity::ALL.map(|s| (severity(s, locale).to_owned(), s.as_str())));
+            all.extend(SeriousKind::ALL.map(|k| (serious_kind(k, locale).to_owned(), k.as_str())));
+            for c in [
+                "acknowledge",
+                "triage",
+                "contain",
+                "remediate",
+                "authority_report",
+            ] {
+                all.push((clock(c, locale).into_owned(), c));
+            }
+            for (word, id) in all {
+                assert!(!word.is_empty());
+                assert!(
+                    !word.contains('_'),
+                    "{word:?} for {id} reads like an identifier"
+                );
+                if locale.is_zh() {
+                    assert!(
+                        !word.chars().any(|c| c.is_ascii_alphabetic()),
+                        "{word:?} for {id} is not Chinese"
+                    );
+                }
+            }
+        }
+    }
+}
