@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 pub use error::DbError;
 
@@ -119,17 +122,46 @@ impl Db {
         self.backend == DbBackend::Postgres
     }
 
-    /// Hold this while a write transaction runs (a no-op wait on PostgreSQL).
-    pub async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        if self.is_postgres() {
+    /// The one way to write through sea-orm: the write gate (SQLite) and a transaction begun
+    /// IMMEDIATE on the writer connection, taken together. IMMEDIATE takes SQLite's write lock
+    /// at BEGIN, under the busy timeout; a deferred transaction that read first and wrote later
+    /// would fail at once with a busy snapshot whenever another process (`rectify sweep` beside
+    /// `serve`) committed in between. Commit with [`WriteTxn::commit`]; dropping it rolls back.
+    pub async fn begin_write(&self) -> Result<WriteTxn, DbError> {
+        let gate = if self.is_postgres() {
             None
         } else {
-            Some(self.write_gate.lock().await)
-        }
+            Some(self.write_gate.clone().lock_owned().await)
+        };
+        let txn = self
+            .writer
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: (!self.is_postgres())
+                    .then_some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(WriteTxn { txn, _gate: gate })
+    }
+
+    /// Runs `f` in one write transaction ([`Db::begin_write`]) and commits when it returns
+    /// `Ok`; an `Err` rolls everything back.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        F: for<'c> FnOnce(
+            &'c DatabaseTransaction,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<R, DbError>> + Send + 'c>,
+        >,
+    {
+        let txn = self.begin_write().await?;
+        let r = f(&txn).await?;
+        txn.commit().await?;
+        Ok(r)
     }
 
     /// The gate for a writer on a thread of its own (blocks: never call it on the runtime).
-    pub fn write_guard_blocking(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) fn write_guard_blocking(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         if self.is_postgres() {
             None
         } else {
@@ -146,7 +178,7 @@ impl Db {
     /// `None` otherwise (PostgreSQL, or a command that started no intake writer). Writes that
     /// come often go this way: through the pool they would hold the write gate while waiting
     /// for hops between threads, and every report queued behind the gate would wait too.
-    /// Never call it holding [`Db::write_guard`]: the writer takes the gate for each task.
+    /// Never call it holding a [`WriteTxn`]: the writer takes the gate for each task.
     pub(crate) async fn on_writer<R: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, DbError> + Send + 'static,
@@ -172,8 +204,8 @@ impl Db {
                 return r.map(|n| n as u64);
             }
         }
-        let _gate = self.write_guard().await;
-        Ok(self.writer.execute_raw(s).await?.rows_affected())
+        self.write(|txn| Box::pin(async move { Ok(txn.execute_raw(s).await?.rows_affected()) }))
+            .await
     }
 
     /// SQLite: the database file (`None` in memory or on PostgreSQL).
@@ -185,14 +217,43 @@ impl Db {
         self.busy_timeout
     }
 
-    /// The connection writes go through (hold [`Db::write_guard`] for a write transaction).
-    pub fn write_conn(&self) -> &DatabaseConnection {
+    /// The connection writes go through; only [`Db::begin_write`] writes on it (and tests that
+    /// set rows up before anything else runs).
+    pub(crate) fn write_conn(&self) -> &DatabaseConnection {
         &self.writer
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {
         self.conn.ping().await?;
         Ok(())
+    }
+}
+
+/// A write transaction holding the write gate; see [`Db::begin_write`]. Derefs to the
+/// transaction for queries. The transaction is declared first so that it is dropped (rolled
+/// back) before the gate opens for the next writer.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 }
 

@@ -139,8 +139,10 @@ pub async fn claim_due(
     {
         Some(rows) => rows?,
         None => {
-            let _gate = db.write_guard().await;
-            claim.exec_with_returning(db.write_conn()).await?
+            let txn = db.begin_write().await?;
+            let rows = claim.exec_with_returning(&*txn).await?;
+            txn.commit().await?;
+            rows
         }
     };
     claimed.sort_by_key(|r| r.id);

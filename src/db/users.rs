@@ -18,8 +18,8 @@ pub async fn create(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<user::Model, DbError> {
-    let _gate = db.write_guard().await;
-    Ok(user::ActiveModel {
+    let txn = db.begin_write().await?;
+    let u = user::ActiveModel {
         email: Set(email.to_lowercase()),
         name: Set(name.to_string()),
         role: Set(role.to_string()),
@@ -29,8 +29,10 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(db.write_conn())
-    .await?)
+    .insert(&*txn)
+    .await?;
+    txn.commit().await?;
+    Ok(u)
 }
 
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<user::Model>, DbError> {
@@ -52,36 +54,39 @@ pub async fn disable(db: &Db, email: &str) -> Result<bool, DbError> {
     let Some(u) = by_email(db, email).await? else {
         return Ok(false);
     };
-    let _gate = db.write_guard().await;
+    let txn = db.begin_write().await?;
     user::Entity::update_many()
         .col_expr(user::Column::Disabled, Expr::value(true))
         .filter(user::Column::Id.eq(u.id))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
     session::Entity::delete_many()
         .filter(session::Column::UserId.eq(u.id))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(true)
 }
 
 pub async fn set_role(db: &Db, email: &str, role: &str) -> Result<bool, DbError> {
-    let _gate = db.write_guard().await;
+    let txn = db.begin_write().await?;
     let res = user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role))
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(res.rows_affected == 1)
 }
 
 pub async fn set_locale(db: &Db, id: i64, locale: &str) -> Result<(), DbError> {
-    let _gate = db.write_guard().await;
+    let txn = db.begin_write().await?;
     user::Entity::update_many()
         .col_expr(user::Column::Locale, Expr::value(locale))
         .filter(user::Column::Id.eq(id))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -100,11 +105,11 @@ pub async fn start_session(
     expires_at: DateTime<Utc>,
 ) -> Result<String, DbError> {
     let token = hex::encode(rand::random::<[u8; 32]>());
-    let _gate = db.write_guard().await;
+    let txn = db.begin_write().await?;
     // Expired sessions are useless; sweeping them at each sign-in keeps the table small.
     session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
     session::ActiveModel {
         id: Set(token_id(&token)),
@@ -113,8 +118,9 @@ pub async fn start_session(
         created_at: Set(now),
         expires_at: Set(expires_at),
     }
-    .insert(db.write_conn())
+    .insert(&*txn)
     .await?;
+    txn.commit().await?;
     Ok(token)
 }
 
@@ -143,9 +149,10 @@ pub async fn session_user(
 }
 
 pub async fn end_session(db: &Db, token: &str) -> Result<(), DbError> {
-    let _gate = db.write_guard().await;
+    let txn = db.begin_write().await?;
     session::Entity::delete_by_id(token_id(token))
-        .exec(db.write_conn())
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }

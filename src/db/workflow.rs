@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::entities::{incident, incident_clock, report};
@@ -83,32 +83,31 @@ pub async fn act(
     now: DateTime<Utc>,
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
-    let _gate = db.write_guard().await;
-    let txn = db.write_conn().begin().await?;
-    let before = lock(&txn, db, id).await?;
+    let txn = db.begin_write().await?;
+    let before = lock(&*txn, db, id).await?;
     if seen_version.is_some_and(|v| v != before.version) {
         return Err(ActError::Conflict);
     }
     let result = match action {
         Action::Merge { target } => {
-            merge_in(&txn, db, policy, &before, target.id, actor, now).await?
+            merge_in(&*txn, db, policy, &before, target.id, actor, now).await?
         }
         Action::SplitOut { report_id, .. } => {
-            split_in(&txn, db, policy, &before, *report_id, actor, now).await?
+            split_in(&*txn, db, policy, &before, *report_id, actor, now).await?
         }
         _ => {
             let domain = incidents::to_domain(&before)?;
             let event = workflow::apply(&domain, action, actor, now).map_err(ActError::Refused)?;
             let after = workflow::project(Some(&domain), id, &event)
                 .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
-            incidents::append(&txn, &before, &after, &event, actor.user_id).await?;
-            update_clocks(&txn, policy, &after, &event.action, now).await?;
+            incidents::append(&*txn, &before, &after, &event, actor.user_id).await?;
+            update_clocks(&*txn, policy, &after, &event.action, now).await?;
             after
         }
     };
-    let reporters = reporters(&txn, result.id).await?;
+    let reporters = reporters(&*txn, result.id).await?;
     for mail in mail_for(&result, &reporters) {
-        outbox::enqueue(&txn, &mail, now, Some(result.id), None).await?;
+        outbox::enqueue(&*txn, &mail, now, Some(result.id), None).await?;
     }
     txn.commit().await?;
     Ok(result)

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Timelike, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+use sea_orm::ActiveValue::Set;
 
 use crate::config::Settings;
 use crate::db::entities::{escalation as esc_row, incident, incident_clock, user};
@@ -127,14 +127,6 @@ fn resolve(
 
 /// Takes the write lock first on SQLite, so the reads below are not overtaken by another
 /// process's writes (a `rectify sweep` beside `rectify serve`) before this transaction writes.
-async fn lock_for_write<C: ConnectionTrait>(conn: &C, db: &Db) -> Result<(), DbError> {
-    if !db.is_postgres() {
-        conn.execute_unprepared("UPDATE incident_clocks SET id = id WHERE 0")
-            .await?;
-    }
-    Ok(())
-}
-
 /// One transaction over at most `sweep_batch` due clocks after `after` (in next fire time and id
 /// order). Returns the last clock looked at, or `None` when no clock was left due.
 async fn sweep_chunk(
@@ -146,10 +138,8 @@ async fn sweep_chunk(
     report: &mut SweepReport,
 ) -> Result<Option<(DateTime<Utc>, i64)>, SweepError> {
     let policy = &settings.deadlines;
-    let _gate = db.write_guard().await;
-    let txn = db.write_conn().begin().await?;
-    lock_for_write(&txn, db).await?;
-    let clocks = q::due_clocks(&txn, now, after, settings.escalation.sweep_batch).await?;
+    let txn = db.begin_write().await?;
+    let clocks = q::due_clocks(&*txn, now, after, settings.escalation.sweep_batch).await?;
     let Some(last) = clocks
         .last()
         .and_then(|c| c.next_fire_at.map(|at| (at, c.id)))
@@ -161,8 +151,8 @@ async fn sweep_chunk(
     let mut incident_ids: Vec<i64> = clocks.iter().map(|c| c.incident_id).collect();
     incident_ids.sort_unstable();
     incident_ids.dedup();
-    let incidents = q::incidents(&txn, &incident_ids).await?;
-    let fired_before = q::fired_steps(&txn, &incident_ids).await?;
+    let incidents = q::incidents(&*txn, &incident_ids).await?;
+    let fired_before = q::fired_steps(&*txn, &incident_ids).await?;
     let none = HashSet::new();
 
     // Which steps fire, and each clock's next fire time.
@@ -202,7 +192,7 @@ async fn sweep_chunk(
     let mut assignee_ids: Vec<i64> = firings.iter().filter_map(|f| f.inc.assignee_id).collect();
     assignee_ids.sort_unstable();
     assignee_ids.dedup();
-    let (staff, assignee_users) = q::people(&txn, &assignee_ids).await?;
+    let (staff, assignee_users) = q::people(&*txn, &assignee_ids).await?;
     let leads: Vec<Addressee> = staff
         .iter()
         .filter(|u| u.role == "lead")
@@ -294,7 +284,7 @@ async fn sweep_chunk(
         let mail = escalation(settings, to, items)?;
         let incidents: HashSet<i64> = items.iter().map(|i| i.incident_id).collect();
         let single = (incidents.len() == 1).then(|| items[0].incident_id);
-        let id = outbox::enqueue(&txn, &mail, now, single, None).await?;
+        let id = outbox::enqueue(&*txn, &mail, now, single, None).await?;
         outbox_of.insert(key.clone(), id);
         report.mails.push(queued(&mail, incidents.len()));
     }
@@ -331,8 +321,8 @@ async fn sweep_chunk(
             });
         }
     }
-    q::insert_fired(&txn, rows).await?;
-    q::set_next_fire(&txn, &next_fire).await?;
+    q::insert_fired(&*txn, rows).await?;
+    q::set_next_fire(&*txn, &next_fire).await?;
     if dry_run {
         txn.rollback().await?;
     } else {
@@ -364,14 +354,12 @@ async fn send_digests(
         return Ok(());
     }
     let day = local.date_naive();
-    let _gate = db.write_guard().await;
-    let txn = db.write_conn().begin().await?;
-    lock_for_write(&txn, db).await?;
-    let leads = q::leads(&txn).await?;
+    let txn = db.begin_write().await?;
+    let leads = q::leads(&*txn).await?;
     let mut pending = Vec::new();
     for u in &leads {
         let mid = crate::mail::escalation::digest_message_id(settings, day, &u.email);
-        if !outbox::message_id_exists(&txn, &mid).await? {
+        if !outbox::message_id_exists(&*txn, &mid).await? {
             pending.push(u);
         }
     }
@@ -379,7 +367,7 @@ async fn send_digests(
         txn.rollback().await?;
         return Ok(());
     }
-    let overdue = q::overdue(&txn, now).await?;
+    let overdue = q::overdue(&*txn, now).await?;
     if overdue.is_empty() {
         txn.rollback().await?;
         return Ok(());
@@ -406,7 +394,7 @@ async fn send_digests(
         .len();
     for u in pending {
         let mail = digest(settings, &addressee_of(u, default_locale), day, now, &items)?;
-        outbox::enqueue(&txn, &mail, now, None, None).await?;
+        outbox::enqueue(&*txn, &mail, now, None, None).await?;
         report.mails.push(queued(&mail, n));
     }
     if dry_run {
