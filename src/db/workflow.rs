@@ -11,10 +11,10 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::entities::{incident, incident_clock, report};
+use super::entities::{incident, incident_clock, regression_case, report};
 use super::{Db, DbError, escalation, incidents, outbox};
 use crate::domain::deadlines::{ClockFacts, Policy, StartEvent};
-use crate::domain::report::title_of;
+use crate::domain::report::{COMPLAINT_CLOCK, title_of};
 use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal};
 use crate::mail::Mail;
 
@@ -173,6 +173,22 @@ async fn merge_in(
         .filter(report::Column::IncidentId.eq(dup.id))
         .exec(txn)
         .await?;
+    // The duplicate's regression cases are about the same content: they follow its reports.
+    regression_case::Entity::update_many()
+        .col_expr(regression_case::Column::IncidentId, Expr::value(target.id))
+        .filter(regression_case::Column::IncidentId.eq(dup.id))
+        .exec(txn)
+        .await?;
+    // The earlier first complaint wins, as the earlier first report does.
+    if let Some(dup_complaint) = dup_row.complaint_at
+        && target_row.complaint_at.is_none_or(|t| dup_complaint < t)
+    {
+        incident::Entity::update_many()
+            .col_expr(incident::Column::ComplaintAt, Expr::value(Some(dup_complaint)))
+            .filter(incident::Column::Id.eq(target.id))
+            .exec(txn)
+            .await?;
+    }
     update_clocks(txn, policy, &dup_after, &merged.action, now).await?;
     update_clocks(txn, policy, &target_after, &absorbed.action, now).await?;
     Ok(dup_after)
@@ -217,10 +233,11 @@ async fn split_in(
         .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
 
     let stored = open_event.seal(new_id, new_inc.version, crate::domain::audit::GENESIS);
-    let (clock_rows, next_due) = super::intake::clock_rows(policy, &new_inc);
-    incidents::new_row(&new_inc, &stored.hash, next_due.as_ref(), now)
-        .insert(txn)
-        .await?;
+    let complaint = rep.channel != crate::domain::report::Channel::Discovery.as_str();
+    let (clock_rows, next_due) = super::intake::clock_rows(policy, &new_inc, complaint);
+    let mut new_row = incidents::new_row(&new_inc, &stored.hash, next_due.as_ref(), now);
+    new_row.complaint_at = Set(complaint.then_some(rep.received_at));
+    new_row.insert(txn).await?;
     incidents::event_row(&stored, None).insert(txn).await?;
     for c in clock_rows {
         c.insert(txn).await?;
@@ -229,6 +246,11 @@ async fn split_in(
     report::Entity::update_many()
         .col_expr(report::Column::IncidentId, Expr::value(new_id))
         .filter(report::Column::Id.eq(report_id))
+        .exec(txn)
+        .await?;
+    regression_case::Entity::update_many()
+        .col_expr(regression_case::Column::IncidentId, Expr::value(new_id))
+        .filter(regression_case::Column::ReportId.eq(report_id))
         .exec(txn)
         .await?;
     update_clocks(txn, policy, &after, &event.action, now).await?;
@@ -293,7 +315,7 @@ pub async fn update_clocks<C: ConnectionTrait>(
         severity: inc.severity.map(|s| s.as_str()),
         serious: inc.serious.map(|s| s.as_str()),
     };
-    let due_now: HashMap<String, _> = policy
+    let mut due_now: HashMap<String, _> = policy
         .clocks_for(
             &facts,
             inc.first_reported_at,
@@ -303,6 +325,27 @@ pub async fn update_clocks<C: ConnectionTrait>(
         .into_iter()
         .map(|c| (c.name.clone(), c))
         .collect();
+    // The complaint clock runs from the first complaint, and not at all without one (an
+    // incident only discovery reports make up).
+    let complaint_at = incident::Entity::find_by_id(inc.id)
+        .one(conn)
+        .await?
+        .and_then(|r| r.complaint_at);
+    match complaint_at {
+        None => {
+            due_now.remove(COMPLAINT_CLOCK);
+        }
+        Some(at) if at != inc.first_reported_at => {
+            if let Some(c) = policy
+                .clocks_for(&facts, at, inc.triaged_at, inc.serious_at)
+                .into_iter()
+                .find(|c| c.name == COMPLAINT_CLOCK)
+            {
+                due_now.insert(c.name.clone(), c);
+            }
+        }
+        Some(_) => {}
+    }
     let closed = !inc.state.is_open();
     for rule in &policy.clocks {
         let existing = by_name.remove(&rule.name);
@@ -379,7 +422,10 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     StartEvent::Triage => action == ActionKind::Triage.as_str(),
                     StartEvent::SeriousFlag => action == ActionKind::SetSerious.as_str(),
                 };
-                let stopped = (stops && !started_by_this) || closed;
+                // A complaint clock that only now applies (a complaint merged in) is already
+                // met once the incident is past the decision it promises.
+                let decided = rule.name == COMPLAINT_CLOCK && inc.state != workflow::State::New;
+                let stopped = (stops && !started_by_this) || closed || decided;
                 let next_fire_at = if stopped {
                     None
                 } else {

@@ -1,6 +1,7 @@
 //! Pure domain logic: no IO, no async, no database types. Time is always passed in.
 
 pub mod audit;
+pub mod cases;
 pub mod deadlines;
 pub mod escalation;
 pub mod fingerprint;
@@ -9,5 +10,6 @@ pub mod report;
 pub mod severity;
 pub mod stage;
 pub mod taxonomy;
+pub mod token;
 pub mod tracking_code;
 pub mod workflow;

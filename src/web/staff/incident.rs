@@ -172,7 +172,17 @@ fn fields_for(
             text("filter_rule", "Filter rule reference"),
             area("blocks", "What it blocks"),
         ],
-        ActionKind::PlanFix => vec![area("plan", "The plan")],
+        ActionKind::PlanFix => vec![
+            area("plan", "The plan"),
+            area(
+                "reference_answer",
+                "Desired behaviour: a reference answer (what the model should say), or …",
+            ),
+            area(
+                "refusal_style",
+                "… a refusal style (the refusal the model should give). Used for every regression case without its own response",
+            ),
+        ],
         ActionKind::StartRetraining => vec![text("training_run", "Training run reference")],
         ActionKind::SubmitForVerification => vec![text("model_version", "Candidate model version")],
         ActionKind::VerifyPass | ActionKind::VerifyFail => vec![
@@ -218,9 +228,14 @@ fn fields_for(
         )],
         ActionKind::RecordAuthorityReport => vec![text("reference", "Authority report reference")],
         ActionKind::Comment => vec![area("text", "Internal comment")],
-        ActionKind::SplitOut | ActionKind::Open | ActionKind::AddReport | ActionKind::Absorb => {
-            vec![]
-        }
+        ActionKind::SplitOut
+        | ActionKind::Open
+        | ActionKind::AddReport
+        | ActionKind::Absorb
+        | ActionKind::AddCase
+        | ActionKind::EditCase
+        | ActionKind::RetireCase
+        | ActionKind::RecordVerification => vec![],
     }
 }
 
@@ -279,7 +294,7 @@ async fn load_page(
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
         .into_iter()
-        .filter(|k| *k != ActionKind::SplitOut)
+        .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
         .map(|k| ActionForm {
             kind: k.as_str(),
             label: k.label(),
