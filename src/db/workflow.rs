@@ -84,32 +84,51 @@ pub async fn act(
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
     let txn = db.begin_write().await?;
-    let before = lock(&*txn, db, id).await?;
+    let result = act_in(&txn, db, policy, id, seen_version, action, actor, now, mail_for).await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`act`] inside the caller's write transaction (from [`Db::begin_write`]), for changes that
+/// store rows of their own with the event (a regression case, a verification run). Nothing is
+/// committed: on an error the caller drops the transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn act_in(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    policy: &Policy,
+    id: i64,
+    seen_version: Option<i64>,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    mail_for: MailFor<'_>,
+) -> Result<Incident, ActError> {
+    let before = lock(txn, db, id).await?;
     if seen_version.is_some_and(|v| v != before.version) {
         return Err(ActError::Conflict);
     }
     let result = match action {
         Action::Merge { target } => {
-            merge_in(&*txn, db, policy, &before, target.id, actor, now).await?
+            merge_in(txn, db, policy, &before, target.id, actor, now).await?
         }
         Action::SplitOut { report_id, .. } => {
-            split_in(&*txn, db, policy, &before, *report_id, actor, now).await?
+            split_in(txn, db, policy, &before, *report_id, actor, now).await?
         }
         _ => {
             let domain = incidents::to_domain(&before)?;
             let event = workflow::apply(&domain, action, actor, now).map_err(ActError::Refused)?;
             let after = workflow::project(Some(&domain), id, &event)
                 .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
-            incidents::append(&*txn, &before, &after, &event, actor.user_id).await?;
-            update_clocks(&*txn, policy, &after, &event.action, now).await?;
+            incidents::append(txn, &before, &after, &event, actor.user_id).await?;
+            update_clocks(txn, policy, &after, &event.action, now).await?;
             after
         }
     };
-    let reporters = reporters(&*txn, result.id).await?;
+    let reporters = reporters(txn, result.id).await?;
     for mail in mail_for(&result, &reporters) {
-        outbox::enqueue(&*txn, &mail, now, Some(result.id), None).await?;
+        outbox::enqueue(txn, &mail, now, Some(result.id), None).await?;
     }
-    txn.commit().await?;
     Ok(result)
 }
 

@@ -492,3 +492,40 @@ mod tests {
         assert_eq!(case_list(&[3, 7, 9]), "#3, #7 and #9");
     }
 }
+
+/// JSON text with object keys sorted at every depth and no whitespace: two bodies that mean
+/// the same (keys in another order, other spacing) read the same, for idempotency.
+pub fn canonical_json(value: &Value) -> String {
+    fn write(out: &mut String, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(out, v);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(out, item);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, value);
+    out
+}

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cases;
 pub mod deadlines;
+pub mod discovery;
 pub mod escalation;
 pub mod fingerprint;
 pub mod locale;

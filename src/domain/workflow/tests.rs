@@ -182,6 +182,9 @@ fn role_table() {
                 SetCategory,
                 SetSeverity,
                 SplitOut,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -193,6 +196,9 @@ fn role_table() {
                 SubmitForVerification,
                 Assign,
                 Comment,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -215,6 +221,9 @@ fn role_table() {
                 Reopen,
                 SetEvidenceHold,
                 SetSerious,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -303,12 +312,15 @@ fn available_actions_follow_role_and_state() {
             Assign,
             SetCategory,
             SetSeverity,
-            Comment
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase
         ]
     );
     assert_eq!(
         available_actions(&new, Role::Engineer),
-        vec![Assign, Comment]
+        vec![Assign, Comment, AddCase, EditCase, RetireCase]
     );
     assert_eq!(
         available_actions(&new, Role::Compliance),
@@ -331,7 +343,10 @@ fn available_actions_follow_role_and_state() {
             SetSeverity,
             SetSerious,
             SetEvidenceHold,
-            Comment
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase
         ]
     );
     let duplicate = incident_in(State::Duplicate);
@@ -1095,6 +1110,10 @@ fn forms_map_to_actions() {
         ("filter_rule", "f"),
         ("blocks", "b"),
         ("plan", "p"),
+        ("reference_answer", "the right answer"),
+        ("case_id", "6"),
+        ("prompt", "p"),
+        ("bad_output", "b"),
         ("training_run", "t"),
         ("model_version", "m"),
         ("prompts", "p"),
