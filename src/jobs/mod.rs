@@ -2,4 +2,5 @@
 //! outbox rows). Built on the incident clocks stored at intake.
 
 pub mod cli;
+pub mod retraining;
 pub mod sweep;

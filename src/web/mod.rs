@@ -209,6 +209,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router())
         .merge(api::router())
         .merge(retraining::router())
+        .merge(staff::retraining::router())
         .merge(staff::router())
         .layer(middleware::from_fn_with_state(state.clone(), limit_intake))
         .route("/healthz", get(|| async { "ok" }))

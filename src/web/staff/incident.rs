@@ -87,6 +87,8 @@ struct IncidentPage<'a> {
     forms: Vec<ActionForm>,
     can_split: bool,
     error: Option<String>,
+    /// The retraining panel (its own partial and view model).
+    retraining: super::retraining::RetrainingView,
 }
 
 fn opts(values: &[(&str, &str)], selected: &str) -> (Vec<(String, String)>, String) {
@@ -316,7 +318,11 @@ async fn load_page(
             None => page_error = Some(message),
         }
     }
+    let retraining = super::retraining::view(state, staff, &domain)
+        .await
+        .map_err(|e| internal(&e))?;
     let page = IncidentPage {
+        retraining,
         service: &state.settings.public.service_name,
         staff,
         reference: reference(id),

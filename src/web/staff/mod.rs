@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod board;
 pub mod incident;
+pub mod retraining;
 
 use axum::Router;
 use axum::routing::{get, post};
