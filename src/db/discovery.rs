@@ -10,9 +10,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
-use tokio::task::JoinSet;
 
-use super::intake::{DiscoverySource, IntakeWriter, Stored, Submission};
+use super::intake::{DiscoverySource, IntakeWriter, Queued, Submission};
 use crate::config::Settings;
 use crate::domain::discovery::{Finding, garak, promptfoo};
 use crate::domain::locale::Locale;
@@ -46,6 +45,10 @@ pub struct Summary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BadLine {
+    /// The file, when several were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line's number in its file (a promptfoo result's number in the export).
     pub line: u64,
     pub error: String,
 }
@@ -75,7 +78,8 @@ pub struct Importer {
     settings: Arc<Settings>,
     locale: Locale,
     threshold: Option<f64>,
-    pending: JoinSet<anyhow::Result<Stored>>,
+    /// Queued in file order, answered in that order.
+    pending: std::collections::VecDeque<Queued>,
     incidents: HashSet<i64>,
     opened: HashSet<i64>,
     pub summary: Summary,
@@ -91,7 +95,7 @@ impl Importer {
             threshold: threshold.or(settings.discovery.threshold),
             settings,
             locale,
-            pending: JoinSet::new(),
+            pending: Default::default(),
             incidents: HashSet::new(),
             opened: HashSet::new(),
             summary: Summary::default(),
@@ -103,10 +107,14 @@ impl Importer {
         self.progress = Some(Box::new(f));
     }
 
-    fn bad(&mut self, line: u64, error: String) {
+    fn bad(&mut self, file: Option<&str>, line: u64, error: String) {
         self.summary.bad_lines += 1;
         if self.summary.errors.len() < MAX_ERRORS {
-            self.summary.errors.push(BadLine { line, error });
+            self.summary.errors.push(BadLine {
+                file: file.map(str::to_owned),
+                line,
+                error,
+            });
         }
     }
 
@@ -165,14 +173,14 @@ impl Importer {
         while self.pending.len() >= IN_FLIGHT {
             self.settle_one().await?;
         }
-        let intake = self.intake.clone();
-        self.pending.spawn(async move { intake.submit(sub).await });
+        let queued = self.intake.enqueue(sub).await?;
+        self.pending.push_back(queued);
         Ok(())
     }
 
     async fn settle_one(&mut self) -> anyhow::Result<()> {
-        if let Some(done) = self.pending.join_next().await {
-            let stored = done??;
+        if let Some(queued) = self.pending.pop_front() {
+            let stored = queued.stored().await?;
             self.incidents.insert(stored.incident_id);
             if stored.already {
                 self.summary.already_imported += 1;
@@ -202,21 +210,27 @@ impl Importer {
         }
     }
 
-    /// Reads a garak report file or hit log (or both concatenated) line by line as it arrives.
-    pub async fn garak<R: AsyncBufRead + Unpin>(&mut self, mut input: R) -> anyhow::Result<()> {
+    /// Reads a garak report file or hit log (or both concatenated) line by line as it arrives;
+    /// `file` names it in the bad lines' list.
+    pub async fn garak<R: AsyncBufRead + Unpin>(
+        &mut self,
+        mut input: R,
+        file: Option<&str>,
+    ) -> anyhow::Result<()> {
         let mut reader = garak::Reader::new(self.threshold);
         let mut buf = Vec::new();
+        let mut n = 0u64;
         loop {
             buf.clear();
             if input.read_until(b'\n', &mut buf).await? == 0 {
                 break;
             }
             self.summary.lines += 1;
-            let n = self.summary.lines;
+            n += 1;
             let text = match std::str::from_utf8(&buf) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.bad(n, format!("not UTF-8: {e}"));
+                    self.bad(file, n, format!("not UTF-8: {e}"));
                     continue;
                 }
             };
@@ -226,7 +240,7 @@ impl Importer {
                         self.submit(f).await?;
                     }
                 }
-                Err(e) => self.bad(n, e),
+                Err(e) => self.bad(file, n, e),
             }
             self.tick();
         }
@@ -248,7 +262,7 @@ impl Importer {
             match r {
                 Ok(Some(f)) => self.submit(f).await?,
                 Ok(None) => {}
-                Err(e) => self.bad(n as u64, e),
+                Err(e) => self.bad(None, n as u64, e),
             }
             self.tick();
         }

@@ -228,18 +228,21 @@ pub async fn import(db: &Db, settings: &Settings, cmd: ImportCommand) -> anyhow:
     let result = match cmd {
         ImportCommand::Garak { files, .. } => {
             let mut r = Ok(());
+            let several = files.len() > 1;
             for path in files {
                 let file = tokio::fs::File::open(&path)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-                let before = importer.summary.lines;
+                let name = path.display().to_string();
                 r = importer
-                    .garak(tokio::io::BufReader::with_capacity(1 << 16, file))
+                    .garak(
+                        tokio::io::BufReader::with_capacity(1 << 16, file),
+                        several.then_some(name.as_str()),
+                    )
                     .await;
                 if r.is_err() {
                     break;
                 }
-                tracing::debug!(file = %path.display(), lines = importer.summary.lines - before, "read");
             }
             r
         }
@@ -255,7 +258,9 @@ pub async fn import(db: &Db, settings: &Settings, cmd: ImportCommand) -> anyhow:
     }
     let summary = finished?;
     for b in &summary.errors {
-        eprintln!("{tool}: line {}: {} (skipped)", b.line, b.error);
+        let file = b.file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default();
+        let what = if tool == "promptfoo" { "result" } else { "line" };
+        eprintln!("{tool}: {file}{what} {}: {} (skipped)", b.line, b.error);
     }
     if summary.bad_lines > summary.errors.len() as u64 {
         eprintln!(

@@ -421,7 +421,7 @@ async fn import_garak(State(state): State<AppState>, req: Request) -> Response {
     let limit = state.settings.discovery.max_body_bytes;
     let reader = tokio_util::io::StreamReader::new(limited_stream(req, limit));
     let mut importer = Importer::new(state.intake.clone(), state.settings.clone(), None);
-    let result = importer.garak(tokio::io::BufReader::new(reader)).await;
+    let result = importer.garak(tokio::io::BufReader::new(reader), None).await;
     let finished = importer.finish().await.map(|_| ());
     log_import(&machine, "garak", &importer);
     match result.and(finished) {

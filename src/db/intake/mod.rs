@@ -218,12 +218,27 @@ impl IntakeWriter {
 
     /// Stores one report; returns once it is committed.
     pub async fn submit(&self, sub: Submission) -> Result<Stored, anyhow::Error> {
+        self.enqueue(sub).await?.stored().await
+    }
+
+    /// Queues one report and returns at once; reports queued one after another are stored in
+    /// that order. [`Queued::stored`] waits for the commit.
+    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, anyhow::Error> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Work::Report((sub, done)))
             .await
             .map_err(|_| anyhow::anyhow!("the intake writer has stopped"))?;
-        match wait.await {
+        Ok(Queued(wait))
+    }
+}
+
+/// A report queued with [`IntakeWriter::enqueue`].
+pub struct Queued(oneshot::Receiver<Result<Stored, Arc<DbError>>>);
+
+impl Queued {
+    pub async fn stored(self) -> Result<Stored, anyhow::Error> {
+        match self.0.await {
             Ok(Ok(stored)) => Ok(stored),
             Ok(Err(e)) => Err(anyhow::anyhow!("storing the report failed: {e}")),
             Err(_) => Err(anyhow::anyhow!(

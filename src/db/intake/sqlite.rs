@@ -213,7 +213,33 @@ pub(crate) fn in_transaction<R>(
     Ok(r)
 }
 
+/// Stores a batch, trying again a few times when the file was busy: with two processes on
+/// one file (`rectify import` beside `serve`), SQLite answers some conflicts with BUSY at once
+/// instead of waiting in the busy handler (while the other process restarts the WAL, for one).
 fn store_batch(
+    conn: &mut Connection,
+    policy: &Policy,
+    subs: &[&Submission],
+) -> Result<Vec<Stored>, DbError> {
+    let mut attempt = 0u64;
+    loop {
+        match store_batch_once(conn, policy, subs) {
+            Err(DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if attempt < 10
+                    && matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn store_batch_once(
     conn: &mut Connection,
     policy: &Policy,
     subs: &[&Submission],
