@@ -359,10 +359,13 @@ impl Settings {
             .validate()
             .map_err(|e| SettingsError::Invalid(format!("deadlines: {e}")))?;
         let d = &self.discovery;
-        for c in std::iter::once(&d.default_category).chain(d.categories.iter().map(|r| &r.category))
+        for c in
+            std::iter::once(&d.default_category).chain(d.categories.iter().map(|r| &r.category))
         {
             if self.taxonomy.parse(c).is_none() {
-                return bad(format!("discovery: {c:?} is not a category of the taxonomy"));
+                return bad(format!(
+                    "discovery: {c:?} is not a category of the taxonomy"
+                ));
             }
         }
         if d.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {

@@ -125,7 +125,10 @@ impl MigrationTrait for Migration {
         m.exec_stmt(
             Query::update()
                 .table(Incidents::Table)
-                .value(Incidents::ComplaintAt, Expr::col(Incidents::FirstReportedAt))
+                .value(
+                    Incidents::ComplaintAt,
+                    Expr::col(Incidents::FirstReportedAt),
+                )
                 .to_owned(),
         )
         .await?;

@@ -47,7 +47,9 @@ pub async fn list(db: &Db, incident_id: i64) -> Result<Vec<regression_case::Mode
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<regression_case::Model>, DbError> {
-    Ok(regression_case::Entity::find_by_id(id).one(&db.conn).await?)
+    Ok(regression_case::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await?)
 }
 
 /// Adds a staff case to incident `incident_id`. The model is the incident's first report's.
@@ -90,7 +92,18 @@ pub async fn add(
         bad_output: row.bad_output.clone(),
         desired: row.desired.clone(),
     };
-    act_in(&txn, db, policy, incident_id, None, &action, actor, now, &no_mail).await?;
+    act_in(
+        &txn,
+        db,
+        policy,
+        incident_id,
+        None,
+        &action,
+        actor,
+        now,
+        &no_mail,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -135,7 +148,18 @@ pub async fn edit(
         bad_output: row.bad_output.clone(),
         desired: row.desired.clone(),
     };
-    act_in(&txn, db, policy, incident_id, None, &action, actor, now, &no_mail).await?;
+    act_in(
+        &txn,
+        db,
+        policy,
+        incident_id,
+        None,
+        &action,
+        actor,
+        now,
+        &no_mail,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -169,7 +193,18 @@ pub async fn retire(
         case_id,
         reason: reason.to_owned(),
     };
-    act_in(&txn, db, policy, incident_id, None, &action, actor, now, &no_mail).await?;
+    act_in(
+        &txn,
+        db,
+        policy,
+        incident_id,
+        None,
+        &action,
+        actor,
+        now,
+        &no_mail,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }

@@ -72,6 +72,9 @@ const MAX_ERRORS: usize = 100;
 /// Findings submitted and not yet answered: enough for the writer to fill its batches.
 const IN_FLIGHT: usize = 1024;
 
+/// Called with the summary so far.
+type Progress = Box<dyn FnMut(&Summary) + Send>;
+
 /// One import's state: the submissions under way and what came back.
 pub struct Importer {
     intake: IntakeWriter,
@@ -84,7 +87,7 @@ pub struct Importer {
     opened: HashSet<i64>,
     pub summary: Summary,
     /// Called after each line with the summary so far (a progress bar).
-    progress: Option<Box<dyn FnMut(&Summary) + Send>>,
+    progress: Option<Progress>,
 }
 
 impl Importer {
@@ -250,7 +253,8 @@ impl Importer {
     /// Reads a promptfoo results export (a file: its JSON is parsed as a stream on a thread of
     /// its own, result by result).
     pub async fn promptfoo(&mut self, file: std::fs::File) -> anyhow::Result<()> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, Result<Option<Finding>, String>)>(256);
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<(usize, Result<Option<Finding>, String>)>(256);
         let parse = tokio::task::spawn_blocking(move || {
             let mut each = |n: usize, v: &serde_json::Value, eval: Option<&str>| {
                 let _ = tx.blocking_send((n, promptfoo::finding(v, eval)));

@@ -54,7 +54,9 @@ pub fn to_domain(m: &incident::Model) -> Result<Incident, DbError> {
         last_event_at: m.last_event_at,
         desired: match (&m.desired_kind, &m.desired_response) {
             (Some(kind), Some(text)) => Some(crate::domain::cases::DesiredBehaviour {
-                kind: kind.parse().map_err(|_| bad_row(m.id, "desired behaviour"))?,
+                kind: kind
+                    .parse()
+                    .map_err(|_| bad_row(m.id, "desired behaviour"))?,
                 text: text.clone(),
             }),
             _ => None,

@@ -106,7 +106,10 @@ pub async fn authenticate(
     }
     // A use a second after the last adds nothing a person reads in "last used", and a
     // pipeline posting in a loop would otherwise write once per request.
-    if row.last_used_at.is_none_or(|t| now - t >= chrono::Duration::seconds(1)) {
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t >= chrono::Duration::seconds(1))
+    {
         let id = row.id;
         db.write(move |txn| {
             Box::pin(async move {

@@ -151,7 +151,11 @@ async fn store(
             cases.insert(c.id, c);
         }
     }
-    let unknown: Vec<i64> = ids.iter().filter(|id| !cases.contains_key(id)).copied().collect();
+    let unknown: Vec<i64> = ids
+        .iter()
+        .filter(|id| !cases.contains_key(id))
+        .copied()
+        .collect();
     if !unknown.is_empty() {
         return Err(RunError::UnknownCases(unknown));
     }
@@ -229,7 +233,12 @@ async fn store(
                         run.model_version,
                         active.len()
                     ),
-                    outcome: format!("{} of {} cases failed: {}", f.len(), active.len(), case_list(f)),
+                    outcome: format!(
+                        "{} of {} cases failed: {}",
+                        f.len(),
+                        active.len(),
+                        case_list(f)
+                    ),
                     run_id: Some(run.run_id.clone()),
                     failed_cases: f.clone(),
                 },
@@ -264,13 +273,23 @@ async fn store(
                 )
             }
         };
-        let (after, transition, reason) =
-            match act_in(&txn, db, policy, *incident_id, None, &action, actor, now, mail_for).await
-            {
-                Ok(after) => (after.state, transition, reason),
-                Err(ActError::Refused(r)) => (state, None, Some(r.reason())),
-                Err(e) => return Err(e.into()),
-            };
+        let (after, transition, reason) = match act_in(
+            &txn,
+            db,
+            policy,
+            *incident_id,
+            None,
+            &action,
+            actor,
+            now,
+            mail_for,
+        )
+        .await
+        {
+            Ok(after) => (after.state, transition, reason),
+            Err(ActError::Refused(r)) => (state, None, Some(r.reason())),
+            Err(e) => return Err(e.into()),
+        };
         let mut answer = json!({
             "incident": incident_id,
             "state_before": state.as_str(),

@@ -84,7 +84,18 @@ pub async fn act(
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
     let txn = db.begin_write().await?;
-    let result = act_in(&txn, db, policy, id, seen_version, action, actor, now, mail_for).await?;
+    let result = act_in(
+        &txn,
+        db,
+        policy,
+        id,
+        seen_version,
+        action,
+        actor,
+        now,
+        mail_for,
+    )
+    .await?;
     txn.commit().await?;
     Ok(result)
 }
@@ -203,7 +214,10 @@ async fn merge_in(
         && target_row.complaint_at.is_none_or(|t| dup_complaint < t)
     {
         incident::Entity::update_many()
-            .col_expr(incident::Column::ComplaintAt, Expr::value(Some(dup_complaint)))
+            .col_expr(
+                incident::Column::ComplaintAt,
+                Expr::value(Some(dup_complaint)),
+            )
             .filter(incident::Column::Id.eq(target.id))
             .exec(txn)
             .await?;

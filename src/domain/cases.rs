@@ -388,6 +388,43 @@ pub fn case_list(ids: &[i64]) -> String {
     }
 }
 
+/// JSON text with object keys sorted at every depth and no whitespace: two bodies that mean
+/// the same (keys in another order, other spacing) read the same, for idempotency.
+pub fn canonical_json(value: &Value) -> String {
+    fn write(out: &mut String, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(out, v);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(out, item);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, value);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,14 +462,20 @@ mod tests {
 
     #[test]
     fn dpo_lines_prefer_the_cases_own_response() {
-        let c = case(Some("Canberra."), Some((DesiredKind::Refusal, "I can't help.")));
+        let c = case(
+            Some("Canberra."),
+            Some((DesiredKind::Refusal, "I can't help.")),
+        );
         let l = export_line(Format::Dpo, &c).unwrap();
         assert_eq!(l["chosen"], "Canberra.");
         assert_eq!(l["rejected"], "Sydney.");
         assert_eq!(l["metadata"]["case_id"], 5);
         assert_eq!(l["metadata"]["first_reported_at"], "2026-11-30T08:00:00Z");
         let c = case(None, Some((DesiredKind::Refusal, "I can't help.")));
-        assert_eq!(export_line(Format::Dpo, &c).unwrap()["chosen"], "I can't help.");
+        assert_eq!(
+            export_line(Format::Dpo, &c).unwrap()["chosen"],
+            "I can't help."
+        );
     }
 
     #[test]
@@ -459,8 +502,12 @@ mod tests {
     #[test]
     fn decisions_follow_coverage_and_results() {
         let active: BTreeSet<i64> = [1, 2, 3].into();
-        let all = |p: [bool; 3]| -> BTreeMap<i64, bool> { [(1, p[0]), (2, p[1]), (3, p[2])].into() };
-        assert_eq!(decide(State::Verifying, &active, &all([true; 3])), Decision::Pass);
+        let all =
+            |p: [bool; 3]| -> BTreeMap<i64, bool> { [(1, p[0]), (2, p[1]), (3, p[2])].into() };
+        assert_eq!(
+            decide(State::Verifying, &active, &all([true; 3])),
+            Decision::Pass
+        );
         assert_eq!(
             decide(State::Verifying, &active, &all([true, false, false])),
             Decision::Fail { failed: vec![2, 3] }
@@ -468,13 +515,20 @@ mod tests {
         let partial: BTreeMap<i64, bool> = [(1, true), (9, false)].into();
         assert_eq!(
             decide(State::Verifying, &active, &partial),
-            Decision::Partial { missing: vec![2, 3] }
+            Decision::Partial {
+                missing: vec![2, 3]
+            }
         );
         assert_eq!(
             decide(State::Retraining, &active, &all([true; 3])),
-            Decision::NotVerifying { state: State::Retraining }
+            Decision::NotVerifying {
+                state: State::Retraining
+            }
         );
-        assert_eq!(decide(State::Verifying, &BTreeSet::new(), &partial), Decision::NoCases);
+        assert_eq!(
+            decide(State::Verifying, &BTreeSet::new(), &partial),
+            Decision::NoCases
+        );
     }
 
     #[test]
@@ -491,41 +545,4 @@ mod tests {
         assert_eq!(case_list(&[3]), "#3");
         assert_eq!(case_list(&[3, 7, 9]), "#3, #7 and #9");
     }
-}
-
-/// JSON text with object keys sorted at every depth and no whitespace: two bodies that mean
-/// the same (keys in another order, other spacing) read the same, for idempotency.
-pub fn canonical_json(value: &Value) -> String {
-    fn write(out: &mut String, v: &Value) {
-        match v {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                out.push('{');
-                for (i, (k, v)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    write(out, v);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(out, item);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    write(&mut out, value);
-    out
 }

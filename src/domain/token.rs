@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn names_are_plain() {
-        assert_eq!(TokenName::parse(" ci-pipeline.v2 ").unwrap().as_str(), "ci-pipeline.v2");
+        assert_eq!(
+            TokenName::parse(" ci-pipeline.v2 ").unwrap().as_str(),
+            "ci-pipeline.v2"
+        );
         for bad in ["", "a b", "x".repeat(65).as_str(), "名字", "a/b"] {
             assert!(TokenName::parse(bad).is_err(), "{bad:?}");
         }

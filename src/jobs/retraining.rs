@@ -149,7 +149,9 @@ pub async fn export(db: &Db, cmd: ExportCommand) -> anyhow::Result<()> {
         states,
         output,
     } = cmd;
-    let format: Format = format.parse().map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+    let format: Format = format
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
     let since = since
         .map(|s| {
             DateTime::parse_from_rfc3339(&s)
@@ -252,14 +254,22 @@ pub async fn import(db: &Db, settings: &Settings, cmd: ImportCommand) -> anyhow:
             importer.promptfoo(f).await
         }
     };
-    let finished = importer.finish().await.map(|s| s.clone());
+    let finished = importer.finish().await.cloned();
     if terminal {
         eprint!("\r\x1b[K");
     }
     let summary = finished?;
     for b in &summary.errors {
-        let file = b.file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default();
-        let what = if tool == "promptfoo" { "result" } else { "line" };
+        let file = b
+            .file
+            .as_deref()
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
+        let what = if tool == "promptfoo" {
+            "result"
+        } else {
+            "line"
+        };
         eprintln!("{tool}: {file}{what} {}: {} (skipped)", b.line, b.error);
     }
     if summary.bad_lines > summary.errors.len() as u64 {

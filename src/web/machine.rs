@@ -62,7 +62,11 @@ pub async fn authorize(
     };
     let secret = match value.split_once(' ') {
         Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => secret.trim(),
-        _ => return Err(unauthorized("the Authorization header must be: Bearer <token>")),
+        _ => {
+            return Err(unauthorized(
+                "the Authorization header must be: Bearer <token>",
+            ));
+        }
     };
     let row = match tokens::authenticate(&state.db, secret, Utc::now()).await {
         Ok(Some(row)) => row,
@@ -71,11 +75,15 @@ pub async fn authorize(
             return Err(unauthorized("the token is unknown or revoked"));
         }
         Err(e) => {
-            return Err(super::error::WebError::internal(Default::default(), true, e).into_response());
+            return Err(
+                super::error::WebError::internal(Default::default(), true, e).into_response(),
+            );
         }
     };
     let (Ok(name), Ok(scopes)) = (TokenName::parse(&row.name), Scopes::parse(&row.scopes)) else {
-        return Err(unauthorized("the token's stored name or scopes are unreadable"));
+        return Err(unauthorized(
+            "the token's stored name or scopes are unreadable",
+        ));
     };
     if !scopes.contains(scope) {
         tracing::warn!(token = %name, route = what, scope = %scope, "machine token lacks the scope");

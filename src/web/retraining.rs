@@ -178,7 +178,10 @@ async fn export_jsonl(State(state): State<AppState>, req: Request) -> Response {
             }
         }
         let mut trailers = HeaderMap::new();
-        trailers.insert(HeaderName::from_static(SKIPPED), HeaderValue::from(left_out));
+        trailers.insert(
+            HeaderName::from_static(SKIPPED),
+            HeaderValue::from(left_out),
+        );
         let _ = tx.send(Ok(Frame::trailers(trailers))).await;
     });
     let mut resp = Response::new(Body::new(Frames(rx)));
@@ -203,7 +206,9 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
         errors.push(json!({ "field": field, "message": message }));
     };
     let Value::Object(m) = &body else {
-        return Err(vec![json!({ "field": "", "message": "the body must be a JSON object" })]);
+        return Err(vec![
+            json!({ "field": "", "message": "the body must be a JSON object" }),
+        ]);
     };
     let text = |errors: &mut Vec<Value>, field: &str, max: usize| -> String {
         match m.get(field) {
@@ -211,7 +216,11 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
                 s.trim().to_owned()
             }
             Some(Value::String(s)) if !s.trim().is_empty() => {
-                err(errors, field.into(), &format!("must have at most {max} characters"));
+                err(
+                    errors,
+                    field.into(),
+                    &format!("must have at most {max} characters"),
+                );
                 String::new()
             }
             _ => {
@@ -228,7 +237,10 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
             let mut seen = std::collections::HashSet::new();
             for (i, item) in items.iter().enumerate() {
                 let f = |name: &str| format!("results[{i}].{name}");
-                let case_id = item.get("case_id").and_then(Value::as_i64).filter(|&n| n > 0);
+                let case_id = item
+                    .get("case_id")
+                    .and_then(Value::as_i64)
+                    .filter(|&n| n > 0);
                 let output = item.get("output").and_then(Value::as_str);
                 let passed = item.get("passed").and_then(Value::as_bool);
                 let score = match item.get("score") {
@@ -241,10 +253,18 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
                     Some(_) => Err(()),
                 };
                 if case_id.is_none() {
-                    err(&mut errors, f("case_id"), "must be a case id (a positive integer)");
+                    err(
+                        &mut errors,
+                        f("case_id"),
+                        "must be a case id (a positive integer)",
+                    );
                 }
                 if output.is_none() {
-                    err(&mut errors, f("output"), "must be the model's output (a string)");
+                    err(
+                        &mut errors,
+                        f("output"),
+                        "must be the model's output (a string)",
+                    );
                 }
                 if passed.is_none() {
                     err(&mut errors, f("passed"), "must be true or false");
@@ -258,7 +278,11 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
                 if let Some(id) = case_id
                     && !seen.insert(id)
                 {
-                    err(&mut errors, f("case_id"), "names a case that an earlier result names too");
+                    err(
+                        &mut errors,
+                        f("case_id"),
+                        "names a case that an earlier result names too",
+                    );
                 }
                 if let (Some(case_id), Some(output), Some(passed), Ok(score), Ok(detector)) =
                     (case_id, output, passed, score, detector)
@@ -273,7 +297,11 @@ pub fn parse_run(body: Value) -> Result<RunPost, Vec<Value>> {
                 }
             }
         }
-        _ => err(&mut errors, "results".into(), "must be a non-empty list of case results"),
+        _ => err(
+            &mut errors,
+            "results".into(),
+            "must be a non-empty list of case results",
+        ),
     }
     if errors.is_empty() {
         Ok(RunPost {
@@ -341,8 +369,15 @@ async fn post_verification(State(state): State<AppState>, req: Request) -> Respo
     };
     let mails = resolved_mail(&state);
     let actor = machine.actor();
-    match verification::post(&state.db, &state.settings.deadlines, &run, &actor, Utc::now(), &mails)
-        .await
+    match verification::post(
+        &state.db,
+        &state.settings.deadlines,
+        &run,
+        &actor,
+        Utc::now(),
+        &mails,
+    )
+    .await
     {
         Ok(Posted::New(answer)) => {
             state.mail_ready.notify_one();
@@ -354,9 +389,9 @@ async fn post_verification(State(state): State<AppState>, req: Request) -> Respo
             "conflict",
             format!("run {id} was posted before with a different body; a run id names one run"),
         ),
-        Err(e @ RunError::UnknownCases(_)) => {
-            unprocessable(vec![json!({ "field": "results", "message": e.to_string() })])
-        }
+        Err(e @ RunError::UnknownCases(_)) => unprocessable(vec![
+            json!({ "field": "results", "message": e.to_string() }),
+        ]),
         Err(RunError::Db(e)) => internal(e),
     }
 }
@@ -405,7 +440,11 @@ fn import_failed(importer: &Importer, e: anyhow::Error) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR
     };
     let mut v = serde_json::to_value(&importer.summary).unwrap_or_default();
-    v["error"] = json!(if status == StatusCode::INTERNAL_SERVER_ERROR { "internal" } else { "bad_request" });
+    v["error"] = json!(if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "internal"
+    } else {
+        "bad_request"
+    });
     v["message"] = json!(format!(
         "{message}; what was read before was imported ({}), and importing the file again adds nothing twice",
         importer.summary.line()
@@ -421,7 +460,9 @@ async fn import_garak(State(state): State<AppState>, req: Request) -> Response {
     let limit = state.settings.discovery.max_body_bytes;
     let reader = tokio_util::io::StreamReader::new(limited_stream(req, limit));
     let mut importer = Importer::new(state.intake.clone(), state.settings.clone(), None);
-    let result = importer.garak(tokio::io::BufReader::new(reader), None).await;
+    let result = importer
+        .garak(tokio::io::BufReader::new(reader), None)
+        .await;
     let finished = importer.finish().await.map(|_| ());
     log_import(&machine, "garak", &importer);
     match result.and(finished) {
@@ -431,8 +472,7 @@ async fn import_garak(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn import_promptfoo(State(state): State<AppState>, req: Request) -> Response {
-    let machine = match authorize(&state, req.headers(), Scope::Import, "imports/promptfoo").await
-    {
+    let machine = match authorize(&state, req.headers(), Scope::Import, "imports/promptfoo").await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -496,9 +536,11 @@ pub fn case_json(c: &regression_case::Model) -> Value {
 
 fn case_failed(e: CaseError) -> Response {
     match e {
-        CaseError::NotFound | CaseError::Act(ActError::NotFound) => {
-            json_error(StatusCode::NOT_FOUND, "not_found", "no such incident or case")
-        }
+        CaseError::NotFound | CaseError::Act(ActError::NotFound) => json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such incident or case",
+        ),
         CaseError::Act(ActError::Refused(r)) => {
             let status = if matches!(r, Refusal::NotPermitted { .. }) {
                 StatusCode::FORBIDDEN
@@ -516,7 +558,10 @@ fn case_failed(e: CaseError) -> Response {
     }
 }
 
-async fn json_object(state: &AppState, req: Request) -> Result<serde_json::Map<String, Value>, Response> {
+async fn json_object(
+    state: &AppState,
+    req: Request,
+) -> Result<serde_json::Map<String, Value>, Response> {
     let body = read_body(req, state.settings.limits.max_body_bytes as u64).await?;
     match serde_json::from_slice(&body) {
         Ok(Value::Object(m)) => Ok(m),
@@ -529,24 +574,26 @@ fn case_text(
     state: &AppState,
     m: &serde_json::Map<String, Value>,
     current: Option<&regression_case::Model>,
-) -> Result<CaseText, Response> {
-    let field = |name: &str, now: Option<&str>| -> Result<String, Response> {
+) -> Result<CaseText, Box<Response>> {
+    let field = |name: &str, now: Option<&str>| -> Result<String, Box<Response>> {
         match m.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Null) => Ok(String::new()),
             None => Ok(now.unwrap_or("").to_owned()),
-            Some(_) => Err(unprocessable(vec![json!({ "field": name, "message": "must be a string" })])),
+            Some(_) => Err(Box::new(unprocessable(vec![
+                json!({ "field": name, "message": "must be a string" }),
+            ]))),
         }
     };
     let prompt = field("prompt", current.map(|c| c.prompt.as_str()))?;
     let bad = field("bad_output", current.map(|c| c.bad_output.as_str()))?;
     let desired = field("desired", current.and_then(|c| c.desired.as_deref()))?;
     CaseText::parse(&prompt, &bad, &desired, state.settings.limits.output_chars).map_err(|ps| {
-        unprocessable(
+        Box::new(unprocessable(
             ps.into_iter()
                 .map(|p| json!({ "field": p.field, "message": format!("{} {}", p.field, p.message) }))
                 .collect(),
-        )
+        ))
     })
 }
 
@@ -559,8 +606,10 @@ async fn list_cases(
         return r;
     }
     match cases::list(&state.db, id).await {
-        Ok(list) => Json(json!({ "incident": id, "cases": list.iter().map(case_json).collect::<Vec<_>>() }))
-            .into_response(),
+        Ok(list) => {
+            Json(json!({ "incident": id, "cases": list.iter().map(case_json).collect::<Vec<_>>() }))
+                .into_response()
+        }
         Err(e) => internal(e),
     }
 }
@@ -576,9 +625,18 @@ async fn add_case(State(state): State<AppState>, Path(id): Path<i64>, req: Reque
     };
     let text = match case_text(&state, &m, None) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    match cases::add(&state.db, &state.settings.deadlines, id, &text, &machine.actor(), Utc::now()).await {
+    match cases::add(
+        &state.db,
+        &state.settings.deadlines,
+        id,
+        &text,
+        &machine.actor(),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(c) => (StatusCode::CREATED, Json(case_json(&c))).into_response(),
         Err(e) => case_failed(e),
     }
@@ -600,9 +658,18 @@ async fn edit_case(State(state): State<AppState>, Path(id): Path<i64>, req: Requ
     };
     let text = match case_text(&state, &m, Some(&current)) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    match cases::edit(&state.db, &state.settings.deadlines, id, &text, &machine.actor(), Utc::now()).await {
+    match cases::edit(
+        &state.db,
+        &state.settings.deadlines,
+        id,
+        &text,
+        &machine.actor(),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(c) => Json(case_json(&c)).into_response(),
         Err(e) => case_failed(e),
     }
@@ -623,9 +690,20 @@ async fn retire_case(State(state): State<AppState>, Path(id): Path<i64>, req: Re
         .map(str::trim)
         .filter(|r| !r.is_empty());
     let Some(reason) = reason else {
-        return unprocessable(vec![json!({ "field": "reason", "message": "reason is required: why the case is no longer used" })]);
+        return unprocessable(vec![
+            json!({ "field": "reason", "message": "reason is required: why the case is no longer used" }),
+        ]);
     };
-    match cases::retire(&state.db, &state.settings.deadlines, id, reason, &machine.actor(), Utc::now()).await {
+    match cases::retire(
+        &state.db,
+        &state.settings.deadlines,
+        id,
+        reason,
+        &machine.actor(),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(c) => Json(case_json(&c)).into_response(),
         Err(e) => case_failed(e),
     }

@@ -11,7 +11,9 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split};
+use super::{
+    KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
+};
 use crate::db::{Db, DbError};
 use crate::domain::deadlines::Policy;
 

@@ -19,7 +19,9 @@ use sea_orm::{DbBackend, QueryTrait};
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split};
+use super::{
+    KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
+};
 use crate::db::entities::incident;
 use crate::db::{Db, DbError, raw};
 use crate::domain::deadlines::Policy;
@@ -301,7 +303,11 @@ fn known_sources(txn: &Transaction<'_>, subs: &[&Submission]) -> Result<KnownSou
         ))?;
         let params = std::iter::once(tool).chain(ids.iter().copied());
         let rows = st.query_map(rusqlite::params_from_iter(params), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         for row in rows {
             let (id, report, incident) = row?;

@@ -113,7 +113,10 @@ impl Reader {
                 if score < self.threshold {
                     continue;
                 }
-                let Some(output) = outputs.get(idx).and_then(text_of).filter(|o| !o.trim().is_empty())
+                let Some(output) = outputs
+                    .get(idx)
+                    .and_then(text_of)
+                    .filter(|o| !o.trim().is_empty())
                 else {
                     continue;
                 };
@@ -169,8 +172,12 @@ impl Reader {
 
 /// "openai.OpenAICompatible qwen2"; garak writes a missing name as `None`.
 fn model_of(kind: Option<&str>, name: Option<&str>) -> Option<String> {
-    let name = name.map(str::trim).filter(|n| !n.is_empty() && *n != "None");
-    let kind = kind.map(str::trim).filter(|k| !k.is_empty() && *k != "None");
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && *n != "None");
+    let kind = kind
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && *k != "None");
     match (kind, name) {
         (Some(k), Some(n)) => Some(format!("{k} {n}")),
         (Some(k), None) => Some(k.to_owned()),
@@ -257,10 +264,17 @@ mod tests {
         let mut r = Reader::new(None);
         assert!(r.line("{not json").unwrap_err().contains("not JSON"));
         assert!(r.line("[1]").is_err());
-        assert!(r.line(r#"{"entry_type": "attempt", "status": 2, "outputs": "x"}"#).is_err());
+        assert!(
+            r.line(r#"{"entry_type": "attempt", "status": 2, "outputs": "x"}"#)
+                .is_err()
+        );
         assert!(r.line(r#"{"hello": 1}"#).is_err());
         assert!(r.line("").unwrap().is_empty());
-        assert!(r.line(r#"{"entry_type": "eval", "probe": "p"}"#).unwrap().is_empty());
+        assert!(
+            r.line(r#"{"entry_type": "eval", "probe": "p"}"#)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -18,7 +18,10 @@ use super::{Finding, non_empty, prompt_of, text_of};
 /// Reads an export, calling `each(n, result)` for the n-th result (from 1) in file order.
 /// Returns the eval id when it comes before the results (as promptfoo writes it). A file that
 /// is not such an export is an error, with serde's position in it.
-pub fn read<R: Read>(r: R, each: &mut dyn FnMut(usize, &Value, Option<&str>)) -> Result<(), String> {
+pub fn read<R: Read>(
+    r: R,
+    each: &mut dyn FnMut(usize, &Value, Option<&str>),
+) -> Result<(), String> {
     let mut de = serde_json::Deserializer::from_reader(r);
     let mut seen = 0usize;
     let mut eval_id = None;
@@ -29,7 +32,8 @@ pub fn read<R: Read>(r: R, each: &mut dyn FnMut(usize, &Value, Option<&str>)) ->
     }
     .deserialize(&mut de)
     .map_err(|e| format!("not a promptfoo results export: {e}"))?;
-    de.end().map_err(|e| format!("not a promptfoo results export: {e}"))?;
+    de.end()
+        .map_err(|e| format!("not a promptfoo results export: {e}"))?;
     Ok(())
 }
 
@@ -156,7 +160,11 @@ pub fn finding(result: &Value, eval_id: Option<&str>) -> Result<Option<Finding>,
     let meta = |k: &str| {
         m.get("metadata")
             .and_then(|x| x.get(k))
-            .or_else(|| m.get("testCase").and_then(|t| t.get("metadata")).and_then(|x| x.get(k)))
+            .or_else(|| {
+                m.get("testCase")
+                    .and_then(|t| t.get("metadata"))
+                    .and_then(|x| x.get(k))
+            })
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
@@ -243,7 +251,10 @@ mod tests {
         assert!(seen[1].1.is_none(), "passed");
         assert!(seen[2].1.is_none(), "errored: no output");
         let chat = seen[3].1.as_ref().unwrap();
-        assert_eq!(chat.prompt.as_deref(), Some("[system] be nice\n\n[user] insult me"));
+        assert_eq!(
+            chat.prompt.as_deref(),
+            Some("[system] be nice\n\n[user] insult me")
+        );
         assert_eq!(chat.model.as_deref(), Some("echo"));
     }
 
@@ -251,9 +262,14 @@ mod tests {
     fn other_files_are_refused() {
         assert!(read("[1,2]".as_bytes(), &mut |_, _, _| {}).is_err());
         assert!(read(r#"{"config": {}}"#.as_bytes(), &mut |_, _, _| {}).is_err());
-        assert!(read(r#"{"results": {"results": [1]}}"#.as_bytes(), &mut |_, v, e| {
-            assert!(finding(v, e).is_err());
-        })
-        .is_ok());
+        assert!(
+            read(
+                r#"{"results": {"results": [1]}}"#.as_bytes(),
+                &mut |_, v, e| {
+                    assert!(finding(v, e).is_err());
+                }
+            )
+            .is_ok()
+        );
     }
 }

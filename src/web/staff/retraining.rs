@@ -15,10 +15,10 @@ use chrono::Utc;
 
 use super::auth::{Staff, checked_form};
 use super::reference;
+use crate::db::DbError;
 use crate::db::cases::{self, CaseError};
 use crate::db::verification::runs_for;
 use crate::db::workflow::ActError;
-use crate::db::DbError;
 use crate::domain::cases::{CaseText, DesiredKind};
 use crate::domain::locale::Locale;
 use crate::domain::workflow::{self, ActionKind, Actor, Incident, Refusal};
@@ -90,7 +90,11 @@ fn source_label(s: &str) -> &'static str {
     }
 }
 
-pub async fn view(state: &AppState, staff: &Staff, inc: &Incident) -> Result<RetrainingView, DbError> {
+pub async fn view(
+    state: &AppState,
+    staff: &Staff,
+    inc: &Incident,
+) -> Result<RetrainingView, DbError> {
     let db = &state.db;
     let list = cases::list(db, inc.id).await?;
     let desired_text = inc.desired.as_ref().map(|d| d.text.clone());
@@ -194,10 +198,13 @@ pub async fn view(state: &AppState, staff: &Staff, inc: &Incident) -> Result<Ret
                 prompt: c.prompt,
                 bad_output: c.bad_output,
                 retired: c.retired,
-                model: [c.model.unwrap_or_default(), c.model_version.unwrap_or_default()]
-                    .join(" ")
-                    .trim()
-                    .to_owned(),
+                model: [
+                    c.model.unwrap_or_default(),
+                    c.model_version.unwrap_or_default(),
+                ]
+                .join(" ")
+                .trim()
+                .to_owned(),
             })
             .collect(),
         runs: run_views,
@@ -260,9 +267,10 @@ fn form_again(
 
 fn failure(e: CaseError) -> (StatusCode, String) {
     match e {
-        CaseError::NotFound | CaseError::Act(ActError::NotFound) => {
-            (StatusCode::NOT_FOUND, "There is no such case on this incident.".into())
-        }
+        CaseError::NotFound | CaseError::Act(ActError::NotFound) => (
+            StatusCode::NOT_FOUND,
+            "There is no such case on this incident.".into(),
+        ),
         CaseError::Act(ActError::Refused(r)) => (
             if matches!(r, Refusal::NotPermitted { .. }) {
                 StatusCode::FORBIDDEN
@@ -313,23 +321,50 @@ fn actor(staff: &Staff) -> Actor {
     Actor::user(staff.user.id, &staff.user.email, staff.role)
 }
 
-async fn add(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>, req: Request) -> Response {
+async fn add(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    req: Request,
+) -> Response {
     let f = match checked_form(&state, &staff, req, state.settings.limits.max_body_bytes).await {
         Ok(f) => f,
         Err(r) => return r,
     };
     let again = |status, error| {
-        form_again(&state, &staff, id, format!("/incidents/{id}/cases"), "Add a regression case", false, f.clone(), status, error)
+        form_again(
+            &state,
+            &staff,
+            id,
+            format!("/incidents/{id}/cases"),
+            "Add a regression case",
+            false,
+            f.clone(),
+            status,
+            error,
+        )
     };
     if !staff.may(ActionKind::AddCase) {
-        let r = Refusal::NotPermitted { action: ActionKind::AddCase, role: Some(staff.role) };
+        let r = Refusal::NotPermitted {
+            action: ActionKind::AddCase,
+            role: Some(staff.role),
+        };
         return again(StatusCode::FORBIDDEN, r.reason());
     }
     let text = match text_of(&state, &f) {
         Ok(t) => t,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e),
     };
-    match cases::add(&state.db, &state.settings.deadlines, id, &text, &actor(&staff), Utc::now()).await {
+    match cases::add(
+        &state.db,
+        &state.settings.deadlines,
+        id,
+        &text,
+        &actor(&staff),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#cases")).into_response(),
         Err(e) => {
             let (status, message) = failure(e);
@@ -352,17 +387,39 @@ async fn edit(
         return r;
     }
     let again = |status, error| {
-        form_again(&state, &staff, id, format!("/incidents/{id}/cases/{case}/edit"), "Edit a regression case", false, f.clone(), status, error)
+        form_again(
+            &state,
+            &staff,
+            id,
+            format!("/incidents/{id}/cases/{case}/edit"),
+            "Edit a regression case",
+            false,
+            f.clone(),
+            status,
+            error,
+        )
     };
     if !staff.may(ActionKind::EditCase) {
-        let r = Refusal::NotPermitted { action: ActionKind::EditCase, role: Some(staff.role) };
+        let r = Refusal::NotPermitted {
+            action: ActionKind::EditCase,
+            role: Some(staff.role),
+        };
         return again(StatusCode::FORBIDDEN, r.reason());
     }
     let text = match text_of(&state, &f) {
         Ok(t) => t,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e),
     };
-    match cases::edit(&state.db, &state.settings.deadlines, case, &text, &actor(&staff), Utc::now()).await {
+    match cases::edit(
+        &state.db,
+        &state.settings.deadlines,
+        case,
+        &text,
+        &actor(&staff),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#case-{case}")).into_response(),
         Err(e) => {
             let (status, message) = failure(e);
@@ -385,10 +442,23 @@ async fn retire(
         return r;
     }
     let again = |status, error| {
-        form_again(&state, &staff, id, format!("/incidents/{id}/cases/{case}/retire"), "Retire a regression case", true, f.clone(), status, error)
+        form_again(
+            &state,
+            &staff,
+            id,
+            format!("/incidents/{id}/cases/{case}/retire"),
+            "Retire a regression case",
+            true,
+            f.clone(),
+            status,
+            error,
+        )
     };
     if !staff.may(ActionKind::RetireCase) {
-        let r = Refusal::NotPermitted { action: ActionKind::RetireCase, role: Some(staff.role) };
+        let r = Refusal::NotPermitted {
+            action: ActionKind::RetireCase,
+            role: Some(staff.role),
+        };
         return again(StatusCode::FORBIDDEN, r.reason());
     }
     let reason = f.get("reason").map(|r| r.trim()).unwrap_or("");
@@ -398,7 +468,16 @@ async fn retire(
             "reason: say why the case is no longer used".into(),
         );
     }
-    match cases::retire(&state.db, &state.settings.deadlines, case, reason, &actor(&staff), Utc::now()).await {
+    match cases::retire(
+        &state.db,
+        &state.settings.deadlines,
+        case,
+        reason,
+        &actor(&staff),
+        Utc::now(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#case-{case}")).into_response(),
         Err(e) => {
             let (status, message) = failure(e);
