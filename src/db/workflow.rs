@@ -84,16 +84,16 @@ pub async fn act(
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
     let txn = db.begin_write().await?;
-    let before = lock(&*txn, db, id).await?;
+    let before = lock(&txn, db, id).await?;
     if seen_version.is_some_and(|v| v != before.version) {
         return Err(ActError::Conflict);
     }
     let result = match action {
         Action::Merge { target } => {
-            merge_in(&*txn, db, policy, &before, target.id, actor, now).await?
+            merge_in(&txn, db, policy, &before, target.id, actor, now).await?
         }
         Action::SplitOut { report_id, .. } => {
-            split_in(&*txn, db, policy, &before, *report_id, actor, now).await?
+            split_in(&txn, db, policy, &before, *report_id, actor, now).await?
         }
         _ => {
             let domain = incidents::to_domain(&before)?;
