@@ -65,24 +65,8 @@ fn limit_text(t: &Texts, s: &Settings) -> String {
 
 /// When a reporter is owed feedback: the `acknowledge` clock from the report's arrival.
 pub fn feedback_due(s: &Settings, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let rule = s
-        .deadlines
-        .clocks
-        .iter()
-        .find(|c| c.name == "acknowledge")?;
-    let cal = s
-        .deadlines
-        .calendars
-        .get(&rule.calendar)
-        .cloned()
-        .unwrap_or_default();
-    Some(crate::domain::deadlines::due_instant(
-        received_at,
-        rule.unit,
-        rule.count,
-        rule.zone,
-        &cal,
-    ))
+    let rule = s.deadlines.rule("acknowledge")?;
+    Some(s.deadlines.due_for(rule, received_at, rule.count).due)
 }
 
 async fn script() -> Response {

@@ -7,6 +7,8 @@
 //! instants.
 
 mod calendar;
+pub mod calendars;
+pub mod jurisdiction;
 mod policy;
 mod rules;
 
@@ -14,5 +16,12 @@ mod rules;
 mod tests;
 
 pub use calendar::HolidayCalendar;
-pub use policy::{ClockDue, ClockFacts, ClockRule, Policy, SERIOUS_KINDS, SEVERITIES, StartEvent};
-pub use rules::{Unit, due_instant, local_display};
+pub use calendars::{
+    AUTHORITY, Authority, Calendar, CalendarConfig, CalendarFile, CalendarSet, Calendars,
+    ImportedYear, OfficialYear, Origin,
+};
+pub use jurisdiction::Jurisdiction;
+pub use policy::{
+    ClockDue, ClockEnd, ClockFacts, ClockRule, Policy, StartEvent, ceil_micros, ends_without_work,
+};
+pub use rules::{Unit, due_and_span, due_instant, local_display};

@@ -218,7 +218,11 @@ fn fields_for(
         )],
         ActionKind::RecordAuthorityReport => vec![text("reference", "Authority report reference")],
         ActionKind::Comment => vec![area("text", "Internal comment")],
-        ActionKind::SplitOut | ActionKind::Open | ActionKind::AddReport | ActionKind::Absorb => {
+        ActionKind::SplitOut
+        | ActionKind::Open
+        | ActionKind::AddReport
+        | ActionKind::Absorb
+        | ActionKind::RecomputeClock => {
             vec![]
         }
     }
