@@ -13,6 +13,8 @@ mod policy;
 mod rules;
 
 #[cfg(test)]
+mod calendar_tests;
+#[cfg(test)]
 mod tests;
 
 pub use calendar::HolidayCalendar;
