@@ -730,3 +730,16 @@ pub async fn imported_years<C: ConnectionTrait>(
         .map(|r| ((r.calendar, r.year), (r.file, r.imported_at)))
         .collect())
 }
+
+/// One clock of an incident, by name.
+pub async fn clock_row<C: ConnectionTrait>(
+    conn: &C,
+    incident_id: i64,
+    name: &str,
+) -> Result<Option<incident_clock::Model>, DbError> {
+    Ok(incident_clock::Entity::find()
+        .filter(incident_clock::Column::IncidentId.eq(incident_id))
+        .filter(incident_clock::Column::Clock.eq(name))
+        .one(conn)
+        .await?)
+}

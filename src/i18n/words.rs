@@ -145,6 +145,24 @@ pub fn stop_reason(a: ActionKind, locale: Locale) -> &'static str {
     }
 }
 
+/// A stored clock's state word and, when it stopped, why: `status` and `stop_reason` as the
+/// clock row keeps them; `overdue` whether a running clock's due instant has passed.
+pub fn clock_state(
+    status: &str,
+    stop_reason: Option<&str>,
+    overdue: bool,
+    locale: Locale,
+) -> (&'static str, Option<&'static str>) {
+    let word = clock_status(status, status == "running" && overdue, locale);
+    let why = match status {
+        "stopped" | "cancelled" => stop_reason
+            .and_then(|r| r.parse().ok())
+            .map(|a| stop_reason(a, locale)),
+        _ => None,
+    };
+    (word, why)
+}
+
 /// The mark beside a due instant that rests on a year no official calendar covers yet.
 pub fn provisional_deadline(locale: Locale) -> &'static str {
     pick(locale, "provisional deadline", "临时期限")

@@ -14,7 +14,6 @@ use crate::db::{Db, DbError, deadlines as q};
 use crate::domain::deadlines::{CalendarFile, ClockDue, ClockFacts, Policy};
 use crate::domain::locale::Locale;
 use crate::domain::severity::{SeriousKind, Severity};
-use crate::i18n::words;
 use crate::mail::calendar::{About, Notice, key, notice};
 
 /// Rounds up to the second: a due instant is never printed earlier than it is.
@@ -540,22 +539,4 @@ pub async fn notify(
         }
     }
     Ok(queued)
-}
-
-/// The words for a stored clock's state, shared by the pages: (status word, why it ended).
-pub fn state_words(
-    status: &str,
-    stop_reason: Option<&str>,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-    locale: Locale,
-) -> (&'static str, Option<&'static str>) {
-    let word = words::clock_status(status, status == "running" && due < now, locale);
-    let why = match status {
-        "stopped" | "cancelled" => stop_reason
-            .and_then(|r| r.parse().ok())
-            .map(|a| words::stop_reason(a, locale)),
-        _ => None,
-    };
-    (word, why)
 }

@@ -319,7 +319,31 @@ struct StatusPage<'a> {
     received: String,
     updated: String,
     feedback_due: String,
+    /// The feedback clock's state, in the same words as the staff pages, with the provisional
+    /// mark when its due instant rests on a provisional calendar year.
+    feedback_state: String,
     limit_text: String,
+}
+
+/// "met", "running · provisional deadline", "stopped (incident rejected)"…
+async fn feedback_state(state: &AppState, view: &crate::db::status::StatusView, locale: Locale) -> String {
+    use crate::i18n::words;
+    let Ok(Some(c)) =
+        crate::db::deadlines::clock_row(&state.db.conn, view.incident_id, "acknowledge").await
+    else {
+        return String::new();
+    };
+    let (word, why) =
+        words::clock_state(&c.status, c.stop_reason.as_deref(), c.due_at < Utc::now(), locale);
+    let mut out = word.to_owned();
+    if let Some(why) = why {
+        out.push_str(&format!(" ({why})"));
+    }
+    if c.status == "running" && c.provisional {
+        out.push_str(" · ");
+        out.push_str(words::provisional_deadline(locale));
+    }
+    out
 }
 
 async fn status_page(
@@ -339,6 +363,7 @@ async fn status_page(
     let t = texts(lang.locale);
     let stage = Stage::of(view.state);
     let zone = s.public.time_zone;
+    let feedback_state = feedback_state(&state, &view, lang.locale).await;
     html(
         StatusCode::OK,
         StatusPage {
@@ -357,6 +382,7 @@ async fn status_page(
             feedback_due: feedback_due(s, view.received_at)
                 .map(|d| local_deadline(d, zone, lang.locale))
                 .unwrap_or_default(),
+            feedback_state,
             limit_text: limit_text(t, s),
         },
         lang.locale,

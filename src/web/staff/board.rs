@@ -42,6 +42,8 @@ pub struct CardView {
     pub urgency: &'static str,
     pub countdown: String,
     pub clock: String,
+    /// "provisional deadline: …" when a running clock rests on a provisional year.
+    pub provisional: String,
 }
 
 pub struct ColumnView {
@@ -164,6 +166,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     let mut columns = Vec::new();
     for st in &shown {
         let cards = board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?;
+        let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
+        let provisional = crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
@@ -183,6 +187,10 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                     urgency: urg,
                     countdown,
                     clock: c.next_due_clock.unwrap_or_default(),
+                    provisional: super::deadlines::card_mark(
+                        provisional.get(&c.id),
+                        crate::domain::locale::Locale::En,
+                    ),
                 }
             })
             .collect::<Vec<_>>();
