@@ -149,13 +149,13 @@ pub fn stop_reason(a: ActionKind, locale: Locale) -> &'static str {
 /// clock row keeps them; `overdue` whether a running clock's due instant has passed.
 pub fn clock_state(
     status: &str,
-    stop_reason: Option<&str>,
+    reason: Option<&str>,
     overdue: bool,
     locale: Locale,
 ) -> (&'static str, Option<&'static str>) {
     let word = clock_status(status, status == "running" && overdue, locale);
     let why = match status {
-        "stopped" | "cancelled" => stop_reason
+        "stopped" | "cancelled" => reason
             .and_then(|r| r.parse().ok())
             .map(|a| stop_reason(a, locale)),
         _ => None,
