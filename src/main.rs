@@ -247,15 +247,21 @@ async fn calendar(settings: &Settings, cmd: CalendarCommand) -> ExitCode {
         let now = chrono::Utc::now();
         match cmd {
             CalendarCommand::Check => rectify::jobs::calendar::check(&db, settings, now).await,
-            CalendarCommand::Import { file } => rectify::jobs::calendar::import(&db, settings, &file, now)
-                .await
-                .map(|out| (out, false)),
+            CalendarCommand::Import { file } => {
+                rectify::jobs::calendar::import(&db, settings, &file, now)
+                    .await
+                    .map(|out| (out, false))
+            }
         }
     };
     match run.await {
         Ok((out, provisional)) => {
             print!("{out}");
-            if provisional { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if provisional {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("rectify: {e:#}");

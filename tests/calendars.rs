@@ -107,7 +107,10 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
         assert!(r.provisional);
         assert_eq!(r.provisional_years.as_deref(), Some("2027"));
         assert_eq!(r.calendar.as_deref(), Some("cn"));
-        assert_eq!(clock(&app, new_year, "remediate").await.due_at, utc("2027-01-04T16:00:00Z"));
+        assert_eq!(
+            clock(&app, new_year, "remediate").await.due_at,
+            utc("2027-01-04T16:00:00Z")
+        );
         let s = clock(&app, summer, "remediate").await;
         assert_eq!(s.due_at, utc("2026-09-01T16:00:00Z"));
         assert!(!s.provisional);
@@ -120,14 +123,27 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
         assert!(text.contains(&format!("INC-{eve} ")), "{text}");
         assert!(text.contains(&format!("INC-{new_year} ")), "{text}");
         assert!(!text.contains(&format!("INC-{summer} ")), "{text}");
-        assert!(text.contains("cn: China (Asia/Shanghai)") && text.contains("official years: 2026"), "{text}");
+        assert!(
+            text.contains("cn: China (Asia/Shanghai)") && text.contains("official years: 2026"),
+            "{text}"
+        );
         // One notice to compliance, whatever the number of clocks or checks.
-        rectify::jobs::calendar::check(&app.db, &app.settings, now).await.unwrap();
+        rectify::jobs::calendar::check(&app.db, &app.settings, now)
+            .await
+            .unwrap();
         let notices = calendar_notices(&app).await;
         assert_eq!(notices.len(), 1, "{backend:?}");
         assert_eq!(notices[0].recipient, "compliance@example.com");
-        assert!(notices[0].subject.contains("cn 2027"), "{}", notices[0].subject);
-        assert!(notices[0].body_text.contains(&format!("INC-{eve} remediate")));
+        assert!(
+            notices[0].subject.contains("cn 2027"),
+            "{}",
+            notices[0].subject
+        );
+        assert!(
+            notices[0]
+                .body_text
+                .contains(&format!("INC-{eve} remediate"))
+        );
         let events_before = incident_event::Entity::find()
             .filter(incident_event::Column::IncidentId.eq(eve))
             .all(&app.db.conn)
@@ -177,8 +193,15 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
         assert_eq!(data["provisional"], false);
         let change = data["change"].as_str().unwrap();
         assert!(change.contains("import of cn-2027.toml"), "{change}");
-        assert!(change.contains("cn 2027 official arrangement loaded"), "{change}");
-        let row = incident::Entity::find_by_id(eve).one(&app.db.conn).await.unwrap().unwrap();
+        assert!(
+            change.contains("cn 2027 official arrangement loaded"),
+            "{change}"
+        );
+        let row = incident::Entity::find_by_id(eve)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.version, last.seq);
         assert_eq!(row.last_event_hash, last.hash);
         match rectify::db::audit::verify_all(&app.db).await.unwrap() {
@@ -199,9 +222,19 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
         // The second notice: the official arrangement is loaded; and never a third.
         let notices = calendar_notices(&app).await;
         assert_eq!(notices.len(), 2, "{backend:?}");
-        assert!(notices[1].subject.contains("Official calendar loaded: cn 2027"));
-        assert!(notices[1].body_text.contains(&format!("INC-{eve} remediate")));
-        rectify::jobs::calendar::import(&app.db, &app.settings, &file, now).await.unwrap();
+        assert!(
+            notices[1]
+                .subject
+                .contains("Official calendar loaded: cn 2027")
+        );
+        assert!(
+            notices[1]
+                .body_text
+                .contains(&format!("INC-{eve} remediate"))
+        );
+        rectify::jobs::calendar::import(&app.db, &app.settings, &file, now)
+            .await
+            .unwrap();
         assert_eq!(calendar_notices(&app).await.len(), 2);
         app.stop().await;
     }
@@ -260,7 +293,10 @@ async fn rejected_and_merged_incidents_stop_their_clocks_and_a_reopen_resumes_th
         .await
         .unwrap();
         let m = clock(&app, merged, "remediate").await;
-        assert_eq!((m.status.as_str(), m.stop_reason.as_deref()), ("stopped", Some("merge")));
+        assert_eq!(
+            (m.status.as_str(), m.stop_reason.as_deref()),
+            ("stopped", Some("merge"))
+        );
         // The target took the earlier first report; its clocks run.
         assert_eq!(clock(&app, target, "remediate").await.status, "running");
 
@@ -304,7 +340,10 @@ async fn rejected_and_merged_incidents_stop_their_clocks_and_a_reopen_resumes_th
         .await
         .unwrap();
         let tc = clock(&app, t, "triage").await;
-        assert_eq!((tc.status.as_str(), tc.stop_reason.as_deref()), ("met", Some("triage")));
+        assert_eq!(
+            (tc.status.as_str(), tc.stop_reason.as_deref()),
+            ("met", Some("triage"))
+        );
         for a in [
             Action::Reject {
                 reasons: "out of scope".into(),
@@ -347,20 +386,32 @@ async fn calendar_check_exits_1_while_clocks_rest_on_2027_and_0_after_the_import
         };
         let (code, out, err) = run(&["calendar", "check"]);
         assert_eq!(code, Some(0), "{backend:?} fresh: {out}{err}");
-        assert!(out.contains("no running clock rests on a provisional year"), "{out}");
+        assert!(
+            out.contains("no running clock rests on a provisional year"),
+            "{out}"
+        );
 
         let w = writer(&app);
         let id = report_at(&app, &w, "into 2027", "2026-11-05T02:00:00Z").await;
         let (code, out, _) = run(&["calendar", "check"]);
         assert_eq!(code, Some(1), "{backend:?}: {out}");
-        assert!(out.contains(&format!("INC-{id} ")) && out.contains("remediate"), "{out}");
-        assert!(out.contains("2027-02-09T16:00:00Z") && out.contains("cn 2027 provisional"), "{out}");
+        assert!(
+            out.contains(&format!("INC-{id} ")) && out.contains("remediate"),
+            "{out}"
+        );
+        assert!(
+            out.contains("2027-02-09T16:00:00Z") && out.contains("cn 2027 provisional"),
+            "{out}"
+        );
 
         // `policy explain` says the same, and marks it.
         let (code, out, _) = run(&["policy", "explain", "--reported-at", "2026-11-05T02:00:00Z"]);
         assert_eq!(code, Some(0));
         let line = out.lines().find(|l| l.starts_with("remediate")).unwrap();
-        assert!(line.contains("2027-02-09T16:00:00Z") && line.contains("provisional"), "{line}");
+        assert!(
+            line.contains("2027-02-09T16:00:00Z") && line.contains("provisional"),
+            "{line}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cn-2027.toml");
@@ -373,9 +424,20 @@ async fn calendar_check_exits_1_while_clocks_rest_on_2027_and_0_after_the_import
         let (code, out, _) = run(&["audit", "verify"]);
         assert_eq!(code, Some(0), "{out}");
         // The imported year counts for `policy explain` too, as official.
-        let (_, out, _) = run(&["policy", "explain", "--reported-at", "2026-11-05T02:00:00Z", "--json"]);
+        let (_, out, _) = run(&[
+            "policy",
+            "explain",
+            "--reported-at",
+            "2026-11-05T02:00:00Z",
+            "--json",
+        ]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let rem = v.as_array().unwrap().iter().find(|c| c["name"] == "remediate").unwrap();
+        let rem = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "remediate")
+            .unwrap();
         assert_eq!(rem["due_utc"], "2027-02-12T16:00:00Z");
         assert_eq!(rem["calendar"]["provisional"], false);
         assert_eq!(rem["calendar"]["covered_through"], "2027-12-31");
@@ -384,7 +446,10 @@ async fn calendar_check_exits_1_while_clocks_rest_on_2027_and_0_after_the_import
         std::fs::write(&file, TEST_2027.replace("2027-01-31", "2027-02-01")).unwrap();
         let (code, _, err) = run(&["calendar", "import", file.to_str().unwrap()]);
         assert_eq!(code, Some(2));
-        assert!(err.contains("workday 2027-02-01 is not a Saturday or Sunday"), "{err}");
+        assert!(
+            err.contains("workday 2027-02-01 is not a Saturday or Sunday"),
+            "{err}"
+        );
         app.stop().await;
     }
 }
@@ -396,12 +461,27 @@ fn policy_explain_json_marks_the_2027_remediate_clock_provisional() {
         .env_remove("RECTIFY_ENV")
         // No database: the configuration's calendars alone.
         .env("RECTIFY_DATABASE__URL", "sqlite:/nonexistent/none.db")
-        .args(["policy", "explain", "--reported-at", "2026-10-01T01:00:00Z", "--json"])
+        .args([
+            "policy",
+            "explain",
+            "--reported-at",
+            "2026-10-01T01:00:00Z",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rem = v.as_array().unwrap().iter().find(|c| c["name"] == "remediate").unwrap();
+    let rem = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "remediate")
+        .unwrap();
     // + 3 months = Fri 1 Jan 2027 (New Year's Day), weekend → Mon 4 Jan, 24:00 CST.
     assert_eq!(rem["due_utc"], "2027-01-04T16:00:00Z");
     assert_eq!(rem["due_local"], "2027-01-05T00:00:00+08:00");
@@ -410,7 +490,12 @@ fn policy_explain_json_marks_the_2027_remediate_clock_provisional() {
         serde_json::json!({"name": "cn", "provisional": true, "provisional_years": [2027], "covered_through": "2026-12-31"})
     );
     assert_eq!(rem["ends"]["met"], serde_json::json!(["verify_pass"]));
-    let ack = v.as_array().unwrap().iter().find(|c| c["name"] == "acknowledge").unwrap();
+    let ack = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "acknowledge")
+        .unwrap();
     assert_eq!(ack["calendar"]["provisional"], false);
 }
 
@@ -421,20 +506,161 @@ fn policy_explain_accepts_every_spelling_and_keeps_the_clocks() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("RECTIFY_ENV")
             .env("RECTIFY_DATABASE__URL", "sqlite:/nonexistent/none.db")
-            .args(["policy", "explain", "--reported-at", "2026-07-01T15:59:59.999Z"])
-            .args(["--severity", sev, "--serious", kind, "--category", "Accuracy.Inaccurate"])
+            .args([
+                "policy",
+                "explain",
+                "--reported-at",
+                "2026-07-01T15:59:59.999Z",
+            ])
+            .args([
+                "--severity",
+                sev,
+                "--serious",
+                kind,
+                "--category",
+                "Accuracy.Inaccurate",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let canonical = run("high", "critical_infrastructure");
-    for (sev, kind) in [("HIGH", "Critical_Infrastructure"), (" high", "critical infrastructure"), ("High", "CRITICAL-INFRASTRUCTURE")] {
+    for (sev, kind) in [
+        ("HIGH", "Critical_Infrastructure"),
+        (" high", "critical infrastructure"),
+        ("High", "CRITICAL-INFRASTRUCTURE"),
+    ] {
         assert_eq!(run(sev, kind), canonical, "{sev:?} {kind:?}");
     }
     assert!(canonical.contains("contain") && canonical.contains("authority_report"));
     // 15:59:59.999Z + 48 h: printed rounded up, never as 15:59:59Z.
-    let contain = canonical.lines().find(|l| l.starts_with("contain")).unwrap();
+    let contain = canonical
+        .lines()
+        .find(|l| l.starts_with("contain"))
+        .unwrap();
     assert!(contain.contains("2026-07-03T16:00:00Z"), "{contain}");
     let _ = Backend::Sqlite;
+}
+
+#[tokio::test]
+async fn pages_show_the_state_words_and_the_provisional_mark() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        common::staff::add_user(&app, "lead@example.com", "lead").await;
+        let staff = common::staff::sign_in(&app, "lead@example.com").await;
+        let w = writer(&app);
+        // Far in the future, so every clock runs when the pages are looked at: due in 2051,
+        // no official year → provisional.
+        let future = report_at(&app, &w, "future answer", "2050-11-05T02:00:00Z").await;
+        let rejected = report_at(&app, &w, "rejected answer", "2050-11-06T02:00:00Z").await;
+        act(
+            &app.db,
+            &app.settings.deadlines,
+            rejected,
+            None,
+            &Action::Reject {
+                reasons: "no generated content".into(),
+            },
+            &lead(),
+            utc("2050-11-06T03:00:00Z"),
+            &no_mail,
+        )
+        .await
+        .unwrap();
+        let page = staff
+            .get(app.url(&format!("/incidents/{future}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("provisional deadline"), "{backend:?}");
+        assert!(page.contains("remediation (model fix)"));
+        assert!(page.contains(">running<"));
+        let page = staff
+            .get(app.url(&format!("/incidents/{rejected}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(">stopped<") && page.contains("(incident rejected)"),
+            "{page}"
+        );
+        assert!(
+            !page.contains(">met<"),
+            "a rejected incident never shows met"
+        );
+        let board = staff
+            .get(app.url("/board"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            board.contains(
+                "provisional deadline: triage, feedback to the reporter, remediation (model fix)"
+            ),
+            "{board}"
+        );
+        // The reporter's status page, both languages.
+        let code = rectify::db::entities::report::Entity::find()
+            .filter(rectify::db::entities::report::Column::IncidentId.eq(rejected))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .tracking_code;
+        let en = app
+            .client
+            .get(app.url(&format!("/status/{code}?lang=en")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(en.contains("stopped (incident rejected)"), "{en}");
+        let zh = app
+            .client
+            .get(app.url(&format!("/status/{code}?lang=zh-CN")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            zh.contains("已终止（事件不予处理）") || zh.contains("已终止 (事件不予处理)"),
+            "{zh}"
+        );
+        let code = rectify::db::entities::report::Entity::find()
+            .filter(rectify::db::entities::report::Column::IncidentId.eq(future))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .tracking_code;
+        let zh = app
+            .client
+            .get(app.url(&format!("/status/{code}?lang=zh-CN")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(zh.contains("进行中 · 临时期限"), "{zh}");
+        app.stop().await;
+    }
 }

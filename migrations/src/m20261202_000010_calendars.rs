@@ -120,7 +120,10 @@ impl MigrationTrait for Migration {
         .await?;
         // SQLite adds one column per statement.
         for col in [
-            ColumnDef::new(IncidentClocks::Calendar).string().null().to_owned(),
+            ColumnDef::new(IncidentClocks::Calendar)
+                .string()
+                .null()
+                .to_owned(),
             ColumnDef::new(IncidentClocks::Provisional)
                 .boolean()
                 .not_null()

@@ -13,7 +13,9 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::entities::{calendar_notice, calendar_revision, calendar_year, incident, incident_clock};
+use super::entities::{
+    calendar_notice, calendar_revision, calendar_year, incident, incident_clock,
+};
 use super::{Db, DbError, escalation, incidents, outbox, workflow as db_workflow};
 use crate::domain::deadlines::{
     CalendarFile, ClockDue, ClockFacts, ImportedYear, OfficialYear, Policy,
@@ -181,9 +183,13 @@ fn describe_config(
     let mut parts = Vec::new();
     for ((cal, year), (text, source)) in now {
         match before.get(&(cal.clone(), *year)) {
-            None => parts.push(format!("{cal} {year} official arrangement added ({source})")),
+            None => parts.push(format!(
+                "{cal} {year} official arrangement added ({source})"
+            )),
             Some(old) if old != text => {
-                parts.push(format!("{cal} {year} official arrangement changed ({source})"));
+                parts.push(format!(
+                    "{cal} {year} official arrangement changed ({source})"
+                ));
             }
             Some(_) => {}
         }
@@ -232,7 +238,12 @@ pub async fn import(
             } else {
                 "official arrangement loaded in place of the provisional rule"
             };
-            format!("{} {} {what} (source: {})", file.calendar, y.year, y.source.trim())
+            format!(
+                "{} {} {what} (source: {})",
+                file.calendar,
+                y.year,
+                y.source.trim()
+            )
         })
         .collect();
     let description = format!("import of {file_name}: {}", parts.join("; "));
@@ -365,7 +376,12 @@ fn computed(policy: &Policy, row: &incident::Model) -> Result<HashMap<String, Cl
         serious: inc.serious,
     };
     Ok(policy
-        .clocks_for(&facts, inc.first_reported_at, inc.triaged_at, inc.serious_at)
+        .clocks_for(
+            &facts,
+            inc.first_reported_at,
+            inc.triaged_at,
+            inc.serious_at,
+        )
         .into_iter()
         .map(|c| (c.name.clone(), c))
         .collect())
@@ -405,7 +421,11 @@ fn drift(row: &incident_clock::Model, c: &ClockDue) -> Drift {
 /// new due, the calendar change), its new due instant and its escalation's next fire time, in
 /// one transaction per incident; a clock whose due instant stays only has its calendar basis
 /// brought up to date. Running it again changes nothing.
-pub async fn recompute(db: &Db, policy: &Policy, now: DateTime<Utc>) -> Result<Recomputed, DbError> {
+pub async fn recompute(
+    db: &Db,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Recomputed, DbError> {
     const PAGE: u64 = 500;
     let mut out = Recomputed::default();
     let mut after = 0i64;
@@ -466,11 +486,7 @@ pub async fn recompute(db: &Db, policy: &Policy, now: DateTime<Utc>) -> Result<R
     }
 }
 
-async fn lock_row(
-    txn: &DatabaseTransaction,
-    db: &Db,
-    id: i64,
-) -> Result<incident::Model, DbError> {
+async fn lock_row(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, DbError> {
     let q = incident::Entity::find_by_id(id);
     let q = if db.is_postgres() {
         q.lock_exclusive()
@@ -533,10 +549,11 @@ async fn recompute_incident(
         let mut a: incident_clock::ActiveModel = c.clone().into();
         a.due_at = Set(due.due);
         set_basis(&mut a, due);
-        a.next_fire_at = Set(escalation::next_fire_for(
-            &*txn, policy, id, &c.clock, c.started_at, due.due,
-        )
-        .await?);
+        a.next_fire_at =
+            Set(
+                escalation::next_fire_for(&*txn, policy, id, &c.clock, c.started_at, due.due)
+                    .await?,
+            );
         a.update(&*txn).await?;
         moved.push(Moved {
             incident_id: id,
@@ -564,7 +581,10 @@ pub struct ProvisionalClock {
 
 /// Every running clock whose due instant, computed with the calendars as they are now, rests on
 /// a provisional year (so the answer does not wait for a recompute).
-pub async fn provisional_running(db: &Db, policy: &Policy) -> Result<Vec<ProvisionalClock>, DbError> {
+pub async fn provisional_running(
+    db: &Db,
+    policy: &Policy,
+) -> Result<Vec<ProvisionalClock>, DbError> {
     let mut out = Vec::new();
     let mut after = 0i64;
     loop {

@@ -396,7 +396,8 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     StartEvent::SeriousFlag => kind == Some(ActionKind::SetSerious),
                 };
                 let stops = stops && !started_by_this;
-                let ended = (stops || closing).then(|| ClockEnd::after(stops, without_work, now, c.due));
+                let ended =
+                    (stops || closing).then(|| ClockEnd::after(stops, without_work, now, c.due));
                 let next_fire_at = if ended.is_some() {
                     None
                 } else {

@@ -57,10 +57,10 @@ impl FromStr for Severity {
     /// By the one spelling rule ([`spelling`]), as serde does.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         spelling::find(&Severity::ALL, Severity::as_str, s).ok_or_else(|| UnknownName {
-                what: "severity",
-                value: s.to_owned(),
-                expected: "low, medium, high or critical",
-            })
+            what: "severity",
+            value: s.to_owned(),
+            expected: "low, medium, high or critical",
+        })
     }
 }
 
@@ -116,10 +116,10 @@ impl FromStr for SeriousKind {
     /// By the one spelling rule ([`spelling`]), as serde does.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         spelling::find(&SeriousKind::ALL, SeriousKind::as_str, s).ok_or_else(|| UnknownName {
-                what: "kind of serious incident",
-                value: s.to_owned(),
-                expected: "death, widespread, critical_infrastructure or other",
-            })
+            what: "kind of serious incident",
+            value: s.to_owned(),
+            expected: "death, widespread, critical_infrastructure or other",
+        })
     }
 }
 

@@ -170,7 +170,10 @@ mod tests {
         assert!(t.parse("rights.nope").is_none());
         assert!(t.parse("nope").is_none());
         assert!(t.parse("").is_none());
-        assert_eq!(t.parse(" Rights.Privacy ").unwrap().as_str(), "rights.privacy");
+        assert_eq!(
+            t.parse(" Rights.Privacy ").unwrap().as_str(),
+            "rights.privacy"
+        );
         assert_eq!(t.parse("RIGHTS").unwrap().as_str(), "rights");
         assert_eq!(t.label("rights.privacy", true), "权益 — 隐私");
     }

@@ -185,8 +185,16 @@ fn render_explain(
             c.count,
             unit(c),
             starts(&c.name),
-            if met.is_empty() { "-".into() } else { met.join(", ") },
-            if stopped.is_empty() { "-".into() } else { stopped.join(", ") },
+            if met.is_empty() {
+                "-".into()
+            } else {
+                met.join(", ")
+            },
+            if stopped.is_empty() {
+                "-".into()
+            } else {
+                stopped.join(", ")
+            },
         );
     }
     Ok(out)
@@ -214,7 +222,11 @@ fn listed_calendars(policy: &Policy) -> Vec<String> {
 /// `rectify calendar check`: each calendar with the years it covers, and every running clock
 /// whose due instant rests on a provisional year. Returns the text and whether there is any
 /// (exit 1) or none (exit 0). Queues the compliance notice the first time a year is concerned.
-pub async fn check(db: &Db, settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<(String, bool)> {
+pub async fn check(
+    db: &Db,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(String, bool)> {
     let policy = &settings.deadlines;
     q::load(db, policy).await?;
     let set = policy.calendar_set();
@@ -223,16 +235,18 @@ pub async fn check(db: &Db, settings: &Settings, now: DateTime<Utc>) -> anyhow::
     let _ = writeln!(out, "calendars (revision {}):", set.revision);
     for name in listed_calendars(policy) {
         let Some(c) = set.get(&name) else { continue };
-        let authority = set
-            .authority_calendar()
-            .is_some_and(|a| a.name == c.name);
+        let authority = set.authority_calendar().is_some_and(|a| a.name == c.name);
         let _ = writeln!(
             out,
             "  {name}: {} ({}){}; official years: {}; covered through {}; other years \
              provisional by rule ({})",
             c.jurisdiction.name(),
             c.zone.name(),
-            if authority { ", the authority's calendar" } else { "" },
+            if authority {
+                ", the authority's calendar"
+            } else {
+                ""
+            },
             c.covered_years(),
             c.covered_through()
                 .map_or_else(|| "-".to_owned(), |d| d.to_string()),
@@ -243,7 +257,9 @@ pub async fn check(db: &Db, settings: &Settings, now: DateTime<Utc>) -> anyhow::
                 Some((file, when)) => format!(
                     "imported {}{}",
                     when.format("%Y-%m-%d"),
-                    file.as_deref().map(|f| format!(" from {f}")).unwrap_or_default()
+                    file.as_deref()
+                        .map(|f| format!(" from {f}"))
+                        .unwrap_or_default()
                 ),
                 None => origin.to_string(),
             };
@@ -292,12 +308,14 @@ pub async fn import(
 ) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let file = CalendarFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file =
+        CalendarFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let policy = &settings.deadlines;
     q::load(db, policy).await?;
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let (revision, description) = q::import(db, policy, &file, &name, now).await?;
     let done = q::recompute(db, policy, now).await?;
     let mut out = format!("calendar revision {revision}: {description}\n");
@@ -313,7 +331,11 @@ pub async fn import(
                 m.clock,
                 secs(m.old_due),
                 secs(m.new_due),
-                if m.provisional { "  (still provisional)" } else { "" }
+                if m.provisional {
+                    "  (still provisional)"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -426,7 +448,10 @@ pub async fn watch(
 
 /// The people a compliance notice goes to: active compliance users in their language, and the
 /// configured compliance addresses.
-async fn compliance_recipients(db: &Db, settings: &Settings) -> Result<Vec<(String, Locale)>, DbError> {
+async fn compliance_recipients(
+    db: &Db,
+    settings: &Settings,
+) -> Result<Vec<(String, Locale)>, DbError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let default = Locale::parse(&settings.public.default_locale).unwrap_or_default();
     let mut out: Vec<(String, Locale)> = user::Entity::find()
@@ -470,11 +495,14 @@ pub async fn notify(
     }
     for k in &sent {
         let mut parts = k.splitn(3, ':');
-        let (Some("provisional"), Some(cal), Some(year)) = (parts.next(), parts.next(), parts.next())
+        let (Some("provisional"), Some(cal), Some(year)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        let Ok(year) = year.parse::<i32>() else { continue };
+        let Ok(year) = year.parse::<i32>() else {
+            continue;
+        };
         if set.get(cal).is_some_and(|c| c.is_official(year))
             && !sent.contains(&key(Notice::Official, cal, year))
         {
@@ -534,7 +562,17 @@ pub async fn notify(
                 Err(e) => tracing::error!(error = %e, "rendering a calendar notice failed"),
             }
         }
-        if q::send_notice(db, &key(kind, &cal, year), &cal, year, kind.as_str(), &mails, now).await? {
+        if q::send_notice(
+            db,
+            &key(kind, &cal, year),
+            &cal,
+            year,
+            kind.as_str(),
+            &mails,
+            now,
+        )
+        .await?
+        {
             queued += 1;
         }
     }

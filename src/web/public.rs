@@ -326,15 +326,23 @@ struct StatusPage<'a> {
 }
 
 /// "met", "running · provisional deadline", "stopped (incident rejected)"…
-async fn feedback_state(state: &AppState, view: &crate::db::status::StatusView, locale: Locale) -> String {
+async fn feedback_state(
+    state: &AppState,
+    view: &crate::db::status::StatusView,
+    locale: Locale,
+) -> String {
     use crate::i18n::words;
     let Ok(Some(c)) =
         crate::db::deadlines::clock_row(&state.db.conn, view.incident_id, "acknowledge").await
     else {
         return String::new();
     };
-    let (word, why) =
-        words::clock_state(&c.status, c.stop_reason.as_deref(), c.due_at < Utc::now(), locale);
+    let (word, why) = words::clock_state(
+        &c.status,
+        c.stop_reason.as_deref(),
+        c.due_at < Utc::now(),
+        locale,
+    );
     let mut out = word.to_owned();
     if let Some(why) = why {
         out.push_str(&format!(" ({why})"));

@@ -91,8 +91,16 @@ impl HolidayCalendar {
         // Merges the two sorted sets from `after` on (a calendar holds a century of
         // provisional holidays, so starting at the beginning would cost), once per date.
         use std::ops::Bound::{Excluded, Unbounded};
-        let mut off = self.off.range((Excluded(after), Unbounded)).copied().peekable();
-        let mut work = self.workdays.range((Excluded(after), Unbounded)).copied().peekable();
+        let mut off = self
+            .off
+            .range((Excluded(after), Unbounded))
+            .copied()
+            .peekable();
+        let mut work = self
+            .workdays
+            .range((Excluded(after), Unbounded))
+            .copied()
+            .peekable();
         std::iter::from_fn(move || match (off.peek().copied(), work.peek().copied()) {
             (Some(a), Some(b)) if a == b => {
                 work.next();

@@ -93,10 +93,19 @@ fn lunar_dates_match_the_state_council_notices_2015_to_2026() {
 fn lunar_dates_are_plausible_every_year_of_the_range() {
     for y in 1950..=2100 {
         let l = lunar_dates(y).unwrap();
-        assert!(l.new_year >= d(y, 1, 21) && l.new_year <= d(y, 2, 20), "{y}");
+        assert!(
+            l.new_year >= d(y, 1, 21) && l.new_year <= d(y, 2, 20),
+            "{y}"
+        );
         assert!(l.qingming >= d(y, 4, 4) && l.qingming <= d(y, 4, 6), "{y}");
-        assert!(l.dragon_boat >= d(y, 5, 26) && l.dragon_boat <= d(y, 6, 25), "{y}");
-        assert!(l.mid_autumn >= d(y, 9, 7) && l.mid_autumn <= d(y, 10, 8), "{y}");
+        assert!(
+            l.dragon_boat >= d(y, 5, 26) && l.dragon_boat <= d(y, 6, 25),
+            "{y}"
+        );
+        assert!(
+            l.mid_autumn >= d(y, 9, 7) && l.mid_autumn <= d(y, 10, 8),
+            "{y}"
+        );
     }
 }
 
@@ -131,7 +140,10 @@ fn china_2027_by_the_2024_measures() {
     assert_eq!(Jurisdiction::Cn.statutory(2025).len(), 13);
     let y2024 = Jurisdiction::Cn.statutory(2024);
     assert_eq!(y2024.len(), 11);
-    assert!(!y2024.iter().any(|(day, _)| *day == d(2024, 2, 9)), "除夕 2024 was not statutory");
+    assert!(
+        !y2024.iter().any(|(day, _)| *day == d(2024, 2, 9)),
+        "除夕 2024 was not statutory"
+    );
     // Outside the range: nothing by rule.
     assert!(Jurisdiction::Cn.statutory(2101).is_empty());
 }
@@ -142,7 +154,10 @@ fn the_official_2026_arrangement_holds_every_statutory_day_of_2026() {
     let cn = cal.get("cn").unwrap();
     let official = &cn.official[&2026].0.holidays;
     for (day, name) in Jurisdiction::Cn.statutory(2026) {
-        assert!(official.contains(&day), "{day} {name} missing from the 2026 notice");
+        assert!(
+            official.contains(&day),
+            "{day} {name} missing from the 2026 notice"
+        );
     }
 }
 
@@ -181,11 +196,18 @@ fn the_eu_rule_reproduces_the_configured_2026_list() {
 
 #[test]
 fn national_rules_spot_checks() {
-    let has = |j: Jurisdiction, day: NaiveDate| j.statutory(day.year()).iter().any(|(x, _)| *x == day);
+    let has =
+        |j: Jurisdiction, day: NaiveDate| j.statutory(day.year()).iter().any(|(x, _)| *x == day);
     use chrono::Datelike;
     // Germany 2027: Good Friday 26 Mar, Easter Monday 29 Mar, Ascension 6 May, Whit Monday
     // 17 May, German Unity 3 Oct; no Epiphany (a Land holiday only).
-    for day in [d(2027, 3, 26), d(2027, 3, 29), d(2027, 5, 6), d(2027, 5, 17), d(2027, 10, 3)] {
+    for day in [
+        d(2027, 3, 26),
+        d(2027, 3, 29),
+        d(2027, 5, 6),
+        d(2027, 5, 17),
+        d(2027, 10, 3),
+    ] {
         assert!(has(Jurisdiction::De, day), "DE {day}");
     }
     assert!(!has(Jurisdiction::De, d(2027, 1, 6)));
@@ -194,11 +216,17 @@ fn national_rules_spot_checks() {
     assert!(has(Jurisdiction::Ie, d(2027, 2, 1))); // a Monday
     assert!(has(Jurisdiction::Ie, d(2026, 2, 2)));
     assert!(!has(Jurisdiction::Ie, d(2022, 2, 7)), "from 2023 only");
-    assert!(has(Jurisdiction::Ie, d(2027, 10, 25)), "last Monday of October");
+    assert!(
+        has(Jurisdiction::Ie, d(2027, 10, 25)),
+        "last Monday of October"
+    );
     // Netherlands: King's Day moves to Saturday 26 April when the 27th is a Sunday (2025).
     assert!(has(Jurisdiction::Nl, d(2025, 4, 26)));
     assert!(has(Jurisdiction::Nl, d(2027, 4, 27)));
-    assert!(has(Jurisdiction::Nl, d(2027, 5, 5)), "Bevrijdingsdag (Algemene termijnenwet)");
+    assert!(
+        has(Jurisdiction::Nl, d(2027, 5, 5)),
+        "Bevrijdingsdag (Algemene termijnenwet)"
+    );
     // Italy: San Francesco (4 October) from 2026 on.
     assert!(has(Jurisdiction::It, d(2027, 10, 4)));
     assert!(!has(Jurisdiction::It, d(2025, 10, 4)));
@@ -219,7 +247,12 @@ fn national_rules_spot_checks() {
 #[test]
 fn remediate_from_1_october_2026_ends_after_the_2027_new_year_holiday() {
     let p = shipped().deadlines;
-    let clocks = p.clocks_for(&ClockFacts::default(), utc("2026-10-01T01:00:00Z"), None, None);
+    let clocks = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-10-01T01:00:00Z"),
+        None,
+        None,
+    );
     let r = due_of(&clocks, "remediate");
     // Start date 1 Oct 2026 (09:00 CST); + 3 months = Fri 1 Jan 2027, New Year's Day; Sat 2,
     // Sun 3 are rest days → Mon 4 Jan. 24:00 CST = 2027-01-04T16:00Z.
@@ -247,7 +280,10 @@ fn authority_report_and_acknowledge_from_15_december_2026() {
     // Sun 3 → Mon 4 Jan. 24:00 CET = 2027-01-04T23:00Z.
     let a = due_of(&clocks, "authority_report");
     assert_eq!(a.due, utc("2027-01-04T23:00:00Z"));
-    assert_eq!((a.calendar.as_str(), a.provisional_years.clone()), ("eu", vec![2027]));
+    assert_eq!(
+        (a.calendar.as_str(), a.provisional_years.clone()),
+        ("eu", vec![2027])
+    );
     // acknowledge, 15 working days in cn from Tue 15 Dec: 16,17,18,21,22,23,24,25,28,29,30,31
     // (12); Fri 1 Jan 2027 is New Year's Day; Mon 4 (13), Tue 5 (14), Wed 6 (15).
     let k = due_of(&clocks, "acknowledge");
@@ -258,7 +294,12 @@ fn authority_report_and_acknowledge_from_15_december_2026() {
 #[test]
 fn remediate_from_5_november_2026_does_not_end_on_new_years_eve() {
     let p = shipped().deadlines;
-    let clocks = p.clocks_for(&ClockFacts::default(), utc("2026-11-05T02:00:00Z"), None, None);
+    let clocks = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-11-05T02:00:00Z"),
+        None,
+        None,
+    );
     // + 3 months = Fri 5 Feb 2027 = 除夕, a statutory holiday since the 2024 amendment; Sat 6
     // to Mon 8 are 春节 (and the weekend) → Tue 9 Feb. 24:00 CST = 2027-02-09T16:00Z.
     let r = due_of(&clocks, "remediate");
@@ -271,12 +312,22 @@ fn a_due_instant_inside_2026_is_provisional_only_when_the_search_crosses_into_20
     let p = shipped().deadlines;
     // Triage, 3 days from Mon 28 Dec 2026 (10:00 CST): Thu 31 Dec 2026, a working day in the
     // official 2026 arrangement: not provisional although the clock ends at 2027-01-01 00:00.
-    let clocks = p.clocks_for(&ClockFacts::default(), utc("2026-12-28T02:00:00Z"), None, None);
+    let clocks = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-12-28T02:00:00Z"),
+        None,
+        None,
+    );
     let t = due_of(&clocks, "triage");
     assert_eq!(t.due, utc("2026-12-31T16:00:00Z"));
     assert!(!t.provisional());
     // From Tue 29 Dec: + 3 = Fri 1 Jan 2027, New Year's Day by rule → Mon 4 Jan: provisional.
-    let clocks = p.clocks_for(&ClockFacts::default(), utc("2026-12-29T02:00:00Z"), None, None);
+    let clocks = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-12-29T02:00:00Z"),
+        None,
+        None,
+    );
     let t = due_of(&clocks, "triage");
     assert_eq!(t.due, utc("2027-01-04T16:00:00Z"));
     assert!(t.provisional());
@@ -311,7 +362,12 @@ fn loading_2027_makes_its_due_instants_official_and_moves_those_that_change() {
     let file = CalendarFile::parse(TEST_2027).unwrap();
     assert_eq!(file.calendar, "cn");
     assert_eq!(file.years[0].holidays.len(), 10, "bare TOML dates are read");
-    let before = p.clocks_for(&ClockFacts::default(), utc("2026-11-05T02:00:00Z"), None, None);
+    let before = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-11-05T02:00:00Z"),
+        None,
+        None,
+    );
     let imported = vec![ImportedYear {
         calendar: "cn".into(),
         year: file.years[0].clone(),
@@ -319,9 +375,17 @@ fn loading_2027_makes_its_due_instants_official_and_moves_those_that_change() {
     }];
     p.calendars
         .replace(p.calendar_set().with_imported(imported, 7));
-    let after = p.clocks_for(&ClockFacts::default(), utc("2026-11-05T02:00:00Z"), None, None);
+    let after = p.clocks_for(
+        &ClockFacts::default(),
+        utc("2026-11-05T02:00:00Z"),
+        None,
+        None,
+    );
     // 5 Feb 2027 + rest until Thu 11 Feb; Fri 12 Feb works → 24:00 12 Feb CST.
-    assert_eq!(due_of(&before, "remediate").due, utc("2027-02-09T16:00:00Z"));
+    assert_eq!(
+        due_of(&before, "remediate").due,
+        utc("2027-02-09T16:00:00Z")
+    );
     let r = due_of(&after, "remediate");
     assert_eq!(r.due, utc("2027-02-12T16:00:00Z"));
     assert!(!r.provisional());
@@ -349,13 +413,31 @@ source = "list B"
 holidays = ["2028-01-01"]
 "#;
     let f = CalendarFile::parse(several).unwrap();
-    assert_eq!(f.years.iter().map(|y| y.year).collect::<Vec<_>>(), [2027, 2028]);
+    assert_eq!(
+        f.years.iter().map(|y| y.year).collect::<Vec<_>>(),
+        [2027, 2028]
+    );
     for (text, named) in [
-        ("calendar = \"cn\"\nyear = 2027\nholidays = [\"2027-01-01\"]", "`source`"),
-        ("calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholidays = [\"2027-13-01\"]", "2027-13-01"),
-        ("calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nworkdays = [\"2027-01-06\"]", "not a Saturday or Sunday"),
-        ("calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholidays = [\"2028-01-01\"]", "outside the year"),
-        ("calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholiday = [\"2027-01-01\"]", "holiday"),
+        (
+            "calendar = \"cn\"\nyear = 2027\nholidays = [\"2027-01-01\"]",
+            "`source`",
+        ),
+        (
+            "calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholidays = [\"2027-13-01\"]",
+            "2027-13-01",
+        ),
+        (
+            "calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nworkdays = [\"2027-01-06\"]",
+            "not a Saturday or Sunday",
+        ),
+        (
+            "calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholidays = [\"2028-01-01\"]",
+            "outside the year",
+        ),
+        (
+            "calendar = \"cn\"\nyear = 2027\nsource = \"x\"\nholiday = [\"2027-01-01\"]",
+            "holiday",
+        ),
         ("calendar = \"cn\"", "holds no year"),
         ("year = 2027\nsource = \"x\"", "calendar"),
     ] {
@@ -382,13 +464,17 @@ source = "b"
     let gap = set.get("gap").unwrap();
     assert_eq!(gap.covered_through(), Some(d(2026, 12, 31)));
     assert_eq!(gap.covered_years(), "2026, 2028");
-    assert_eq!(gap.provisional_years(d(2026, 12, 1), d(2028, 1, 5)), vec![2027]);
+    assert_eq!(
+        gap.provisional_years(d(2026, 12, 1), d(2028, 1, 5)),
+        vec![2027]
+    );
     assert!(set.get("de").unwrap().covered_through().is_none());
 }
 
 #[test]
 fn the_old_calendar_layout_is_refused_with_directions() {
-    let p = shipped_with("[deadlines.calendars.old]\njurisdiction = \"CN\"\noff = [\"2026-01-01\"]\n");
+    let p =
+        shipped_with("[deadlines.calendars.old]\njurisdiction = \"CN\"\noff = [\"2026-01-01\"]\n");
     let err = p.validate().unwrap_err();
     assert!(err.contains("[[deadlines.calendars.old.years]]"), "{err}");
 }
@@ -440,7 +526,10 @@ fn a_german_authority_counts_german_days_in_berlin() {
     .deadlines;
     let n = nl.clocks_for(&facts, at, Some(at), Some(at));
     // The Netherlands: Tue 27 Apr is Koningsdag → Wed 28 Apr, 24:00 CEST = 22:00Z.
-    assert_eq!(due_of(&n, "authority_report").due, utc("2027-04-28T22:00:00Z"));
+    assert_eq!(
+        due_of(&n, "authority_report").due,
+        utc("2027-04-28T22:00:00Z")
+    );
     // The default keeps today's answer.
     let eu = p.clocks_for(&facts, at, Some(at), Some(at));
     assert_eq!(due_of(&eu, "authority_report").calendar, "eu");
@@ -476,7 +565,10 @@ fn due_instants_are_never_earlier_than_the_law_says() {
     // databases store) it is rounded up, not down.
     assert_eq!(contain.due, utc("2026-07-03T16:00:00Z"));
     assert!(contain.due >= at + chrono::TimeDelta::hours(48));
-    assert_eq!(ceil_micros(utc("2026-07-03T15:59:59.999Z")), utc("2026-07-03T15:59:59.999Z"));
+    assert_eq!(
+        ceil_micros(utc("2026-07-03T15:59:59.999Z")),
+        utc("2026-07-03T15:59:59.999Z")
+    );
 }
 
 #[test]
@@ -491,7 +583,11 @@ fn how_clocks_end() {
     assert_eq!(ClockEnd::after(false, false, early, due), ClockEnd::Stopped);
     let p = shipped().deadlines;
     let (met, stopped) = p.rule("remediate").unwrap().endings();
-    assert_eq!(met, [ActionKind::VerifyPass], "only verify_pass meets remediate");
+    assert_eq!(
+        met,
+        [ActionKind::VerifyPass],
+        "only verify_pass meets remediate"
+    );
     assert_eq!(stopped, [ActionKind::Reject, ActionKind::Merge]);
 }
 

@@ -70,9 +70,7 @@ impl OfficialYear {
         for d in self.workdays.iter().filter(|d| !is_weekend(**d)) {
             // Make-up days are Saturdays or Sundays; a weekday here is almost certainly a date
             // typed wrong.
-            out.push(format!(
-                "year {y}: workday {d} is not a Saturday or Sunday"
-            ));
+            out.push(format!("year {y}: workday {d} is not a Saturday or Sunday"));
         }
         out
     }
@@ -205,7 +203,9 @@ impl CalendarFile {
             (None, None) => {}
         }
         if years.is_empty() {
-            return Err("the file holds no year (give `year`, `source`, `holidays`, `workdays`)".into());
+            return Err(
+                "the file holds no year (give `year`, `source`, `holidays`, `workdays`)".into(),
+            );
         }
         let mut seen = BTreeSet::new();
         let mut problems = Vec::new();
@@ -468,7 +468,13 @@ impl CalendarSet {
                 cal.zone.map_or("", |z| z.name())
             ));
             let mut years: Vec<&OfficialYear> = cal.years.iter().collect();
-            years.extend(self.file_years.get(name).into_iter().flatten().map(|(y, _)| y));
+            years.extend(
+                self.file_years
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .map(|(y, _)| y),
+            );
             years.sort_by_key(|y| y.year);
             for y in years {
                 out.push_str(&year_text(y));
@@ -510,13 +516,15 @@ impl CalendarSet {
                 ));
             }
             let mut seen = BTreeSet::new();
-            let file_years = self.file_years.get(name).into_iter().flatten().map(|(y, _)| y);
+            let file_years = self
+                .file_years
+                .get(name)
+                .into_iter()
+                .flatten()
+                .map(|(y, _)| y);
             for y in cfg.years.iter().chain(file_years) {
                 if !seen.insert(y.year) {
-                    out.push(format!(
-                        "calendar {name:?}: year {} is given twice",
-                        y.year
-                    ));
+                    out.push(format!("calendar {name:?}: year {} is given twice", y.year));
                 }
                 for p in y.problems() {
                     out.push(format!("calendar {name:?}: {p}"));
@@ -556,10 +564,7 @@ fn year_text(y: &OfficialYear) -> String {
 pub struct Calendars(Arc<RwLock<Arc<CalendarSet>>>);
 
 impl Calendars {
-    pub fn new(
-        configured: BTreeMap<String, CalendarConfig>,
-        authority: Jurisdiction,
-    ) -> Calendars {
+    pub fn new(configured: BTreeMap<String, CalendarConfig>, authority: Jurisdiction) -> Calendars {
         Calendars(Arc::new(RwLock::new(Arc::new(CalendarSet::build(
             configured,
             BTreeMap::new(),
@@ -591,10 +596,7 @@ impl Calendars {
     /// # Errors
     ///
     /// A file that cannot be read or parsed, or that names another calendar.
-    pub fn load_files(
-        &self,
-        read: impl Fn(&str) -> Result<String, String>,
-    ) -> Result<(), String> {
+    pub fn load_files(&self, read: impl Fn(&str) -> Result<String, String>) -> Result<(), String> {
         let set = self.snapshot();
         let mut file_years: BTreeMap<String, Vec<(OfficialYear, String)>> = BTreeMap::new();
         let mut errors = Vec::new();

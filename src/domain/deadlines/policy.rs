@@ -130,9 +130,10 @@ impl ClockRule {
 #[must_use]
 pub fn ends_without_work(kind: ActionKind) -> bool {
     use crate::domain::workflow::{State, next_state};
-    State::ALL.into_iter().filter(|s| s.is_open()).any(|s| {
-        next_state(kind, s, true).is_some_and(|t| !t.is_open() && t != State::Resolved)
-    })
+    State::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .any(|s| next_state(kind, s, true).is_some_and(|t| !t.is_open() && t != State::Resolved))
 }
 
 /// The `[deadlines]` table.
@@ -238,7 +239,12 @@ impl ClockEnd {
     /// it other than resolving it). An event the clock does not stop on but that closes the
     /// incident stops it: nothing did the clock's work.
     #[must_use]
-    pub fn after(stops: bool, closes_without_work: bool, at: DateTime<Utc>, due: DateTime<Utc>) -> ClockEnd {
+    pub fn after(
+        stops: bool,
+        closes_without_work: bool,
+        at: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> ClockEnd {
         if !stops || closes_without_work {
             ClockEnd::Stopped
         } else if at <= due {
@@ -270,7 +276,10 @@ impl Policy {
         let calendars = Calendars::new(calendars, authority.jurisdiction);
         let set = calendars.snapshot();
         for rule in &mut clocks {
-            if let Some(z) = rule.zone_configured.or_else(|| set.get(&rule.calendar).map(|c| c.zone)) {
+            if let Some(z) = rule
+                .zone_configured
+                .or_else(|| set.get(&rule.calendar).map(|c| c.zone))
+            {
                 rule.zone = z;
             }
         }

@@ -80,7 +80,10 @@ pub fn due_and_span(
             } else {
                 s.succ_opt()
             };
-            (last.and_then(|d| end_of_local_day(d, zone)), first.zip(last))
+            (
+                last.and_then(|d| end_of_local_day(d, zone)),
+                first.zip(last),
+            )
         }
         Unit::WorkingDays => {
             let last = cal.nth_working_day_after(s, count);

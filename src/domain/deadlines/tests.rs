@@ -693,13 +693,26 @@ holidays = ["2025-05-01"]
 fn unknown_names_in_the_configuration_stop_it_naming_the_value() {
     for (line, named) in [
         (r#"severities = ["urgent"]"#, "\"urgent\" is not a severity"),
-        (r#"serious = ["fatal"]"#, "\"fatal\" is not a kind of serious incident"),
-        (r#"stops_on = ["verify-passed"]"#, "\"verify-passed\" is not a action"),
-        (r#"count_by_serious = { deadly = 3 }"#, "\"deadly\" is not a kind of serious incident"),
+        (
+            r#"serious = ["fatal"]"#,
+            "\"fatal\" is not a kind of serious incident",
+        ),
+        (
+            r#"stops_on = ["verify-passed"]"#,
+            "\"verify-passed\" is not a action",
+        ),
+        (
+            r#"count_by_serious = { deadly = 3 }"#,
+            "\"deadly\" is not a kind of serious incident",
+        ),
     ] {
         let text = format!(
             "name = \"c\"\nstarts_on = \"triage\"\nunit = \"hours\"\ncount = 4\ncalendar = \"cn\"\n{}\n{line}\n",
-            if line.starts_with("stops_on") { "" } else { "stops_on = [\"contain\"]" }
+            if line.starts_with("stops_on") {
+                ""
+            } else {
+                "stops_on = [\"contain\"]"
+            }
         );
         let err = toml::from_str::<ClockRule>(&text).unwrap_err().to_string();
         assert!(err.contains(named), "{line}: {err}");

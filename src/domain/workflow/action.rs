@@ -197,11 +197,13 @@ impl FromStr for ActionKind {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        super::super::spelling::find(&ActionKind::ALL, ActionKind::as_str, s).ok_or_else(|| UnknownName {
+        super::super::spelling::find(&ActionKind::ALL, ActionKind::as_str, s).ok_or_else(|| {
+            UnknownName {
                 what: "action",
                 value: s.to_owned(),
                 expected: "one of the workflow's actions",
-            })
+            }
+        })
     }
 }
 

@@ -83,11 +83,11 @@ impl FromStr for State {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         spelling::find(&State::ALL, State::as_str, s).ok_or_else(|| UnknownName {
-                what: "state",
-                value: s.to_owned(),
-                expected: "new, triaged, contained, fix_planned, retraining, verifying, \
+            what: "state",
+            value: s.to_owned(),
+            expected: "new, triaged, contained, fix_planned, retraining, verifying, \
                            resolved, rejected or duplicate",
-            })
+        })
     }
 }
 
@@ -144,10 +144,10 @@ impl FromStr for Role {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         spelling::find(&Role::ALL, Role::as_str, s).ok_or_else(|| UnknownName {
-                what: "role",
-                value: s.to_owned(),
-                expected: "triager, engineer, lead, compliance or admin",
-            })
+            what: "role",
+            value: s.to_owned(),
+            expected: "triager, engineer, lead, compliance or admin",
+        })
     }
 }
 

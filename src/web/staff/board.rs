@@ -167,7 +167,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     for st in &shown {
         let cards = board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?;
         let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
-        let provisional = crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
+        let provisional =
+            crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()

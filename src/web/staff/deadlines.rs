@@ -75,9 +75,7 @@ pub struct DeadlinesView {
 
 /// Rounds up to the minute, for pages that show minutes.
 pub fn ceil_minute(at: DateTime<Utc>) -> DateTime<Utc> {
-    let down = at
-        .duration_trunc(TimeDelta::minutes(1))
-        .unwrap_or(at);
+    let down = at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at);
     if down == at {
         at
     } else {
@@ -100,20 +98,13 @@ pub fn view(
     let rows = clocks
         .into_iter()
         .map(|c| {
-            let zone = policy
-                .rule(&c.clock)
-                .map_or(chrono_tz::UTC, |r| r.zone);
+            let zone = policy.rule(&c.clock).map_or(chrono_tz::UTC, |r| r.zone);
             let running = c.status == "running";
             let overdue = running && c.due_at < now;
             let (urg, countdown) = if running {
                 urgency(Some(c.due_at), now)
             } else {
-                (
-                    "none",
-                    c.stopped_at
-                        .map(|s| fmt_utc(s))
-                        .unwrap_or_default(),
-                )
+                ("none", c.stopped_at.map(|s| fmt_utc(s)).unwrap_or_default())
             };
             let status_key = match c.status.as_str() {
                 "running" if overdue => "overdue",
@@ -140,10 +131,7 @@ pub fn view(
             let provisional = (running && c.provisional).then(|| {
                 (
                     words::provisional_deadline(locale),
-                    words::provisional_why(
-                        c.provisional_years.as_deref().unwrap_or(""),
-                        locale,
-                    ),
+                    words::provisional_why(c.provisional_years.as_deref().unwrap_or(""), locale),
                 )
             });
             let due = ceil_minute(c.due_at);
