@@ -664,3 +664,53 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_staff_form_in_any_spelling_starts_the_same_clocks() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        common::staff::add_user(&app, "lead@example.com", "lead").await;
+        let staff = common::staff::sign_in(&app, "lead@example.com").await;
+        let (id, _) = common::submit_form(&app, &valid_form()).await;
+        let (csrf, version, _) = common::staff::form_tokens(&app, &staff, id).await;
+        let resp = staff
+            .post(app.url(&format!("/incidents/{id}/act")))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("version", version.as_str()),
+                ("action", " Triage "),
+                ("category", " Accuracy.Inaccurate "),
+                ("severity", "HIGH"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{backend:?}");
+        let row = incident::Entity::find_by_id(id)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.category, "accuracy.inaccurate",
+            "stored as the canonical key"
+        );
+        assert_eq!(row.severity.as_deref(), Some("high"));
+        assert_eq!(
+            clock(&app, id, "contain").await.status,
+            "running",
+            "contain starts for HIGH"
+        );
+        // The board's filters read the same spellings.
+        let board = staff
+            .get(app.url("/board?severity=High&category=ACCURACY&state=Triaged"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(board.contains(&format!("INC-{id}<")), "{backend:?}");
+        app.stop().await;
+    }
+}

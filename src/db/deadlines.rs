@@ -607,8 +607,8 @@ pub async fn provisional_running(
             let Some(row) = rows.get(&c.incident_id) else {
                 continue;
             };
-            if !computed_for.contains_key(&row.id) {
-                computed_for.insert(row.id, computed(policy, row)?);
+            if let std::collections::hash_map::Entry::Vacant(e) = computed_for.entry(row.id) {
+                e.insert(computed(policy, row)?);
             }
             let Some(due) = computed_for[&row.id].get(&c.clock) else {
                 continue;

@@ -60,7 +60,8 @@ fn due_of<'a>(clocks: &'a [ClockDue], name: &str) -> &'a ClockDue {
 #[test]
 fn lunar_dates_match_the_state_council_notices_2015_to_2026() {
     // From each year's 国务院办公厅 notice: the first day of 春节, 清明节, 端午节, 中秋节.
-    let published: [(i32, (u32, u32), (u32, u32), (u32, u32), (u32, u32)); 12] = [
+    type MonthDay = (u32, u32);
+    let published: [(i32, MonthDay, MonthDay, MonthDay, MonthDay); 12] = [
         (2015, (2, 19), (4, 5), (6, 20), (9, 27)),
         (2016, (2, 8), (4, 4), (6, 9), (9, 15)),
         (2017, (1, 28), (4, 4), (5, 30), (10, 4)),

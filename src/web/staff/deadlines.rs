@@ -104,7 +104,7 @@ pub fn view(
             let (urg, countdown) = if running {
                 urgency(Some(c.due_at), now)
             } else {
-                ("none", c.stopped_at.map(|s| fmt_utc(s)).unwrap_or_default())
+                ("none", c.stopped_at.map(fmt_utc).unwrap_or_default())
             };
             let status_key = match c.status.as_str() {
                 "running" if overdue => "overdue",

@@ -473,19 +473,23 @@ pub async fn act(
             .entry("new_incident_id".into())
             .or_insert_with(|| "1".into());
     }
-    let action = match Action::from_form(kind.as_str(), &fields) {
+    let mut action = match Action::from_form(kind.as_str(), &fields) {
         Ok(a) => a,
         Err(r) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await,
     };
-    // The workflow knows nothing of the configured taxonomy; the category must be one of it.
-    if let Action::Triage { category, .. } | Action::SetCategory { category } = &action
-        && state.settings.taxonomy.parse(category).is_none()
-    {
-        let r = Refusal::Invalid {
-            field: "category",
-            reason: format!("{category:?} is not a category of the taxonomy"),
-        };
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await;
+    // The workflow knows nothing of the configured taxonomy; the category must be one of it,
+    // and is kept as the taxonomy's canonical key whatever its spelling.
+    if let Action::Triage { category, .. } | Action::SetCategory { category } = &mut action {
+        match state.settings.taxonomy.parse(category) {
+            Some(c) => *category = c.as_str().to_owned(),
+            None => {
+                let r = Refusal::Invalid {
+                    field: "category",
+                    reason: format!("{category:?} is not a category of the taxonomy"),
+                };
+                return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await;
+            }
+        }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
     let mails = outcome_mails(&state, kind);
