@@ -38,6 +38,15 @@ workdays = ["2027-01-31", "2027-02-21"]
 
 /// Stores a report received at `at`, through the intake writer as the web form does.
 async fn report_at(app: &TestApp, writer: &IntakeWriter, output: &str, at: &str) -> i64 {
+    report_with(&app.settings, writer, output, at).await
+}
+
+async fn report_with(
+    settings: &rectify::config::Settings,
+    writer: &IntakeWriter,
+    output: &str,
+    at: &str,
+) -> i64 {
     let mut form = ReportForm::default();
     for (k, v) in valid_form() {
         form.set(k, v);
@@ -46,8 +55,8 @@ async fn report_at(app: &TestApp, writer: &IntakeWriter, output: &str, at: &str)
     form.good_faith = true;
     let valid = validate(
         &form,
-        &app.settings.taxonomy,
-        rectify::web::public::limits(&app.settings),
+        &settings.taxonomy,
+        rectify::web::public::limits(settings),
     )
     .unwrap();
     let code = TrackingCode::from_bytes(rand::random());
@@ -712,5 +721,96 @@ async fn a_staff_form_in_any_spelling_starts_the_same_clocks() {
             .unwrap();
         assert!(board.contains(&format!("INC-{id}<")), "{backend:?}");
         app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_year_added_to_the_configuration_is_recomputed_at_the_next_start() {
+    #[derive(serde::Deserialize)]
+    struct Wrap {
+        deadlines: rectify::domain::deadlines::Policy,
+    }
+    for backend in backends() {
+        let test_db = common::TestDb::new(backend).await;
+        let settings = common::test_settings(&test_db);
+        let first = rectify::app::Application::build(settings.clone())
+            .await
+            .unwrap();
+        let id = report_with(
+            &settings,
+            &first.state().intake,
+            "into 2027",
+            "2026-11-05T02:00:00Z",
+        )
+        .await;
+        let db = first.state().db.clone();
+        drop(first);
+        let remediate = |db: rectify::db::Db| async move {
+            incident_clock::Entity::find()
+                .filter(incident_clock::Column::IncidentId.eq(id))
+                .filter(incident_clock::Column::Clock.eq("remediate"))
+                .one(&db.conn)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(
+            remediate(db.clone()).await.due_at,
+            utc("2027-02-09T16:00:00Z")
+        );
+
+        // The same database, started with the 2027 arrangement in the configuration.
+        let year = TEST_2027
+            .replace("calendar = \"cn\"\n", "")
+            .replace("# 2027 arrangement for the tests\n", "");
+        let text = format!(
+            "{}\n[[deadlines.calendars.cn.years]]\n{year}",
+            include_str!("../config/default.toml")
+        );
+        let mut second_settings = settings.clone();
+        second_settings.deadlines = toml::from_str::<Wrap>(&text).unwrap().deadlines;
+        second_settings.deadlines.validate().unwrap();
+        let second = rectify::app::Application::build(second_settings.clone())
+            .await
+            .unwrap();
+        let db = second.state().db.clone();
+        let r = remediate(db.clone()).await;
+        assert_eq!(r.due_at, utc("2027-02-12T16:00:00Z"), "{backend:?}");
+        assert!(!r.provisional);
+        let last = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .order_by_desc(incident_event::Column::Seq)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.action, "recompute_clock");
+        assert!(
+            last.data
+                .contains("configuration: cn 2027 official arrangement added"),
+            "{}",
+            last.data
+        );
+        drop(second);
+        // A third start with the same configuration changes nothing.
+        let third = rectify::app::Application::build(second_settings)
+            .await
+            .unwrap();
+        let again = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .order_by_desc(incident_event::Column::Seq)
+            .one(&third.state().db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.seq, last.seq);
+        assert!(matches!(
+            rectify::db::audit::verify_all(&third.state().db)
+                .await
+                .unwrap(),
+            rectify::db::audit::Verdict::Holds { .. }
+        ));
+        drop(third);
+        test_db.drop_db().await;
     }
 }

@@ -533,13 +533,13 @@ pub async fn notify(
             Notice::Provisional => provisional
                 .iter()
                 .filter(|p| p.calendar == cal && p.years.contains(&year))
-                .map(|p| format!("INC-{} {}: due {} UTC", p.incident_id, p.clock, secs(p.due)))
+                .map(|p| format!("INC-{} {}: due {}", p.incident_id, p.clock, secs(p.due)))
                 .collect(),
             Notice::Official => moved
                 .iter()
                 .map(|m| {
                     format!(
-                        "INC-{} {}: {} → {} UTC",
+                        "INC-{} {}: {} → {}",
                         m.incident_id,
                         m.clock,
                         secs(m.old_due),
@@ -550,7 +550,7 @@ pub async fn notify(
         };
         let about = About {
             calendar: &cal,
-            jurisdiction: c.jurisdiction.name(),
+            jurisdiction: c.jurisdiction,
             year,
             official_source: c.jurisdiction.official_source(),
             items,

@@ -48,8 +48,7 @@ impl Notice {
 /// What a notice is about.
 pub struct About<'a> {
     pub calendar: &'a str,
-    /// "China", "EU institutions", …
-    pub jurisdiction: &'a str,
+    pub jurisdiction: crate::domain::deadlines::Jurisdiction,
     pub year: i32,
     /// Where the official arrangement is published.
     pub official_source: &'a str,
@@ -90,7 +89,7 @@ pub fn notice(
                  which no official arrangement covers yet. Until one is loaded they are counted \
                  on the statutory holidays alone (provisional): bridge days and make-up working \
                  days are not known, so the official due instant may differ.",
-                about.jurisdiction
+                about.jurisdiction.name()
             ),
             format!(
                 "When the official arrangement for {year} is published ({}), write it in a \
@@ -108,7 +107,7 @@ pub fn notice(
                 "有 {n} 个进行中的期限取决于日历“{cal}”（{}）的 {year} 年，而该年尚无官方安排。\
                  在导入官方安排之前，这些期限仅按法定节假日计算（临时）：调休放假和补班日未知，\
                  正式期限可能不同。",
-                about.jurisdiction
+                about.jurisdiction.name_zh()
             ),
             format!(
                 "{year} 年官方安排发布后（{}），请按日历文件格式录入并运行 \
@@ -125,7 +124,7 @@ pub fn notice(
                 "The official arrangement for {year} is now loaded into the calendar \"{cal}\" \
                  ({}). Deadlines that rested on the provisional rule for {year} are recomputed; \
                  each one that moved is recorded in its incident's timeline.",
-                about.jurisdiction
+                about.jurisdiction.name()
             ),
             if n == 0 {
                 "No running deadline moved.".to_owned()
@@ -139,7 +138,7 @@ pub fn notice(
             format!(
                 "日历“{cal}”（{}）的 {year} 年官方安排已导入。此前依据 {year} 年临时规则计算的期限\
                  已重新计算；每个变动的期限都记录在相应事件的时间线中。",
-                about.jurisdiction
+                about.jurisdiction.name_zh()
             ),
             if n == 0 {
                 "没有进行中的期限发生变动。".to_owned()
@@ -176,4 +175,69 @@ pub fn notice(
         html: Some(html),
         message_id: message_id(settings, &k, recipient),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        Settings::load_from(&dir, None, false).unwrap()
+    }
+
+    #[test]
+    fn both_notices_in_both_languages_with_both_parts() {
+        let s = settings();
+        let about = About {
+            calendar: "cn",
+            jurisdiction: crate::domain::deadlines::Jurisdiction::Cn,
+            year: 2027,
+            official_source: "国务院办公厅关于部分节假日安排的通知",
+            items: vec!["INC-7 remediate: due 2027-02-09T16:00:00Z <b>".into()],
+        };
+        for (kind, locale, subject, says) in [
+            (
+                Notice::Provisional,
+                Locale::En,
+                "Deadlines rest on a provisional calendar: cn 2027",
+                "rectify calendar import FILE",
+            ),
+            (
+                Notice::Provisional,
+                Locale::ZhCn,
+                "期限依据临时日历：cn 2027年",
+                "rectify calendar import 文件",
+            ),
+            (
+                Notice::Official,
+                Locale::En,
+                "Official calendar loaded: cn 2027",
+                "1 running deadline(s) moved",
+            ),
+            (
+                Notice::Official,
+                Locale::ZhCn,
+                "官方日历已导入：cn 2027年",
+                "有 1 个进行中的期限发生变动",
+            ),
+        ] {
+            let m = notice(&s, kind, &about, "c@example.com", locale).unwrap();
+            assert!(m.subject.contains(subject), "{}", m.subject);
+            assert!(m.text.contains(says), "{}", m.text);
+            assert!(m.text.contains("INC-7 remediate"), "{}", m.text);
+            let html = m.html.unwrap();
+            assert!(
+                html.contains(says) && html.contains("&#60;b&#62;"),
+                "{html}"
+            );
+            assert!(m.message_id.starts_with("<calendar-"));
+            // The same notice to the same person always has the same Message-ID.
+            let again = notice(&s, kind, &about, "c@example.com", locale).unwrap();
+            assert_eq!(again.message_id, m.message_id);
+            if std::env::var_os("SHOW_MAIL").is_some() {
+                println!("--- {}\n{}\n{html}", m.subject, m.text);
+            }
+        }
+    }
 }

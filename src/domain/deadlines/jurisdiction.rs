@@ -125,6 +125,21 @@ impl Jurisdiction {
         }
     }
 
+    /// A name for people reading Chinese.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Jurisdiction::Cn => "中国",
+            Jurisdiction::Eu => "欧盟机构",
+            Jurisdiction::Be => "比利时",
+            Jurisdiction::De => "德国（全国性节日）",
+            Jurisdiction::Fr => "法国",
+            Jurisdiction::Ie => "爱尔兰",
+            Jurisdiction::Nl => "荷兰",
+            Jurisdiction::It => "意大利",
+            Jurisdiction::Es => "西班牙（全国性节日）",
+        }
+    }
+
     /// The law the provisional rule follows.
     pub fn rule_source(self) -> &'static str {
         match self {
