@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod board;
+pub mod deadlines;
 pub mod entities;
 pub mod error;
 pub mod escalation;

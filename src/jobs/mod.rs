@@ -1,5 +1,6 @@
 //! Scheduled work: the deadline sweep (escalation steps that fell due → escalation rows and
 //! outbox rows). Built on the incident clocks stored at intake.
 
+pub mod calendar;
 pub mod cli;
 pub mod sweep;

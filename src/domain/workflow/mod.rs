@@ -495,7 +495,7 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         (None, _) => unreachable!("project refuses a first event that is not open"),
     };
     match action {
-        Action::Open { .. } | Action::Comment { .. } => {}
+        Action::Open { .. } | Action::Comment { .. } | Action::RecomputeClock { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,
