@@ -50,6 +50,7 @@ impl Application {
             let _ = settings.server.public_url.set_port(Some(addr.port()));
         }
         let db = connect_and_migrate(&settings).await?;
+        crate::jobs::calendar::startup(&db, &settings, Utc::now()).await?;
         let transport = Transport::from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
         let settings = Arc::new(settings);
         let intake = IntakeWriter::start(
@@ -101,6 +102,11 @@ impl Application {
         );
         let worker = tokio::spawn(outbox_loop(state.clone(), self.transport.clone()));
         let sweeper = tokio::spawn(sweep_loop(state.clone()));
+        let calendars = tokio::spawn(crate::jobs::calendar::watch(
+            state.db.clone(),
+            state.settings.clone(),
+            state.mail_ready.clone(),
+        ));
         let app = web::router(state);
         let result = axum::serve(
             self.listener,
@@ -110,6 +116,7 @@ impl Application {
         .await;
         worker.abort();
         sweeper.abort();
+        calendars.abort();
         result.map_err(Into::into)
     }
 }

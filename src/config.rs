@@ -289,6 +289,15 @@ impl Settings {
             ack.unit = crate::domain::deadlines::Unit::WorkingDays;
             ack.count = settings.public.feedback_working_days;
         }
+        // Calendar files the configuration names are read here, relative to its folder, so the
+        // domain stays free of IO.
+        settings
+            .deadlines
+            .calendars
+            .load_files(|path| {
+                std::fs::read_to_string(dir.join(path)).map_err(|e| format!("cannot read it: {e}"))
+            })
+            .map_err(|e| SettingsError::Invalid(format!("deadlines: {e}")))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -373,6 +382,18 @@ impl Settings {
         }
         if d.max_body_bytes < 1024 {
             return bad("discovery.max_body_bytes must be at least 1024".into());
+        }
+        // A category filter the taxonomy does not know would never match: the clock would
+        // silently never run.
+        for rule in &self.deadlines.clocks {
+            for c in &rule.categories {
+                if self.taxonomy.parse(c).is_none() {
+                    return bad(format!(
+                        "deadlines: clock {:?}: category {c:?} is not in the taxonomy",
+                        rule.name
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -58,6 +58,22 @@ enum Command {
     /// Import red-team findings (garak, promptfoo) as discovery reports.
     #[command(subcommand)]
     Import(rectify::jobs::retraining::ImportCommand),
+    /// Holiday calendars: what they cover, and loading a year's official arrangement.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// List each calendar with the years it covers, and every running clock whose due instant
+    /// rests on a provisional year; exit status 1 when there is one, 0 otherwise.
+    Check,
+    /// Load a year's official arrangement from a calendar file (README: Calendars) and
+    /// recompute every running clock it moves, each with an event in its incident's chain.
+    Import {
+        /// The calendar file (TOML).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -176,7 +192,18 @@ async fn main() -> ExitCode {
             severity,
             serious,
             json,
-        }) => explain(&settings, &reported_at, category, severity, serious, json),
+        }) => {
+            rectify::jobs::calendar::explain(
+                &settings,
+                &reported_at,
+                category.as_deref(),
+                severity.as_deref(),
+                serious.as_deref(),
+                json,
+            )
+            .await
+        }
+        Command::Calendar(cmd) => return calendar(&settings, cmd).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -225,94 +252,34 @@ async fn audit_verify(settings: &Settings) -> ExitCode {
     }
 }
 
-fn explain(
-    settings: &Settings,
-    reported_at: &str,
-    category: Option<String>,
-    severity: Option<String>,
-    serious: Option<String>,
-    json: bool,
-) -> anyhow::Result<()> {
-    use rectify::domain::deadlines::{ClockFacts, StartEvent};
-    let at = chrono::DateTime::parse_from_rfc3339(reported_at)
-        .map_err(|e| anyhow::anyhow!("--reported-at {reported_at:?} is not RFC 3339: {e}"))?
-        .with_timezone(&chrono::Utc);
-    if let Some(c) = &category
-        && settings.taxonomy.parse(c).is_none()
-    {
-        anyhow::bail!("--category {c:?} is not in the taxonomy");
-    }
-    if let Some(s) = &severity {
-        s.parse::<rectify::domain::severity::Severity>()
-            .map_err(|e| anyhow::anyhow!("--severity: {e}"))?;
-    }
-    if let Some(k) = &serious {
-        k.parse::<rectify::domain::severity::SeriousKind>()
-            .map_err(|e| anyhow::anyhow!("--serious: {e}"))?;
-    }
-    let facts = ClockFacts {
-        category: category.as_deref(),
-        severity: severity.as_deref(),
-        serious: serious.as_deref(),
+/// `rectify calendar check|import`.
+async fn calendar(settings: &Settings, cmd: CalendarCommand) -> ExitCode {
+    let run = async {
+        let db = connect_and_migrate(settings).await?;
+        let now = chrono::Utc::now();
+        match cmd {
+            CalendarCommand::Check => rectify::jobs::calendar::check(&db, settings, now).await,
+            CalendarCommand::Import { file } => {
+                rectify::jobs::calendar::import(&db, settings, &file, now)
+                    .await
+                    .map(|out| (out, false))
+            }
+        }
     };
-    let policy = &settings.deadlines;
-    let clocks = policy.clocks_for(&facts, at, Some(at), serious.as_ref().map(|_| at));
-    let starts = |name: &str| {
-        policy
-            .clocks
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| match r.starts_on {
-                StartEvent::FirstReport => "first_report",
-                StartEvent::Triage => "triage",
-                StartEvent::SeriousFlag => "serious_flag",
-            })
-            .unwrap_or("")
-    };
-    if json {
-        let out: Vec<serde_json::Value> = clocks
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "name": c.name,
-                    "starts_on": starts(&c.name),
-                    "start": c.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "unit": serde_json::to_value(c.unit).unwrap_or_default(),
-                    "count": c.count,
-                    "zone": c.zone.name(),
-                    "due_utc": c.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "due_local": c.due.with_timezone(&c.zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        // One line per clock on stdout (so scripts can count and cut); the context goes to stderr.
-        eprintln!(
-            "first report {} ({} clocks apply; triage and the serious flag taken as at the same instant)",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            clocks.len()
-        );
-        for c in &clocks {
-            let unit = serde_json::to_value(c.unit)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            println!(
-                "{:<17} {}  {} {}  ({} {} from {})",
-                c.name,
-                c.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                c.due
-                    .with_timezone(&c.zone)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-                c.zone.name(),
-                c.count,
-                unit,
-                starts(&c.name)
-            );
+    match run.await {
+        Ok((out, provisional)) => {
+            print!("{out}");
+            if provisional {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("rectify: {e:#}");
+            ExitCode::from(2)
         }
     }
-    Ok(())
 }
 
 async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {

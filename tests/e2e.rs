@@ -232,10 +232,7 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         ),
         (
             "plan_fix",
-            &[
-                ("plan", "add 200 counterexamples to the SFT set"),
-                ("reference_answer", "The capital of Australia is Canberra."),
-            ],
+            &[("plan", "add 200 counterexamples to the SFT set")],
             "fix_planned",
             "已处置",
         ),
@@ -299,6 +296,159 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
     )
     .unwrap();
     c.close().await.unwrap();
+    app.stop().await;
+}
+
+/// The clock states and the provisional-deadline mark as people see them: the incident page
+/// and the board at 1366 and 390 px, the status page in both languages. No sideways scrolling.
+#[tokio::test]
+async fn clock_states_and_provisional_marks_in_the_browser() {
+    use rectify::db::intake::{IntakeWriter, Submission};
+    use rectify::domain::report::{Channel, ReportForm, validate};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "lead@example.com", "lead").await;
+    let w = IntakeWriter::start(
+        app.db.clone(),
+        std::sync::Arc::new(app.settings.deadlines.clone()),
+        4,
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for (output, at) in [
+        (
+            "The capital of Australia is Sydney.",
+            "2050-11-05T02:00:00Z",
+        ),
+        ("Canberra was founded in 1066.", "2050-11-06T02:00:00Z"),
+    ] {
+        let mut form = ReportForm::default();
+        for (k, v) in common::valid_form() {
+            form.set(k, v);
+        }
+        form.output = output.into();
+        form.good_faith = true;
+        let valid = validate(
+            &form,
+            &app.settings.taxonomy,
+            rectify::web::public::limits(&app.settings),
+        )
+        .unwrap();
+        let stored = w
+            .submit(Submission::new(
+                valid,
+                rectify::domain::locale::Locale::ZhCn,
+                Channel::WebForm,
+                rectify::domain::tracking_code::TrackingCode::from_bytes(rand::random()),
+                at.parse().unwrap(),
+                None,
+            ))
+            .await
+            .unwrap();
+        ids.push((stored.incident_id, stored.code.to_string()));
+    }
+    rectify::db::workflow::act(
+        &app.db,
+        &app.settings.deadlines,
+        ids[1].0,
+        None,
+        &rectify::domain::workflow::Action::Reject {
+            reasons: "Not about generated content.".into(),
+        },
+        &rectify::domain::workflow::Actor::user(
+            1,
+            "lead@example.com",
+            rectify::domain::workflow::Role::Lead,
+        ),
+        "2050-11-06T03:00:00Z".parse().unwrap(),
+        &rectify::db::workflow::no_mail,
+    )
+    .await
+    .unwrap();
+    let (_driver, c, _profile) = browser().await;
+    let base = app.base.clone();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(&c, "email", "lead@example.com").await;
+    fill(&c, "password", PASSWORD).await;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/board").await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e");
+    std::fs::create_dir_all(dir).unwrap();
+    let pages = [
+        (
+            format!("{base}/incidents/{}", ids[0].0),
+            "clocks-provisional",
+            "provisional deadline",
+            "table.clocks",
+        ),
+        (
+            format!("{base}/incidents/{}", ids[1].0),
+            "clocks-stopped",
+            "incident rejected",
+            "table.clocks",
+        ),
+        (
+            format!("{base}/board"),
+            "board-provisional",
+            "provisional deadline",
+            "article.card",
+        ),
+        (
+            format!("{base}/status/{}?lang=zh-CN", ids[0].1),
+            "status-provisional-zh",
+            "临时期限",
+            "dl.dates",
+        ),
+        (
+            format!("{base}/status/{}?lang=en", ids[1].1),
+            "status-stopped-en",
+            "stopped (incident rejected)",
+            "dl.dates",
+        ),
+        (
+            format!("{base}/status/{}?lang=zh-CN", ids[1].1),
+            "status-stopped-zh",
+            "已终止",
+            "dl.dates",
+        ),
+    ];
+    for (width, height) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        for (url, name, expect, part) in &pages {
+            c.goto(url).await.unwrap();
+            let mut seen = false;
+            for _ in 0..100 {
+                if text_of(&c).await.contains(expect) {
+                    seen = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(seen, "{name}: {expect:?} shown");
+            let scroll = c
+                .execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                scroll.as_i64().unwrap_or(0) <= 0 || !name.starts_with("status"),
+                "{name} at {width}px scrolls sideways by {scroll}"
+            );
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/{name}-{width}.png"), png).unwrap();
+            // The part itself, scrolled into view.
+            let el = c.find(Locator::Css(part)).await.unwrap();
+            let png = el.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/{name}-{width}-part.png"), png).unwrap();
+        }
+    }
+    c.close().await.ok();
     app.stop().await;
 }
 

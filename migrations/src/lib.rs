@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_core;
 mod m20261129_000002_board_indexes;
 mod m20261129_000003_outbox_claim_index;
+mod m20261202_000010_calendars;
 mod m20261202_000050_retraining_loop;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261129_000002_board_indexes::Migration),
             Box::new(m20261129_000003_outbox_claim_index::Migration),
+            Box::new(m20261202_000010_calendars::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
         ]
     }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod board;
 pub mod cases;
+pub mod deadlines;
 pub mod discovery;
 pub mod entities;
 pub mod error;

@@ -9,6 +9,8 @@ use crate::domain::tracking_code::TrackingCode;
 use crate::domain::workflow::State;
 
 pub struct StatusView {
+    /// The incident that now carries the report (after merges).
+    pub incident_id: i64,
     pub received_at: DateTime<Utc>,
     pub state: State,
     pub updated_at: DateTime<Utc>,
@@ -39,6 +41,7 @@ pub async fn lookup(db: &Db, code: &TrackingCode) -> Result<Option<StatusView>, 
             (State::Duplicate, Some(target)) => id = target,
             _ => {
                 return Ok(Some(StatusView {
+                    incident_id: id,
                     received_at: rep.received_at,
                     state,
                     updated_at: inc.last_event_at.max(rep.received_at),

@@ -12,10 +12,10 @@ use sea_orm::{
 };
 
 use super::entities::{incident, incident_clock, regression_case, report};
-use super::{Db, DbError, escalation, incidents, outbox};
-use crate::domain::deadlines::{ClockFacts, Policy, StartEvent};
+use super::{Db, DbError, deadlines, escalation, incidents, outbox};
+use crate::domain::deadlines::{ClockEnd, ClockFacts, Policy, StartEvent};
 use crate::domain::report::{COMPLAINT_CLOCK, title_of};
-use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal};
+use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal, State};
 use crate::mail::Mail;
 
 #[derive(Debug, thiserror::Error)]
@@ -326,10 +326,15 @@ async fn reporters<C: ConnectionTrait>(
         .collect())
 }
 
-/// Brings an incident's clocks in line with the policy after an event: stops those the event
-/// stops, starts those whose start event has now happened, recomputes due instants whose inputs
+/// Brings an incident's clocks in line with the policy after an event: ends those the event
+/// ends, starts those whose start event has now happened, recomputes due instants whose inputs
 /// changed (an earlier first report after a merge, a new severity or serious kind), cancels
 /// those that no longer apply, resumes clocks on a reopen, and records the nearest deadline.
+///
+/// How a clock ends ([`ClockEnd::after`]): an event in its `stops_on` meets it (or breaches it,
+/// late), unless that event ends the incident without the work (rejected, merged), which
+/// stops it; an event that closes the incident stops every clock it does not meet. The action
+/// is kept as the clock's `stop_reason`.
 pub async fn update_clocks<C: ConnectionTrait>(
     conn: &C,
     policy: &Policy,
@@ -345,8 +350,8 @@ pub async fn update_clocks<C: ConnectionTrait>(
         rows.into_iter().map(|r| (r.clock.clone(), r)).collect();
     let facts = ClockFacts {
         category: Some(inc.category.as_str()),
-        severity: inc.severity.map(|s| s.as_str()),
-        serious: inc.serious.map(|s| s.as_str()),
+        severity: inc.severity,
+        serious: inc.serious,
     };
     let mut due_now: HashMap<String, _> = policy
         .clocks_for(
@@ -379,26 +384,34 @@ pub async fn update_clocks<C: ConnectionTrait>(
         }
         Some(_) => {}
     }
-    let closed = !inc.state.is_open();
+    let kind: Option<ActionKind> = action.parse().ok();
+    // Only the event that closes the incident ends its clocks; a clock started later on a
+    // closed incident (a serious incident found after the fix) runs until its own event.
+    let closing = !inc.state.is_open() && kind.is_some_and(ActionKind::is_transition);
+    let without_work = closing && inc.state != State::Resolved;
     for rule in &policy.clocks {
         let existing = by_name.remove(&rule.name);
         let computed = due_now.get(&rule.name);
-        let stops = rule.stops_on.iter().any(|s| s == action);
+        let stops = kind.is_some_and(|k| rule.stopped_by(k));
         match (existing, computed) {
             (Some(row), Some(c)) => {
                 let mut a: incident_clock::ActiveModel = row.clone().into();
                 let mut changed = false;
                 if row.status == "running" {
-                    if stops || closed {
+                    let ends = stops || closing;
+                    if ends {
+                        let end = ClockEnd::after(stops, without_work, now, c.due);
                         a.stopped_at = Set(Some(now));
-                        a.status = Set(if now <= c.due { "met" } else { "breached" }.into());
+                        a.status = Set(end.as_str().into());
+                        a.stop_reason = Set(Some(action.to_owned()));
                         a.next_fire_at = Set(None);
                         changed = true;
                     }
                     if row.due_at != c.due || row.started_at != c.start {
                         a.due_at = Set(c.due);
                         a.started_at = Set(c.start);
-                        if !(stops || closed) {
+                        deadlines::set_basis(&mut a, c);
+                        if !ends {
                             // The ladder moves with the deadline; steps that fired stay fired.
                             a.next_fire_at = Set(escalation::next_fire_for(
                                 conn, policy, inc.id, &rule.name, c.start, c.due,
@@ -407,13 +420,12 @@ pub async fn update_clocks<C: ConnectionTrait>(
                         }
                         changed = true;
                     }
-                } else if action == ActionKind::Reopen.as_str()
-                    && matches!(row.status.as_str(), "met" | "breached")
-                {
+                } else if kind == Some(ActionKind::Reopen) && deadlines::ended_by_closing(&row) {
                     // Legal clocks do not restart: the incident is open again against the
                     // deadline it always had.
                     a.stopped_at = Set(None);
                     a.status = Set("running".into());
+                    a.stop_reason = Set(None);
                     a.next_fire_at = Set(escalation::next_fire_for(
                         conn,
                         policy,
@@ -424,10 +436,13 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     )
                     .await?);
                     changed = true;
-                } else if row.status == "cancelled" && !closed {
+                } else if row.status == "cancelled" && inc.state.is_open() {
                     a.status = Set("running".into());
+                    a.stop_reason = Set(None);
+                    a.stopped_at = Set(None);
                     a.due_at = Set(c.due);
                     a.started_at = Set(c.start);
+                    deadlines::set_basis(&mut a, c);
                     a.next_fire_at = Set(escalation::next_fire_for(
                         conn, policy, inc.id, &rule.name, c.start, c.due,
                     )
@@ -443,39 +458,43 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     let mut a: incident_clock::ActiveModel = row.into();
                     a.status = Set("cancelled".into());
                     a.stopped_at = Set(Some(now));
+                    a.stop_reason = Set(Some(action.to_owned()));
                     a.next_fire_at = Set(None);
                     a.update(conn).await?;
                 }
             }
             (None, Some(c)) => {
                 // A clock whose start event just happened (triage, a serious flag), or one that
-                // now applies. One the same event also stops is born met.
+                // now applies. One the same event also ends is born ended.
                 let started_by_this = match rule.starts_on {
                     StartEvent::FirstReport => false,
-                    StartEvent::Triage => action == ActionKind::Triage.as_str(),
-                    StartEvent::SeriousFlag => action == ActionKind::SetSerious.as_str(),
+                    StartEvent::Triage => kind == Some(ActionKind::Triage),
+                    StartEvent::SeriousFlag => kind == Some(ActionKind::SetSerious),
                 };
                 // A complaint clock that only now applies (a complaint merged in) is already
                 // met once the incident is past the decision it promises.
-                let decided = rule.name == COMPLAINT_CLOCK && inc.state != workflow::State::New;
-                let stopped = (stops && !started_by_this) || closed || decided;
-                let next_fire_at = if stopped {
+                let decided = rule.name == COMPLAINT_CLOCK && inc.state != State::New;
+                let stops = (stops && !started_by_this) || decided;
+                let ended =
+                    (stops || closing).then(|| ClockEnd::after(stops, without_work, now, c.due));
+                let next_fire_at = if ended.is_some() {
                     None
                 } else {
                     escalation::next_fire_for(conn, policy, inc.id, &c.name, c.start, c.due).await?
                 };
-                incident_clock::ActiveModel {
+                let mut a = incident_clock::ActiveModel {
                     incident_id: Set(inc.id),
                     clock: Set(c.name.clone()),
                     started_at: Set(c.start),
                     due_at: Set(c.due),
-                    stopped_at: Set(stopped.then_some(now)),
-                    status: Set(if stopped { "met" } else { "running" }.into()),
+                    stopped_at: Set(ended.map(|_| now)),
+                    status: Set(ended.map_or("running", ClockEnd::as_str).into()),
+                    stop_reason: Set(ended.map(|_| action.to_owned())),
                     next_fire_at: Set(next_fire_at),
                     ..Default::default()
-                }
-                .insert(conn)
-                .await?;
+                };
+                deadlines::set_basis(&mut a, c);
+                a.insert(conn).await?;
             }
             (None, None) => {}
         }

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod locale;
 pub mod report;
 pub mod severity;
+pub mod spelling;
 pub mod stage;
 pub mod taxonomy;
 pub mod token;

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use super::spelling;
 
 /// A value that is not one of a closed set of names; says which names would do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,7 +17,7 @@ pub struct UnknownName {
 }
 
 /// Triage's judgement of urgency. Ordered by urgency, so `max()` of a set is the most urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -52,25 +54,20 @@ impl fmt::Display for Severity {
 impl FromStr for Severity {
     type Err = UnknownName;
 
-    /// Accepts the names in any ASCII case, surrounding whitespace ignored (form input);
-    /// serde stays strict lowercase.
+    /// By the one spelling rule ([`spelling`]), as serde does.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownName {
-                what: "severity",
-                value: s.to_owned(),
-                expected: "low, medium, high or critical",
-            })
+        spelling::find(&Severity::ALL, Severity::as_str, s).ok_or_else(|| UnknownName {
+            what: "severity",
+            value: s.to_owned(),
+            expected: "low, medium, high or critical",
+        })
     }
 }
 
 /// Which kind of serious incident (EU AI Act Art. 3(49), Art. 73): the kind decides the
 /// authority-report deadline (2 days for widespread / critical infrastructure, 10 for a death,
 /// 15 otherwise), which is why it is kept apart from [`Severity`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriousKind {
     Death,
@@ -116,19 +113,18 @@ impl fmt::Display for SeriousKind {
 impl FromStr for SeriousKind {
     type Err = UnknownName;
 
-    /// Like [`Severity::from_str`]: any ASCII case, trimmed.
+    /// By the one spelling rule ([`spelling`]), as serde does.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        SeriousKind::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownName {
-                what: "kind of serious incident",
-                value: s.to_owned(),
-                expected: "death, widespread, critical_infrastructure or other",
-            })
+        spelling::find(&SeriousKind::ALL, SeriousKind::as_str, s).ok_or_else(|| UnknownName {
+            what: "kind of serious incident",
+            value: s.to_owned(),
+            expected: "death, widespread, critical_infrastructure or other",
+        })
     }
 }
+
+crate::deserialize_by_spelling!(Severity);
+crate::deserialize_by_spelling!(SeriousKind);
 
 #[cfg(test)]
 mod tests {
@@ -162,7 +158,11 @@ mod tests {
             err.to_string(),
             "\"urgent\" is not a severity (low, medium, high or critical)"
         );
-        assert!(serde_json::from_value::<Severity>("High".into()).is_err());
+        // JSON and configuration follow the same rule as the command line and forms.
+        assert_eq!(
+            serde_json::from_value::<Severity>("High".into()).unwrap(),
+            Severity::High
+        );
     }
 
     #[test]
@@ -179,7 +179,11 @@ mod tests {
             "critical_infrastructure".parse::<SeriousKind>(),
             Ok(SeriousKind::CriticalInfrastructure)
         );
-        assert!("critical infrastructure".parse::<SeriousKind>().is_err());
+        assert_eq!(
+            "Critical infrastructure".parse::<SeriousKind>(),
+            Ok(SeriousKind::CriticalInfrastructure)
+        );
+        assert!("critical__infrastructure".parse::<SeriousKind>().is_err());
         assert!("".parse::<SeriousKind>().is_err());
     }
 }

@@ -86,17 +86,22 @@ impl Taxonomy {
         Ok(())
     }
 
+    /// The category `value` names, by the one spelling rule ([`super::spelling`]) applied to
+    /// the group and to the risk (`Rights.Privacy` is `rights.privacy`). The result is always
+    /// the canonical key, whatever was typed.
     pub fn parse(&self, value: &str) -> Option<Category> {
-        let value = value.trim();
+        let value = super::spelling::fold(value);
         let (group, risk) = match value.split_once('.') {
             Some((g, r)) => (g, Some(r)),
-            None => (value, None),
+            None => (&*value, None),
         };
         let g = self.groups.iter().find(|g| g.key == group)?;
         match risk {
             None => Some(Category(g.key.clone())),
-            Some(r) if g.risks.iter().any(|x| x.key == r) => Some(Category(value.to_string())),
-            Some(_) => None,
+            Some(r) => {
+                let r = g.risks.iter().find(|x| x.key == r)?;
+                Some(Category(format!("{}.{}", g.key, r.key)))
+            }
         }
     }
 
@@ -165,6 +170,11 @@ mod tests {
         assert!(t.parse("rights.nope").is_none());
         assert!(t.parse("nope").is_none());
         assert!(t.parse("").is_none());
+        assert_eq!(
+            t.parse(" Rights.Privacy ").unwrap().as_str(),
+            "rights.privacy"
+        );
+        assert_eq!(t.parse("RIGHTS").unwrap().as_str(), "rights");
         assert_eq!(t.label("rights.privacy", true), "权益 — 隐私");
     }
 }

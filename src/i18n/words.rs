@@ -59,6 +59,7 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
             "Merged incident's reports added",
             "并入被合并事件的举报",
         ),
+        RecomputeClock => pick(locale, "Deadline recomputed", "期限已重新计算"),
     }
 }
 
@@ -111,6 +112,75 @@ pub fn clock(name: &str, locale: Locale) -> Cow<'static, str> {
     Cow::Borrowed(known)
 }
 
+/// A clock's state, the same word on the board, the incident page, the status page and in
+/// `rectify policy explain`: running; met (its work done by the due instant); breached (done
+/// late, or still running past the due instant); stopped (the incident ended without the
+/// work); no longer applies (cancelled: what selected it changed). `overdue` is whether a running
+/// clock's due instant has passed.
+pub fn clock_status(status: &str, overdue: bool, locale: Locale) -> &'static str {
+    match status {
+        "running" if overdue => pick(locale, "breached", "已超期"),
+        "running" => pick(locale, "running", "进行中"),
+        "met" => pick(locale, "met", "按期完成"),
+        "breached" => pick(locale, "breached", "已超期"),
+        "stopped" => pick(locale, "stopped", "已终止"),
+        "cancelled" => pick(locale, "no longer applies", "不再适用"),
+        _ => pick(locale, "unknown", "未知"),
+    }
+}
+
+/// Why a clock ended, from the action that ended it: "incident rejected", "merged into
+/// another incident"…; the action's own caption otherwise.
+pub fn stop_reason(a: ActionKind, locale: Locale) -> &'static str {
+    match a {
+        ActionKind::Reject => pick(locale, "incident rejected", "事件不予处理"),
+        ActionKind::Merge => pick(locale, "merged into another incident", "已并入其他事件"),
+        ActionKind::VerifyPass => pick(locale, "incident resolved", "事件已整改"),
+        ActionKind::SetSeverity | ActionKind::Triage => {
+            pick(locale, "severity changed", "严重程度已变更")
+        }
+        ActionKind::SetSerious => pick(
+            locale,
+            "serious-incident designation changed",
+            "严重事件认定已变更",
+        ),
+        ActionKind::SetCategory => pick(locale, "category changed", "类别已变更"),
+        other => action(other, locale),
+    }
+}
+
+/// A stored clock's state word and, when it stopped, why: `status` and `stop_reason` as the
+/// clock row keeps them; `overdue` whether a running clock's due instant has passed.
+pub fn clock_state(
+    status: &str,
+    reason: Option<&str>,
+    overdue: bool,
+    locale: Locale,
+) -> (&'static str, Option<&'static str>) {
+    let word = clock_status(status, status == "running" && overdue, locale);
+    let why = match status {
+        "stopped" | "cancelled" => reason
+            .and_then(|r| r.parse().ok())
+            .map(|a| stop_reason(a, locale)),
+        _ => None,
+    };
+    (word, why)
+}
+
+/// The mark beside a due instant that rests on a year no official calendar covers yet.
+pub fn provisional_deadline(locale: Locale) -> &'static str {
+    pick(locale, "provisional deadline", "临时期限")
+}
+
+/// Why it is provisional: "2027 counted by statutory rule".
+pub fn provisional_why(years: &str, locale: Locale) -> String {
+    if locale.is_zh() {
+        format!("{years} 年尚无官方安排，按法定节假日临时计算")
+    } else {
+        format!("{years}: no official arrangement yet, counted on the statutory holidays")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +195,12 @@ mod tests {
             all.extend(Role::ALL.map(|r| (role(r, locale).to_owned(), r.as_str())));
             all.extend(Severity::ALL.map(|s| (severity(s, locale).to_owned(), s.as_str())));
             all.extend(SeriousKind::ALL.map(|k| (serious_kind(k, locale).to_owned(), k.as_str())));
+            for st in ["running", "met", "breached", "stopped", "cancelled"] {
+                all.push((clock_status(st, false, locale).to_owned(), st));
+                all.push((clock_status(st, true, locale).to_owned(), st));
+            }
+            all.extend(ActionKind::ALL.map(|a| (stop_reason(a, locale).to_owned(), a.as_str())));
+            all.push((provisional_deadline(locale).to_owned(), "provisional"));
             for c in [
                 "acknowledge",
                 "triage",

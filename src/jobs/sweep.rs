@@ -222,7 +222,9 @@ async fn sweep_chunk(
     let mut told: Vec<Vec<Vec<String>>> = Vec::new(); // per firing, per occurrence: addresses
     for f in &firings {
         let rule = policy.rule(&f.clock.clock);
-        let stops_on = rule.map(|r| r.stops_on.clone()).unwrap_or_default();
+        let stops_on: Vec<String> = rule
+            .map(|r| r.stops_on.iter().map(|a| a.as_str().to_owned()).collect())
+            .unwrap_or_default();
         let zone = rule.map_or(settings.public.time_zone, |r| r.zone);
         let mut per_occ = Vec::with_capacity(f.occ.len());
         let mut everyone: Vec<Addressee> = Vec::new();

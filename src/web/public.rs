@@ -65,24 +65,8 @@ fn limit_text(t: &Texts, s: &Settings) -> String {
 
 /// When a reporter is owed feedback: the `acknowledge` clock from the report's arrival.
 pub fn feedback_due(s: &Settings, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let rule = s
-        .deadlines
-        .clocks
-        .iter()
-        .find(|c| c.name == "acknowledge")?;
-    let cal = s
-        .deadlines
-        .calendars
-        .get(&rule.calendar)
-        .cloned()
-        .unwrap_or_default();
-    Some(crate::domain::deadlines::due_instant(
-        received_at,
-        rule.unit,
-        rule.count,
-        rule.zone,
-        &cal,
-    ))
+    let rule = s.deadlines.rule("acknowledge")?;
+    Some(s.deadlines.due_for(rule, received_at, rule.count).due)
 }
 
 async fn script() -> Response {
@@ -335,7 +319,39 @@ struct StatusPage<'a> {
     received: String,
     updated: String,
     feedback_due: String,
+    /// The feedback clock's state, in the same words as the staff pages, with the provisional
+    /// mark when its due instant rests on a provisional calendar year.
+    feedback_state: String,
     limit_text: String,
+}
+
+/// "met", "running · provisional deadline", "stopped (incident rejected)"…
+async fn feedback_state(
+    state: &AppState,
+    view: &crate::db::status::StatusView,
+    locale: Locale,
+) -> String {
+    use crate::i18n::words;
+    let Ok(Some(c)) =
+        crate::db::deadlines::clock_row(&state.db.conn, view.incident_id, "acknowledge").await
+    else {
+        return String::new();
+    };
+    let (word, why) = words::clock_state(
+        &c.status,
+        c.stop_reason.as_deref(),
+        c.due_at < Utc::now(),
+        locale,
+    );
+    let mut out = word.to_owned();
+    if let Some(why) = why {
+        out.push_str(&format!(" ({why})"));
+    }
+    if c.status == "running" && c.provisional {
+        out.push_str(" · ");
+        out.push_str(words::provisional_deadline(locale));
+    }
+    out
 }
 
 async fn status_page(
@@ -355,6 +371,7 @@ async fn status_page(
     let t = texts(lang.locale);
     let stage = Stage::of(view.state);
     let zone = s.public.time_zone;
+    let feedback_state = feedback_state(&state, &view, lang.locale).await;
     html(
         StatusCode::OK,
         StatusPage {
@@ -373,6 +390,7 @@ async fn status_page(
             feedback_due: feedback_due(s, view.received_at)
                 .map(|d| local_deadline(d, zone, lang.locale))
                 .unwrap_or_default(),
+            feedback_state,
             limit_text: limit_text(t, s),
         },
         lang.locale,

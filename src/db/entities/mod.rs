@@ -1,5 +1,8 @@
 //! sea-orm entities, one per table. Hand-written logic lives in the query modules beside them.
 
+pub mod calendar_notice;
+pub mod calendar_revision;
+pub mod calendar_year;
 pub mod discovery_source;
 pub mod escalation;
 pub mod incident;

@@ -312,8 +312,8 @@ fn complaint_clock_row(
 ) -> Option<incident_clock::ActiveModel> {
     let facts = ClockFacts {
         category: Some(inc.category.as_str()),
-        severity: inc.severity.map(|s| s.as_str()),
-        serious: inc.serious.map(|s| s.as_str()),
+        severity: inc.severity,
+        serious: inc.serious,
     };
     let c = policy
         .clocks_for(&facts, now, inc.triaged_at, inc.serious_at)
@@ -346,8 +346,8 @@ pub fn clock_rows(
 ) {
     let facts = ClockFacts {
         category: Some(inc.category.as_str()),
-        severity: inc.severity.map(|s| s.as_str()),
-        serious: inc.serious.map(|s| s.as_str()),
+        severity: inc.severity,
+        serious: inc.serious,
     };
     let mut clocks = policy.clocks_for(
         &facts,
@@ -362,16 +362,21 @@ pub fn clock_rows(
         .map(|c| (c.due, c.name.clone()));
     let rows = clocks
         .into_iter()
-        .map(|c| incident_clock::ActiveModel {
-            incident_id: Set(inc.id),
-            // A new clock has fired nothing: its next step is its ladder's first.
-            next_fire_at: Set(policy.first_fire(&c.name, c.start, c.due)),
-            clock: Set(c.name),
-            started_at: Set(c.start),
-            due_at: Set(c.due),
-            stopped_at: Set(None),
-            status: Set("running".into()),
-            ..Default::default()
+        .map(|c| {
+            let mut a = incident_clock::ActiveModel {
+                incident_id: Set(inc.id),
+                // A new clock has fired nothing: its next step is its ladder's first.
+                next_fire_at: Set(policy.first_fire(&c.name, c.start, c.due)),
+                clock: Set(c.name.clone()),
+                started_at: Set(c.start),
+                due_at: Set(c.due),
+                stopped_at: Set(None),
+                status: Set("running".into()),
+                stop_reason: Set(None),
+                ..Default::default()
+            };
+            crate::db::deadlines::set_basis(&mut a, &c);
+            a
         })
         .collect();
     (rows, nearest)

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 /// Public holidays and make-up working days of one jurisdiction.
 ///
-/// Dates missing from both sets follow the plain week, so a calendar that has
-/// not been extended to a new year silently treats that year's holidays as
-/// working days; the compliance officer must add each year before it starts.
+/// Dates missing from both sets follow the plain week. The calendars a policy
+/// uses are built so that no year is left to the plain week: see
+/// [`super::calendars::Calendar::build`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayCalendar {
@@ -88,12 +88,30 @@ impl HolidayCalendar {
     /// Listed dates after `after` whose status differs from the plain week,
     /// in ascending order and without duplicates.
     fn exceptions_after(&self, after: NaiveDate) -> impl Iterator<Item = NaiveDate> + '_ {
-        // `union` merges the two sorted sets, so a date listed in both comes once.
-        self.off
-            .union(&self.workdays)
+        // Merges the two sorted sets from `after` on (a calendar holds a century of
+        // provisional holidays, so starting at the beginning would cost), once per date.
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut off = self
+            .off
+            .range((Excluded(after), Unbounded))
             .copied()
-            .filter(move |e| *e > after)
-            .filter(|e| self.is_working_day(*e) == is_weekend(*e))
+            .peekable();
+        let mut work = self
+            .workdays
+            .range((Excluded(after), Unbounded))
+            .copied()
+            .peekable();
+        std::iter::from_fn(move || match (off.peek().copied(), work.peek().copied()) {
+            (Some(a), Some(b)) if a == b => {
+                work.next();
+                off.next()
+            }
+            (Some(a), Some(b)) if a < b => off.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => work.next(),
+            (Some(_), None) => off.next(),
+            (None, None) => None,
+        })
+        .filter(|e| self.is_working_day(*e) == is_weekend(*e))
     }
 }
 

@@ -7,12 +7,23 @@
 //! instants.
 
 mod calendar;
+pub mod calendars;
+pub mod jurisdiction;
 mod policy;
 mod rules;
 
 #[cfg(test)]
+mod calendar_tests;
+#[cfg(test)]
 mod tests;
 
 pub use calendar::HolidayCalendar;
-pub use policy::{ClockDue, ClockFacts, ClockRule, Policy, SERIOUS_KINDS, SEVERITIES, StartEvent};
-pub use rules::{Unit, due_instant, local_display};
+pub use calendars::{
+    AUTHORITY, Authority, Calendar, CalendarConfig, CalendarFile, CalendarSet, Calendars,
+    ImportedYear, OfficialYear, Origin,
+};
+pub use jurisdiction::Jurisdiction;
+pub use policy::{
+    ClockDue, ClockEnd, ClockFacts, ClockRule, Policy, StartEvent, ceil_micros, ends_without_work,
+};
+pub use rules::{Unit, due_and_span, due_instant, local_display};

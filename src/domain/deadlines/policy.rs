@@ -1,21 +1,19 @@
 //! Which clocks run on an incident, from the `[deadlines]` configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, TimeDelta, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::calendar::{HolidayCalendar, is_weekend};
-use super::rules::{Unit, due_instant};
+use super::calendar::HolidayCalendar;
+use super::calendars::{AUTHORITY, Authority, CalendarConfig, CalendarSet, Calendars};
+use super::rules::{Unit, due_and_span};
 use crate::domain::escalation::{self, Step};
-
-/// Severity levels a clock may filter on; the workflow module uses the same
-/// strings, and a misspelt filter would otherwise silently never match.
-pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
-
-/// Kinds of serious incident (EU AI Act Art. 3(49) and Art. 73(3)–(4)).
-pub const SERIOUS_KINDS: &[&str] = &["death", "widespread", "critical_infrastructure", "other"];
+use crate::domain::severity::{SeriousKind, Severity};
+use crate::domain::spelling;
+use crate::domain::workflow::ActionKind;
 
 /// Anything longer than about a century is a typo in the configuration, not a
 /// deadline anybody can be held to.
@@ -33,7 +31,21 @@ pub enum StartEvent {
     SeriousFlag,
 }
 
+impl StartEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartEvent::FirstReport => "first_report",
+            StartEvent::Triage => "triage",
+            StartEvent::SeriousFlag => "serious_flag",
+        }
+    }
+}
+
 /// One named deadline, as configured in `[[deadlines.clocks]]`.
+///
+/// The filters are parsed into their types when the configuration is read, by the same
+/// spelling rule as every other edge ([`crate::domain::spelling`]), so `High` in a file selects
+/// the same clocks as `high` typed on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 // A misspelt filter key (`severity` for `severities`) would otherwise be
 // dropped and widen the clock to every incident.
@@ -41,27 +53,34 @@ pub enum StartEvent {
 pub struct ClockRule {
     pub name: String,
     pub starts_on: StartEvent,
-    /// Workflow event names that stop the clock; the workflow module owns them.
-    pub stops_on: Vec<String>,
+    /// The workflow events that end the clock. Whether the end is `met` or `stopped` depends
+    /// on where the event leaves the incident (see [`ClockEnd::after`]).
+    pub stops_on: Vec<ActionKind>,
     pub unit: Unit,
     pub count: u32,
+    /// The zone whose local dates count: `zone_configured`, else the calendar's zone (for
+    /// `calendar = "authority"`, the authority's). Filled in by [`Policy::new`].
+    #[serde(skip_deserializing, default = "utc")]
     pub zone: Tz,
-    /// Key into `Policy::calendars`.
+    /// `zone` as configured, when it was.
+    #[serde(rename = "zone", default, skip_serializing)]
+    pub zone_configured: Option<Tz>,
+    /// A configured calendar's name, a jurisdiction's code (`de`), or `authority`.
     pub calendar: String,
     /// Empty applies to every category; an entry also matches its
-    /// sub-categories (`core_values` matches `core_values.terrorism`).
-    #[serde(default)]
+    /// sub-categories (`core_values` matches `core_values.terrorism`). Canonical keys.
+    #[serde(default, deserialize_with = "category_keys")]
     pub categories: Vec<String>,
     /// Empty applies to every severity, else only to a known, listed severity.
     #[serde(default)]
-    pub severities: Vec<String>,
+    pub severities: Vec<Severity>,
     /// Empty applies regardless; else only to incidents flagged serious with
     /// one of these kinds.
     #[serde(default)]
-    pub serious: Vec<String>,
+    pub serious: Vec<SeriousKind>,
     /// Overrides `count` for incidents flagged with that serious kind.
     #[serde(default)]
-    pub count_by_serious: BTreeMap<String, u32>,
+    pub count_by_serious: BTreeMap<SeriousKind, u32>,
     /// An internal SLA, which may pause, rather than a legal clock, which never
     /// does.
     #[serde(default)]
@@ -72,56 +91,223 @@ pub struct ClockRule {
     pub escalation: Option<Vec<Step>>,
 }
 
+fn utc() -> Tz {
+    Tz::UTC
+}
+
+fn category_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|c| spelling::fold(c).into_owned())
+        .collect())
+}
+
 impl ClockRule {
     /// The clock's escalation ladder: as configured, or the proportionate default.
     #[must_use]
     pub fn ladder(&self) -> std::borrow::Cow<'_, [Step]> {
         escalation::ladder_or_default(self.escalation.as_ref())
     }
+
+    /// Whether `action` is one of the events that end this clock.
+    #[must_use]
+    pub fn stopped_by(&self, action: ActionKind) -> bool {
+        self.stops_on.contains(&action)
+    }
+
+    /// The events in `stops_on` that do the clock's work (they meet it, or breach it when
+    /// late), and those that end the incident without the work (they stop it).
+    #[must_use]
+    pub fn endings(&self) -> (Vec<ActionKind>, Vec<ActionKind>) {
+        self.stops_on
+            .iter()
+            .copied()
+            .partition(|a| !ends_without_work(*a))
+    }
+}
+
+/// Whether an action can close an open incident other than by resolving it (reject, merge).
+#[must_use]
+pub fn ends_without_work(kind: ActionKind) -> bool {
+    use crate::domain::workflow::{State, next_state};
+    State::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .any(|s| next_state(kind, s, true).is_some_and(|t| !t.is_open() && t != State::Resolved))
 }
 
 /// The `[deadlines]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "PolicyConfig")]
 pub struct Policy {
     pub clocks: Vec<ClockRule>,
+    /// Shared by every copy of the policy: see [`Calendars`].
+    pub calendars: Calendars,
+    pub authority: Authority,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyConfig {
+    clocks: Vec<ClockRule>,
     #[serde(default)]
-    pub calendars: BTreeMap<String, HolidayCalendar>,
+    calendars: BTreeMap<String, CalendarConfig>,
+    #[serde(default)]
+    authority: Authority,
+}
+
+impl TryFrom<PolicyConfig> for Policy {
+    type Error = String;
+
+    fn try_from(c: PolicyConfig) -> Result<Self, String> {
+        Ok(Policy::new(c.clocks, c.calendars, c.authority))
+    }
 }
 
 /// What is known about an incident that decides which clocks apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClockFacts<'a> {
-    /// `group` or `group.specific_risk`; `None` until anyone has chosen one.
+    /// A canonical key, `group` or `group.specific_risk` (as the taxonomy parses it); `None`
+    /// until anyone has chosen one.
     pub category: Option<&'a str>,
     /// `None` until triage has set it.
-    pub severity: Option<&'a str>,
+    pub severity: Option<Severity>,
     /// The serious-incident kind, `None` unless flagged serious.
-    pub serious: Option<&'a str>,
+    pub serious: Option<SeriousKind>,
 }
 
-/// One running clock with its computed due instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One running clock with its computed due instant, and the calendar it rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClockDue {
     pub name: String,
     pub start: DateTime<Utc>,
+    /// Never earlier than the law's instant: rounded up to the microsecond a database keeps.
     pub due: DateTime<Utc>,
     pub zone: Tz,
     pub unit: Unit,
     pub count: u32,
+    /// The calendar's name (`authority` resolved to the calendar it stands for).
+    pub calendar: String,
+    /// The years the due instant depends on that no official arrangement covers: the due
+    /// instant is provisional when this is not empty.
+    pub provisional_years: Vec<i32>,
+    /// The last day of the calendar's official coverage.
+    pub covered_through: Option<NaiveDate>,
+    /// The calendar revision the due instant was computed with.
+    pub calendar_revision: i64,
+}
+
+impl ClockDue {
+    /// Whether the due instant rests on a year only the statutory rule covers.
+    #[must_use]
+    pub fn provisional(&self) -> bool {
+        !self.provisional_years.is_empty()
+    }
+}
+
+/// Rounds up to the microsecond, the precision both databases keep: a stored due instant is
+/// never earlier than the computed one.
+#[must_use]
+pub fn ceil_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = at.trunc_subsecs(6);
+    if down == at {
+        at
+    } else {
+        down.checked_add_signed(TimeDelta::microseconds(1))
+            .unwrap_or(down)
+    }
+}
+
+/// How a clock ended, decided from the event that ended it and where that event left the
+/// incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockEnd {
+    /// The work was done by the due instant.
+    Met,
+    /// The work was done, late.
+    Breached,
+    /// The incident ended without the work (rejected, merged, or closed by another event).
+    Stopped,
+}
+
+impl ClockEnd {
+    /// How a running clock ends when `action` (which it `stops` on, or which closed the
+    /// incident) happens at `at`, leaving the incident `open` or not, `resolved` or not.
+    ///
+    /// General over `stops_on`: an event the clock stops on meets it (in time or late) unless
+    /// the same event ends the incident without the work (reject, merge: anything that closes
+    /// it other than resolving it). An event the clock does not stop on but that closes the
+    /// incident stops it: nothing did the clock's work.
+    #[must_use]
+    pub fn after(
+        stops: bool,
+        closes_without_work: bool,
+        at: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> ClockEnd {
+        if !stops || closes_without_work {
+            ClockEnd::Stopped
+        } else if at <= due {
+            ClockEnd::Met
+        } else {
+            ClockEnd::Breached
+        }
+    }
+
+    /// The stored status.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockEnd::Met => "met",
+            ClockEnd::Breached => "breached",
+            ClockEnd::Stopped => "stopped",
+        }
+    }
 }
 
 impl Policy {
+    /// A policy from its clocks and calendars. Clocks without a zone take their calendar's.
+    #[must_use]
+    pub fn new(
+        mut clocks: Vec<ClockRule>,
+        calendars: BTreeMap<String, CalendarConfig>,
+        authority: Authority,
+    ) -> Policy {
+        let calendars = Calendars::new(calendars, authority.jurisdiction);
+        let set = calendars.snapshot();
+        for rule in &mut clocks {
+            if let Some(z) = rule
+                .zone_configured
+                .or_else(|| set.get(&rule.calendar).map(|c| c.zone))
+            {
+                rule.zone = z;
+            }
+        }
+        Policy {
+            clocks,
+            calendars,
+            authority,
+        }
+    }
+
+    /// The calendars as they are now.
+    #[must_use]
+    pub fn calendar_set(&self) -> Arc<CalendarSet> {
+        self.calendars.snapshot()
+    }
+
     /// Checks the configuration once at start-up, so a mistake stops the app
     /// instead of quietly computing wrong deadlines.
     ///
     /// # Errors
     ///
     /// Every problem found, each naming its clock or calendar, joined by "; ":
-    /// an unknown calendar, a count of 0 (or beyond a century), a duplicate
-    /// name, an unknown severity or serious kind, an override its own filter
-    /// excludes, a clock nothing stops, or a calendar date that is both off and
-    /// a make-up workday or a make-up workday that is not a weekend.
+    /// an unknown calendar, a zone missing or contradicting the authority's, a count of 0 (or
+    /// beyond a century), a duplicate name, an override its own filter excludes, a clock
+    /// nothing stops, or a calendar year that is not right (see
+    /// [`super::calendars::OfficialYear::problems`]).
     pub fn validate(&self) -> Result<(), String> {
+        let set = self.calendar_set();
         let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
         for rule in &self.clocks {
@@ -131,53 +317,47 @@ impl Policy {
             } else if !seen.insert(name.as_str()) {
                 errors.push(format!("clock {name:?}: duplicate name"));
             }
-            if !self.calendars.contains_key(&rule.calendar) {
-                let known: Vec<&str> = self.calendars.keys().map(String::as_str).collect();
-                errors.push(format!(
-                    "clock {name:?}: unknown calendar {:?} (configured: {})",
-                    rule.calendar,
-                    known.join(", ")
-                ));
+            match set.get(&rule.calendar) {
+                None => {
+                    let known: Vec<&str> = set.configured_names().collect();
+                    errors.push(format!(
+                        "clock {name:?}: unknown calendar {:?} (configured: {}; or a \
+                         jurisdiction's code, or \"authority\")",
+                        rule.calendar,
+                        known.join(", ")
+                    ));
+                }
+                Some(cal)
+                    if rule.calendar == AUTHORITY
+                        && rule.zone_configured.is_some_and(|z| z != cal.zone) =>
+                {
+                    errors.push(format!(
+                        "clock {name:?}: zone {} differs from the authority's ({}, {}): \
+                         leave `zone` out to follow [deadlines.authority]",
+                        rule.zone.name(),
+                        self.authority.jurisdiction,
+                        cal.zone.name()
+                    ));
+                }
+                Some(_) => {}
             }
             check_count(name, "count", rule.unit, rule.count, &mut errors);
             if rule.stops_on.is_empty() {
                 // A clock nothing can stop is always breached in the end.
                 errors.push(format!("clock {name:?}: stops_on names no event"));
-            } else if rule.stops_on.iter().any(|e| e.trim().is_empty()) {
-                errors.push(format!("clock {name:?}: empty event name in stops_on"));
             }
-            if rule.categories.iter().any(|c| c.trim().is_empty()) {
+            if rule.categories.iter().any(|c| c.is_empty()) {
                 errors.push(format!("clock {name:?}: empty category filter entry"));
-            }
-            for s in &rule.severities {
-                if !SEVERITIES.contains(&s.as_str()) {
-                    errors.push(format!(
-                        "clock {name:?}: unknown severity {s:?} (known: {})",
-                        SEVERITIES.join(", ")
-                    ));
-                }
-            }
-            for s in &rule.serious {
-                if !SERIOUS_KINDS.contains(&s.as_str()) {
-                    errors.push(format!(
-                        "clock {name:?}: unknown serious kind {s:?} (known: {})",
-                        SERIOUS_KINDS.join(", ")
-                    ));
-                }
             }
             for e in escalation::validate(&rule.ladder()) {
                 errors.push(format!("clock {name:?}: escalation {e}"));
             }
             for (kind, &count) in &rule.count_by_serious {
-                if !SERIOUS_KINDS.contains(&kind.as_str()) {
-                    errors.push(format!(
-                        "clock {name:?}: count_by_serious has unknown serious kind {kind:?} (known: {})",
-                        SERIOUS_KINDS.join(", ")
-                    ));
-                } else if !rule.serious.is_empty() && !rule.serious.contains(kind) {
+                if !rule.serious.is_empty() && !rule.serious.contains(kind) {
                     // The override could never be used: the filter excludes it.
                     errors.push(format!(
-                        "clock {name:?}: count_by_serious names {kind:?}, which its serious filter excludes"
+                        "clock {name:?}: count_by_serious names {:?}, which its serious filter excludes",
+                        kind.as_str()
                     ));
                 }
                 check_count(
@@ -189,20 +369,7 @@ impl Policy {
                 );
             }
         }
-        for (cal_name, cal) in &self.calendars {
-            for d in cal.off.intersection(&cal.workdays) {
-                errors.push(format!(
-                    "calendar {cal_name:?}: {d} is both off and a workday"
-                ));
-            }
-            for d in cal.workdays.iter().filter(|d| !is_weekend(**d)) {
-                // Make-up days are Saturdays or Sundays; a weekday here is
-                // almost certainly a date typed wrong.
-                errors.push(format!(
-                    "calendar {cal_name:?}: workday {d} is not a Saturday or Sunday"
-                ));
-            }
-        }
+        errors.extend(set.problems());
         if errors.is_empty() {
             Ok(())
         } else {
@@ -247,21 +414,15 @@ impl Policy {
                 return None;
             }
         }
-        if !rule.severities.is_empty() {
-            let severity = facts.severity?;
-            if !rule.severities.iter().any(|s| s == severity) {
-                return None;
-            }
+        if !rule.severities.is_empty() && !rule.severities.contains(&facts.severity?) {
+            return None;
         }
-        if !rule.serious.is_empty() {
-            let kind = facts.serious?;
-            if !rule.serious.iter().any(|s| s == kind) {
-                return None;
-            }
+        if !rule.serious.is_empty() && !rule.serious.contains(&facts.serious?) {
+            return None;
         }
         let overridden = facts
             .serious
-            .and_then(|kind| rule.count_by_serious.get(kind));
+            .and_then(|kind| rule.count_by_serious.get(&kind));
         Some(overridden.copied().unwrap_or(rule.count))
     }
 
@@ -276,9 +437,7 @@ impl Policy {
         triaged_at: Option<DateTime<Utc>>,
         serious_at: Option<DateTime<Utc>>,
     ) -> Vec<ClockDue> {
-        // A calendar missing from an unvalidated policy falls back to plain
-        // weekends rather than dropping a legal clock altogether.
-        let weekends_only = HolidayCalendar::default();
+        let set = self.calendar_set();
         self.clocks
             .iter()
             .filter_map(|rule| {
@@ -288,17 +447,44 @@ impl Policy {
                     StartEvent::Triage => triaged_at?,
                     StartEvent::SeriousFlag => serious_at?,
                 };
-                let cal = self.calendars.get(&rule.calendar).unwrap_or(&weekends_only);
-                Some(ClockDue {
-                    name: rule.name.clone(),
-                    start,
-                    due: due_instant(start, rule.unit, count, rule.zone, cal),
-                    zone: rule.zone,
-                    unit: rule.unit,
-                    count,
-                })
+                Some(due_with(&set, rule, start, count))
             })
             .collect()
+    }
+
+    /// The due instant of `rule` over `count` units from `start`, with its calendar basis.
+    #[must_use]
+    pub fn due_for(&self, rule: &ClockRule, start: DateTime<Utc>, count: u32) -> ClockDue {
+        due_with(&self.calendar_set(), rule, start, count)
+    }
+}
+
+fn due_with(set: &CalendarSet, rule: &ClockRule, start: DateTime<Utc>, count: u32) -> ClockDue {
+    // A calendar missing from an unvalidated policy falls back to plain weekends, as
+    // provisional, rather than dropping a legal clock altogether.
+    let weekends_only = HolidayCalendar::default();
+    let cal = set.get(&rule.calendar);
+    let days = cal.map_or(&weekends_only, |c| &c.days);
+    let (due, span) = due_and_span(start, rule.unit, count, rule.zone, days);
+    let provisional_years = match (span, cal) {
+        (None, _) => Vec::new(),
+        (Some((from, to)), Some(c)) => c.provisional_years(from, to),
+        (Some((from, to)), None) => {
+            use chrono::Datelike;
+            (from.year()..=to.year()).collect()
+        }
+    };
+    ClockDue {
+        name: rule.name.clone(),
+        start,
+        due: ceil_micros(due),
+        zone: rule.zone,
+        unit: rule.unit,
+        count,
+        calendar: cal.map_or_else(|| rule.calendar.clone(), |c| c.name.clone()),
+        provisional_years,
+        covered_through: cal.and_then(super::calendars::Calendar::covered_through),
+        calendar_revision: set.revision,
     }
 }
 

@@ -43,19 +43,60 @@ pub fn due_instant(
     zone: Tz,
     cal: &HolidayCalendar,
 ) -> DateTime<Utc> {
-    let due = match unit {
-        Unit::Hours => {
-            TimeDelta::try_hours(i64::from(count)).and_then(|h| start.checked_add_signed(h))
+    due_and_span(start, unit, count, zone, cal).0
+}
+
+/// [`due_instant`], and the local dates whose working-day status the result depends on (first,
+/// last), so a caller can tell which calendar years it rests on. `None` for hours, which no
+/// calendar touches, and for a result beyond chrono's range.
+#[must_use]
+pub fn due_and_span(
+    start: DateTime<Utc>,
+    unit: Unit,
+    count: u32,
+    zone: Tz,
+    cal: &HolidayCalendar,
+) -> (DateTime<Utc>, Option<(NaiveDate, NaiveDate)>) {
+    let s = local_date(start, zone);
+    let (due, span) = match unit {
+        Unit::Hours => (
+            TimeDelta::try_hours(i64::from(count)).and_then(|h| start.checked_add_signed(h)),
+            None,
+        ),
+        Unit::CalendarMonths => {
+            // Only the days from the corresponding day to the rolled last day are looked at.
+            let unrolled = s.checked_add_months(Months::new(count));
+            let last = calendar_months_last_day(s, count, cal);
+            (
+                last.and_then(|d| end_of_local_day(d, zone)),
+                unrolled.zip(last),
+            )
         }
-        Unit::CalendarMonths => calendar_months_last_day(local_date(start, zone), count, cal)
-            .and_then(|d| end_of_local_day(d, zone)),
-        Unit::Days => days_last_day(local_date(start, zone), count, cal)
-            .and_then(|d| end_of_local_day(d, zone)),
-        Unit::WorkingDays => cal
-            .nth_working_day_after(local_date(start, zone), count)
-            .and_then(|d| end_of_local_day(d, zone)),
+        Unit::Days => {
+            let last = days_last_day(s, count, cal);
+            // Art. 3(5) counts working days from the day after the start.
+            let first = if count < 2 {
+                s.checked_add_days(Days::new(u64::from(count)))
+            } else {
+                s.succ_opt()
+            };
+            (
+                last.and_then(|d| end_of_local_day(d, zone)),
+                first.zip(last),
+            )
+        }
+        Unit::WorkingDays => {
+            let last = cal.nth_working_day_after(s, count);
+            (
+                last.and_then(|d| end_of_local_day(d, zone)),
+                s.succ_opt().zip(last),
+            )
+        }
     };
-    due.unwrap_or(DateTime::<Utc>::MAX_UTC)
+    match due {
+        Some(due) => (due, span),
+        None => (DateTime::<Utc>::MAX_UTC, None),
+    }
 }
 
 /// "2026-03-01 00:00 CST (Asia/Shanghai)": the local wall clock plus the zone

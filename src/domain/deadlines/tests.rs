@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use super::rules::{end_of_local_day, local_date};
 use super::*;
+use crate::domain::severity::{SeriousKind, Severity};
+use crate::domain::workflow::ActionKind;
 
 #[derive(Deserialize)]
 struct Wrap {
@@ -26,12 +28,18 @@ static DEFAULT: LazyLock<Policy> = LazyLock::new(|| {
         .deadlines
 });
 
+static CN: LazyLock<HolidayCalendar> =
+    LazyLock::new(|| DEFAULT.calendar_set().get("cn").expect("cn").days.clone());
+static EU: LazyLock<HolidayCalendar> =
+    LazyLock::new(|| DEFAULT.calendar_set().get("eu").expect("eu").days.clone());
+
+/// The shipped cn calendar: official 2026, the statutory rule for every other year.
 fn cn() -> &'static HolidayCalendar {
-    &DEFAULT.calendars["cn"]
+    &CN
 }
 
 fn eu() -> &'static HolidayCalendar {
-    &DEFAULT.calendars["eu"]
+    &EU
 }
 
 fn weekends_only() -> HolidayCalendar {
@@ -482,8 +490,10 @@ fn default_policy_parses_and_validates() {
         ]
     );
     let report = &DEFAULT.clocks[4];
-    assert_eq!(report.count_by_serious.get("death"), Some(&10));
+    assert_eq!(report.count_by_serious.get(&SeriousKind::Death), Some(&10));
+    // Brussels through the default authority, the EU institutions.
     assert_eq!(report.zone, BRUSSELS);
+    assert_eq!(report.calendar, "authority");
     assert!(DEFAULT.clocks[1].internal);
     // Spot checks of the 2026 notices.
     assert!(!cn().is_working_day(date(2026, 10, 1)));
@@ -556,10 +566,11 @@ fn rule(name: &str) -> ClockRule {
     ClockRule {
         name: name.to_owned(),
         starts_on: StartEvent::FirstReport,
-        stops_on: vec!["resolved".to_owned()],
+        stops_on: vec![ActionKind::VerifyPass],
         unit: Unit::Days,
         count: 3,
         zone: SHANGHAI,
+        zone_configured: Some(SHANGHAI),
         calendar: "cn".to_owned(),
         categories: vec![],
         severities: vec![],
@@ -571,10 +582,16 @@ fn rule(name: &str) -> ClockRule {
 }
 
 fn policy_with(clocks: Vec<ClockRule>) -> Policy {
-    Policy {
-        clocks,
-        calendars: DEFAULT.calendars.clone(),
-    }
+    policy_from(clocks, "")
+}
+
+/// A policy of `clocks` over the shipped calendars, with `extra` TOML appended to the
+/// `[deadlines]` table (more calendars, another authority).
+fn policy_from(clocks: Vec<ClockRule>, extra: &str) -> Policy {
+    let text = format!("{}\n{extra}", include_str!("../../../config/default.toml"));
+    let mut p = toml::from_str::<Wrap>(&text).expect("parses").deadlines;
+    p.clocks = clocks;
+    p
 }
 
 #[test]
@@ -596,29 +613,15 @@ fn validate_names_the_offending_clock() {
         ),
         (
             ClockRule {
-                severities: vec!["urgent".into()],
-                ..rule("c")
-            },
-            "clock \"c\": unknown severity \"urgent\"",
-        ),
-        (
-            ClockRule {
-                serious: vec!["fatal".into()],
-                ..rule("d")
-            },
-            "clock \"d\": unknown serious kind \"fatal\"",
-        ),
-        (
-            ClockRule {
-                count_by_serious: BTreeMap::from([("death".to_owned(), 0)]),
+                count_by_serious: BTreeMap::from([(SeriousKind::Death, 0)]),
                 ..rule("e")
             },
             "clock \"e\": count_by_serious.death must be at least 1",
         ),
         (
             ClockRule {
-                serious: vec!["other".into()],
-                count_by_serious: BTreeMap::from([("death".to_owned(), 10)]),
+                serious: vec![SeriousKind::Other],
+                count_by_serious: BTreeMap::from([(SeriousKind::Death, 10)]),
                 ..rule("f")
             },
             "clock \"f\": count_by_serious names \"death\", which its serious filter excludes",
@@ -659,23 +662,61 @@ fn validate_names_the_offending_clock() {
         .unwrap_err();
     assert!(err.contains("clock \"x\": duplicate name"), "{err}");
 
-    let mut policy = policy_with(vec![rule("y")]);
-    policy.calendars.insert(
-        "typo".into(),
-        calendar(
-            &[date(2026, 2, 14)],
-            &[date(2026, 2, 14), date(2026, 2, 16)],
-        ),
+    let policy = policy_from(
+        vec![rule("y")],
+        r#"
+[deadlines.calendars.typo]
+jurisdiction = "cn"
+[[deadlines.calendars.typo.years]]
+year = 2026
+source = "a notice"
+holidays = ["2026-02-14"]
+workdays = ["2026-02-14", "2026-02-16"]
+[[deadlines.calendars.typo.years]]
+year = 2027
+source = " "
+holidays = ["2025-05-01"]
+"#,
     );
     let err = policy.validate().unwrap_err();
-    assert!(
-        err.contains("calendar \"typo\": 2026-02-14 is both off and a workday"),
-        "{err}"
-    );
-    assert!(
-        err.contains("calendar \"typo\": workday 2026-02-16 is not a Saturday or Sunday"),
-        "{err}"
-    );
+    for expected in [
+        "calendar \"typo\": year 2026: 2026-02-14 is both a holiday and a workday",
+        "calendar \"typo\": year 2026: workday 2026-02-16 is not a Saturday or Sunday",
+        "calendar \"typo\": year 2027: `source` must name the official document",
+        "calendar \"typo\": year 2027: 2025-05-01 is outside the year",
+    ] {
+        assert!(err.contains(expected), "{err} lacks {expected}");
+    }
+}
+
+#[test]
+fn unknown_names_in_the_configuration_stop_it_naming_the_value() {
+    for (line, named) in [
+        (r#"severities = ["urgent"]"#, "\"urgent\" is not a severity"),
+        (
+            r#"serious = ["fatal"]"#,
+            "\"fatal\" is not a kind of serious incident",
+        ),
+        (
+            r#"stops_on = ["verify-passed"]"#,
+            "\"verify-passed\" is not a action",
+        ),
+        (
+            r#"count_by_serious = { deadly = 3 }"#,
+            "\"deadly\" is not a kind of serious incident",
+        ),
+    ] {
+        let text = format!(
+            "name = \"c\"\nstarts_on = \"triage\"\nunit = \"hours\"\ncount = 4\ncalendar = \"cn\"\n{}\n{line}\n",
+            if line.starts_with("stops_on") {
+                ""
+            } else {
+                "stops_on = [\"contain\"]"
+            }
+        );
+        let err = toml::from_str::<ClockRule>(&text).unwrap_err().to_string();
+        assert!(err.contains(named), "{line}: {err}");
+    }
 }
 
 #[test]
@@ -687,12 +728,12 @@ fn applies_filters_by_category_severity_and_seriousness() {
     // contain needs a known high or critical severity.
     assert_eq!(p.applies(by_name("contain"), &none), None);
     let low = ClockFacts {
-        severity: Some("low"),
+        severity: Some(Severity::Low),
         ..none
     };
     assert_eq!(p.applies(by_name("contain"), &low), None);
     let high = ClockFacts {
-        severity: Some("high"),
+        severity: Some(Severity::High),
         ..none
     };
     assert_eq!(p.applies(by_name("contain"), &high), Some(48));
@@ -701,10 +742,10 @@ fn applies_filters_by_category_severity_and_seriousness() {
     let report = by_name("authority_report");
     assert_eq!(p.applies(report, &none), None);
     for (kind, count) in [
-        ("death", 10),
-        ("widespread", 2),
-        ("critical_infrastructure", 2),
-        ("other", 15),
+        (SeriousKind::Death, 10),
+        (SeriousKind::Widespread, 2),
+        (SeriousKind::CriticalInfrastructure, 2),
+        (SeriousKind::Other, 15),
     ] {
         let facts = ClockFacts {
             serious: Some(kind),
@@ -764,7 +805,7 @@ fn clocks_for_follows_the_incident_through_its_start_events() {
     // Triaged high: contain starts at triage and runs 48 real hours.
     let triaged = utc("2026-07-02T01:00:00Z");
     let facts = ClockFacts {
-        severity: Some("high"),
+        severity: Some(Severity::High),
         ..facts
     };
     let clocks = p.clocks_for(&facts, first, Some(triaged), None);
@@ -785,7 +826,7 @@ fn clocks_for_follows_the_incident_through_its_start_events() {
     // 24:00 Jul 7 CEST = 2026-07-07T22:00Z.
     let flagged = utc("2026-07-03T08:00:00Z");
     let facts = ClockFacts {
-        serious: Some("widespread"),
+        serious: Some(SeriousKind::Widespread),
         ..facts
     };
     let clocks = p.clocks_for(&facts, first, Some(triaged), Some(flagged));
@@ -798,7 +839,7 @@ fn clocks_for_follows_the_incident_through_its_start_events() {
 
     // Death: 10 days → Mon Jul 13 → 2026-07-13T22:00Z.
     let facts = ClockFacts {
-        serious: Some("death"),
+        serious: Some(SeriousKind::Death),
         ..facts
     };
     let clocks = p.clocks_for(&facts, first, Some(triaged), Some(flagged));
@@ -814,13 +855,10 @@ fn clocks_for_follows_the_incident_through_its_start_events() {
 
 #[test]
 fn clocks_for_falls_back_to_weekends_when_a_calendar_is_missing() {
-    let p = Policy {
-        clocks: vec![ClockRule {
-            calendar: "missing".into(),
-            ..rule("r")
-        }],
-        calendars: BTreeMap::new(),
-    };
+    let p = policy_with(vec![ClockRule {
+        calendar: "missing".into(),
+        ..rule("r")
+    }]);
     assert!(p.validate().is_err());
     // Thu 2026-10-01 + 3 days = Sun Oct 4 → Mon Oct 5 (no cn holidays known).
     let clocks = p.clocks_for(

@@ -18,7 +18,7 @@ use super::state::State;
 
 /// An action without its data: what the role table and the incident page's buttons deal in.
 /// Its `as_str` is the event's `action` string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     Triage,
@@ -46,12 +46,13 @@ pub enum ActionKind {
     Open,
     AddReport,
     Absorb,
+    RecomputeClock,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 25] = [
+    pub const ALL: [ActionKind; 26] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -77,6 +78,7 @@ impl ActionKind {
         ActionKind::Open,
         ActionKind::AddReport,
         ActionKind::Absorb,
+        ActionKind::RecomputeClock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +108,7 @@ impl ActionKind {
             ActionKind::Open => "open",
             ActionKind::AddReport => "add_report",
             ActionKind::Absorb => "absorb",
+            ActionKind::RecomputeClock => "recompute_clock",
         }
     }
 
@@ -117,6 +120,7 @@ impl ActionKind {
             ActionKind::Open
                 | ActionKind::AddReport
                 | ActionKind::Absorb
+                | ActionKind::RecomputeClock
                 | ActionKind::RecordVerification
         )
     }
@@ -177,6 +181,7 @@ impl ActionKind {
             ActionKind::Open => "Opened",
             ActionKind::AddReport => "Report added",
             ActionKind::Absorb => "Merged incident's reports added",
+            ActionKind::RecomputeClock => "Deadline recomputed",
         }
     }
 
@@ -208,6 +213,7 @@ impl ActionKind {
             ActionKind::Open => "open an incident",
             ActionKind::AddReport => "add a report to an incident",
             ActionKind::Absorb => "move a merged incident's reports",
+            ActionKind::RecomputeClock => "recompute a deadline",
         }
     }
 }
@@ -222,17 +228,17 @@ impl FromStr for ActionKind {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        ActionKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == wanted)
-            .ok_or_else(|| UnknownName {
+        super::super::spelling::find(&ActionKind::ALL, ActionKind::as_str, s).ok_or_else(|| {
+            UnknownName {
                 what: "action",
                 value: s.to_owned(),
                 expected: "one of the workflow's actions",
-            })
+            }
+        })
     }
 }
+
+crate::deserialize_by_spelling!(ActionKind);
 
 /// The incident a merge goes into, as the caller found it when it looked it up.
 ///
@@ -382,6 +388,22 @@ pub enum Action {
     AddReport {
         report_id: i64,
     },
+    /// System: a running clock's due instant moved because the calendar it is counted in
+    /// changed (an official year loaded in place of the provisional rule, or a correction).
+    /// Changes nothing on the row; the clock row follows in the same transaction.
+    RecomputeClock {
+        clock: String,
+        #[serde(with = "micros")]
+        old_due: DateTime<Utc>,
+        #[serde(with = "micros")]
+        new_due: DateTime<Utc>,
+        /// The calendar the clock is counted in.
+        calendar: String,
+        /// What changed in it (the calendar revision's description).
+        change: String,
+        /// Whether the new due instant still rests on a provisional year.
+        provisional: bool,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -420,6 +442,7 @@ impl Action {
             Action::Open { .. } => ActionKind::Open,
             Action::AddReport { .. } => ActionKind::AddReport,
             Action::Absorb { .. } => ActionKind::Absorb,
+            Action::RecomputeClock { .. } => ActionKind::RecomputeClock,
         }
     }
 
@@ -603,6 +626,21 @@ impl Action {
                 fingerprint: required("fingerprint", fingerprint)?,
                 first_reported_at: truncate_micros(*first_reported_at),
             },
+            Action::RecomputeClock {
+                clock,
+                old_due,
+                new_due,
+                calendar,
+                change,
+                provisional,
+            } => Action::RecomputeClock {
+                clock: required("clock", clock)?,
+                old_due: truncate_micros(*old_due),
+                new_due: truncate_micros(*new_due),
+                calendar: required("calendar", calendar)?,
+                change: required("change", change)?,
+                provisional: *provisional,
+            },
             Action::AddReport { report_id } => Action::AddReport {
                 report_id: positive("report_id", *report_id)?,
             },
@@ -642,6 +680,7 @@ impl Action {
             ActionKind::Open
             | ActionKind::AddReport
             | ActionKind::Absorb
+            | ActionKind::RecomputeClock
             | ActionKind::RecordVerification => {
                 return Err(Refusal::NotPermitted {
                     action: kind,

@@ -536,6 +536,7 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
     match action {
         Action::Open { .. }
         | Action::Comment { .. }
+        | Action::RecomputeClock { .. }
         | Action::AddCase { .. }
         | Action::EditCase { .. }
         | Action::RetireCase { .. }

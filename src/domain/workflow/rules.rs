@@ -113,6 +113,8 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // A comment is always possible, including on closed incidents and duplicates: it is
         // how staff explain after the fact.
         (Comment, s) => s,
+        // A deadline moved by a calendar change is recorded whatever the state.
+        (RecomputeClock, s) => s,
         // Changing what is being worked on only makes sense while it is being worked on;
         // a closed incident is a record (reopen it first).
         (Assign | SetCategory | SetSeverity | SplitOut, s) if s.is_open() => s,

@@ -3,12 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::super::severity::UnknownName;
+use super::super::spelling;
 
 /// The workflow states of DESIGN.md §2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     New,
@@ -81,21 +82,17 @@ impl FromStr for State {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        State::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownName {
-                what: "state",
-                value: s.to_owned(),
-                expected: "new, triaged, contained, fix_planned, retraining, verifying, \
+        spelling::find(&State::ALL, State::as_str, s).ok_or_else(|| UnknownName {
+            what: "state",
+            value: s.to_owned(),
+            expected: "new, triaged, contained, fix_planned, retraining, verifying, \
                            resolved, rejected or duplicate",
-            })
+        })
     }
 }
 
 /// A member of staff's role. What each may do is [`super::may`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Triager,
@@ -146,14 +143,13 @@ impl FromStr for Role {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        Role::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownName {
-                what: "role",
-                value: s.to_owned(),
-                expected: "triager, engineer, lead, compliance or admin",
-            })
+        spelling::find(&Role::ALL, Role::as_str, s).ok_or_else(|| UnknownName {
+            what: "role",
+            value: s.to_owned(),
+            expected: "triager, engineer, lead, compliance or admin",
+        })
     }
 }
+
+crate::deserialize_by_spelling!(State);
+crate::deserialize_by_spelling!(Role);

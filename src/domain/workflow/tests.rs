@@ -1416,6 +1416,14 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             reports: [1, 2, 5, 0, -1][seed[1] % 5],
             first_reported_at: instant(2),
         },
+        ActionKind::RecomputeClock => Action::RecomputeClock {
+            clock: text(0),
+            old_due: instant(1),
+            new_due: instant(2),
+            calendar: text(1),
+            change: text(2),
+            provisional: seed[0].is_multiple_of(2),
+        },
     }
 }
 

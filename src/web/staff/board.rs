@@ -42,6 +42,8 @@ pub struct CardView {
     pub urgency: &'static str,
     pub countdown: String,
     pub clock: String,
+    /// "provisional deadline: …" when a running clock rests on a provisional year.
+    pub provisional: String,
 }
 
 pub struct ColumnView {
@@ -130,9 +132,13 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         },
     };
     let filters = Filters {
-        category: nonempty(&q.category).filter(|c| s.taxonomy.parse(c).is_some()),
+        // Parsed once into the canonical names the rows hold, whatever the URL's spelling.
+        category: nonempty(&q.category)
+            .and_then(|c| s.taxonomy.parse(&c))
+            .map(|c| c.as_str().to_owned()),
         severity: nonempty(&q.severity)
-            .filter(|v| v.parse::<crate::domain::severity::Severity>().is_ok()),
+            .and_then(|v| v.parse::<crate::domain::severity::Severity>().ok())
+            .map(|v| v.as_str().to_owned()),
         assignee,
         overdue: q
             .overdue
@@ -145,7 +151,9 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         .copied()
         .filter(|s| s.is_open())
         .collect();
-    let single = nonempty(&q.state).and_then(|st| open.iter().copied().find(|o| o.as_str() == st));
+    let single = nonempty(&q.state)
+        .and_then(|st| st.parse::<WfState>().ok())
+        .filter(|st| st.is_open());
     let shown: Vec<WfState> = match single {
         Some(s) => vec![s],
         None => open.clone(),
@@ -164,6 +172,9 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     let mut columns = Vec::new();
     for st in &shown {
         let cards = board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?;
+        let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
+        let provisional =
+            crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
@@ -183,6 +194,10 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                     urgency: urg,
                     countdown,
                     clock: c.next_due_clock.unwrap_or_default(),
+                    provisional: super::deadlines::card_mark(
+                        provisional.get(&c.id),
+                        crate::domain::locale::Locale::En,
+                    ),
                 }
             })
             .collect::<Vec<_>>();
@@ -215,8 +230,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             .filter(|u| !u.disabled)
             .map(|u| (u.id.to_string(), u.name.clone()))
             .collect(),
-        f_category: nonempty(&q.category).unwrap_or_default(),
-        f_severity: nonempty(&q.severity).unwrap_or_default(),
+        f_category: filters.category.clone().unwrap_or_default(),
+        f_severity: filters.severity.clone().unwrap_or_default(),
         f_assignee: nonempty(&q.assignee).unwrap_or_default(),
         f_overdue: filters.overdue,
         f_q: nonempty(&q.q).unwrap_or_default(),

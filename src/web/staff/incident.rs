@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::auth::{Staff, checked_form};
-use super::{reference, urgency};
+use super::reference;
 use crate::db::entities::{incident, incident_clock, incident_event, report};
 use crate::db::workflow::{ActError, Reporter, act as db_act};
 use crate::db::{incidents, users};
@@ -53,16 +53,6 @@ pub struct ReportView {
     pub contact: String,
 }
 
-pub struct ClockView {
-    pub name: String,
-    pub status: String,
-    pub urgency: &'static str,
-    pub countdown: String,
-    pub started: String,
-    pub due_local: String,
-    pub due_utc: String,
-}
-
 pub struct EventView {
     pub seq: i64,
     pub at: String,
@@ -82,7 +72,7 @@ struct IncidentPage<'a> {
     category: String,
     assignee: String,
     reports: Vec<ReportView>,
-    clocks: Vec<ClockView>,
+    deadlines: super::deadlines::DeadlinesView,
     events: Vec<EventView>,
     forms: Vec<ActionForm>,
     can_split: bool,
@@ -234,6 +224,7 @@ fn fields_for(
         | ActionKind::Open
         | ActionKind::AddReport
         | ActionKind::Absorb
+        | ActionKind::RecomputeClock
         | ActionKind::AddCase
         | ActionKind::EditCase
         | ActionKind::RetireCase
@@ -283,16 +274,6 @@ async fn load_page(
         .map_err(|e| internal(&e))?;
     let now = Utc::now();
     let tax = &state.settings.taxonomy;
-    let zone_of = |clock: &str| {
-        state
-            .settings
-            .deadlines
-            .clocks
-            .iter()
-            .find(|c| c.name == clock)
-            .map(|c| c.zone)
-            .unwrap_or(chrono_tz::UTC)
-    };
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
         .into_iter()
@@ -361,35 +342,13 @@ async fn load_page(
                 },
             })
             .collect(),
-        clocks: clocks
-            .into_iter()
-            .map(|c| {
-                let zone = zone_of(&c.clock);
-                let (urg, countdown) = if c.status == "running" {
-                    urgency(Some(c.due_at), now)
-                } else {
-                    (
-                        "none",
-                        c.stopped_at
-                            .map(|s| format!("stopped {}", fmt_utc(s)))
-                            .unwrap_or_default(),
-                    )
-                };
-                ClockView {
-                    status: if c.status == "running" && c.due_at < now {
-                        "running, overdue".into()
-                    } else {
-                        c.status.clone()
-                    },
-                    name: c.clock,
-                    urgency: urg,
-                    countdown,
-                    started: fmt_utc(c.started_at),
-                    due_local: crate::domain::deadlines::local_display(c.due_at, zone),
-                    due_utc: fmt_utc(c.due_at),
-                }
-            })
-            .collect(),
+        deadlines: super::deadlines::view(
+            &state.settings.deadlines,
+            clocks,
+            inc.duplicate_of,
+            now,
+            Locale::En,
+        ),
         events: events
             .into_iter()
             .map(|e| {
@@ -532,19 +491,23 @@ pub async fn act(
             .entry("new_incident_id".into())
             .or_insert_with(|| "1".into());
     }
-    let action = match Action::from_form(kind.as_str(), &fields) {
+    let mut action = match Action::from_form(kind.as_str(), &fields) {
         Ok(a) => a,
         Err(r) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await,
     };
-    // The workflow knows nothing of the configured taxonomy; the category must be one of it.
-    if let Action::Triage { category, .. } | Action::SetCategory { category } = &action
-        && state.settings.taxonomy.parse(category).is_none()
-    {
-        let r = Refusal::Invalid {
-            field: "category",
-            reason: format!("{category:?} is not a category of the taxonomy"),
-        };
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await;
+    // The workflow knows nothing of the configured taxonomy; the category must be one of it,
+    // and is kept as the taxonomy's canonical key whatever its spelling.
+    if let Action::Triage { category, .. } | Action::SetCategory { category } = &mut action {
+        match state.settings.taxonomy.parse(category) {
+            Some(c) => *category = c.as_str().to_owned(),
+            None => {
+                let r = Refusal::Invalid {
+                    field: "category",
+                    reason: format!("{category:?} is not a category of the taxonomy"),
+                };
+                return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await;
+            }
+        }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
     let mails = outcome_mails(&state, kind);
