@@ -232,7 +232,10 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         ),
         (
             "plan_fix",
-            &[("plan", "add 200 counterexamples to the SFT set")],
+            &[
+                ("plan", "add 200 counterexamples to the SFT set"),
+                ("reference_answer", "The capital of Australia is Canberra."),
+            ],
             "fix_planned",
             "已处置",
         ),
