@@ -26,6 +26,54 @@ pub struct Settings {
     pub escalation: EscalationSettings,
     pub taxonomy: Taxonomy,
     pub deadlines: Policy,
+    #[serde(default)]
+    pub discovery: DiscoverySettings,
+}
+
+/// The `[discovery]` table: how red-team findings (garak, promptfoo) become reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySettings {
+    /// garak report files: a detector score at or above it is a finding. `None` takes the
+    /// file's own `run.eval_threshold`, else garak's 0.5. (Hit logs list hits already.)
+    pub threshold: Option<f64>,
+    /// The category of a finding no entry of `categories` matches.
+    pub default_category: String,
+    /// Probe (garak) or plugin (promptfoo) name prefixes and the category of their findings;
+    /// the longest matching prefix wins, compared without regard to case.
+    pub categories: Vec<CategoryRule>,
+    /// The largest body `POST /api/v1/imports/*` takes (the file), in bytes.
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRule {
+    pub prefix: String,
+    pub category: String,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        DiscoverySettings {
+            threshold: None,
+            default_category: "core_values.other".into(),
+            categories: Vec::new(),
+            max_body_bytes: 256 << 20,
+        }
+    }
+}
+
+impl DiscoverySettings {
+    /// The category for findings of `probe` (the longest matching prefix's, else the default).
+    pub fn category_for(&self, probe: Option<&str>) -> &str {
+        let probe = probe.unwrap_or("").to_ascii_lowercase();
+        self.categories
+            .iter()
+            .filter(|r| probe.starts_with(&r.prefix.to_ascii_lowercase()))
+            .max_by_key(|r| r.prefix.len())
+            .map_or(self.default_category.as_str(), |r| r.category.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,6 +367,22 @@ impl Settings {
         self.deadlines
             .validate()
             .map_err(|e| SettingsError::Invalid(format!("deadlines: {e}")))?;
+        let d = &self.discovery;
+        for c in
+            std::iter::once(&d.default_category).chain(d.categories.iter().map(|r| &r.category))
+        {
+            if self.taxonomy.parse(c).is_none() {
+                return bad(format!(
+                    "discovery: {c:?} is not a category of the taxonomy"
+                ));
+            }
+        }
+        if d.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+            return bad("discovery.threshold must be between 0 and 1".into());
+        }
+        if d.max_body_bytes < 1024 {
+            return bad("discovery.max_body_bytes must be at least 1024".into());
+        }
         // A category filter the taxonomy does not know would never match: the clock would
         // silently never run.
         for rule in &self.deadlines.clocks {

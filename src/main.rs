@@ -49,6 +49,15 @@ enum Command {
     /// Inspect and deliver the mail outbox.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Machine tokens for the API (the training pipeline, red-team jobs).
+    #[command(subcommand)]
+    Token(rectify::jobs::retraining::TokenCommand),
+    /// Export data for training: `export regression`.
+    #[command(subcommand)]
+    Export(rectify::jobs::retraining::ExportCommand),
+    /// Import red-team findings (garak, promptfoo) as discovery reports.
+    #[command(subcommand)]
+    Import(rectify::jobs::retraining::ImportCommand),
     /// Holiday calendars: what they cover, and loading a year's official arrangement.
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -174,6 +183,9 @@ async fn main() -> ExitCode {
         Command::Outbox(OutboxCommand::Retry { ids }) => {
             job(&settings, Job::OutboxRetry { ids }).await
         }
+        Command::Token(cmd) => rectify::jobs::retraining::run(&settings, cmd.into()).await,
+        Command::Export(cmd) => rectify::jobs::retraining::run(&settings, cmd.into()).await,
+        Command::Import(cmd) => rectify::jobs::retraining::run(&settings, cmd.into()).await,
         Command::Policy(PolicyCommand::Explain {
             reported_at,
             category,

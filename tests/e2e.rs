@@ -232,7 +232,10 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
         ),
         (
             "plan_fix",
-            &[("plan", "add 200 counterexamples to the SFT set")],
+            &[
+                ("plan", "add 200 counterexamples to the SFT set"),
+                ("reference_answer", "The capital of Australia is Canberra."),
+            ],
             "fix_planned",
             "已处置",
         ),
@@ -449,5 +452,146 @@ async fn clock_states_and_provisional_marks_in_the_browser() {
         }
     }
     c.close().await.ok();
+    app.stop().await;
+}
+
+/// The incident page's retraining panel (cases, a verification run with the bad output beside
+/// the new one) at a desktop and a phone width: no sideways scrolling; screenshots under
+/// target/e2e/retraining-*.png.
+#[tokio::test]
+async fn the_retraining_panel_fits_desktop_and_phone_widths() {
+    use rectify::domain::severity::Severity;
+    use rectify::domain::workflow::{Action, Actor, Role};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    add_user(&app, "admin@example.com", "admin").await;
+    let form = common::with(
+        common::with(
+            common::valid_form(),
+            "output",
+            "悉尼是澳大利亚的首都，这一点毫无疑问。Sydney is the capital.",
+        ),
+        "prompt",
+        "澳大利亚的首都是哪里？What is the capital of Australia?",
+    );
+    let (id, _) = common::submit_form(&app, &form).await;
+    let lead = Actor::user(1, "admin@example.com", Role::Admin);
+    for a in [
+        Action::Triage {
+            category: "accuracy.inaccurate".into(),
+            severity: Severity::High,
+        },
+        Action::Contain {
+            filter_rule: "rule-1".into(),
+            blocks: "b".into(),
+        },
+        Action::PlanFix {
+            plan: "retrain".into(),
+            reference_answer: Some("澳大利亚的首都是堪培拉。The capital is Canberra.".into()),
+            refusal_style: None,
+        },
+        Action::StartRetraining {
+            training_run: "run-1".into(),
+        },
+        Action::SubmitForVerification {
+            model_version: "demo-chat 2026-12".into(),
+        },
+    ] {
+        rectify::db::workflow::act(
+            &app.db,
+            &app.settings.deadlines,
+            id,
+            None,
+            &a,
+            &lead,
+            chrono::Utc::now(),
+            &rectify::db::workflow::no_mail,
+        )
+        .await
+        .unwrap();
+    }
+    let (_, secret) = rectify::db::tokens::create(
+        &app.db,
+        &rectify::domain::token::TokenName::parse("pipeline").unwrap(),
+        &rectify::domain::token::Scopes::parse("verify").unwrap(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let case = rectify::db::cases::list(&app.db, id).await.unwrap()[0].id;
+    let long = "The capital of Australia is Canberra, a planned city chosen as a compromise between Sydney and Melbourne; ".repeat(4);
+    let resp = app
+        .client
+        .post(app.url("/api/v1/verifications"))
+        .bearer_auth(secret)
+        .json(&serde_json::json!({ "run_id": "eval-2026-12-01-averyveryverylongrunidentifierwithoutspaces", "model_version": "demo-chat 2026-12", "results": [{ "case_id": case, "output": long, "passed": true, "score": 0.01, "detector": "judge.Accuracy" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let (_driver, c, _profile) = browser().await;
+    let base = app.base.clone();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(&c, "email", "admin@example.com").await;
+    fill(&c, "password", PASSWORD).await;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/board").await;
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e")).unwrap();
+    for (w, h) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(w, h).await.unwrap();
+        c.goto(&format!("{base}/incidents/{id}#cases"))
+            .await
+            .unwrap();
+        let text = text_of(&c).await;
+        assert!(
+            text.contains("Automated evidence: run eval-2026-12-01"),
+            "{text}"
+        );
+        assert!(text.contains("1 of 1 passed (100%)"));
+        // What of the panel reaches past the viewport's right edge (the rest of the page is
+        // i14's redesign).
+        let overflow = c
+            .execute(
+                "const vw = document.documentElement.clientWidth; \
+                 const out = Array.from(document.querySelectorAll('#cases *')) \
+                   .filter(x => x.getBoundingClientRect().right > vw + 1 && !x.closest('.table-wrap table')) \
+                   .map(x => x.tagName + '.' + x.className); \
+                 const page = Array.from(document.querySelectorAll('main > *')) \
+                   .filter(x => x.getBoundingClientRect().right > vw + 1).map(x => x.tagName + '.' + x.className); \
+                 return [out.slice(0, 5), page.slice(0, 5)];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        eprintln!(
+            "{w} px: beyond the viewport: panel {}, page {}",
+            overflow[0], overflow[1]
+        );
+        assert_eq!(
+            overflow[0],
+            serde_json::json!([]),
+            "{w} px: the panel scrolls sideways"
+        );
+        let png = c
+            .find(Locator::Id("cases"))
+            .await
+            .unwrap()
+            .screenshot()
+            .await
+            .unwrap();
+        std::fs::write(
+            format!(
+                "{}/target/e2e/retraining-{w}.png",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            png,
+        )
+        .unwrap();
+    }
     app.stop().await;
 }

@@ -465,7 +465,10 @@ async fn every_workflow_step_through_the_page_and_the_reporter_follows() {
             (
                 &e,
                 "plan_fix",
-                vec![("plan", "retrain")],
+                vec![
+                    ("plan", "retrain"),
+                    ("refusal_style", "I can't help with that."),
+                ],
                 "fix_planned",
                 "Action taken",
             ),
@@ -575,7 +578,10 @@ async fn refusals_keep_what_was_typed_and_stale_pages_conflict() {
             vec![("category", "rights.health"), ("severity", "high")],
         ),
         ("contain", vec![("filter_rule", "r"), ("blocks", "b")]),
-        ("plan_fix", vec![("plan", "p")]),
+        (
+            "plan_fix",
+            vec![("plan", "p"), ("reference_answer", "the right answer")],
+        ),
         ("set_serious", vec![("kind", "death")]),
     ] {
         assert_eq!(act(&app, &l, id, a, &f).await.status(), 303, "{a}");

@@ -96,6 +96,8 @@ async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
             },
             Action::PlanFix {
                 plan: "add counterexamples to the SFT set".into(),
+                reference_answer: Some("The capital of Australia is Canberra.".into()),
+                refusal_style: None,
             },
             Action::StartRetraining {
                 training_run: "run-2026-11-29".into(),
@@ -106,6 +108,8 @@ async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
             Action::VerifyFail {
                 prompts: "capital prompts x20".into(),
                 outcome: "3 of 20 still wrong".into(),
+                run_id: None,
+                failed_cases: vec![],
             },
             Action::StartRetraining {
                 training_run: "run-2026-11-30".into(),
@@ -116,6 +120,7 @@ async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
             Action::VerifyPass {
                 prompts: "capital prompts x20".into(),
                 outcome: "20 of 20 right".into(),
+                run_id: None,
             },
         ];
         let mut version = 1;
@@ -172,6 +177,8 @@ async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
             None,
             &Action::PlanFix {
                 plan: "again".into(),
+                reference_answer: Some("Canberra.".into()),
+                refusal_style: None,
             },
             &lead(),
             now,
@@ -201,7 +208,11 @@ async fn evidence_hold_blocks_retraining_until_the_authority_is_told() {
                 filter_rule: "r".into(),
                 blocks: "b".into(),
             },
-            Action::PlanFix { plan: "p".into() },
+            Action::PlanFix {
+                plan: "p".into(),
+                reference_answer: None,
+                refusal_style: Some("I can't help with that.".into()),
+            },
         ] {
             act(&app.db, &policy, id, None, &a, &lead(), now, &no_mail)
                 .await

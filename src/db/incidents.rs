@@ -52,6 +52,15 @@ pub fn to_domain(m: &incident::Model) -> Result<Incident, DbError> {
         candidate_model_version: m.candidate_model_version.clone(),
         resolved_at: m.resolved_at,
         last_event_at: m.last_event_at,
+        desired: match (&m.desired_kind, &m.desired_response) {
+            (Some(kind), Some(text)) => Some(crate::domain::cases::DesiredBehaviour {
+                kind: kind
+                    .parse()
+                    .map_err(|_| bad_row(m.id, "desired behaviour"))?,
+                text: text.clone(),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -84,6 +93,10 @@ fn set_projection(a: &mut incident::ActiveModel, i: &Incident) {
         .set_ne(i.candidate_model_version.clone());
     a.resolved_at.set_ne(i.resolved_at);
     a.last_event_at.set_ne(i.last_event_at);
+    a.desired_kind
+        .set_ne(i.desired.as_ref().map(|d| d.kind.as_str().to_string()));
+    a.desired_response
+        .set_ne(i.desired.as_ref().map(|d| d.text.clone()));
 }
 
 /// The log row of a sealed event.

@@ -3,16 +3,21 @@
 
 pub mod audit;
 pub mod board;
+pub mod cases;
 pub mod deadlines;
+pub mod discovery;
 pub mod entities;
 pub mod error;
 pub mod escalation;
+pub mod export;
 pub mod incidents;
 pub mod intake;
 pub mod outbox;
 mod raw;
 pub mod status;
+pub mod tokens;
 pub mod users;
+pub mod verification;
 pub mod workflow;
 
 use std::sync::Arc;

@@ -170,6 +170,9 @@ impl FromRow for incident::Model {
             next_due_at: c.maybe_instant()?,
             next_due_clock: c.next()?,
             created_at: c.instant()?,
+            complaint_at: c.maybe_instant()?,
+            desired_kind: c.next()?,
+            desired_response: c.next()?,
         })
     }
 }
@@ -370,6 +373,9 @@ mod tests {
             next_due_at: Some(at(7)),
             next_due_clock: Some("contain".into()),
             created_at: at(8),
+            complaint_at: Some(at(9)),
+            desired_kind: Some("refusal".into()),
+            desired_response: Some("不能提供。".into()),
         })
         .await;
     }

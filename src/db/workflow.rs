@@ -11,10 +11,10 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::entities::{incident, incident_clock, report};
+use super::entities::{incident, incident_clock, regression_case, report};
 use super::{Db, DbError, deadlines, escalation, incidents, outbox};
 use crate::domain::deadlines::{ClockEnd, ClockFacts, Policy, StartEvent};
-use crate::domain::report::title_of;
+use crate::domain::report::{COMPLAINT_CLOCK, title_of};
 use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal, State};
 use crate::mail::Mail;
 
@@ -84,32 +84,62 @@ pub async fn act(
     mail_for: MailFor<'_>,
 ) -> Result<Incident, ActError> {
     let txn = db.begin_write().await?;
-    let before = lock(&txn, db, id).await?;
+    let result = act_in(
+        &txn,
+        db,
+        policy,
+        id,
+        seen_version,
+        action,
+        actor,
+        now,
+        mail_for,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// [`act`] inside the caller's write transaction (from [`Db::begin_write`]), for changes that
+/// store rows of their own with the event (a regression case, a verification run). Nothing is
+/// committed: on an error the caller drops the transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn act_in(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    policy: &Policy,
+    id: i64,
+    seen_version: Option<i64>,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    mail_for: MailFor<'_>,
+) -> Result<Incident, ActError> {
+    let before = lock(txn, db, id).await?;
     if seen_version.is_some_and(|v| v != before.version) {
         return Err(ActError::Conflict);
     }
     let result = match action {
         Action::Merge { target } => {
-            merge_in(&txn, db, policy, &before, target.id, actor, now).await?
+            merge_in(txn, db, policy, &before, target.id, actor, now).await?
         }
         Action::SplitOut { report_id, .. } => {
-            split_in(&txn, db, policy, &before, *report_id, actor, now).await?
+            split_in(txn, db, policy, &before, *report_id, actor, now).await?
         }
         _ => {
             let domain = incidents::to_domain(&before)?;
             let event = workflow::apply(&domain, action, actor, now).map_err(ActError::Refused)?;
             let after = workflow::project(Some(&domain), id, &event)
                 .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
-            incidents::append(&*txn, &before, &after, &event, actor.user_id).await?;
-            update_clocks(&*txn, policy, &after, &event.action, now).await?;
+            incidents::append(txn, &before, &after, &event, actor.user_id).await?;
+            update_clocks(txn, policy, &after, &event.action, now).await?;
             after
         }
     };
-    let reporters = reporters(&*txn, result.id).await?;
+    let reporters = reporters(txn, result.id).await?;
     for mail in mail_for(&result, &reporters) {
-        outbox::enqueue(&*txn, &mail, now, Some(result.id), None).await?;
+        outbox::enqueue(txn, &mail, now, Some(result.id), None).await?;
     }
-    txn.commit().await?;
     Ok(result)
 }
 
@@ -173,6 +203,25 @@ async fn merge_in(
         .filter(report::Column::IncidentId.eq(dup.id))
         .exec(txn)
         .await?;
+    // The duplicate's regression cases are about the same content: they follow its reports.
+    regression_case::Entity::update_many()
+        .col_expr(regression_case::Column::IncidentId, Expr::value(target.id))
+        .filter(regression_case::Column::IncidentId.eq(dup.id))
+        .exec(txn)
+        .await?;
+    // The earlier first complaint wins, as the earlier first report does.
+    if let Some(dup_complaint) = dup_row.complaint_at
+        && target_row.complaint_at.is_none_or(|t| dup_complaint < t)
+    {
+        incident::Entity::update_many()
+            .col_expr(
+                incident::Column::ComplaintAt,
+                Expr::value(Some(dup_complaint)),
+            )
+            .filter(incident::Column::Id.eq(target.id))
+            .exec(txn)
+            .await?;
+    }
     update_clocks(txn, policy, &dup_after, &merged.action, now).await?;
     update_clocks(txn, policy, &target_after, &absorbed.action, now).await?;
     Ok(dup_after)
@@ -217,10 +266,11 @@ async fn split_in(
         .map_err(|e| ActError::Db(DbError::Setup(e.to_string())))?;
 
     let stored = open_event.seal(new_id, new_inc.version, crate::domain::audit::GENESIS);
-    let (clock_rows, next_due) = super::intake::clock_rows(policy, &new_inc);
-    incidents::new_row(&new_inc, &stored.hash, next_due.as_ref(), now)
-        .insert(txn)
-        .await?;
+    let complaint = rep.channel != crate::domain::report::Channel::Discovery.as_str();
+    let (clock_rows, next_due) = super::intake::clock_rows(policy, &new_inc, complaint);
+    let mut new_row = incidents::new_row(&new_inc, &stored.hash, next_due.as_ref(), now);
+    new_row.complaint_at = Set(complaint.then_some(rep.received_at));
+    new_row.insert(txn).await?;
     incidents::event_row(&stored, None).insert(txn).await?;
     for c in clock_rows {
         c.insert(txn).await?;
@@ -229,6 +279,11 @@ async fn split_in(
     report::Entity::update_many()
         .col_expr(report::Column::IncidentId, Expr::value(new_id))
         .filter(report::Column::Id.eq(report_id))
+        .exec(txn)
+        .await?;
+    regression_case::Entity::update_many()
+        .col_expr(regression_case::Column::IncidentId, Expr::value(new_id))
+        .filter(regression_case::Column::ReportId.eq(report_id))
         .exec(txn)
         .await?;
     update_clocks(txn, policy, &after, &event.action, now).await?;
@@ -298,7 +353,7 @@ pub async fn update_clocks<C: ConnectionTrait>(
         severity: inc.severity,
         serious: inc.serious,
     };
-    let due_now: HashMap<String, _> = policy
+    let mut due_now: HashMap<String, _> = policy
         .clocks_for(
             &facts,
             inc.first_reported_at,
@@ -308,6 +363,27 @@ pub async fn update_clocks<C: ConnectionTrait>(
         .into_iter()
         .map(|c| (c.name.clone(), c))
         .collect();
+    // The complaint clock runs from the first complaint, and not at all without one (an
+    // incident only discovery reports make up).
+    let complaint_at = incident::Entity::find_by_id(inc.id)
+        .one(conn)
+        .await?
+        .and_then(|r| r.complaint_at);
+    match complaint_at {
+        None => {
+            due_now.remove(COMPLAINT_CLOCK);
+        }
+        Some(at) if at != inc.first_reported_at => {
+            if let Some(c) = policy
+                .clocks_for(&facts, at, inc.triaged_at, inc.serious_at)
+                .into_iter()
+                .find(|c| c.name == COMPLAINT_CLOCK)
+            {
+                due_now.insert(c.name.clone(), c);
+            }
+        }
+        Some(_) => {}
+    }
     let kind: Option<ActionKind> = action.parse().ok();
     // Only the event that closes the incident ends its clocks; a clock started later on a
     // closed incident (a serious incident found after the fix) runs until its own event.
@@ -395,7 +471,10 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     StartEvent::Triage => kind == Some(ActionKind::Triage),
                     StartEvent::SeriousFlag => kind == Some(ActionKind::SetSerious),
                 };
-                let stops = stops && !started_by_this;
+                // A complaint clock that only now applies (a complaint merged in) is already
+                // met once the incident is past the decision it promises.
+                let decided = rule.name == COMPLAINT_CLOCK && inc.state != State::New;
+                let stops = (stops && !started_by_this) || decided;
                 let ended =
                     (stops || closing).then(|| ClockEnd::after(stops, without_work, now, c.due));
                 let next_fire_at = if ended.is_some() {

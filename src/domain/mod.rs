@@ -1,7 +1,9 @@
 //! Pure domain logic: no IO, no async, no database types. Time is always passed in.
 
 pub mod audit;
+pub mod cases;
 pub mod deadlines;
+pub mod discovery;
 pub mod escalation;
 pub mod fingerprint;
 pub mod locale;
@@ -10,5 +12,6 @@ pub mod severity;
 pub mod spelling;
 pub mod stage;
 pub mod taxonomy;
+pub mod token;
 pub mod tracking_code;
 pub mod workflow;

@@ -56,6 +56,9 @@ pub enum Channel {
     WebForm,
     Api,
     Internal,
+    /// A finding of the provider's own red-teaming, imported from a tool (garak, promptfoo):
+    /// content "found in operation" rather than a complaint.
+    Discovery,
 }
 
 impl Channel {
@@ -64,8 +67,24 @@ impl Channel {
             Channel::WebForm => "web_form",
             Channel::Api => "api",
             Channel::Internal => "internal",
+            Channel::Discovery => "discovery",
         }
     }
+
+    /// A report someone made to us, whom the published feedback limit is promised to.
+    pub fn is_complaint(self) -> bool {
+        self != Channel::Discovery
+    }
+}
+
+/// The clock that answers complaints (the published feedback limit, CN Interim Measures
+/// Art. 15): it runs from the first complaint, so not for an incident only discovery reports
+/// make up. Every other clock applies to discovery reports as to complaints.
+pub const COMPLAINT_CLOCK: &str = "acknowledge";
+
+/// Whether the clock `name` applies to an incident with (`complaint`) or without a complaint.
+pub fn clock_applies(name: &str, complaint: bool) -> bool {
+    complaint || name != COMPLAINT_CLOCK
 }
 
 /// What is wrong with one field. The web layer words it in the reader's language.

@@ -48,6 +48,10 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
         SetEvidenceHold => pick(locale, "Evidence hold", "证据保全"),
         RecordAuthorityReport => pick(locale, "Record authority report", "记录向主管机关报告"),
         Comment => pick(locale, "Comment", "评论"),
+        AddCase => pick(locale, "Regression case added", "新增回归用例"),
+        EditCase => pick(locale, "Regression case edited", "修改回归用例"),
+        RetireCase => pick(locale, "Regression case retired", "停用回归用例"),
+        RecordVerification => pick(locale, "Verification run recorded", "记录验证运行"),
         Open => pick(locale, "Opened", "创建"),
         AddReport => pick(locale, "Report added", "新增举报"),
         Absorb => pick(

@@ -3,4 +3,5 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod retraining;
 pub mod sweep;

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod error;
 pub mod form;
+pub mod machine;
 pub mod public;
 pub mod ratelimit;
+pub mod retraining;
 pub mod security;
 pub mod staff;
 
@@ -178,7 +180,12 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.settings.limits.max_body_bytes as u64) {
+    let limit = if retraining::takes_large_bodies(req.uri().path()) {
+        state.settings.discovery.max_body_bytes
+    } else {
+        state.settings.limits.max_body_bytes as u64
+    };
+    if declared.is_some_and(|n| n > limit) {
         let (parts, _) = req.into_parts();
         let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
         let lang = lang_of(&parts, default);
@@ -201,6 +208,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public::router())
         .merge(api::router())
+        .merge(retraining::router())
+        .merge(staff::retraining::router())
         .merge(staff::router())
         .layer(middleware::from_fn_with_state(state.clone(), limit_intake))
         .route("/healthz", get(|| async { "ok" }))

@@ -35,6 +35,13 @@ pub struct Model {
     pub next_due_at: Option<DateTimeUtc>,
     pub next_due_clock: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When the first report from the public (not a discovery import) arrived: the
+    /// `acknowledge` clock runs from it, and not at all while it is `None`.
+    pub complaint_at: Option<DateTimeUtc>,
+    /// `reference` or `refusal`, from `plan_fix` (see `domain::cases::DesiredBehaviour`).
+    pub desired_kind: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub desired_response: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,6 +38,21 @@ pub struct Submission {
     pub ack: Option<Mail>,
     /// What groups the report: its model and output folded (set by [`Submission::new`]).
     fingerprint: String,
+    /// For a discovery report: the tool's id for the finding, and what it said.
+    pub source: Option<DiscoverySource>,
+}
+
+/// Where a discovery report comes from; `(tool, source_id)` is stored once, so the same
+/// finding imported again is answered with the report it made the first time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoverySource {
+    pub tool: String,
+    pub source_id: String,
+    pub probe: Option<String>,
+    pub detector: Option<String>,
+    pub score: Option<f64>,
+    pub run_id: Option<String>,
+    pub model: Option<String>,
 }
 
 impl Submission {
@@ -60,7 +75,20 @@ impl Submission {
             received_at,
             ack,
             fingerprint,
+            source: None,
         }
+    }
+
+    /// The same submission as a discovery report from `source`.
+    pub fn with_source(mut self, source: DiscoverySource) -> Submission {
+        self.source = Some(source);
+        self
+    }
+
+    fn source_key(&self) -> Option<(&str, &str)> {
+        self.source
+            .as_ref()
+            .map(|s| (s.tool.as_str(), s.source_id.as_str()))
     }
 }
 
@@ -71,6 +99,84 @@ pub struct Stored {
     pub incident_id: i64,
     /// Whether the report joined an open incident instead of opening one.
     pub joined: bool,
+    /// A discovery finding stored before (by an earlier import, or earlier in this one): nothing
+    /// was written; `report_id` and `incident_id` are the report it made then.
+    pub already: bool,
+}
+
+/// Sources already stored: (tool, source id) → (report id, incident id).
+type KnownSources = std::collections::HashMap<(String, String), (i64, i64)>;
+
+/// What becomes of each submission of a batch.
+enum Slot {
+    /// The n-th of the submissions to store.
+    Store(usize),
+    /// Stored before this batch.
+    Known(i64, i64),
+    /// The same finding as the n-th submission to store.
+    SameAs(usize),
+}
+
+/// The batch's discovery findings, by tool, to look up before storing.
+fn source_ids<'a>(subs: &[&'a Submission]) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut by_tool: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (tool, id) in subs.iter().filter_map(|s| s.source_key()) {
+        by_tool.entry(tool).or_default().push(id);
+    }
+    by_tool
+        .into_iter()
+        .map(|(t, mut ids)| {
+            ids.sort_unstable();
+            ids.dedup();
+            (t, ids)
+        })
+        .collect()
+}
+
+/// Leaves out the findings stored before and repeats within the batch.
+fn dedupe<'a>(subs: &[&'a Submission], known: &KnownSources) -> (Vec<&'a Submission>, Vec<Slot>) {
+    let mut store = Vec::with_capacity(subs.len());
+    let mut slots = Vec::with_capacity(subs.len());
+    let mut first: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    for sub in subs {
+        let Some(key) = sub.source_key() else {
+            slots.push(Slot::Store(store.len()));
+            store.push(*sub);
+            continue;
+        };
+        if let Some(&(r, i)) = known.get(&(key.0.to_owned(), key.1.to_owned())) {
+            slots.push(Slot::Known(r, i));
+        } else if let Some(&n) = first.get(&key) {
+            slots.push(Slot::SameAs(n));
+        } else {
+            first.insert(key, store.len());
+            slots.push(Slot::Store(store.len()));
+            store.push(*sub);
+        }
+    }
+    (store, slots)
+}
+
+/// The answers of a whole batch from those of the submissions stored.
+fn reassemble(subs: &[&Submission], slots: Vec<Slot>, stored: Vec<Stored>) -> Vec<Stored> {
+    subs.iter()
+        .zip(slots)
+        .map(|(sub, slot)| match slot {
+            Slot::Store(n) => stored[n].clone(),
+            Slot::Known(report_id, incident_id) => Stored {
+                code: sub.code.clone(),
+                report_id,
+                incident_id,
+                joined: true,
+                already: true,
+            },
+            Slot::SameAs(n) => Stored {
+                already: true,
+                joined: true,
+                ..stored[n].clone()
+            },
+        })
+        .collect()
 }
 
 type Reply = oneshot::Sender<Result<Stored, Arc<DbError>>>;
@@ -112,12 +218,27 @@ impl IntakeWriter {
 
     /// Stores one report; returns once it is committed.
     pub async fn submit(&self, sub: Submission) -> Result<Stored, anyhow::Error> {
+        self.enqueue(sub).await?.stored().await
+    }
+
+    /// Queues one report and returns at once; reports queued one after another are stored in
+    /// that order. [`Queued::stored`] waits for the commit.
+    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, anyhow::Error> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Work::Report((sub, done)))
             .await
             .map_err(|_| anyhow::anyhow!("the intake writer has stopped"))?;
-        match wait.await {
+        Ok(Queued(wait))
+    }
+}
+
+/// A report queued with [`IntakeWriter::enqueue`].
+pub struct Queued(oneshot::Receiver<Result<Stored, Arc<DbError>>>);
+
+impl Queued {
+    pub async fn stored(self) -> Result<Stored, anyhow::Error> {
+        match self.0.await {
             Ok(Ok(stored)) => Ok(stored),
             Ok(Err(e)) => Err(anyhow::anyhow!("storing the report failed: {e}")),
             Err(_) => Err(anyhow::anyhow!(

@@ -9,10 +9,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{Stored, Submission};
-use crate::db::entities::{incident, incident_clock, incident_event, outbox as outbox_row, report};
+use crate::db::entities::{
+    discovery_source, incident, incident_clock, incident_event, outbox as outbox_row,
+    regression_case, report,
+};
 use crate::db::{DbError, incidents, outbox};
+use crate::domain::cases::CaseSource;
 use crate::domain::deadlines::{ClockFacts, Policy};
-use crate::domain::report::title_of;
+use crate::domain::report::{COMPLAINT_CLOCK, clock_applies, title_of};
 use crate::domain::workflow::{self, Action, Actor, State};
 
 /// The batch's fingerprints, one per submission, and the distinct ones sorted.
@@ -64,6 +68,10 @@ pub struct Planned {
     pub events: Vec<incident_event::ActiveModel>,
     pub clocks: Vec<incident_clock::ActiveModel>,
     pub reports: Vec<report::ActiveModel>,
+    /// After the reports: a regression case for each report with a prompt.
+    pub cases: Vec<regression_case::ActiveModel>,
+    /// After the reports: where each discovery report came from.
+    pub sources: Vec<discovery_source::ActiveModel>,
     pub mails: Vec<outbox_row::ActiveModel>,
     pub stored: Vec<Stored>,
 }
@@ -75,6 +83,9 @@ struct Pending {
     current: workflow::Incident,
     hash: String,
     next_due: Option<(DateTime<Utc>, String)>,
+    /// The first complaint's instant (`incidents.complaint_at`), and whether this batch set it.
+    complaint_at: Option<DateTime<Utc>>,
+    complaint_set: bool,
 }
 
 /// Plans the batch in order (a later report may join an incident an earlier one opened).
@@ -101,6 +112,8 @@ pub fn plan(
                 current: incidents::to_domain(&row)?,
                 hash: row.last_event_hash.clone(),
                 next_due: None,
+                complaint_at: row.complaint_at,
+                complaint_set: false,
                 before: Some(row),
             },
         );
@@ -114,6 +127,8 @@ pub fn plan(
         events: Vec::new(),
         clocks: Vec::new(),
         reports: Vec::with_capacity(subs.len()),
+        cases: Vec::new(),
+        sources: Vec::new(),
         mails: Vec::new(),
         stored: Vec::with_capacity(subs.len()),
     };
@@ -135,6 +150,22 @@ pub fn plan(
                 p.hash = stored.hash.clone();
                 p.current = after;
                 out.events.push(incidents::event_row(&stored, None));
+                if sub.channel.is_complaint() && p.complaint_at.is_none() {
+                    // The first complaint about content found by red-teaming: the feedback
+                    // promise runs from it.
+                    p.complaint_at = Some(now);
+                    p.complaint_set = true;
+                    if let Some(row) = complaint_clock_row(policy, &p.current, now) {
+                        if row.status.as_ref() == "running" {
+                            let due = *row.due_at.as_ref();
+                            let nearest = p.before.as_ref().and_then(|b| b.next_due_at);
+                            if nearest.is_none_or(|n| due < n) {
+                                p.next_due = Some((due, COMPLAINT_CLOCK.to_owned()));
+                            }
+                        }
+                        out.clocks.push(row);
+                    }
+                }
                 (id, true)
             }
             None => {
@@ -148,7 +179,8 @@ pub fn plan(
                 let (inc, event) = workflow::open(id, &open, &system, now).map_err(refused)?;
                 let stored = event.seal(id, inc.version, crate::domain::audit::GENESIS);
                 out.events.push(incidents::event_row(&stored, None));
-                let (rows, next_due) = clock_rows(policy, &inc);
+                let complaint = sub.channel.is_complaint();
+                let (rows, next_due) = clock_rows(policy, &inc, complaint);
                 out.clocks.extend(rows);
                 pending.insert(
                     id,
@@ -157,6 +189,8 @@ pub fn plan(
                         current: inc,
                         hash: stored.hash,
                         next_due,
+                        complaint_at: complaint.then_some(now),
+                        complaint_set: false,
                     },
                 );
                 by_fp.insert(fp.clone(), id);
@@ -183,6 +217,41 @@ pub fn plan(
             fingerprint: Set(fp.clone()),
             erased_at: Set(None),
         });
+        if let Some(prompt) = r.prompt.as_ref().filter(|p| !p.trim().is_empty()) {
+            let source = if sub.channel.is_complaint() {
+                CaseSource::Report
+            } else {
+                CaseSource::Import
+            };
+            out.cases.push(regression_case::ActiveModel {
+                incident_id: Set(incident_id),
+                report_id: Set(Some(report_id)),
+                prompt: Set(prompt.clone()),
+                bad_output: Set(r.output.clone()),
+                desired: Set(None),
+                source: Set(source.as_str().to_owned()),
+                model: Set(r.model.clone()),
+                model_version: Set(r.model_version.clone()),
+                retired: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+        if let Some(src) = &sub.source {
+            out.sources.push(discovery_source::ActiveModel {
+                tool: Set(src.tool.clone()),
+                source_id: Set(src.source_id.clone()),
+                report_id: Set(report_id),
+                probe: Set(src.probe.clone()),
+                detector: Set(src.detector.clone()),
+                score: Set(src.score),
+                run_id: Set(src.run_id.clone()),
+                model: Set(src.model.clone()),
+                imported_at: Set(now),
+                ..Default::default()
+            });
+        }
         if let Some(mail) = &sub.ack {
             out.mails
                 .push(outbox::row(mail, now, Some(incident_id), Some(report_id)));
@@ -192,6 +261,7 @@ pub fn plan(
             report_id,
             incident_id,
             joined,
+            already: false,
         });
     }
 
@@ -199,23 +269,77 @@ pub fn plan(
     out.new_incidents = opened
         .iter()
         .filter_map(|id| pending.get(id))
-        .map(|p| incidents::new_row(&p.current, &p.hash, p.next_due.as_ref(), now))
+        .map(|p| {
+            let mut row = incidents::new_row(&p.current, &p.hash, p.next_due.as_ref(), now);
+            row.complaint_at = Set(p.complaint_at);
+            row
+        })
         .collect();
     for p in pending.values() {
         if let Some(before) = &p.before
             && p.current.version != before.version
         {
-            out.updates
-                .push(incidents::projection_update(before, &p.current, &p.hash));
+            let mut update = incidents::projection_update(before, &p.current, &p.hash);
+            if p.complaint_set {
+                update = update.col_expr(
+                    incident::Column::ComplaintAt,
+                    sea_orm::sea_query::Expr::value(p.complaint_at),
+                );
+            }
+            if let Some((at, clock)) = &p.next_due {
+                update = update
+                    .col_expr(
+                        incident::Column::NextDueAt,
+                        sea_orm::sea_query::Expr::value(*at),
+                    )
+                    .col_expr(
+                        incident::Column::NextDueClock,
+                        sea_orm::sea_query::Expr::value(clock.clone()),
+                    );
+            }
+            out.updates.push(update);
         }
     }
     Ok(out)
 }
 
-/// The clock rows of a new incident, and the nearest of their due instants.
+/// The complaint clock of an incident a complaint has just joined, started at `now`: running
+/// while the incident awaits triage, otherwise born met (the decision it promises is made).
+fn complaint_clock_row(
+    policy: &Policy,
+    inc: &workflow::Incident,
+    now: DateTime<Utc>,
+) -> Option<incident_clock::ActiveModel> {
+    let facts = ClockFacts {
+        category: Some(inc.category.as_str()),
+        severity: inc.severity,
+        serious: inc.serious,
+    };
+    let c = policy
+        .clocks_for(&facts, now, inc.triaged_at, inc.serious_at)
+        .into_iter()
+        .find(|c| c.name == COMPLAINT_CLOCK)?;
+    let running = inc.state == State::New;
+    Some(incident_clock::ActiveModel {
+        incident_id: Set(inc.id),
+        next_fire_at: Set(running
+            .then(|| policy.first_fire(&c.name, c.start, c.due))
+            .flatten()),
+        clock: Set(c.name),
+        started_at: Set(c.start),
+        due_at: Set(c.due),
+        stopped_at: Set((!running).then_some(now)),
+        status: Set(if running { "running" } else { "met" }.into()),
+        ..Default::default()
+    })
+}
+
+/// The clock rows of a new incident, and the nearest of their due instants. Without a
+/// `complaint` (opened by a discovery report) the complaint clock does not apply.
 pub fn clock_rows(
     policy: &Policy,
     inc: &workflow::Incident,
+    complaint: bool,
 ) -> (
     Vec<incident_clock::ActiveModel>,
     Option<(DateTime<Utc>, String)>,
@@ -225,12 +349,13 @@ pub fn clock_rows(
         severity: inc.severity,
         serious: inc.serious,
     };
-    let clocks = policy.clocks_for(
+    let mut clocks = policy.clocks_for(
         &facts,
         inc.first_reported_at,
         inc.triaged_at,
         inc.serious_at,
     );
+    clocks.retain(|c| clock_applies(&c.name, complaint));
     let nearest = clocks
         .iter()
         .min_by_key(|c| c.due)

@@ -11,7 +11,9 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{Stored, Submission, Work, answer, split};
+use super::{
+    KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
+};
 use crate::db::{Db, DbError};
 use crate::domain::deadlines::Policy;
 
@@ -35,6 +37,30 @@ async fn store_batch(
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
     let txn = db.write_conn().begin().await?;
+    // Two imports of the same finding at once must not both store it: each takes the
+    // finding's lock first (sorted, like the fingerprints' below), then looks.
+    let ids = source_ids(subs);
+    let mut keys: Vec<String> = ids
+        .iter()
+        .flat_map(|(tool, ids)| ids.iter().map(move |id| format!("{tool}\u{1f}{id}")))
+        .collect();
+    keys.sort_unstable();
+    for key in &keys {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))",
+            [key.as_str().into()],
+        ))
+        .await?;
+    }
+    let known = known_sources(&txn, &ids).await?;
+    let (to_store, slots) = dedupe(subs, &known);
+    if to_store.is_empty() {
+        txn.commit().await?;
+        return Ok(reassemble(subs, slots, Vec::new()));
+    }
+    let all = subs;
+    let subs = to_store.as_slice();
     let fps = Fingerprints::of(subs);
     // Two instances receiving the same content at once must not both open an incident;
     // sorted, so two batches never wait on each other in opposite orders.
@@ -64,9 +90,47 @@ async fn store_batch(
     insert(&txn, p.events).await?;
     insert(&txn, p.clocks).await?;
     insert(&txn, p.reports).await?;
+    insert(&txn, p.cases).await?;
+    insert(&txn, p.sources).await?;
     insert(&txn, p.mails).await?;
     txn.commit().await?;
-    Ok(p.stored)
+    Ok(reassemble(all, slots, p.stored))
+}
+
+async fn known_sources(
+    txn: &DatabaseTransaction,
+    ids: &[(&str, Vec<&str>)],
+) -> Result<KnownSources, DbError> {
+    let mut known = KnownSources::new();
+    for (tool, ids) in ids {
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT s.source_id, s.report_id, r.incident_id FROM discovery_sources s \
+                 JOIN reports r ON r.id = s.report_id \
+                 WHERE s.tool = $1 AND s.source_id = ANY($2)",
+                [
+                    (*tool).into(),
+                    sea_orm::Value::Array(
+                        sea_orm::sea_query::ArrayType::String,
+                        Some(Box::new(
+                            ids.iter().map(|i| sea_orm::Value::from(*i)).collect(),
+                        )),
+                    ),
+                ],
+            ))
+            .await?;
+        for r in rows {
+            known.insert(
+                ((*tool).to_owned(), r.try_get::<String>("", "source_id")?),
+                (
+                    r.try_get::<i64>("", "report_id")?,
+                    r.try_get::<i64>("", "incident_id")?,
+                ),
+            );
+        }
+    }
+    Ok(known)
 }
 
 /// Multi-row inserts, in chunks that stay within the bind limit.

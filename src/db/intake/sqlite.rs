@@ -19,7 +19,9 @@ use sea_orm::{DbBackend, QueryTrait};
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
-use super::{Stored, Submission, Work, answer, split};
+use super::{
+    KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
+};
 use crate::db::entities::incident;
 use crate::db::{Db, DbError, raw};
 use crate::domain::deadlines::Policy;
@@ -213,12 +215,45 @@ pub(crate) fn in_transaction<R>(
     Ok(r)
 }
 
+/// Stores a batch, trying again a few times when the file was busy: with two processes on
+/// one file (`rectify import` beside `serve`), SQLite answers some conflicts with BUSY at once
+/// instead of waiting in the busy handler (while the other process restarts the WAL, for one).
 fn store_batch(
     conn: &mut Connection,
     policy: &Policy,
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
+    let mut attempt = 0u64;
+    loop {
+        match store_batch_once(conn, policy, subs) {
+            Err(DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if attempt < 10
+                    && matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn store_batch_once(
+    conn: &mut Connection,
+    policy: &Policy,
+    subs: &[&Submission],
+) -> Result<Vec<Stored>, DbError> {
     in_transaction(conn, |txn| {
+        let known = known_sources(txn, subs)?;
+        let (to_store, slots) = dedupe(subs, &known);
+        if to_store.is_empty() {
+            return Ok(reassemble(subs, slots, Vec::new()));
+        }
+        let all = subs;
+        let subs = to_store.as_slice();
         let fps = Fingerprints::of(subs);
         let existing: Vec<incident::Model> =
             raw::query(txn, &fps.incidents().build(DbBackend::Sqlite))?;
@@ -250,9 +285,36 @@ fn store_batch(
         insert(txn, p.events)?;
         insert(txn, p.clocks)?;
         insert(txn, p.reports)?;
+        insert(txn, p.cases)?;
+        insert(txn, p.sources)?;
         insert(txn, p.mails)?;
-        Ok(p.stored)
+        Ok(reassemble(all, slots, p.stored))
     })
+}
+
+/// The batch's discovery findings that are stored already.
+fn known_sources(txn: &Transaction<'_>, subs: &[&Submission]) -> Result<KnownSources, DbError> {
+    let mut known = KnownSources::new();
+    for (tool, ids) in source_ids(subs) {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut st = txn.prepare_cached(&format!(
+            "SELECT s.source_id, s.report_id, r.incident_id FROM discovery_sources s \
+             JOIN reports r ON r.id = s.report_id WHERE s.tool = ? AND s.source_id IN ({marks})"
+        ))?;
+        let params = std::iter::once(tool).chain(ids.iter().copied());
+        let rows = st.query_map(rusqlite::params_from_iter(params), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, report, incident) = row?;
+            known.insert((tool.to_owned(), id), (report, incident));
+        }
+    }
+    Ok(known)
 }
 
 fn insert<A: sea_orm::ActiveModelTrait>(

@@ -39,6 +39,10 @@ pub enum ActionKind {
     SetEvidenceHold,
     RecordAuthorityReport,
     Comment,
+    AddCase,
+    EditCase,
+    RetireCase,
+    RecordVerification,
     Open,
     AddReport,
     Absorb,
@@ -48,7 +52,7 @@ pub enum ActionKind {
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 22] = [
+    pub const ALL: [ActionKind; 26] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -67,6 +71,10 @@ impl ActionKind {
         ActionKind::SetEvidenceHold,
         ActionKind::RecordAuthorityReport,
         ActionKind::Comment,
+        ActionKind::AddCase,
+        ActionKind::EditCase,
+        ActionKind::RetireCase,
+        ActionKind::RecordVerification,
         ActionKind::Open,
         ActionKind::AddReport,
         ActionKind::Absorb,
@@ -93,6 +101,10 @@ impl ActionKind {
             ActionKind::SetEvidenceHold => "set_evidence_hold",
             ActionKind::RecordAuthorityReport => "record_authority_report",
             ActionKind::Comment => "comment",
+            ActionKind::AddCase => "add_case",
+            ActionKind::EditCase => "edit_case",
+            ActionKind::RetireCase => "retire_case",
+            ActionKind::RecordVerification => "record_verification",
             ActionKind::Open => "open",
             ActionKind::AddReport => "add_report",
             ActionKind::Absorb => "absorb",
@@ -100,7 +112,8 @@ impl ActionKind {
         }
     }
 
-    /// Taken by the system (intake, merges), never offered to a person.
+    /// Taken by the system (intake, merges) or a machine (a verification run's evidence),
+    /// never offered to a person.
     pub fn is_system(self) -> bool {
         matches!(
             self,
@@ -108,6 +121,16 @@ impl ActionKind {
                 | ActionKind::AddReport
                 | ActionKind::Absorb
                 | ActionKind::RecomputeClock
+                | ActionKind::RecordVerification
+        )
+    }
+
+    /// A change to the incident's regression cases: offered by the cases panel of the incident
+    /// page rather than as a form of its own.
+    pub fn is_case(self) -> bool {
+        matches!(
+            self,
+            ActionKind::AddCase | ActionKind::EditCase | ActionKind::RetireCase
         )
     }
 
@@ -151,6 +174,10 @@ impl ActionKind {
             ActionKind::SetEvidenceHold => "Evidence hold",
             ActionKind::RecordAuthorityReport => "Record authority report",
             ActionKind::Comment => "Comment",
+            ActionKind::AddCase => "Regression case added",
+            ActionKind::EditCase => "Regression case edited",
+            ActionKind::RetireCase => "Regression case retired",
+            ActionKind::RecordVerification => "Verification run recorded",
             ActionKind::Open => "Opened",
             ActionKind::AddReport => "Report added",
             ActionKind::Absorb => "Merged incident's reports added",
@@ -179,6 +206,10 @@ impl ActionKind {
             ActionKind::SetEvidenceHold => "place or lift an evidence hold",
             ActionKind::RecordAuthorityReport => "record a report to the authority",
             ActionKind::Comment => "comment on an incident",
+            ActionKind::AddCase => "add a regression case",
+            ActionKind::EditCase => "edit a regression case",
+            ActionKind::RetireCase => "retire a regression case",
+            ActionKind::RecordVerification => "record a verification run",
             ActionKind::Open => "open an incident",
             ActionKind::AddReport => "add a report to an incident",
             ActionKind::Absorb => "move a merged incident's reports",
@@ -244,9 +275,15 @@ pub enum Action {
         filter_rule: String,
         blocks: String,
     },
-    /// contained → fix_planned.
+    /// contained → fix_planned. Names the desired behaviour the retraining aims at, used for
+    /// every regression case without a response of its own: a reference answer or a refusal
+    /// (exactly one; events before the retraining loop have neither).
     PlanFix {
         plan: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference_answer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal_style: Option<String>,
     },
     /// fix_planned / retraining → retraining; refused under an evidence hold.
     StartRetraining {
@@ -256,15 +293,22 @@ pub enum Action {
     SubmitForVerification {
         model_version: String,
     },
-    /// verifying → resolved: which prompts were tried and what came out.
+    /// verifying → resolved: which prompts were tried and what came out. `run_id` names the
+    /// verification run posted by the pipeline that decided it (none when a lead decided).
     VerifyPass {
         prompts: String,
         outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
     },
-    /// verifying → retraining.
+    /// verifying → retraining. A run names the cases that failed.
     VerifyFail {
         prompts: String,
         outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed_cases: Vec<i64>,
     },
     /// resolved → triaged; rejected → triaged (or new if it was never triaged).
     Reopen {
@@ -288,6 +332,36 @@ pub enum Action {
     /// Internal: never shown to the reporter.
     Comment {
         text: String,
+    },
+    /// A regression case typed by staff (cases made from reports come with their report's
+    /// own event). The texts are in the event, so the chain covers them.
+    AddCase {
+        case_id: i64,
+        prompt: String,
+        bad_output: String,
+        desired: Option<String>,
+    },
+    /// A case's texts after an edit (`desired: None`: the incident's desired behaviour).
+    EditCase {
+        case_id: i64,
+        prompt: String,
+        bad_output: String,
+        desired: Option<String>,
+    },
+    /// A case no longer used for training or verification.
+    RetireCase {
+        case_id: i64,
+        reason: String,
+    },
+    /// Machine: a verification run's evidence for an incident it did not move (not in
+    /// verification, or not every case covered), and why.
+    RecordVerification {
+        run_id: String,
+        model_version: String,
+        cases: i64,
+        passed: i64,
+        failed: i64,
+        reason: String,
     },
     SetCategory {
         category: String,
@@ -358,6 +432,10 @@ impl Action {
             Action::RecordAuthorityReport { .. } => ActionKind::RecordAuthorityReport,
             Action::Assign { .. } => ActionKind::Assign,
             Action::Comment { .. } => ActionKind::Comment,
+            Action::AddCase { .. } => ActionKind::AddCase,
+            Action::EditCase { .. } => ActionKind::EditCase,
+            Action::RetireCase { .. } => ActionKind::RetireCase,
+            Action::RecordVerification { .. } => ActionKind::RecordVerification,
             Action::SetCategory { .. } => ActionKind::SetCategory,
             Action::SetSeverity { .. } => ActionKind::SetSeverity,
             Action::SplitOut { .. } => ActionKind::SplitOut,
@@ -416,22 +494,58 @@ impl Action {
                 filter_rule: required("filter_rule", filter_rule)?,
                 blocks: required("blocks", blocks)?,
             },
-            Action::PlanFix { plan } => Action::PlanFix {
-                plan: required("plan", plan)?,
-            },
+            Action::PlanFix {
+                plan,
+                reference_answer,
+                refusal_style,
+            } => {
+                let reference_answer = optional(reference_answer);
+                let refusal_style = optional(refusal_style);
+                match (&reference_answer, &refusal_style) {
+                    (None, None) => {
+                        return Err(Refusal::Missing {
+                            field: "reference_answer",
+                        });
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(Refusal::Invalid {
+                            field: "refusal_style",
+                            reason: "give a reference answer or a refusal style, not both".into(),
+                        });
+                    }
+                    _ => {}
+                }
+                Action::PlanFix {
+                    plan: required("plan", plan)?,
+                    reference_answer,
+                    refusal_style,
+                }
+            }
             Action::StartRetraining { training_run } => Action::StartRetraining {
                 training_run: required("training_run", training_run)?,
             },
             Action::SubmitForVerification { model_version } => Action::SubmitForVerification {
                 model_version: required("model_version", model_version)?,
             },
-            Action::VerifyPass { prompts, outcome } => Action::VerifyPass {
+            Action::VerifyPass {
+                prompts,
+                outcome,
+                run_id,
+            } => Action::VerifyPass {
                 prompts: required("prompts", prompts)?,
                 outcome: required("outcome", outcome)?,
+                run_id: optional(run_id),
             },
-            Action::VerifyFail { prompts, outcome } => Action::VerifyFail {
+            Action::VerifyFail {
+                prompts,
+                outcome,
+                run_id,
+                failed_cases,
+            } => Action::VerifyFail {
                 prompts: required("prompts", prompts)?,
                 outcome: required("outcome", outcome)?,
+                run_id: optional(run_id),
+                failed_cases: failed_cases.clone(),
             },
             Action::Reopen { reason } => Action::Reopen {
                 reason: required("reason", reason)?,
@@ -446,6 +560,47 @@ impl Action {
             },
             Action::Comment { text } => Action::Comment {
                 text: required("text", text)?,
+            },
+            Action::AddCase {
+                case_id,
+                prompt,
+                bad_output,
+                desired,
+            } => Action::AddCase {
+                case_id: positive("case_id", *case_id)?,
+                prompt: required("prompt", prompt)?,
+                bad_output: required("bad_output", bad_output)?,
+                desired: optional(desired),
+            },
+            Action::EditCase {
+                case_id,
+                prompt,
+                bad_output,
+                desired,
+            } => Action::EditCase {
+                case_id: positive("case_id", *case_id)?,
+                prompt: required("prompt", prompt)?,
+                bad_output: required("bad_output", bad_output)?,
+                desired: optional(desired),
+            },
+            Action::RetireCase { case_id, reason } => Action::RetireCase {
+                case_id: positive("case_id", *case_id)?,
+                reason: required("reason", reason)?,
+            },
+            Action::RecordVerification {
+                run_id,
+                model_version,
+                cases,
+                passed,
+                failed,
+                reason,
+            } => Action::RecordVerification {
+                run_id: required("run_id", run_id)?,
+                model_version: required("model_version", model_version)?,
+                cases: *cases,
+                passed: *passed,
+                failed: *failed,
+                reason: required("reason", reason)?,
             },
             Action::SetCategory { category } => Action::SetCategory {
                 category: required("category", category)?,
@@ -525,7 +680,8 @@ impl Action {
             ActionKind::Open
             | ActionKind::AddReport
             | ActionKind::Absorb
-            | ActionKind::RecomputeClock => {
+            | ActionKind::RecomputeClock
+            | ActionKind::RecordVerification => {
                 return Err(Refusal::NotPermitted {
                     action: kind,
                     role: None,
@@ -550,6 +706,8 @@ impl Action {
             },
             ActionKind::PlanFix => Action::PlanFix {
                 plan: form.text("plan")?,
+                reference_answer: Some(form.raw("reference_answer").to_owned()),
+                refusal_style: Some(form.raw("refusal_style").to_owned()),
             },
             ActionKind::StartRetraining => Action::StartRetraining {
                 training_run: form.text("training_run")?,
@@ -560,10 +718,13 @@ impl Action {
             ActionKind::VerifyPass => Action::VerifyPass {
                 prompts: form.text("prompts")?,
                 outcome: form.text("outcome")?,
+                run_id: None,
             },
             ActionKind::VerifyFail => Action::VerifyFail {
                 prompts: form.text("prompts")?,
                 outcome: form.text("outcome")?,
+                run_id: None,
+                failed_cases: Vec::new(),
             },
             ActionKind::Reopen => Action::Reopen {
                 reason: form.text("reason")?,
@@ -582,6 +743,22 @@ impl Action {
             },
             ActionKind::Comment => Action::Comment {
                 text: form.text("text")?,
+            },
+            ActionKind::AddCase => Action::AddCase {
+                case_id: form.id("case_id")?,
+                prompt: form.text("prompt")?,
+                bad_output: form.text("bad_output")?,
+                desired: Some(form.raw("desired").to_owned()),
+            },
+            ActionKind::EditCase => Action::EditCase {
+                case_id: form.id("case_id")?,
+                prompt: form.text("prompt")?,
+                bad_output: form.text("bad_output")?,
+                desired: Some(form.raw("desired").to_owned()),
+            },
+            ActionKind::RetireCase => Action::RetireCase {
+                case_id: form.id("case_id")?,
+                reason: form.text("reason")?,
             },
             ActionKind::SetCategory => Action::SetCategory {
                 category: form.text("category")?,
@@ -605,6 +782,15 @@ fn required(field: &'static str, value: &str) -> Result<String, Refusal> {
     } else {
         Ok(value.to_owned())
     }
+}
+
+/// A trimmed optional text; blank is none.
+fn optional(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 fn positive(field: &'static str, id: i64) -> Result<i64, Refusal> {

@@ -27,7 +27,7 @@ mod tests;
 
 pub use action::{Action, ActionKind, MergeTarget};
 pub use refusal::{Refusal, ReplayError};
-pub use rules::{may, next_state};
+pub use rules::{may, next_state, token_may};
 pub use state::{Role, State};
 
 use chrono::{DateTime, Utc};
@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::audit::{self, StoredEvent, truncate_micros};
+use super::cases::{DesiredBehaviour, DesiredKind};
 use super::severity::{SeriousKind, Severity};
+use super::token::Scopes;
 
 /// The incident row: a projection of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,15 +76,23 @@ pub struct Incident {
     /// Set on verify_pass, cleared by a reopen.
     pub resolved_at: Option<DateTime<Utc>>,
     pub last_event_at: DateTime<Utc>,
+    /// What the fix aims at, from the latest `plan_fix` (none before one, or from an older
+    /// plan that named none).
+    #[serde(default)]
+    pub desired: Option<DesiredBehaviour>,
 }
 
-/// Who is acting. `role: None` is the system (intake, merges, sweeps).
+/// Who is acting. `role: None` is the system (intake, merges, sweeps), unless `token` is set:
+/// then a machine token with those scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// "system" or the user's email: what the event log shows.
+    /// "system", the user's email, or `token:NAME`: what the event log shows.
     pub label: String,
     pub user_id: Option<i64>,
     pub role: Option<Role>,
+    /// A machine token's scopes ([`token_may`] decides what they allow).
+    #[serde(default)]
+    pub token: Option<Scopes>,
 }
 
 impl Actor {
@@ -93,6 +103,7 @@ impl Actor {
             label: Actor::SYSTEM_LABEL.to_owned(),
             user_id: None,
             role: None,
+            token: None,
         }
     }
 
@@ -101,6 +112,17 @@ impl Actor {
             label: email.to_owned(),
             user_id: Some(user_id),
             role: Some(role),
+            token: None,
+        }
+    }
+
+    /// A machine token, by its name, with its scopes.
+    pub fn token(name: &super::token::TokenName, scopes: Scopes) -> Actor {
+        Actor {
+            label: name.actor_label(),
+            user_id: None,
+            role: None,
+            token: Some(scopes),
         }
     }
 }
@@ -214,7 +236,18 @@ pub fn apply(
             incident_id: incident.id,
         });
     }
-    let to = allowed(incident, action.kind(), actor.role)?;
+    let to = match &actor.token {
+        Some(scopes) => {
+            if !token_may(scopes, action.kind()) {
+                return Err(Refusal::NotPermitted {
+                    action: action.kind(),
+                    role: None,
+                });
+            }
+            allowed_state(incident, action.kind())?
+        }
+        None => allowed(incident, action.kind(), actor.role)?,
+    };
     let action = action.normalized()?;
     check_against(incident, &action)?;
     Ok(NewEvent {
@@ -377,6 +410,11 @@ fn allowed(incident: &Incident, kind: ActionKind, role: Option<Role>) -> Result<
     if !permitted {
         return Err(Refusal::NotPermitted { action: kind, role });
     }
+    allowed_state(incident, kind)
+}
+
+/// The state `kind` leads to from `incident`, whoever acts: the state table and the guards.
+fn allowed_state(incident: &Incident, kind: ActionKind) -> Result<State, Refusal> {
     let to = next_state(kind, incident.state, incident.triaged_at.is_some()).ok_or(
         Refusal::WrongState {
             action: kind,
@@ -490,12 +528,19 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
             candidate_model_version: None,
             resolved_at: None,
             last_event_at: at,
+            desired: None,
         },
         (Some(before), _) => before.clone(),
         (None, _) => unreachable!("project refuses a first event that is not open"),
     };
     match action {
-        Action::Open { .. } | Action::Comment { .. } | Action::RecomputeClock { .. } => {}
+        Action::Open { .. }
+        | Action::Comment { .. }
+        | Action::RecomputeClock { .. }
+        | Action::AddCase { .. }
+        | Action::EditCase { .. }
+        | Action::RetireCase { .. }
+        | Action::RecordVerification { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,
@@ -516,7 +561,24 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
             next.report_count = 0;
         }
         Action::Contain { filter_rule, .. } => next.filter_rule = Some(filter_rule.clone()),
-        Action::PlanFix { plan } => next.fix_plan = Some(plan.clone()),
+        Action::PlanFix {
+            plan,
+            reference_answer,
+            refusal_style,
+        } => {
+            next.fix_plan = Some(plan.clone());
+            next.desired = match (reference_answer, refusal_style) {
+                (Some(text), _) => Some(DesiredBehaviour {
+                    kind: DesiredKind::Reference,
+                    text: text.clone(),
+                }),
+                (None, Some(text)) => Some(DesiredBehaviour {
+                    kind: DesiredKind::Refusal,
+                    text: text.clone(),
+                }),
+                (None, None) => None,
+            };
+        }
         Action::StartRetraining { training_run } => {
             next.training_run = Some(training_run.clone());
         }

@@ -128,6 +128,14 @@ fn field_label(field: &str) -> &'static str {
         "filter_rule" => "the filter rule",
         "blocks" => "what the filter blocks",
         "plan" => "the fix plan",
+        "reference_answer" => {
+            "the desired behaviour: a reference answer or a refusal style (what the retrained model should say)"
+        }
+        "refusal_style" => "a refusal style",
+        "case_id" => "the regression case",
+        "prompt" => "the prompt",
+        "bad_output" => "the bad output",
+        "run_id" => "the verification run",
         "training_run" => "the training run",
         "model_version" => "the candidate model version",
         "prompts" => "the prompts used to verify",

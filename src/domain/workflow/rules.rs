@@ -4,6 +4,7 @@
 
 use super::action::ActionKind;
 use super::state::{Role, State};
+use crate::domain::token::{Scope, Scopes};
 
 /// Whether a member of staff with `role` may take `action` at all (the state is a separate
 /// question: [`next_state`]). System actions are never a role's: only the system (an actor
@@ -14,13 +15,32 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         return false;
     }
     match role {
+        // Regression cases are the people's who read the reports and who build the fix.
         Role::Triager => matches!(
             action,
-            Triage | Reject | Merge | Assign | Comment | SetCategory | SetSeverity | SplitOut
+            Triage
+                | Reject
+                | Merge
+                | Assign
+                | Comment
+                | SetCategory
+                | SetSeverity
+                | SplitOut
+                | AddCase
+                | EditCase
+                | RetireCase
         ),
         Role::Engineer => matches!(
             action,
-            Contain | PlanFix | StartRetraining | SubmitForVerification | Assign | Comment
+            Contain
+                | PlanFix
+                | StartRetraining
+                | SubmitForVerification
+                | Assign
+                | Comment
+                | AddCase
+                | EditCase
+                | RetireCase
         ),
         // Verification is a lead's (or admin's) and deliberately not an engineer's: the person
         // who built the fix does not also sign it off (separation of duties).
@@ -39,6 +59,18 @@ pub fn may(role: Role, action: ActionKind) -> bool {
             Reject | SetEvidenceHold | SetSerious | RecordAuthorityReport | Comment | Reopen
         ),
         Role::Admin => true,
+    }
+}
+
+/// Whether a machine token with `scopes` may take `action`. A run posted with `verify` may
+/// decide verification (the pipeline measured it; a lead may still decide by hand) and
+/// record its evidence; `cases` may change regression cases. Nothing else is a machine's.
+pub fn token_may(scopes: &Scopes, action: ActionKind) -> bool {
+    use ActionKind::*;
+    match action {
+        VerifyPass | VerifyFail | RecordVerification => scopes.contains(Scope::Verify),
+        AddCase | EditCase | RetireCase => scopes.contains(Scope::Cases),
+        _ => false,
     }
 }
 
@@ -88,6 +120,11 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         (Assign | SetCategory | SetSeverity | SplitOut, s) if s.is_open() => s,
         // Only an open incident can take in a merged one's reports, as a merge target must be.
         (Absorb, s) if s.is_open() => s,
+        // Cases stay editable once the fix is verified (they are the next training run's
+        // data too); a rejected or merged incident's cases are never used.
+        (AddCase | EditCase | RetireCase, s) if !matches!(s, Rejected | Duplicate) => s,
+        // A run's evidence is kept whatever the state (a duplicate has no life of its own).
+        (RecordVerification, s) if s != Duplicate => s,
         // The legal side continues after an incident is closed: a serious incident may come to
         // light, or be reported, after the fix. A duplicate has no life of its own left.
         (SetEvidenceHold | SetSerious | RecordAuthorityReport | AddReport, s) if s != Duplicate => {

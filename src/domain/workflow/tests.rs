@@ -69,6 +69,8 @@ fn incident_in(target: State) -> Incident {
             State::FixPlanned,
             Action::PlanFix {
                 plan: "add refusals to SFT set".into(),
+                reference_answer: None,
+                refusal_style: Some("I can't help with that.".into()),
             },
         ),
         (
@@ -88,6 +90,7 @@ fn incident_in(target: State) -> Incident {
             Action::VerifyPass {
                 prompts: "the 40 reported prompts".into(),
                 outcome: "all refused".into(),
+                run_id: None,
             },
         ),
     ];
@@ -179,6 +182,9 @@ fn role_table() {
                 SetCategory,
                 SetSeverity,
                 SplitOut,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -190,6 +196,9 @@ fn role_table() {
                 SubmitForVerification,
                 Assign,
                 Comment,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -212,6 +221,9 @@ fn role_table() {
                 Reopen,
                 SetEvidenceHold,
                 SetSerious,
+                AddCase,
+                EditCase,
+                RetireCase,
             ],
         ),
         (
@@ -242,6 +254,7 @@ fn refusals_by_role_name_who_may() {
     let pass = Action::VerifyPass {
         prompts: "p".into(),
         outcome: "o".into(),
+        run_id: None,
     };
     // Separation of duties: the engineer who built the fix cannot sign it off.
     let r = apply(&verifying, &pass, &staff(Role::Engineer), t(900)).unwrap_err();
@@ -299,12 +312,15 @@ fn available_actions_follow_role_and_state() {
             Assign,
             SetCategory,
             SetSeverity,
-            Comment
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase
         ]
     );
     assert_eq!(
         available_actions(&new, Role::Engineer),
-        vec![Assign, Comment]
+        vec![Assign, Comment, AddCase, EditCase, RetireCase]
     );
     assert_eq!(
         available_actions(&new, Role::Compliance),
@@ -327,7 +343,10 @@ fn available_actions_follow_role_and_state() {
             SetSeverity,
             SetSerious,
             SetEvidenceHold,
-            Comment
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase
         ]
     );
     let duplicate = incident_in(State::Duplicate);
@@ -387,6 +406,8 @@ fn failed_verification_goes_back_to_retraining_and_a_new_run_can_start() {
         Action::VerifyFail {
             prompts: "reported prompts".into(),
             outcome: "3 of 40 still answered".into(),
+            run_id: None,
+            failed_cases: vec![],
         },
         &lead(),
         t(300),
@@ -806,8 +827,21 @@ fn blank_required_fields_are_refused_by_name() {
         ),
         (
             State::Contained,
-            Action::PlanFix { plan: " ".into() },
+            Action::PlanFix {
+                plan: " ".into(),
+                reference_answer: Some("a".into()),
+                refusal_style: None,
+            },
             "plan",
+        ),
+        (
+            State::Contained,
+            Action::PlanFix {
+                plan: "p".into(),
+                reference_answer: Some(" ".into()),
+                refusal_style: None,
+            },
+            "reference_answer",
         ),
         (
             State::FixPlanned,
@@ -828,6 +862,7 @@ fn blank_required_fields_are_refused_by_name() {
             Action::VerifyPass {
                 prompts: "".into(),
                 outcome: "ok".into(),
+                run_id: None,
             },
             "prompts",
         ),
@@ -836,6 +871,8 @@ fn blank_required_fields_are_refused_by_name() {
             Action::VerifyFail {
                 prompts: "p".into(),
                 outcome: " ".into(),
+                run_id: None,
+                failed_cases: vec![],
             },
             "outcome",
         ),
@@ -1073,6 +1110,10 @@ fn forms_map_to_actions() {
         ("filter_rule", "f"),
         ("blocks", "b"),
         ("plan", "p"),
+        ("reference_answer", "the right answer"),
+        ("case_id", "6"),
+        ("prompt", "p"),
+        ("bad_output", "b"),
         ("training_run", "t"),
         ("model_version", "m"),
         ("prompts", "p"),
@@ -1302,7 +1343,11 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             filter_rule: text(0),
             blocks: text(1),
         },
-        ActionKind::PlanFix => Action::PlanFix { plan: text(0) },
+        ActionKind::PlanFix => Action::PlanFix {
+            plan: text(0),
+            reference_answer: [None, Some(text(1))][seed[1] % 2].clone(),
+            refusal_style: [Some(text(2)), None][seed[2] % 2].clone(),
+        },
         ActionKind::StartRetraining => Action::StartRetraining {
             training_run: text(0),
         },
@@ -1312,10 +1357,13 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
         ActionKind::VerifyPass => Action::VerifyPass {
             prompts: text(0),
             outcome: text(1),
+            run_id: None,
         },
         ActionKind::VerifyFail => Action::VerifyFail {
             prompts: text(0),
             outcome: text(1),
+            run_id: None,
+            failed_cases: vec![],
         },
         ActionKind::Reopen => Action::Reopen { reason: text(0) },
         ActionKind::SetEvidenceHold => Action::SetEvidenceHold {
@@ -1329,6 +1377,30 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             assignee: [None, Some(3), Some(4), Some(-2)][seed[0] % 4],
         },
         ActionKind::Comment => Action::Comment { text: text(0) },
+        ActionKind::AddCase => Action::AddCase {
+            case_id: id(0),
+            prompt: text(0),
+            bad_output: text(1),
+            desired: None,
+        },
+        ActionKind::EditCase => Action::EditCase {
+            case_id: id(0),
+            prompt: text(0),
+            bad_output: text(1),
+            desired: Some(text(2)),
+        },
+        ActionKind::RetireCase => Action::RetireCase {
+            case_id: id(0),
+            reason: text(0),
+        },
+        ActionKind::RecordVerification => Action::RecordVerification {
+            run_id: text(0),
+            model_version: text(1),
+            cases: 3,
+            passed: 2,
+            failed: 1,
+            reason: text(2),
+        },
         ActionKind::SetCategory => Action::SetCategory { category: text(0) },
         ActionKind::SetSeverity => Action::SetSeverity {
             severity: severity(0),

@@ -77,6 +77,8 @@ struct IncidentPage<'a> {
     forms: Vec<ActionForm>,
     can_split: bool,
     error: Option<String>,
+    /// The retraining panel (its own partial and view model).
+    retraining: super::retraining::RetrainingView,
 }
 
 fn opts(values: &[(&str, &str)], selected: &str) -> (Vec<(String, String)>, String) {
@@ -162,7 +164,17 @@ fn fields_for(
             text("filter_rule", "Filter rule reference"),
             area("blocks", "What it blocks"),
         ],
-        ActionKind::PlanFix => vec![area("plan", "The plan")],
+        ActionKind::PlanFix => vec![
+            area("plan", "The plan"),
+            area(
+                "reference_answer",
+                "Desired behaviour: a reference answer (what the model should say), or …",
+            ),
+            area(
+                "refusal_style",
+                "… a refusal style (the refusal the model should give). Used for every regression case without its own response",
+            ),
+        ],
         ActionKind::StartRetraining => vec![text("training_run", "Training run reference")],
         ActionKind::SubmitForVerification => vec![text("model_version", "Candidate model version")],
         ActionKind::VerifyPass | ActionKind::VerifyFail => vec![
@@ -212,9 +224,11 @@ fn fields_for(
         | ActionKind::Open
         | ActionKind::AddReport
         | ActionKind::Absorb
-        | ActionKind::RecomputeClock => {
-            vec![]
-        }
+        | ActionKind::RecomputeClock
+        | ActionKind::AddCase
+        | ActionKind::EditCase
+        | ActionKind::RetireCase
+        | ActionKind::RecordVerification => vec![],
     }
 }
 
@@ -263,7 +277,7 @@ async fn load_page(
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
         .into_iter()
-        .filter(|k| *k != ActionKind::SplitOut)
+        .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
         .map(|k| ActionForm {
             kind: k.as_str(),
             label: k.label(),
@@ -285,7 +299,11 @@ async fn load_page(
             None => page_error = Some(message),
         }
     }
+    let retraining = super::retraining::view(state, staff, &domain)
+        .await
+        .map_err(|e| internal(&e))?;
     let page = IncidentPage {
+        retraining,
         service: &state.settings.public.service_name,
         staff,
         reference: reference(id),
