@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, FileTransport, Message, Tokio1Executor,
-    Transport as SyncTransport,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, Transport as SyncTransport,
 };
 
 use crate::config::{MailSettings, MailTransport};
@@ -100,6 +99,16 @@ impl Transport {
     }
 }
 
+/// Writes one message as `<uuid>.eml` in `dir`, whole or not at all: it is written under a
+/// hidden temporary name and renamed, so whatever picks mail up from the folder never reads a
+/// message half written.
+fn write_eml(dir: &std::path::Path, m: &Message) -> std::io::Result<()> {
+    let name = uuid::Uuid::new_v4();
+    let tmp = dir.join(format!(".{name}.eml.tmp"));
+    std::fs::write(&tmp, m.formatted())?;
+    std::fs::rename(&tmp, dir.join(format!("{name}.eml")))
+}
+
 /// `.eml` files, written by a thread of its own at a low priority. Creating files is costly in
 /// the kernel; this way delivery takes the time intake leaves idle rather than time from the
 /// reports, and never waits behind the handlers for a thread of the blocking pool.
@@ -116,7 +125,7 @@ type FileJob = (
 impl FileWriter {
     /// Starts the thread; it ends when the last handle is dropped.
     fn start(dir: &std::path::Path) -> Result<FileWriter, String> {
-        let files = FileTransport::new(dir);
+        let dir = dir.to_path_buf();
         let (queue, jobs) = std::sync::mpsc::channel::<FileJob>();
         std::thread::Builder::new()
             .name("mail-files".into())
@@ -127,8 +136,8 @@ impl FileWriter {
                         .into_iter()
                         .map(|m| {
                             m.and_then(|m| {
-                                files.send(&m).map(|_| ()).map_err(|e| SendError {
-                                    message: e.to_string(),
+                                write_eml(&dir, &m).map_err(|e| SendError {
+                                    message: format!("{}: {e}", dir.display()),
                                     unreachable: false,
                                 })
                             })
