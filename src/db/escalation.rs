@@ -68,6 +68,11 @@ pub async fn fired_steps<C: ConnectionTrait>(
 }
 
 /// The incidents of these ids.
+///
+/// The rows are locked (PostgreSQL), and an incident someone is changing right now is left out
+/// rather than waited for: a workflow action locks its incident and then its clocks, while the
+/// sweep has locked clocks first; had the sweep waited here (or in the foreign-key check of the
+/// escalation rows it inserts), the two would deadlock. The next sweep takes what was left out.
 pub async fn incidents<C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],
@@ -76,6 +81,8 @@ pub async fn incidents<C: ConnectionTrait>(
     for chunk in ids.chunks(1000) {
         for r in incident::Entity::find()
             .filter(incident::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(incident::Column::Id)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .all(conn)
             .await?
         {

@@ -165,7 +165,12 @@ async fn sweep_chunk(
     let mut firings: Vec<Firing> = Vec::new();
     let mut next_fire: Vec<(i64, Option<DateTime<Utc>>)> = Vec::with_capacity(clocks.len());
     for c in &clocks {
-        let (Some(rule), Some(inc)) = (policy.rule(&c.clock), incidents.get(&c.incident_id)) else {
+        let Some(inc) = incidents.get(&c.incident_id) else {
+            // Its incident is being changed right now (see `q::incidents`): the next sweep
+            // takes the clock as it is then.
+            continue;
+        };
+        let Some(rule) = policy.rule(&c.clock) else {
             // A clock no longer configured has no ladder left.
             next_fire.push((c.id, None));
             continue;

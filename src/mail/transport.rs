@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
-use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, Transport as SyncTransport,
-};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailSettings, MailTransport};
 use crate::db::entities::outbox;
