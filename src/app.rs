@@ -1,5 +1,6 @@
 //! Builds the application (database, workers, router) and runs it until stopped.
 
+use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +29,11 @@ pub async fn connect_and_migrate(s: &Settings) -> anyhow::Result<Db> {
         s.database.max_connections,
         Duration::from_millis(s.database.busy_timeout_ms),
     )
-    .await?;
-    db.migrate().await?;
+    .await
+    .context("opening the database")?;
+    db.migrate()
+        .await
+        .context("bringing the schema up to date")?;
     Ok(db)
 }
 

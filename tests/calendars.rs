@@ -97,7 +97,7 @@ fn writer(app: &TestApp) -> IntakeWriter {
     IntakeWriter::start(app.db.clone(), Arc::new(app.settings.deadlines.clone()), 4).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_accepts() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -253,7 +253,7 @@ fn lead() -> Actor {
     Actor::user(1, "lead@example.com", Role::Lead)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_and_merged_incidents_stop_their_clocks_and_a_reopen_resumes_them() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -380,7 +380,7 @@ fn rectify_cli(db_url: &str) -> Command {
     c
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calendar_check_exits_1_while_clocks_rest_on_2027_and_0_after_the_import() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -425,8 +425,9 @@ async fn calendar_check_exits_1_while_clocks_rest_on_2027_and_0_after_the_import
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cn-2027.toml");
         std::fs::write(&file, TEST_2027).unwrap();
+        let t0 = std::time::Instant::now();
         let (code, out, err) = run(&["calendar", "import", file.to_str().unwrap()]);
-        assert_eq!(code, Some(0), "{out}{err}");
+        assert_eq!(code, Some(0), "{out}{err} after {:?}", t0.elapsed());
         assert!(out.contains("1 running clock(s) moved"), "{out}");
         let (code, out, _) = run(&["calendar", "check"]);
         assert_eq!(code, Some(0), "{out}");
@@ -556,7 +557,7 @@ fn policy_explain_accepts_every_spelling_and_keeps_the_clocks() {
     let _ = Backend::Sqlite;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_show_the_state_words_and_the_provisional_mark() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -674,7 +675,7 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_form_in_any_spelling_starts_the_same_clocks() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -724,7 +725,7 @@ async fn a_staff_form_in_any_spelling_starts_the_same_clocks() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_year_added_to_the_configuration_is_recomputed_at_the_next_start() {
     #[derive(serde::Deserialize)]
     struct Wrap {

@@ -245,7 +245,7 @@ fn check_escalation_mail(m: &Received, public_url: &str, incidents: &[i64]) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_remediation_ladder_end_to_end_over_three_months() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -393,7 +393,7 @@ async fn the_remediation_ladder_end_to_end_over_three_months() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_backward_and_dry_run_sweeps_fire_nothing_twice() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -486,7 +486,7 @@ async fn repeated_backward_and_dry_run_sweeps_fire_nothing_twice() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_stopped_before_the_sweep_does_not_fire_and_a_reopen_resumes_it() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -566,7 +566,7 @@ async fn a_clock_stopped_before_the_sweep_does_not_fire_and_a_reopen_resumes_it(
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_outage_during_a_sweep_loses_nothing_and_sends_each_mail_once() {
     for backend in backends() {
         let mut smtp = SmtpServer::start();
@@ -629,7 +629,7 @@ async fn an_smtp_outage_during_a_sweep_loses_nothing_and_sends_each_mail_once() 
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_max_attempts_a_mail_is_dead_listed_and_can_be_retried() {
     for backend in backends() {
         let down = SmtpServer::down();
@@ -693,7 +693,7 @@ async fn after_max_attempts_a_mail_is_dead_listed_and_can_be_retried() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_racing_send_every_row_once_and_a_dead_workers_lease_runs_out() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -763,7 +763,7 @@ async fn two_workers_racing_send_every_row_once_and_a_dead_workers_lease_runs_ou
 }
 
 /// Two sweeps at once on one database (two instances of `serve`): every step fires once.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sweeps_fire_each_step_once() {
     for backend in backends() {
         let smtp = SmtpServer::down();
@@ -822,7 +822,7 @@ async fn concurrent_sweeps_fire_each_step_once() {
 
 /// `kill -9` of `rectify sweep` at any moment: the next sweep fires exactly what was left, and
 /// every fired step has its mail.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_killed_at_any_point_fires_every_step_exactly_once_after_restart() {
     for backend in backends() {
         let smtp = SmtpServer::down();
@@ -895,7 +895,7 @@ async fn a_sweep_killed_at_any_point_fires_every_step_exactly_once_after_restart
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_digest_goes_to_the_leads_once_a_day() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -950,7 +950,7 @@ async fn the_daily_digest_goes_to_the_leads_once_a_day() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rectify_serve_sweeps_on_its_interval() {
     for backend in backends() {
         let smtp = SmtpServer::start();

@@ -132,15 +132,6 @@ async fn events_of(app: &TestApp, id: i64) -> Vec<incident_event::Model> {
         .unwrap()
 }
 
-/// No background workers in the test's server, for tests that run the `rectify` binary beside
-/// it on the same SQLite file: with the outbox worker claiming every second, the server was
-/// seen to keep SQLite's write lock after contending with the other process (a fault of the
-/// writer path, reported; not of the commands tested here).
-fn quiet(s: &mut rectify::config::Settings) {
-    s.mail.deliver_interval_secs = 3600;
-    s.escalation.sweep_interval_secs = 0;
-}
-
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -165,10 +156,10 @@ fn rectify(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_life_cycle_401_403_revoked() {
     for backend in backends() {
-        let app = TestApp::spawn_with(backend, quiet).await;
+        let app = TestApp::spawn(backend).await;
         let url = app.url("/api/v1/exports/regression.jsonl");
         let none = app.client.get(&url).send().await.unwrap();
         assert_eq!(none.status(), 401, "no token");
@@ -264,7 +255,7 @@ async fn token_life_cycle_401_403_revoked() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_are_built_from_reports_and_edited_by_staff_and_api() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -507,10 +498,10 @@ async fn export_setup(app: &TestApp) -> (i64, i64, i64) {
     (cases[0].id, cases[1].id, cases_of(app, bare).await[0].id)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_export_format_parses_line_by_line_with_its_fields() {
     for backend in backends() {
-        let app = TestApp::spawn_with(backend, quiet).await;
+        let app = TestApp::spawn(backend).await;
         let (own, inherits, bare) = export_setup(&app).await;
         let t = token(&app, "trainer", "export").await;
         let get = |q: &'static str| {
@@ -692,7 +683,7 @@ async fn post_run(app: &TestApp, t: &str, body: &Value) -> (u16, Value) {
     (status, resp.json().await.unwrap())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_runs_pass_fail_or_record_and_repeat_the_same_answer() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -846,7 +837,7 @@ async fn verification_runs_pass_fail_or_record_and_repeat_the_same_answer() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_fix_requires_a_desired_behaviour() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -911,10 +902,10 @@ async fn discovery_reports(app: &TestApp) -> Vec<report::Model> {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
     for backend in backends() {
-        let app = TestApp::spawn_with(backend, quiet).await;
+        let app = TestApp::spawn(backend).await;
         let new_report = fixture("garak/new-shape.report.jsonl");
         let old_report = fixture("garak/old-shape.report.jsonl");
         let files = [new_report.to_str().unwrap(), old_report.to_str().unwrap()];
@@ -1038,10 +1029,10 @@ async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promptfoo_failed_results_import() {
     for backend in backends() {
-        let app = TestApp::spawn_with(backend, quiet).await;
+        let app = TestApp::spawn(backend).await;
         let file = fixture("promptfoo/redteam-results.json");
         let (ok, out, err) = rectify(&app, &["import", "promptfoo", file.to_str().unwrap()]);
         assert!(ok, "{err}");
@@ -1070,7 +1061,7 @@ async fn promptfoo_failed_results_import() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_imports_a_file_posted_as_the_body() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;

@@ -33,7 +33,7 @@ async fn state_of(app: &TestApp, id: i64) -> String {
         .state
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_out() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "lead@example.com", "lead").await;
@@ -140,7 +140,7 @@ async fn sign_in_and_out() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_attempts_are_limited_per_account_and_per_address() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.auth.login_burst = 3;
@@ -195,7 +195,7 @@ async fn sign_in_attempts_are_limited_per_account_and_per_address() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_users_sessions_end_at_once() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "t@example.com", "triager").await;
@@ -228,7 +228,7 @@ async fn a_disabled_users_sessions_end_at_once() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_sees_and_may_take_only_its_actions() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "t@example.com", "triager").await;
@@ -323,7 +323,7 @@ async fn each_role_sees_and_may_take_only_its_actions() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csrf_protection_refuses_forged_requests() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "t@example.com", "triager").await;
@@ -394,7 +394,7 @@ async fn csrf_protection_refuses_forged_requests() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_workflow_step_through_the_page_and_the_reporter_follows() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -566,7 +566,7 @@ async fn every_workflow_step_through_the_page_and_the_reporter_follows() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_keep_what_was_typed_and_stale_pages_conflict() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "l@example.com", "lead").await;
@@ -657,7 +657,7 @@ async fn refusals_keep_what_was_typed_and_stale_pages_conflict() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_and_split_through_the_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "t@example.com", "triager").await;
@@ -710,7 +710,7 @@ async fn merge_and_split_through_the_page() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_orders_by_deadline_and_filters_in_the_url() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let me = add_user(&app, "l@example.com", "lead").await;
@@ -816,7 +816,7 @@ async fn the_board_orders_by_deadline_and_filters_in_the_url() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn columns_show_fifty_and_a_way_to_see_more() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.limits.intake_burst = 0).await;
     add_user(&app, "l@example.com", "lead").await;
@@ -890,7 +890,7 @@ async fn columns_show_fifty_and_a_way_to_see_more() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_see_dead_mail_and_can_requeue_it() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     add_user(&app, "admin@example.com", "admin").await;
@@ -977,7 +977,7 @@ async fn admins_see_dead_mail_and_can_requeue_it() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_from_the_command_line() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let rectify = |args: &[&str], stdin: &str| {

@@ -62,7 +62,7 @@ async fn row(app: &TestApp, id: i64) -> incident::Model {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -191,7 +191,7 @@ async fn new_to_resolved_builds_a_verifiable_chain_and_moves_the_clocks() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evidence_hold_blocks_retraining_until_the_authority_is_told() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -292,7 +292,7 @@ async fn evidence_hold_blocks_retraining_until_the_authority_is_told() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_people_acting_at_once_one_wins_and_the_other_gets_a_conflict() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -335,7 +335,7 @@ async fn of_two_people_acting_at_once_one_wins_and_the_other_gets_a_conflict() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_moves_reports_and_the_first_report_instant() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -458,7 +458,7 @@ async fn merge_moves_reports_and_the_first_report_instant() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_catches_an_edited_row() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;

@@ -5,6 +5,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 
@@ -311,13 +313,19 @@ pub async fn import(
     let file =
         CalendarFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let policy = &settings.deadlines;
-    q::load(db, policy).await?;
+    q::load(db, policy)
+        .await
+        .context("loading the stored calendars")?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let (revision, description) = q::import(db, policy, &file, &name, now).await?;
-    let done = q::recompute(db, policy, now).await?;
+    let (revision, description) = q::import(db, policy, &file, &name, now)
+        .await
+        .context("storing the calendar")?;
+    let done = q::recompute(db, policy, now)
+        .await
+        .context("recomputing the running clocks")?;
     let mut out = format!("calendar revision {revision}: {description}\n");
     if done.moved.is_empty() {
         out.push_str("no running clock moved\n");
@@ -353,7 +361,9 @@ pub async fn import(
             done.skipped
         );
     }
-    notify(db, settings, now, &done.moved).await?;
+    notify(db, settings, now, &done.moved)
+        .await
+        .context("queueing the notices")?;
     Ok(out)
 }
 

@@ -128,6 +128,13 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The server runs on the test's own runtime. A test that runs the `rectify` binary beside
+    /// it (`std::process::Command::output` blocks its thread) must use the multi-thread runtime
+    /// (`#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`): on the default
+    /// single thread the server stops mid-transaction, say with SQLite's write lock taken by a
+    /// `BEGIN IMMEDIATE` whose answer waits for that thread, and the command fails with
+    /// "database is locked" after the busy timeout. `serve` itself runs on the multi-thread
+    /// runtime.
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
