@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use super::escalation::{Occurrence, Step, When};
+
 /// Where a clock stands at the sweep instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
@@ -202,9 +204,8 @@ pub fn build(hits: Vec<Hit>, now: DateTime<Utc>) -> Alert {
             }
         })
         .collect();
-    entries.sort_by(|a, b| {
-        worse(a.worst(), b.worst(), now).then(a.incident_id.cmp(&b.incident_id))
-    });
+    entries
+        .sort_by(|a, b| worse(a.worst(), b.worst(), now).then(a.incident_id.cmp(&b.incident_id)));
 
     let mut summary = Summary {
         incidents: entries.len(),
@@ -236,6 +237,19 @@ pub fn build(hits: Vec<Hit>, now: DateTime<Utc>) -> Alert {
         now,
         entries,
         summary,
+    }
+}
+
+/// Whether `o` is a repeat of a repeating step (its second occurrence or later): the reminders a
+/// person gets at most once per `escalation.repeat_min_hours`.
+pub fn is_repeat(steps: &[Step], o: &Occurrence, due: DateTime<Utc>) -> bool {
+    match steps.get(o.step) {
+        Some(Step {
+            at: When::FromDue(d),
+            every: Some(_),
+            ..
+        }) => o.at > due + *d,
+        _ => false,
     }
 }
 
@@ -288,13 +302,19 @@ mod tests {
             at("2026-12-18T01:00:00Z"),
             Standing::DueToday(TimeDelta::hours(15))
         );
-        assert_eq!(at("2026-12-18T16:00:00Z"), Standing::Overdue(TimeDelta::zero()));
+        assert_eq!(
+            at("2026-12-18T16:00:00Z"),
+            Standing::Overdue(TimeDelta::zero())
+        );
         assert_eq!(
             at("2026-12-22T17:00:00Z"),
             Standing::Overdue(TimeDelta::days(4) + TimeDelta::hours(1))
         );
         // Late evening UTC is already the next day in Shanghai.
-        assert_eq!(at("2026-12-17T17:00:00Z"), Standing::DueToday(TimeDelta::hours(23)));
+        assert_eq!(
+            at("2026-12-17T17:00:00Z"),
+            Standing::DueToday(TimeDelta::hours(23))
+        );
     }
 
     #[test]

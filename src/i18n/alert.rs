@@ -225,7 +225,10 @@ pub fn next_action(state: Option<State>, authority: bool, locale: Locale) -> &'s
         );
     }
     match state {
-        Some(State::New) => pick("triage it, or reject it with reasons", "研判，或附理由不予处理"),
+        Some(State::New) => pick(
+            "triage it, or reject it with reasons",
+            "研判，或附理由不予处理",
+        ),
         Some(State::Triaged) => pick("contain it: put a filter in place", "遏制：部署过滤规则"),
         Some(State::Contained) => pick("plan the fix", "制定整改方案"),
         Some(State::FixPlanned) => pick("start retraining", "开始优化训练"),
@@ -246,8 +249,6 @@ pub struct Labels {
     pub held_by: &'static str,
     pub unassigned: &'static str,
     pub next: &'static str,
-    pub intro_escalation: &'static str,
-    pub intro_digest: &'static str,
     pub why: &'static str,
     pub why_digest: &'static str,
     pub more_clocks: &'static str,
@@ -260,8 +261,6 @@ static EN: Labels = Labels {
     held_by: "held by",
     unassigned: "unassigned (the leads)",
     next: "Next",
-    intro_escalation: "Deadlines that need you, worst first, as they stand at the sweep:",
-    intro_digest: "Every incident with an overdue clock, worst first, as of this sweep:",
     why: "You get this as the incidents' assignee, a lead or compliance.",
     why_digest: "The daily digest goes to the leads.",
     more_clocks: "more clocks",
@@ -274,8 +273,6 @@ static ZH: Labels = Labels {
     held_by: "负责人",
     unassigned: "未指派（由负责人组处理）",
     next: "下一步",
-    intro_escalation: "以下期限需要您处理，按紧急程度排列，状态以本次扫描时为准：",
-    intro_digest: "所有时限已逾期的事件，按紧急程度排列，状态以本次扫描时为准：",
     why: "您作为事件负责人、组长或合规人员收到此邮件。",
     why_digest: "每日摘要发送给各组长。",
     more_clocks: "项其他时限",
@@ -298,7 +295,10 @@ pub fn sent_at(when: &str, locale: Locale) -> String {
 pub fn more(n: usize, class: MoreClass, locale: Locale) -> String {
     match (class, zh(locale)) {
         (MoreClass::Overdue, false) => {
-            format!("{} more overdue:", plural(n as i64, "incident", "incidents"))
+            format!(
+                "{} more overdue:",
+                plural(n as i64, "incident", "incidents")
+            )
         }
         (MoreClass::Overdue, true) => format!("另有 {n} 个逾期事件："),
         (MoreClass::Due, false) => format!(
@@ -316,7 +316,9 @@ pub fn listed(shown: usize, total: usize, locale: Locale) -> String {
     if zh(locale) {
         format!("本邮件详列最紧急的 {shown} 个，共 {total} 个事件；其余见文末链接。")
     } else {
-        format!("Listed in full: the {shown} worst of {total} incidents; the rest are linked at the end.")
+        format!(
+            "Listed in full: the {shown} worst of {total} incidents; the rest are linked at the end."
+        )
     }
 }
 
@@ -360,14 +362,22 @@ mod tests {
             standing(Standing::Overdue(TimeDelta::days(1)), en),
             "1 day overdue"
         );
-        assert_eq!(standing(Standing::Overdue(TimeDelta::zero()), en), "due now");
+        assert_eq!(
+            standing(Standing::Overdue(TimeDelta::zero()), en),
+            "due now"
+        );
         assert_eq!(standing(Standing::DueInDays(6), en), "due in 6 days");
         assert_eq!(
             standing(Standing::DueToday(TimeDelta::hours(3)), en),
             "due today, in 3 hours"
         );
         assert_eq!(
-            worst_item(30, "authority_report", Standing::Overdue(TimeDelta::days(59)), en),
+            worst_item(
+                30,
+                "authority_report",
+                Standing::Overdue(TimeDelta::days(59)),
+                en
+            ),
             "INC-30: EU authority report 59 days late"
         );
     }
