@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use super::escalation::{Occurrence, Step, When};
+use super::escalation::{Occurrence, Step};
 
 /// Where a clock stands at the sweep instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,17 +240,10 @@ pub fn build(hits: Vec<Hit>, now: DateTime<Utc>) -> Alert {
     }
 }
 
-/// Whether `o` is a repeat of a repeating step (its second occurrence or later): the reminders a
-/// person gets at most once per `escalation.repeat_min_hours`.
-pub fn is_repeat(steps: &[Step], o: &Occurrence, due: DateTime<Utc>) -> bool {
-    match steps.get(o.step) {
-        Some(Step {
-            at: When::FromDue(d),
-            every: Some(_),
-            ..
-        }) => o.at > due + *d,
-        _ => false,
-    }
+/// Whether `o` comes from a repeating step (an overdue reminder): those tell a person about a
+/// clock at most once per `escalation.repeat_min_hours`, whatever the step's own interval.
+pub fn is_repeat(steps: &[Step], o: &Occurrence) -> bool {
+    steps.get(o.step).is_some_and(|s| s.every.is_some())
 }
 
 /// The step names of a clock as the metadata header lists them: a long catch-up run shortened

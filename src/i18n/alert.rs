@@ -220,8 +220,8 @@ pub fn next_action(state: Option<State>, authority: bool, locale: Locale) -> &'s
     let pick = |en: &'static str, cn: &'static str| if z { cn } else { en };
     if authority {
         return pick(
-            "report to the authority (an incomplete first report is allowed) and record it",
-            "向主管机关报告（可先提交不完整的初次报告）并在系统中记录",
+            "report to the authority and record it",
+            "向主管机关报告并记录",
         );
     }
     match state {
@@ -259,7 +259,7 @@ static EN: Labels = Labels {
     due: "due",
     severity: "severity",
     held_by: "held by",
-    unassigned: "unassigned (the leads)",
+    unassigned: "nobody assigned",
     next: "Next",
     why: "You get this as the incidents' assignee, a lead or compliance.",
     why_digest: "The daily digest goes to the leads.",
@@ -271,7 +271,7 @@ static ZH: Labels = Labels {
     due: "期限",
     severity: "严重程度",
     held_by: "负责人",
-    unassigned: "未指派（由负责人组处理）",
+    unassigned: "未指派",
     next: "下一步",
     why: "您作为事件负责人、组长或合规人员收到此邮件。",
     why_digest: "每日摘要发送给各组长。",
@@ -294,16 +294,14 @@ pub fn sent_at(when: &str, locale: Locale) -> String {
 /// What a mail does not list in full, by class, with the board view that shows them.
 pub fn more(n: usize, class: MoreClass, locale: Locale) -> String {
     match (class, zh(locale)) {
-        (MoreClass::Overdue, false) => {
-            format!(
-                "{} more overdue:",
-                plural(n as i64, "incident", "incidents")
-            )
-        }
+        (MoreClass::Overdue, false) => format!(
+            "{n} more overdue {}:",
+            if n == 1 { "incident" } else { "incidents" }
+        ),
         (MoreClass::Overdue, true) => format!("另有 {n} 个逾期事件："),
         (MoreClass::Due, false) => format!(
-            "{} more due soon or later:",
-            plural(n as i64, "incident", "incidents")
+            "{n} more {} due soon or later:",
+            if n == 1 { "incident" } else { "incidents" }
         ),
         (MoreClass::Due, true) => format!("另有 {n} 个即将到期的事件："),
         (MoreClass::Mine, false) => "Those assigned to you:".into(),

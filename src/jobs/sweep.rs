@@ -255,7 +255,7 @@ async fn sweep_chunk(
         for a in everyone {
             let key = a.email.to_lowercase();
             let occ = &theirs[&key];
-            if occ.iter().all(|o| is_repeat(&ladder, o, f.clock.due_at)) {
+            if occ.iter().all(|o| is_repeat(&ladder, o)) {
                 if settings.escalation.daily_digest && lead_keys.contains(&key) {
                     continue;
                 }

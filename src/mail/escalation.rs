@@ -135,7 +135,7 @@ fn fit(s: &str, width: usize) -> String {
     out
 }
 
-/// "2027-03-01 24:00 (Asia/Shanghai)": a period that ends at local midnight reads as 24:00 of
+/// "2027-03-01 24:00 Asia/Shanghai": a period that ends at local midnight reads as 24:00 of
 /// its last day.
 fn due_text(at: DateTime<Utc>, zone: Tz) -> String {
     let local = at.with_timezone(&zone);
@@ -145,7 +145,7 @@ fn due_text(at: DateTime<Utc>, zone: Tz) -> String {
     } else {
         local.format("%Y-%m-%d %H:%M").to_string()
     };
-    format!("{when} ({})", zone.name())
+    format!("{when} {}", zone.name())
 }
 
 fn color(class: Class) -> &'static str {
@@ -225,7 +225,7 @@ fn entry_view(
     }
     detail.push(match &info.holder {
         Some(name) => format!("{} {name}", l.held_by),
-        None => format!("{} {}", l.held_by, l.unassigned),
+        None => l.unassigned.to_owned(),
     });
     detail.retain(|d| !d.is_empty());
     let authority = e.clocks.iter().any(|c| {
@@ -273,12 +273,18 @@ fn entry_lines(v: &EntryView, locale: Locale) -> Vec<String> {
         wrap(&s, WIDTH, "    ")
     };
     let budget = ENTRY_LINES - 1;
-    for with_due in [true, false] {
+    let joined = format!("  {} · {}", v.detail, v.next);
+    for (with_due, join) in [(true, false), (false, false), (false, true)] {
         let mut out = vec![head.clone()];
         for c in &v.clocks {
             out.extend(clock_line(c, with_due));
         }
-        tail(&mut out);
+        if join {
+            out.extend(wrap(&joined, WIDTH, "    "));
+            out.push(format!("  {}", v.link));
+        } else {
+            tail(&mut out);
+        }
         if out.len() <= budget {
             return out;
         }
