@@ -158,7 +158,7 @@ pub fn summary(s: &Summary, worst: Option<String>, locale: Locale) -> Vec<String
 pub fn worst_item(id: i64, clock: &str, s: Standing, locale: Locale) -> String {
     if zh(locale) {
         format!(
-            "{}：{}{}",
+            "{}：{}，{}",
             reference(id),
             words::clock(clock, locale),
             worst_standing(s, locale)
