@@ -518,3 +518,119 @@ async fn a_long_alert_lists_the_worst_and_counts_the_rest() {
     );
     app.stop().await;
 }
+
+/// `rectify` on the test's database.
+fn rectify(app: &TestApp, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RECTIFY_ENV")
+        .env("RECTIFY_DATABASE__URL", &app.test_db.url)
+        .env("RECTIFY_LOG", "warn")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Staff have a language: `user add --locale`, the deployment's default otherwise, `user
+/// set-locale`; their alert mail follows it.
+#[tokio::test]
+async fn staff_mail_follows_the_language_set_on_the_command_line() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp, |s| {
+            s.escalation.compliance_addresses = Vec::new();
+        })
+        .await;
+        let add = |email: &'static str,
+                   extra: &'static [&'static str],
+                   env: &'static [(&'static str, &'static str)]| {
+            let mut args = vec![
+                "user", "add", "--email", email, "--name", "Lee", "--role", "lead",
+            ];
+            args.extend_from_slice(extra);
+            let out = rectify(&app, env, &args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        add("zh@example.com", &["--locale", "zh-CN"], &[]);
+        add(
+            "default@example.com",
+            &[],
+            &[("RECTIFY_PUBLIC__DEFAULT_LOCALE", "zh-CN")],
+        );
+        add("en@example.com", &["--locale", "zh-CN"], &[]);
+        let out = rectify(
+            &app,
+            &[],
+            &[
+                "user",
+                "add",
+                "--email",
+                "x@example.com",
+                "--name",
+                "X",
+                "--role",
+                "lead",
+                "--locale",
+                "fr",
+            ],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("use zh-CN or en"));
+        let out = rectify(&app, &[], &["user", "set-locale", "en@example.com", "en"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = rectify(
+            &app,
+            &[],
+            &["user", "set-locale", "nobody@example.com", "en"],
+        );
+        assert!(!out.status.success());
+        let list =
+            String::from_utf8_lossy(&rectify(&app, &[], &["user", "list"]).stdout).into_owned();
+        for (who, locale) in [("zh@", "zh-CN"), ("default@", "zh-CN"), ("en@", "en")] {
+            let line = list.lines().find(|l| l.contains(who)).unwrap();
+            assert!(line.contains(&format!(" {locale} ")), "{line}");
+        }
+
+        let t0 = Utc::now();
+        let id = submit(&app, "an answer for the language test").await;
+        take(&app, id, triage(Severity::Low), t0).await;
+        sweep(&app.db, &app.settings, t0 + Duration::days(95), false)
+            .await
+            .unwrap();
+        deliver_all(&app).await;
+        let msgs = smtp.wait_for(3).await;
+        for m in &msgs {
+            let zh = m.rcpt_to != "en@example.com";
+            assert_eq!(
+                m.subject.contains("期限提醒"),
+                zh,
+                "{}: {}",
+                m.rcpt_to,
+                m.subject
+            );
+            assert_eq!(m.text.contains("已逾期"), zh, "{}", m.text);
+            assert_eq!(m.html.as_deref().unwrap().contains("lang=\"zh-CN\""), zh);
+        }
+        app.stop().await;
+    }
+}
