@@ -372,6 +372,7 @@ async fn a_sweep_at_95_days_lists_each_incident_once_worst_first_as_it_stands() 
             std::fs::write(format!("{dir}/{name}.txt"), &m.text).unwrap();
             std::fs::write(format!("{dir}/{name}.html"), m.html.as_deref().unwrap()).unwrap();
             std::fs::write(format!("{dir}/{name}.subject"), &m.subject).unwrap();
+            std::fs::write(format!("{dir}/{name}.headers"), m.raw_headers()).unwrap();
         }
         app.stop().await;
     }
