@@ -210,7 +210,13 @@ fn check_alert(m: &Received, first: i64, zh: bool) {
         m.subject,
         m.text
     );
-    // Size and shape of the text part.
+    // Size and shape of the text part: a summary of at most five lines under the greeting.
+    let summary = m.text.lines().skip(2).take_while(|l| !l.is_empty()).count();
+    assert!(
+        (1..=5).contains(&summary),
+        "summary of {summary} lines:\n{}",
+        m.text
+    );
     for e in &entries {
         assert!(e.len() <= ENTRY_LINES, "{} lines: {e:#?}", e.len());
     }
@@ -457,6 +463,21 @@ async fn a_repeating_ladder_reminds_each_person_at_most_once_a_day() {
             deliver_all(&app).await;
             let msgs = smtp.wait_for(1).await;
             assert!(msgs.iter().all(|m| !m.text.contains("at the deadline")));
+            if digest {
+                let d = msgs
+                    .iter()
+                    .find(|m| m.subject.contains("Daily digest"))
+                    .expect("a digest");
+                assert!(
+                    d.subject.contains("1 clock overdue on 1 incident"),
+                    "{}",
+                    d.subject
+                );
+                assert_eq!(d.text.lines().next(), Some("Hello Lee Lead,"), "{}", d.text);
+                assert!(d.text.contains("overdue: containment"), "{}", d.text);
+                assert!(d.text.contains("held by Erin"), "{}", d.text);
+                assert!(!d.raw_headers().contains("X-Rectify-Steps"));
+            }
             app.stop().await;
         }
     }

@@ -282,12 +282,12 @@ pub fn labels(locale: Locale) -> &'static Labels {
     if zh(locale) { &ZH } else { &EN }
 }
 
-/// "Sent by the deadline sweep at 2027-03-06 08:00 (Asia/Shanghai)."
-pub fn sent_at(when: &str, locale: Locale) -> String {
+/// "Sent by the Rectify deadline sweep at 2027-03-06 08:00 (Asia/Shanghai)."
+pub fn sent_at(service: &str, when: &str, locale: Locale) -> String {
     if zh(locale) {
-        format!("由期限扫描于 {when} 发出。")
+        format!("由 {service} 期限扫描于 {when} 发出。")
     } else {
-        format!("Sent by the deadline sweep at {when}.")
+        format!("Sent by the {service} deadline sweep at {when}.")
     }
 }
 

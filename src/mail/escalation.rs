@@ -195,6 +195,7 @@ struct AlertHtml<'a> {
     greeting: &'a str,
     summary: &'a [String],
     entries: &'a [EntryView],
+    listed: Option<&'a str>,
     more: &'a [MoreView],
     footer: &'a [String],
     due_word: &'a str,
@@ -262,22 +263,33 @@ fn entry_lines(v: &EntryView, locale: Locale) -> Vec<String> {
         out.extend(wrap(&format!("  {}", v.next), WIDTH, "    "));
         out.push(format!("  {}", v.link));
     };
-    let clock_line = |c: &ClockView, with_due: bool| {
-        let mut s = format!("  {}{sep}{}", c.standing, c.clock);
-        if with_due {
-            s.push_str(if zh { "，" } else { ", " });
-            s.push_str(l.due);
-            s.push(' ');
-            s.push_str(&c.due);
+    // The due instant: always (wrapping), only where the line still fits, or never.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Due {
+        Always,
+        WhereItFits,
+        Never,
+    }
+    let clock_line = |c: &ClockView, due: Due| {
+        let short = format!("  {}{sep}{}", c.standing, c.clock);
+        let long = format!("{short}{}{} {}", if zh { "，" } else { ", " }, l.due, c.due);
+        match due {
+            Due::Always => wrap(&long, WIDTH, "    "),
+            Due::WhereItFits if columns(&long) <= WIDTH => vec![long],
+            _ => wrap(&short, WIDTH, "    "),
         }
-        wrap(&s, WIDTH, "    ")
     };
     let budget = ENTRY_LINES - 1;
     let joined = format!("  {} · {}", v.detail, v.next);
-    for (with_due, join) in [(true, false), (false, false), (false, true)] {
+    for (due, join) in [
+        (Due::Always, false),
+        (Due::WhereItFits, false),
+        (Due::Never, false),
+        (Due::Never, true),
+    ] {
         let mut out = vec![head.clone()];
         for c in &v.clocks {
-            out.extend(clock_line(c, with_due));
+            out.extend(clock_line(c, due));
         }
         if join {
             out.extend(wrap(&joined, WIDTH, "    "));
@@ -296,7 +308,7 @@ fn entry_lines(v: &EntryView, locale: Locale) -> Vec<String> {
     let mut out = vec![head];
     let mut shown = 0;
     for c in &v.clocks {
-        let lines = clock_line(c, false);
+        let lines = clock_line(c, Due::Never);
         if out.len() - 1 + lines.len() > room {
             break;
         }
@@ -347,10 +359,8 @@ pub fn alert(
         worst.as_deref(),
         locale,
     );
-    let mut summary = t::summary(&alert.summary, worst, locale);
-    if !hidden.is_empty() {
-        summary.push(t::listed(shown.len(), alert.entries.len(), locale));
-    }
+    let summary = t::summary(&alert.summary, worst, locale);
+    let listed = (!hidden.is_empty()).then(|| t::listed(shown.len(), alert.entries.len(), locale));
     let greeting = t::greeting(&to.name, locale);
 
     let views: Vec<EntryView> = shown
@@ -382,7 +392,7 @@ pub fn alert(
     }
     let sweep_local = crate::i18n::format::local_time(alert.now, settings.public.time_zone, locale);
     let footer = vec![
-        t::sent_at(&sweep_local, locale),
+        t::sent_at(service, &sweep_local, locale),
         match kind {
             Kind::Escalation => l.why.to_owned(),
             Kind::Digest(_) => l.why_digest.to_owned(),
@@ -400,13 +410,15 @@ pub fn alert(
         lines.push(String::new());
     }
     lines.push("--".into());
+    if let Some(l) = &listed {
+        lines.extend(wrap(l, WIDTH, ""));
+    }
     for m in &more {
         lines.extend(wrap(&format!("{} {}", m.text, m.link), WIDTH, "  "));
     }
     for f in &footer {
         lines.extend(wrap(f, WIDTH, ""));
     }
-    lines.push(service.to_owned());
     let text = AlertText { lines: &lines }.render()?;
     let html = AlertHtml {
         lang: l.lang,
@@ -414,6 +426,7 @@ pub fn alert(
         greeting: &greeting,
         summary: &summary,
         entries: &views,
+        listed: listed.as_deref(),
         more: &more,
         footer: &footer,
         due_word: l.due,
