@@ -210,6 +210,11 @@ fn check_alert(m: &Received, first: i64, zh: bool) {
         m.subject,
         m.text
     );
+    // Every mention of lateness in either part is an overdue clock (the summary says "late").
+    let word = if zh { "逾期" } else { "overdue" };
+    let body = &html[html.find("<body").unwrap()..];
+    assert_eq!(m.text.matches(word).count(), overdue, "{}", m.text);
+    assert_eq!(body.matches(word).count(), overdue, "{body}");
     // Size and shape of the text part: a summary of at most five lines under the greeting.
     let summary = m.text.lines().skip(2).take_while(|l| !l.is_empty()).count();
     assert!(
@@ -520,7 +525,7 @@ async fn a_long_alert_lists_the_worst_and_counts_the_rest() {
         "{}",
         m.text
     );
-    assert!(m.text.contains("7 more overdue incidents:"), "{}", m.text);
+    assert!(m.text.contains("7 more late incidents:"), "{}", m.text);
     let board = format!(
         "{}/board?overdue=1",
         app.settings

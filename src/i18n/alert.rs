@@ -55,14 +55,15 @@ pub fn standing(s: Standing, locale: Locale) -> String {
     }
 }
 
-/// The same, as the summary and subject name the worst item: "59 days late".
+/// The same, as the summary and subject name the worst item: "59 days late" (a word other than
+/// the clock lines' "overdue", so counting those counts the overdue clocks).
 pub fn worst_standing(s: Standing, locale: Locale) -> String {
     match (s, zh(locale)) {
         (Standing::Overdue(d), false) if d > TimeDelta::zero() => {
             format!("{} late", span(d, locale))
         }
         (Standing::Overdue(d), true) if d > TimeDelta::zero() => {
-            format!("逾期 {}", span(d, locale))
+            format!("超期 {}", span(d, locale))
         }
         _ => standing(s, locale),
     }
@@ -95,7 +96,7 @@ pub fn summary(s: &Summary, worst: Option<String>, locale: Locale) -> Vec<String
             .collect();
         out.push(if zh(locale) {
             let mut l = format!(
-                "逾期：{} 个事件，{} 项时限",
+                "超期：{} 个事件，{} 项时限",
                 s.overdue_incidents, s.overdue_clocks
             );
             if !legal.is_empty() {
@@ -295,10 +296,10 @@ pub fn sent_at(service: &str, when: &str, locale: Locale) -> String {
 pub fn more(n: usize, class: MoreClass, locale: Locale) -> String {
     match (class, zh(locale)) {
         (MoreClass::Overdue, false) => format!(
-            "{n} more overdue {}:",
+            "{n} more late {}:",
             if n == 1 { "incident" } else { "incidents" }
         ),
-        (MoreClass::Overdue, true) => format!("另有 {n} 个逾期事件："),
+        (MoreClass::Overdue, true) => format!("另有 {n} 个超期事件："),
         (MoreClass::Due, false) => format!(
             "{n} more {} due soon or later:",
             if n == 1 { "incident" } else { "incidents" }
