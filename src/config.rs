@@ -153,6 +153,10 @@ pub struct EscalationSettings {
     pub daily_digest: bool,
     /// The hour (in `public.time_zone`) from which the day's digest is sent.
     pub digest_hour: u32,
+    /// A repeating overdue step tells a person about a clock at most once in this many hours.
+    pub repeat_min_hours: u32,
+    /// Incidents an alert mail lists in full (worst first); the rest are counted with links.
+    pub max_items_per_mail: usize,
 }
 
 impl Default for EscalationSettings {
@@ -164,6 +168,8 @@ impl Default for EscalationSettings {
             compliance_locale: "zh-CN".into(),
             daily_digest: false,
             digest_hour: 9,
+            repeat_min_hours: 24,
+            max_items_per_mail: 50,
         }
     }
 }

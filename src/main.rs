@@ -105,6 +105,10 @@ enum UserCommand {
         /// triager, engineer, lead, compliance or admin
         #[arg(long)]
         role: String,
+        /// The language of the account's pages and mail: zh-CN or en (default:
+        /// public.default_locale)
+        #[arg(long)]
+        locale: Option<String>,
     },
     /// List staff accounts.
     List,
@@ -112,6 +116,8 @@ enum UserCommand {
     Disable { email: String },
     /// Change an account's role.
     SetRole { email: String, role: String },
+    /// Change the language of an account's pages and mail: zh-CN or en.
+    SetLocale { email: String, locale: String },
 }
 
 #[derive(Subcommand)]
@@ -291,9 +297,23 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
             anyhow::anyhow!("unknown role {r:?}: use triager, engineer, lead, compliance or admin")
         })
     };
+    let parse_locale = |l: &str| {
+        rectify::domain::locale::Locale::parse(l)
+            .ok_or_else(|| anyhow::anyhow!("unknown locale {l:?}: use zh-CN or en"))
+    };
     match cmd {
-        UserCommand::Add { email, name, role } => {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            locale,
+        } => {
             let role = parse_role(&role)?;
+            let locale = match locale {
+                Some(l) => parse_locale(&l)?,
+                None => rectify::domain::locale::Locale::parse(&settings.public.default_locale)
+                    .unwrap_or_default(),
+            };
             let email = rectify::domain::report::Email::parse(&email)
                 .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
             if name.trim().is_empty() {
@@ -322,18 +342,19 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
                 );
             }
             let hash = rectify::web::staff::auth::hash_password(password.clone()).await?;
-            let u = users::create(
+            let u = users::create_with_locale(
                 &db,
                 email.as_str(),
                 name.trim(),
                 role.as_str(),
                 &hash,
+                locale.as_str(),
                 chrono::Utc::now(),
             )
             .await?;
             println!(
-                "added {} ({}, {}) as user {}",
-                u.email, u.name, u.role, u.id
+                "added {} ({}, {}, {}) as user {}",
+                u.email, u.name, u.role, u.locale, u.id
             );
             if generated {
                 println!("password (shown once): {password}");
@@ -342,11 +363,12 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
         UserCommand::List => {
             for u in users::list(&db).await? {
                 println!(
-                    "{:<5} {:<32} {:<24} {:<11} {}",
+                    "{:<5} {:<32} {:<24} {:<11} {:<6} {}",
                     u.id,
                     u.email,
                     u.name,
                     u.role,
+                    u.locale,
                     if u.disabled { "disabled" } else { "active" }
                 );
             }
@@ -363,6 +385,13 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
                 anyhow::bail!("no account for {email}");
             }
             println!("{email} is now {}", role.as_str());
+        }
+        UserCommand::SetLocale { email, locale } => {
+            let locale = parse_locale(&locale)?;
+            if !users::set_locale_by_email(&db, &email, locale.as_str()).await? {
+                anyhow::bail!("no account for {email}");
+            }
+            println!("{email} now reads pages and mail in {}", locale.as_str());
         }
     }
     Ok(())

@@ -595,3 +595,140 @@ async fn the_retraining_panel_fits_desktop_and_phone_widths() {
     }
     app.stop().await;
 }
+
+/// The HTML part of an alert mail (issue 13) in Chromium, in English and Chinese, at a desktop
+/// and a phone width: no sideways scrolling, worst first; screenshots under
+/// target/e2e/alert-mail-{en,zh}-{1366,390}.png.
+#[tokio::test]
+async fn the_alert_mail_reads_on_desktop_and_phone() {
+    use chrono::{Duration as Days, Utc};
+    use rectify::db::entities::{outbox, user};
+    use rectify::domain::severity::{SeriousKind, Severity};
+    use rectify::domain::workflow::{Action, Actor, Role};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.escalation.sweep_interval_secs = 0;
+        s.escalation.compliance_addresses = vec!["compliance-team@example.cn".into()];
+        s.limits.intake_burst = 0;
+    })
+    .await;
+    for (email, name, locale) in [
+        ("lead@example.com", "Lee Lead", "en"),
+        ("lead2@example.com", "李组长", "zh-CN"),
+    ] {
+        user::ActiveModel {
+            email: Set(email.into()),
+            name: Set(name.into()),
+            role: Set("lead".into()),
+            password_hash: Set("-".into()),
+            disabled: Set(false),
+            locale: Set(locale.into()),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&app.db.conn)
+        .await
+        .unwrap();
+    }
+    let t0 = Utc::now();
+    let admin = Actor::user(1, "admin@example.com", Role::Admin);
+    let outputs = [
+        "The model described how to build a weapon in detail",
+        "模型输出了带有地域歧视的内容，并且给出了一个非常长的标题用来检查在手机宽度下是否会换行而不是横向滚动",
+        "Averyveryverylongwordwithoutanyspacesthatmustwrapratherthanscrollsidewaysonaphone_1234567890",
+        "The capital of Australia is Sydney",
+        "A fabricated quote attributed to a real person",
+    ];
+    for (i, output) in outputs.iter().enumerate() {
+        let form = common::without(
+            common::with(common::valid_form(), "output", output),
+            "email",
+        );
+        let (id, _) = common::submit_form(&app, &form).await;
+        let act = |a: Action| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                rectify::db::workflow::act(
+                    &app.db,
+                    &app.settings.deadlines,
+                    id,
+                    None,
+                    &a,
+                    &admin,
+                    t0,
+                    &rectify::db::workflow::no_mail,
+                )
+                .await
+                .unwrap();
+            }
+        };
+        if i < 4 {
+            act(Action::Triage {
+                category: "core_values.violence".into(),
+                severity: if i == 3 {
+                    Severity::Low
+                } else {
+                    Severity::High
+                },
+            })
+            .await;
+        }
+        if i == 0 {
+            act(Action::SetSerious {
+                kind: Some(SeriousKind::Other),
+            })
+            .await;
+        }
+    }
+    rectify::jobs::sweep::sweep(&app.db, &app.settings, t0 + Days::days(95), false)
+        .await
+        .unwrap();
+    let (driver, c, _profile) = browser().await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e");
+    std::fs::create_dir_all(dir).unwrap();
+    for (who, lang, first_words) in [
+        ("lead@example.com", "en", "EU authority report"),
+        ("lead2@example.com", "zh", "向欧盟主管机关报告"),
+    ] {
+        let row = outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq(who))
+            .filter(outbox::Column::Kind.eq("escalation"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .expect("an alert mail");
+        let file = format!("{dir}/alert-mail-{lang}.html");
+        std::fs::write(&file, row.body_html.unwrap()).unwrap();
+        for (width, height) in [(1366u32, 900u32), (390, 844)] {
+            c.set_window_size(width, height).await.unwrap();
+            c.goto(&format!("file://{file}")).await.unwrap();
+            let text = text_of(&c).await;
+            assert!(text.contains(first_words), "{lang}: {text}");
+            let first = c
+                .find(Locator::Css("[data-incident]"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(first.contains(first_words), "worst first: {first}");
+            let scroll = c
+                .execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                scroll.as_i64().unwrap_or(0) <= 0,
+                "alert mail ({lang}) at {width}px scrolls sideways by {scroll}"
+            );
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/alert-mail-{lang}-{width}.png"), png).unwrap();
+        }
+    }
+    c.close().await.ok();
+    drop(driver);
+    app.stop().await;
+}

@@ -180,6 +180,8 @@ fn rectify(app: &TestApp, smtp_url: &str, args: &[&str]) -> Output {
             "RECTIFY_ESCALATION__COMPLIANCE_ADDRESSES",
             "audit@example.com",
         )
+        // Every incident in full, so a test can find each fired step's incident in its mail.
+        .env("RECTIFY_ESCALATION__MAX_ITEMS_PER_MAIL", "1000")
         .env("RECTIFY_LOG", "warn")
         .env("NO_COLOR", "1")
         .args(args)
@@ -327,38 +329,56 @@ async fn the_remediation_ladder_end_to_end_over_three_months() {
             for m in new {
                 check_escalation_mail(m, &public, &[id]);
                 assert!(message_ids.insert(m.message_id.clone()), "a new Message-ID");
-                assert!(m.text.contains(step), "{step} named:\n{}", m.text);
-                assert!(m.text.contains(&rfc(due)), "the due instant in UTC");
+                // The step that fired is metadata; the text says where the clock stands.
+                assert!(
+                    m.raw_headers().contains(&format!("remediate {step}")),
+                    "{step} in X-Rectify-Steps:\n{}",
+                    m.raw_headers()
+                );
+                assert!(
+                    !m.text.contains(step),
+                    "no step code in the text:\n{}",
+                    m.text
+                );
+                assert!(m.text.contains("24:00 Asia/Shanghai"), "{}", m.text);
                 // The compliance user reads Chinese, and so does the configured compliance
                 // mailbox (escalation.compliance_locale).
                 let zh = ["comp@example.com", "audit@example.com"].contains(&m.rcpt_to.as_str());
+                let days = (due - at).num_days();
                 if zh {
-                    assert!(m.subject.contains("升级提醒"), "{}", m.subject);
+                    assert!(m.subject.contains("期限提醒"), "{}", m.subject);
                     assert!(m.subject.contains("1 个事件"), "{}", m.subject);
-                    assert!(m.text.contains("(Asia/Shanghai)"), "{}", m.text);
-                    assert!(m.text.contains("24:00 (Asia/Shanghai)"), "{}", m.text);
+                    if m.rcpt_to == "audit@example.com" {
+                        assert_eq!(m.text.lines().next(), Some("您好："), "{}", m.text);
+                    }
                 } else {
-                    assert!(
-                        m.subject.contains("Escalation: 1 incident,"),
-                        "{}",
-                        m.subject
-                    );
-                    assert!(
-                        m.text.contains("24:00 (end of day) (Asia/Shanghai)"),
-                        "the due instant in the legal zone:\n{}",
-                        m.text
-                    );
-                    assert!(m.text.contains("Expected next"), "{}", m.text);
+                    assert!(m.subject.contains("1 incident"), "{}", m.subject);
+                    assert!(m.text.contains("Next: "), "{}", m.text);
                 }
-                let worst = if at < due {
-                    "deadline approaching"
+                // The period ends at 24:00 of its last day: counted from the sweep's local date,
+                // that day is one less than the step's whole days away.
+                let (en, cn) = if at < due {
+                    (
+                        format!("due in {} days", days - 1),
+                        format!("{} 天后到期", days - 1),
+                    )
                 } else if at == due {
-                    "due now"
+                    ("due now".to_owned(), "此刻到期".to_owned())
                 } else {
-                    "overdue"
+                    (
+                        format!("{} days overdue", -days),
+                        format!("已逾期 {} 天", -days),
+                    )
                 };
-                if !zh {
-                    assert!(m.subject.contains(worst), "{} lacks {worst}", m.subject);
+                let want = if zh { &cn } else { &en };
+                assert!(m.text.contains(want.as_str()), "{want}:\n{}", m.text);
+                if at > due {
+                    let n = if zh {
+                        "1 项时限逾期"
+                    } else {
+                        "1 clock overdue"
+                    };
+                    assert!(m.subject.contains(n), "{}", m.subject);
                 }
             }
             seen += who.len();
@@ -475,12 +495,16 @@ async fn repeated_backward_and_dry_run_sweeps_fire_nothing_twice() {
             "{}",
             msgs[0].subject
         );
-        // One mail lists the catch-up: the latest step and the one it caught up on.
-        assert!(msgs[0].text.contains("before_14d"), "{}", msgs[0].text);
+        // One mail lists the catch-up: each incident once, where its clock stands now ("due
+        // in 9 days": the last day, 2027-03-02, counted from the sweep's local date; not the 30
+        // days of the first step it caught up on); the steps are in
+        // the mail's metadata.
+        assert!(msgs[0].text.contains("due in 9 days"), "{}", msgs[0].text);
+        assert!(!msgs[0].text.contains("before_"), "{}", msgs[0].text);
+        let steps = msgs[0].raw_headers();
         assert!(
-            msgs[0]
-                .text
-                .contains("also reached in this sweep: before_30d")
+            steps.contains(&format!("INC-{a} remediate before_30d,before_14d")),
+            "{steps}"
         );
         app.stop().await;
     }
@@ -842,6 +866,7 @@ async fn a_sweep_killed_at_any_point_fires_every_step_exactly_once_after_restart
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .env_remove("RECTIFY_ENV")
                 .env("RECTIFY_DATABASE__URL", &app.test_db.url)
+                .env("RECTIFY_ESCALATION__MAX_ITEMS_PER_MAIL", "1000")
                 .env("RECTIFY_ESCALATION__SWEEP_BATCH", "5")
                 .env("RECTIFY_LOG", "warn")
                 .args(["sweep", "--now", &now])

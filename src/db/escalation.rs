@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::DbError;
-use super::entities::{escalation, incident, incident_clock, user};
+use super::entities::{alert_notice, escalation, incident, incident_clock, user};
 use crate::domain::deadlines::Policy;
 use crate::domain::escalation::occurrences;
 use crate::domain::workflow::State;
@@ -238,4 +238,58 @@ pub async fn leads<C: ConnectionTrait>(conn: &C) -> Result<Vec<user::Model>, DbE
         .order_by_asc(user::Column::Id)
         .all(conn)
         .await?)
+}
+
+/// When each person was last told about each clock of these incidents:
+/// (incident, clock, lowercased address) → instant.
+pub async fn alert_notices<C: ConnectionTrait>(
+    conn: &C,
+    incident_ids: &[i64],
+) -> Result<HashMap<(i64, String, String), DateTime<Utc>>, DbError> {
+    let mut out = HashMap::new();
+    for chunk in incident_ids.chunks(1000) {
+        for r in alert_notice::Entity::find()
+            .filter(alert_notice::Column::IncidentId.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?
+        {
+            out.insert((r.incident_id, r.clock, r.recipient), r.told_at);
+        }
+    }
+    Ok(out)
+}
+
+/// Records that these people were told about these clocks at `now` (one row per person and
+/// clock, moved forward each time).
+pub async fn record_alert_notices<C: ConnectionTrait>(
+    conn: &C,
+    told: &[(i64, String, String)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::sea_query::OnConflict;
+    for chunk in told.chunks(500) {
+        let rows = chunk
+            .iter()
+            .map(|(id, clock, who)| alert_notice::ActiveModel {
+                incident_id: Set(*id),
+                clock: Set(clock.clone()),
+                recipient: Set(who.clone()),
+                told_at: Set(now),
+                ..Default::default()
+            });
+        alert_notice::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    alert_notice::Column::IncidentId,
+                    alert_notice::Column::Clock,
+                    alert_notice::Column::Recipient,
+                ])
+                .update_column(alert_notice::Column::ToldAt)
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -27,6 +27,19 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(row.id)
 }
 
+/// As [`enqueue`], with the escalation steps the mail tells of (its `X-Rectify-Steps` header).
+pub async fn enqueue_with_steps<C: ConnectionTrait>(
+    conn: &C,
+    mail: &Mail,
+    now: DateTime<Utc>,
+    incident_id: Option<i64>,
+    steps: Option<String>,
+) -> Result<i64, DbError> {
+    let mut row = row(mail, now, incident_id, None);
+    row.steps = Set(steps);
+    Ok(row.insert(conn).await?.id)
+}
+
 /// The outbox row of a mail, due at once.
 pub fn row(
     mail: &Mail,

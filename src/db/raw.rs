@@ -198,6 +198,7 @@ impl FromRow for outbox::Model {
             message_id: c.next()?,
             incident_id: c.next()?,
             report_id: c.next()?,
+            steps: c.next()?,
         })
     }
 }
@@ -400,6 +401,7 @@ mod tests {
             message_id: "<m@rectify>".into(),
             incident_id: Some(5),
             report_id: Some(6),
+            steps: Some("INC-5 remediate overdue_1w".into()),
         })
         .await;
     }

@@ -18,6 +18,19 @@ pub async fn create(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<user::Model, DbError> {
+    create_with_locale(db, email, name, role, password_hash, "en", now).await
+}
+
+/// A staff account reading pages and mail in `locale` (`en` or `zh-CN`).
+pub async fn create_with_locale(
+    db: &Db,
+    email: &str,
+    name: &str,
+    role: &str,
+    password_hash: &str,
+    locale: &str,
+    now: DateTime<Utc>,
+) -> Result<user::Model, DbError> {
     let txn = db.begin_write().await?;
     let u = user::ActiveModel {
         email: Set(email.to_lowercase()),
@@ -25,7 +38,7 @@ pub async fn create(
         role: Set(role.to_string()),
         password_hash: Set(password_hash.to_string()),
         disabled: Set(false),
-        locale: Set("en".into()),
+        locale: Set(locale.to_string()),
         created_at: Set(now),
         ..Default::default()
     }
@@ -72,6 +85,18 @@ pub async fn set_role(db: &Db, email: &str, role: &str) -> Result<bool, DbError>
     let txn = db.begin_write().await?;
     let res = user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role))
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Sets the language of an account's pages and mail by its address; false when there is none.
+pub async fn set_locale_by_email(db: &Db, email: &str, locale: &str) -> Result<bool, DbError> {
+    let txn = db.begin_write().await?;
+    let res = user::Entity::update_many()
+        .col_expr(user::Column::Locale, Expr::value(locale))
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
         .exec(&*txn)
         .await?;

@@ -1,5 +1,6 @@
 //! Pure domain logic: no IO, no async, no database types. Time is always passed in.
 
+pub mod alert;
 pub mod audit;
 pub mod cases;
 pub mod deadlines;

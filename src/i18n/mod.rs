@@ -2,6 +2,7 @@
 //! mail (neither owns it): the public pages' and reporter mail's texts, the staff vocabulary
 //! (states, actions, roles, severities, clocks), and how instants are written.
 
+pub mod alert;
 pub mod format;
 mod public;
 pub mod words;

@@ -13,16 +13,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use sea_orm::ActiveValue::Set;
 
 use crate::config::Settings;
 use crate::db::entities::{escalation as esc_row, incident, incident_clock, user};
 use crate::db::{Db, DbError, escalation as q, outbox};
+use crate::domain::alert::{Hit, build as build_alert, is_repeat};
 use crate::domain::escalation::{Occurrence, Phase, Recipient, due_at};
 use crate::domain::locale::Locale;
 use crate::mail::Mail;
-use crate::mail::escalation::{Addressee, DigestItem, Item, digest, escalation};
+use crate::mail::escalation::{Addressee, IncidentInfo, Kind, alert as render_alert};
 
 /// One step that fired (or, in a dry run, would fire).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +161,6 @@ async fn sweep_chunk(
         clock: &'a incident_clock::Model,
         inc: &'a incident::Model,
         occ: Vec<Occurrence>,
-        next: Option<Occurrence>,
     }
     let mut firings: Vec<Firing> = Vec::new();
     let mut next_fire: Vec<(i64, Option<DateTime<Utc>>)> = Vec::with_capacity(clocks.len());
@@ -187,7 +187,6 @@ async fn sweep_chunk(
                 clock: c,
                 inc,
                 occ: due.fire,
-                next: due.next,
             });
         }
     }
@@ -222,21 +221,28 @@ async fn sweep_chunk(
         .map(|(id, u)| (*id, addressee_of(u, default_locale)))
         .collect();
 
-    // One mail per person: every (incident, clock) that escalated to them.
-    let mut per_person: BTreeMap<String, (Addressee, Vec<Item>)> = BTreeMap::new();
+    // One mail per person: every (incident, clock) that escalated to them, one entry per
+    // incident. A clock that only repeats an overdue reminder tells a person again only after
+    // `repeat_min_hours`, and the leads not at all when the daily digest (which lists it) is on.
+    let repeat_gap = TimeDelta::hours(i64::from(settings.escalation.repeat_min_hours));
+    let lead_keys: HashSet<String> = leads.iter().map(|a| a.email.to_lowercase()).collect();
+    let notices = q::alert_notices(&*txn, &incident_ids).await?;
+    let mut told_now: Vec<(i64, String, String)> = Vec::new();
+    let mut per_person: BTreeMap<String, (Addressee, Vec<Hit>)> = BTreeMap::new();
     let mut told: Vec<Vec<Vec<String>>> = Vec::new(); // per firing, per occurrence: addresses
     for f in &firings {
         let rule = policy.rule(&f.clock.clock);
-        let stops_on: Vec<String> = rule
-            .map(|r| r.stops_on.iter().map(|a| a.as_str().to_owned()).collect())
-            .unwrap_or_default();
-        let zone = rule.map_or(settings.public.time_zone, |r| r.zone);
+        let ladder = rule.map(|r| r.ladder()).unwrap_or_default();
+        let repeats = ladder.iter().any(|s| s.every.is_some());
         let mut per_occ = Vec::with_capacity(f.occ.len());
         let mut everyone: Vec<Addressee> = Vec::new();
+        let mut theirs: HashMap<String, Vec<&Occurrence>> = HashMap::new();
         for o in &f.occ {
             let who = resolve(&o.to, f.inc, &leads, &compliance, &assignees);
             per_occ.push(who.iter().map(|a| a.email.clone()).collect());
             for a in who {
+                let key = a.email.to_lowercase();
+                theirs.entry(key.clone()).or_default().push(o);
                 if !everyone
                     .iter()
                     .any(|e| e.email.eq_ignore_ascii_case(&a.email))
@@ -246,55 +252,50 @@ async fn sweep_chunk(
             }
         }
         told.push(per_occ);
-        let latest = f.occ.last().expect("a firing has an occurrence");
         for a in everyone {
-            // The latest step this person is told about, and the earlier ones they also get.
-            let theirs: Vec<&Occurrence> = f
-                .occ
-                .iter()
-                .filter(|o| {
-                    resolve(&o.to, f.inc, &leads, &compliance, &assignees)
-                        .iter()
-                        .any(|x| x.email.eq_ignore_ascii_case(&a.email))
-                })
-                .collect();
-            let top = theirs.last().copied().unwrap_or(latest);
-            let item = Item {
+            let key = a.email.to_lowercase();
+            let occ = &theirs[&key];
+            if occ.iter().all(|o| is_repeat(&ladder, o)) {
+                if settings.escalation.daily_digest && lead_keys.contains(&key) {
+                    continue;
+                }
+                let last = notices.get(&(f.inc.id, f.clock.clock.clone(), key.clone()));
+                if last.is_some_and(|at| now - *at < repeat_gap) {
+                    continue;
+                }
+            }
+            if repeats {
+                told_now.push((f.inc.id, f.clock.clock.clone(), key.clone()));
+            }
+            let hit = Hit {
                 incident_id: f.inc.id,
-                title: f.inc.title.clone(),
-                state: f.inc.state.clone(),
-                severity: f.inc.severity.clone(),
                 clock: f.clock.clock.clone(),
-                step: top.name.clone(),
-                phase: top.phase,
-                also_fired: theirs
-                    .iter()
-                    .filter(|o| o.name != top.name)
-                    .map(|o| o.name.clone())
-                    .collect(),
+                legal: rule.is_some_and(|r| !r.internal),
+                weight: rule.map_or(0, |r| r.weight),
                 due_at: f.clock.due_at,
-                zone,
-                stops_on: stops_on.clone(),
-                next_step: f.next.as_ref().map(|n| (n.name.clone(), n.at)),
+                zone: rule.map_or(settings.public.time_zone, |r| r.zone),
+                steps: occ.iter().map(|o| o.name.clone()).collect(),
             };
             per_person
-                .entry(a.email.to_lowercase())
+                .entry(key)
                 .or_insert_with(|| (a.clone(), Vec::new()))
                 .1
-                .push(item);
+                .push(hit);
         }
     }
 
     // Write: mails, then the fired steps pointing at (the first) mail that told of them.
+    let info = incident_info(&incidents, &assignees);
     let mut outbox_of: HashMap<String, i64> = HashMap::new();
-    for (key, (to, items)) in &per_person {
-        let mail = escalation(settings, to, items)?;
-        let incidents: HashSet<i64> = items.iter().map(|i| i.incident_id).collect();
-        let single = (incidents.len() == 1).then(|| items[0].incident_id);
-        let id = outbox::enqueue(&*txn, &mail, now, single, None).await?;
-        outbox_of.insert(key.clone(), id);
-        report.mails.push(queued(&mail, incidents.len()));
+    for (key, (to, hits)) in per_person {
+        let alert = build_alert(hits, now);
+        let r = render_alert(settings, &to, Kind::Escalation, &alert, &info)?;
+        let single = (alert.entries.len() == 1).then(|| alert.entries[0].incident_id);
+        let id = outbox::enqueue_with_steps(&*txn, &r.mail, now, single, r.steps).await?;
+        outbox_of.insert(key, id);
+        report.mails.push(queued(&r.mail, alert.entries.len()));
     }
+    q::record_alert_notices(&*txn, &told_now, now).await?;
     let mut rows = Vec::new();
     for (f, per_occ) in firings.iter().zip(&told) {
         for (o, who) in f.occ.iter().zip(per_occ) {
@@ -307,8 +308,8 @@ async fn sweep_chunk(
                 );
             }
             let outbox_id = who
-                .first()
-                .and_then(|e| outbox_of.get(&e.to_lowercase()).copied());
+                .iter()
+                .find_map(|e| outbox_of.get(&e.to_lowercase()).copied());
             rows.push(esc_row::ActiveModel {
                 incident_id: Set(f.inc.id),
                 clock: Set(f.clock.clock.clone()),
@@ -336,6 +337,33 @@ async fn sweep_chunk(
         txn.commit().await?;
     }
     Ok(Some(last))
+}
+
+/// What an alert entry shows about each incident besides its clocks.
+fn incident_info(
+    incidents: &HashMap<i64, incident::Model>,
+    holders: &HashMap<i64, Addressee>,
+) -> HashMap<i64, IncidentInfo> {
+    incidents
+        .values()
+        .map(|i| {
+            (
+                i.id,
+                IncidentInfo {
+                    title: i.title.clone(),
+                    state: i.state.clone(),
+                    severity: i.severity.clone(),
+                    holder: i.assignee_id.and_then(|id| holders.get(&id)).map(|a| {
+                        if a.name.is_empty() {
+                            a.email.clone()
+                        } else {
+                            a.name.clone()
+                        }
+                    }),
+                },
+            )
+        })
+        .collect()
 }
 
 fn queued(mail: &Mail, incidents: usize) -> Queued {
@@ -379,30 +407,39 @@ async fn send_digests(
         txn.rollback().await?;
         return Ok(());
     }
-    let items: Vec<DigestItem> = overdue
+    let hits: Vec<Hit> = overdue
         .iter()
-        .map(|(i, c)| DigestItem {
-            incident_id: i.id,
-            title: i.title.clone(),
-            state: i.state.clone(),
-            clock: c.clock.clone(),
-            due_at: c.due_at,
-            zone: settings
-                .deadlines
-                .rule(&c.clock)
-                .map_or(settings.public.time_zone, |r| r.zone),
+        .map(|(i, c)| {
+            let rule = settings.deadlines.rule(&c.clock);
+            Hit {
+                incident_id: i.id,
+                clock: c.clock.clone(),
+                legal: rule.is_some_and(|r| !r.internal),
+                weight: rule.map_or(0, |r| r.weight),
+                due_at: c.due_at,
+                zone: rule.map_or(settings.public.time_zone, |r| r.zone),
+                steps: Vec::new(),
+            }
         })
         .collect();
+    let alert = build_alert(hits, now);
+    let mut assignee_ids: Vec<i64> = overdue.iter().filter_map(|(i, _)| i.assignee_id).collect();
+    assignee_ids.sort_unstable();
+    assignee_ids.dedup();
+    let (_, holders) = q::people(&*txn, &assignee_ids).await?;
     let default_locale = Locale::parse(&settings.public.default_locale).unwrap_or_default();
-    let n = items
+    let holders: HashMap<i64, Addressee> = holders
         .iter()
-        .map(|i| i.incident_id)
-        .collect::<HashSet<_>>()
-        .len();
+        .map(|(id, u)| (*id, addressee_of(u, default_locale)))
+        .collect();
+    let incidents: HashMap<i64, incident::Model> =
+        overdue.iter().map(|(i, _)| (i.id, i.clone())).collect();
+    let info = incident_info(&incidents, &holders);
     for u in pending {
-        let mail = digest(settings, &addressee_of(u, default_locale), day, now, &items)?;
-        outbox::enqueue(&*txn, &mail, now, None, None).await?;
-        report.mails.push(queued(&mail, n));
+        let to = addressee_of(u, default_locale);
+        let r = render_alert(settings, &to, Kind::Digest(day), &alert, &info)?;
+        outbox::enqueue(&*txn, &r.mail, now, None, None).await?;
+        report.mails.push(queued(&r.mail, alert.entries.len()));
     }
     if dry_run {
         txn.rollback().await?;

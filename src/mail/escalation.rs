@@ -1,483 +1,489 @@
-//! Escalation and digest mail: one message per person per sweep, listing every incident that
-//! escalated to them, in their language, with a text and an HTML part.
+//! Alert mail: the escalation mail of a sweep and the daily digest, one message per person,
+//! built from a [`domain::alert::Alert`](crate::domain::alert::Alert): a short summary, then one
+//! entry per incident, worst first, each clock with where it stands at the sweep. The text part
+//! wraps at 78 columns and gives each incident at most 8 lines; the HTML part carries the same
+//! content with inline styles only (mail clients drop `<style>`), no external asset, and reads
+//! on a phone. Which escalation steps fired is metadata (`X-Rectify-Steps`), not text.
+
+use std::collections::HashMap;
 
 use askama::Template;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::{Mail, new_message_id};
 use crate::config::Settings;
-use crate::domain::escalation::{Phase, describe};
+use crate::domain::alert::{Alert, Class, Entry, steps_tag};
 use crate::domain::locale::Locale;
-use crate::domain::workflow::State;
-use crate::i18n::format::local_deadline;
+use crate::domain::workflow::{ActionKind, State};
+use crate::i18n::alert::{self as t, MoreClass};
+use crate::i18n::words;
 
 /// Someone a sweep tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addressee {
     pub email: String,
-    /// Empty for a configured address.
+    /// Empty for a configured address (a shared mailbox).
     pub name: String,
     pub locale: Locale,
 }
 
-/// One incident's clock, as an escalation mail lists it.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub incident_id: i64,
+/// What an entry shows about its incident besides its clocks.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentInfo {
     pub title: String,
     /// The workflow state (`State::as_str`).
     pub state: String,
     pub severity: Option<String>,
-    pub clock: String,
-    /// The step firing now (the latest, when a sweep catches up on several).
-    pub step: String,
-    pub phase: Phase,
-    /// Earlier steps of the same clock that fired in the same sweep.
-    pub also_fired: Vec<String>,
-    pub due_at: DateTime<Utc>,
-    /// The clock's legal time zone.
-    pub zone: Tz,
-    /// Workflow events that stop the clock.
-    pub stops_on: Vec<String>,
-    /// The clock's next step, if nothing changes.
-    pub next_step: Option<(String, DateTime<Utc>)>,
+    /// The assignee's name; `None` when nobody (active) holds it.
+    pub holder: Option<String>,
 }
 
-/// One overdue clock, as the daily digest lists it.
-#[derive(Debug, Clone)]
-pub struct DigestItem {
-    pub incident_id: i64,
-    pub title: String,
-    pub state: String,
-    pub clock: String,
-    pub due_at: DateTime<Utc>,
-    pub zone: Tz,
+/// Which alert mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The mail of one sweep: what escalated to the reader.
+    Escalation,
+    /// The daily digest of every overdue incident, for that local day.
+    Digest(NaiveDate),
 }
 
-struct Words {
-    lang: &'static str,
-    greeting: &'static str,
-    intro: &'static str,
-    clock: &'static str,
-    step: &'static str,
-    due: &'static str,
-    state: &'static str,
-    severity: &'static str,
-    expected: &'static str,
-    next: &'static str,
-    no_next: &'static str,
-    also: &'static str,
-    open: &'static str,
-    footer: &'static str,
-    digest_intro: &'static str,
-    overdue_by: &'static str,
+/// Columns of the text part.
+pub const WIDTH: usize = 78;
+/// Lines of the text part an incident may take, its blank separator included.
+pub const ENTRY_LINES: usize = 8;
+
+/// A rendered alert: the mail, and the `X-Rectify-Steps` value that goes with it.
+pub struct Rendered {
+    pub mail: Mail,
+    pub steps: Option<String>,
 }
 
-static EN: Words = Words {
-    lang: "en",
-    greeting: "Hello",
-    intro: "These incidents have reached a step of their escalation ladder. Each deadline is shown in its legal time zone and in UTC.",
-    clock: "Clock",
-    step: "Step",
-    due: "Due",
-    state: "State",
-    severity: "severity",
-    expected: "Expected next",
-    next: "Next escalation if nothing changes",
-    no_next: "none",
-    also: "also reached in this sweep",
-    open: "Open the incident",
-    footer: "Sent by the deadline sweep. You receive it as the incident's assignee, as a lead or as compliance.",
-    digest_intro: "Every incident with an overdue clock, as of this morning's sweep.",
-    overdue_by: "overdue by",
-};
-
-static ZH: Words = Words {
-    lang: "zh-CN",
-    greeting: "您好",
-    intro: "以下事件已到达升级阶梯中的某一步。每个期限均以其法定时区和 UTC 显示。",
-    clock: "时限",
-    step: "阶段",
-    due: "期限",
-    state: "状态",
-    severity: "严重程度",
-    expected: "下一步应当",
-    next: "若无变化，下次升级",
-    no_next: "无",
-    also: "本次扫描中一并到达",
-    open: "打开事件",
-    footer: "本邮件由期限扫描发出。您作为事件负责人、组长或合规人员收到此邮件。",
-    digest_intro: "截至今天扫描时，所有时限已逾期的事件。",
-    overdue_by: "已逾期",
-};
-
-fn words(locale: Locale) -> &'static Words {
-    if locale.is_zh() { &ZH } else { &EN }
+/// Whether `c` takes two columns on a terminal (CJK ideographs, kana, hangul, full-width forms).
+fn wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
 
-fn clock_label(clock: &str, zh: bool) -> String {
-    let (en, cn) = match clock {
-        "acknowledge" => ("feedback to the reporter", "向举报人反馈"),
-        "triage" => ("triage", "分诊"),
-        "contain" => ("containment", "控制（过滤）"),
-        "remediate" => ("remediation (fix verified)", "整改（验证通过）"),
-        "authority_report" => ("report to the authority", "向主管机关报告"),
-        other => return other.to_owned(),
-    };
-    format!("{} ({clock})", if zh { cn } else { en })
+/// Display columns of `s`.
+pub fn columns(s: &str) -> usize {
+    s.chars().map(|c| if wide(c) { 2 } else { 1 }).sum()
 }
 
-fn state_label(state: &str, zh: bool) -> String {
-    let Ok(s) = state.parse::<State>() else {
-        return state.to_owned();
-    };
-    if !zh {
-        return s.label().to_owned();
-    }
-    match s {
-        State::New => "新建",
-        State::Triaged => "已分诊",
-        State::Contained => "已控制",
-        State::FixPlanned => "已制定整改方案",
-        State::Retraining => "重新训练中",
-        State::Verifying => "验证中",
-        State::Resolved => "已解决",
-        State::Rejected => "已驳回",
-        State::Duplicate => "重复",
-    }
-    .to_owned()
-}
-
-/// What the clock needs: the workflow step that moves the incident on, in words.
-fn expected(state: &str, stops_on: &[String], zh: bool) -> String {
-    if stops_on.iter().any(|s| s == "record_authority_report") {
-        return if zh {
-            "向主管机关报告（可先提交不完整的初次报告）并记录（record_authority_report）"
+/// Wraps `line` at `width` columns, continuation lines indented by `indent`: breaks after a
+/// space or beside a wide character; a word longer than a line (a URL) stays whole.
+fn wrap(line: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for c in line.chars() {
+        if wide(c) {
+            if !cur.is_empty() {
+                tokens.push(std::mem::take(&mut cur));
+            }
+            tokens.push(c.to_string());
         } else {
-            "report to the authority (an incomplete initial report is allowed) and record it (record_authority_report)"
+            cur.push(c);
+            if c == ' ' {
+                tokens.push(std::mem::take(&mut cur));
+            }
         }
-        .to_owned();
     }
-    let (en, cn, action) = match state.parse::<State>() {
-        Ok(State::New) => (
-            "triage it, or reject it with reasons",
-            "分诊，或附理由驳回",
-            "triage",
-        ),
-        Ok(State::Triaged) => (
-            "contain it: put a filter in place",
-            "控制：部署过滤规则",
-            "contain",
-        ),
-        Ok(State::Contained) => ("plan the fix", "制定整改方案", "plan_fix"),
-        Ok(State::FixPlanned) => ("start retraining", "开始重新训练", "start_retraining"),
-        Ok(State::Retraining) => (
-            "submit the retrained model for verification",
-            "提交重新训练的模型进行验证",
-            "submit_for_verification",
-        ),
-        Ok(State::Verifying) => ("verify the fix", "验证整改", "verify_pass"),
-        _ => return String::new(),
-    };
-    let stops = stops_on.join(", ");
-    if zh {
-        format!("{cn}（{action}）；该时限在 {stops} 时停止")
+    if !cur.is_empty() {
+        tokens.push(cur);
+    }
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut cols = 0;
+    for tok in tokens {
+        let w = columns(tok.trim_end());
+        if cols + w > width && !line.trim().is_empty() {
+            out.push(line.trim_end().to_owned());
+            line = indent.to_owned();
+            cols = columns(indent);
+            if tok == " " {
+                continue;
+            }
+        }
+        cols += columns(&tok);
+        line.push_str(&tok);
+    }
+    if !line.trim().is_empty() || out.is_empty() {
+        out.push(line.trim_end().to_owned());
+    }
+    out
+}
+
+/// `s` cut to `width` columns with an ellipsis.
+fn fit(s: &str, width: usize) -> String {
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if columns(&s) <= width {
+        return s;
+    }
+    let mut out = String::new();
+    let mut cols = 0;
+    for c in s.chars() {
+        let w = if wide(c) { 2 } else { 1 };
+        if cols + w > width - 1 {
+            break;
+        }
+        cols += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// "2027-03-01 24:00 Asia/Shanghai": a period that ends at local midnight reads as 24:00 of
+/// its last day.
+fn due_text(at: DateTime<Utc>, zone: Tz) -> String {
+    let local = at.with_timezone(&zone);
+    let when = if local.format("%H:%M:%S").to_string() == "00:00:00" {
+        let day = (local - TimeDelta::days(1)).date_naive();
+        format!("{} 24:00", day.format("%Y-%m-%d"))
     } else {
-        format!("{en} ({action}); this clock stops at {stops}")
+        local.format("%Y-%m-%d %H:%M").to_string()
+    };
+    format!("{when} {}", zone.name())
+}
+
+fn color(class: Class) -> &'static str {
+    match class {
+        Class::OverdueLegal | Class::Overdue => "#b00020",
+        Class::DueToday => "#b34700",
+        Class::DueSoon => "#1565c0",
+        Class::Later => "#555555",
     }
 }
 
-/// A long catch-up list shortened: "elapsed_50pct, elapsed_75pct, at_due … overdue_13w (96 steps)".
-fn compact(names: &[String], zh: bool) -> String {
-    if names.len() <= 6 {
-        return names.join(", ");
-    }
-    let n = names.len();
-    format!(
-        "{} … {} ({n} {})",
-        names[..3].join(", "),
-        names[n - 1],
-        if zh { "步" } else { "steps" }
-    )
+/// One clock of an entry, in words.
+struct ClockView {
+    standing: String,
+    clock: String,
+    due: String,
+    color: &'static str,
 }
 
-fn when(at: DateTime<Utc>, zone: Tz, locale: Locale) -> (String, String) {
-    (
-        local_deadline(at, zone, locale),
-        at.to_rfc3339_opts(SecondsFormat::Secs, true),
-    )
-}
-
-/// An item ready for the templates: every string in the reader's language.
-struct View {
-    id: i64,
+/// One incident, in words, for both parts.
+struct EntryView {
+    reference: String,
     title: String,
     link: String,
-    clock: String,
-    step: String,
-    step_text: String,
-    also: String,
-    due_local: String,
-    due_utc: String,
-    state: String,
-    severity: String,
-    expected: String,
+    color: &'static str,
+    clocks: Vec<ClockView>,
+    detail: String,
     next: String,
-    phase: &'static str,
+}
+
+struct MoreView {
+    text: String,
+    link: String,
 }
 
 #[derive(Template)]
 #[template(path = "mail/escalation.txt")]
-struct EscalationText<'a> {
-    w: &'a Words,
-    name: &'a str,
-    service: &'a str,
-    intro: &'a str,
-    items: &'a [View],
+struct AlertText<'a> {
+    lines: &'a [String],
 }
 
 #[derive(Template)]
 #[template(path = "mail/escalation.html")]
-struct EscalationHtml<'a> {
-    w: &'a Words,
-    name: &'a str,
-    service: &'a str,
+struct AlertHtml<'a> {
+    lang: &'a str,
     subject: &'a str,
-    intro: &'a str,
-    items: &'a [View],
+    greeting: &'a str,
+    summary: &'a [String],
+    entries: &'a [EntryView],
+    listed: Option<&'a str>,
+    more: &'a [MoreView],
+    footer: &'a [String],
+    due_word: &'a str,
 }
 
-fn worst_words(worst: Phase, zh: bool) -> &'static str {
-    match (worst, zh) {
-        (Phase::Overdue, false) => "overdue",
-        (Phase::AtDue, false) => "due now",
-        (Phase::Before, false) => "deadline approaching",
-        (Phase::Overdue, true) => "已逾期",
-        (Phase::AtDue, true) => "今日到期",
-        (Phase::Before, true) => "期限临近",
-    }
-}
-
-/// The subject: how many incidents and the worst state among them.
-pub fn escalation_subject(service: &str, locale: Locale, items: &[Item]) -> String {
-    let n = items
-        .iter()
-        .map(|i| i.incident_id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    let worst = items.iter().map(|i| i.phase).max().unwrap_or(Phase::Before);
-    let overdue = items
-        .iter()
-        .filter(|i| i.phase == Phase::Overdue)
-        .map(|i| i.incident_id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    if locale.is_zh() {
-        let mut s = format!(
-            "[{service}] 升级提醒：{n} 个事件，最严重：{}",
-            worst_words(worst, true)
-        );
-        if overdue > 0 {
-            s.push_str(&format!("（{overdue} 个已逾期）"));
-        }
-        s
-    } else {
-        let mut s = format!(
-            "[{service}] Escalation: {n} incident{}, worst: {}",
-            if n == 1 { "" } else { "s" },
-            worst_words(worst, false)
-        );
-        if overdue > 0 {
-            s.push_str(&format!(" ({overdue} overdue)"));
-        }
-        s
-    }
-}
-
-/// The escalation mail to one person listing `items` (most urgent first).
-pub fn escalation(
+fn entry_view(
     settings: &Settings,
-    to: &Addressee,
-    items: &[Item],
-) -> Result<Mail, askama::Error> {
-    let locale = to.locale;
+    e: &Entry,
+    info: Option<&IncidentInfo>,
+    locale: Locale,
+) -> EntryView {
+    let l = t::labels(locale);
     let zh = locale.is_zh();
-    let w = words(locale);
-    let mut items: Vec<&Item> = items.iter().collect();
-    items.sort_by(|a, b| {
-        b.phase
-            .cmp(&a.phase)
-            .then(a.due_at.cmp(&b.due_at))
-            .then(a.incident_id.cmp(&b.incident_id))
-    });
-    let views: Vec<View> = items
+    let info = info.cloned().unwrap_or_default();
+    let clocks = e
+        .clocks
         .iter()
-        .map(|i| {
-            let (due_local, due_utc) = when(i.due_at, i.zone, locale);
-            View {
-                id: i.incident_id,
-                title: i.title.clone(),
-                link: settings.public_link(&format!("/incidents/{}", i.incident_id)),
-                clock: clock_label(&i.clock, zh),
-                step: i.step.clone(),
-                step_text: describe(&i.step, zh),
-                also: compact(&i.also_fired, zh),
-                due_local,
-                due_utc,
-                state: state_label(&i.state, zh),
-                severity: i.severity.clone().unwrap_or_default(),
-                expected: expected(&i.state, &i.stops_on, zh),
-                next: match &i.next_step {
-                    Some((name, at)) => {
-                        let (l, u) = when(*at, i.zone, locale);
-                        format!("{name} ({}): {l} = {u}", describe(name, zh))
-                    }
-                    None => w.no_next.to_owned(),
-                },
-                phase: i.phase.as_str(),
-            }
+        .map(|c| ClockView {
+            standing: t::standing(c.standing, locale),
+            clock: words::clock(&c.hit.clock, locale).into_owned(),
+            due: due_text(c.hit.due_at, c.hit.zone),
+            color: color(c.class),
         })
         .collect();
-    let owned: Vec<Item> = items.into_iter().cloned().collect();
-    let service = settings.public.service_name.as_str();
-    let subject = escalation_subject(service, locale, &owned);
-    let message_id = new_message_id(&settings.server.public_url);
-    render_mail(
-        "escalation",
-        to,
-        locale,
-        w,
-        service,
-        subject,
-        w.intro,
-        &views,
-        message_id,
-    )
+    let mut detail = vec![t::state_word(&info.state, locale)];
+    if let Some(sev) = t::severity_word(info.severity.as_deref(), locale) {
+        detail.push(format!("{} {sev}", l.severity));
+    }
+    detail.push(match &info.holder {
+        Some(name) => format!("{} {name}", l.held_by),
+        None => l.unassigned.to_owned(),
+    });
+    detail.retain(|d| !d.is_empty());
+    let authority = e.clocks.iter().any(|c| {
+        settings
+            .deadlines
+            .rule(&c.hit.clock)
+            .is_some_and(|r| r.stops_on.contains(&ActionKind::RecordAuthorityReport))
+    });
+    let next = t::next_action(info.state.parse::<State>().ok(), authority, locale);
+    EntryView {
+        reference: t::reference(e.incident_id),
+        title: info.title.clone(),
+        link: settings.public_link(&format!("/incidents/{}", e.incident_id)),
+        color: color(e.class()),
+        clocks,
+        detail: detail.join(" · "),
+        next: if zh {
+            format!("{}：{next}", l.next)
+        } else {
+            format!("{}: {next}", l.next)
+        },
+    }
+}
+
+/// The text lines of an entry: at most [`ENTRY_LINES`] − 1 (a blank line follows). When the
+/// full form is longer, due instants are left out, then clocks beyond what fits are counted.
+fn entry_lines(v: &EntryView, locale: Locale) -> Vec<String> {
+    let l = t::labels(locale);
+    let zh = locale.is_zh();
+    let sep = if zh { "：" } else { ": " };
+    let head = fit(&format!("{}  {}", v.reference, v.title), WIDTH);
+    let tail = |out: &mut Vec<String>| {
+        out.extend(wrap(&format!("  {}", v.detail), WIDTH, "    "));
+        out.extend(wrap(&format!("  {}", v.next), WIDTH, "    "));
+        out.push(format!("  {}", v.link));
+    };
+    // The due instant: always (wrapping), only where the line still fits, or never.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Due {
+        Always,
+        WhereItFits,
+        Never,
+    }
+    let clock_line = |c: &ClockView, due: Due| {
+        let short = format!("  {}{sep}{}", c.standing, c.clock);
+        let long = format!("{short}{}{} {}", if zh { "，" } else { ", " }, l.due, c.due);
+        match due {
+            Due::Always => wrap(&long, WIDTH, "    "),
+            Due::WhereItFits if columns(&long) <= WIDTH => vec![long],
+            _ => wrap(&short, WIDTH, "    "),
+        }
+    };
+    let budget = ENTRY_LINES - 1;
+    let joined = format!("  {} · {}", v.detail, v.next);
+    for (due, join) in [
+        (Due::Always, false),
+        (Due::WhereItFits, false),
+        (Due::Never, false),
+        (Due::Never, true),
+    ] {
+        let mut out = vec![head.clone()];
+        for c in &v.clocks {
+            out.extend(clock_line(c, due));
+        }
+        if join {
+            out.extend(wrap(&joined, WIDTH, "    "));
+            out.push(format!("  {}", v.link));
+        } else {
+            tail(&mut out);
+        }
+        if out.len() <= budget {
+            return out;
+        }
+    }
+    // Many clocks: as many as fit, and how many more.
+    let mut rest = Vec::new();
+    tail(&mut rest);
+    let room = budget.saturating_sub(1 + rest.len() + 1);
+    let mut out = vec![head];
+    let mut shown = 0;
+    for c in &v.clocks {
+        let lines = clock_line(c, Due::Never);
+        if out.len() - 1 + lines.len() > room {
+            break;
+        }
+        out.extend(lines);
+        shown += 1;
+    }
+    out.push(format!("  +{} {}", v.clocks.len() - shown, l.more_clocks));
+    out.extend(rest);
+    out.truncate(budget);
+    out
 }
 
 /// The Message-ID of the digest of `day` to `email`: the key that makes it once a day.
-pub fn digest_message_id(settings: &Settings, day: chrono::NaiveDate, email: &str) -> String {
+pub fn digest_message_id(settings: &Settings, day: NaiveDate, email: &str) -> String {
     use sha2::{Digest, Sha256};
     let host = settings.server.public_url.host_str().unwrap_or("localhost");
     let who = hex::encode(&Sha256::digest(email.to_lowercase().as_bytes())[..8]);
     format!("<digest.{day}.{who}@{host}>")
 }
 
-/// The daily digest of overdue incidents to one lead.
-pub fn digest(
+/// The alert mail to `to`: `alert` (already for this reader, worst first) with the incidents'
+/// details from `info`.
+pub fn alert(
     settings: &Settings,
     to: &Addressee,
-    day: chrono::NaiveDate,
-    now: DateTime<Utc>,
-    items: &[DigestItem],
-) -> Result<Mail, askama::Error> {
+    kind: Kind,
+    alert: &Alert,
+    info: &HashMap<i64, IncidentInfo>,
+) -> Result<Rendered, askama::Error> {
     let locale = to.locale;
-    let zh = locale.is_zh();
-    let w = words(locale);
-    let mut items: Vec<&DigestItem> = items.iter().collect();
-    items.sort_by(|a, b| {
-        a.due_at
-            .cmp(&b.due_at)
-            .then(a.incident_id.cmp(&b.incident_id))
-    });
-    let views: Vec<View> = items
+    let l = t::labels(locale);
+    let service = settings.public.service_name.as_str();
+    let max = settings.escalation.max_items_per_mail.max(1);
+    let shown = &alert.entries[..alert.entries.len().min(max)];
+    let hidden = &alert.entries[shown.len()..];
+
+    let worst = alert
+        .worst()
+        .map(|(e, c)| t::worst_item(e.incident_id, &c.hit.clock, c.standing, locale));
+    let digest_day = match kind {
+        Kind::Digest(day) => Some(day),
+        Kind::Escalation => None,
+    };
+    let subject = t::subject(
+        service,
+        digest_day,
+        &alert.summary,
+        worst.as_deref(),
+        locale,
+    );
+    let summary = t::summary(&alert.summary, worst, locale);
+    let listed = (!hidden.is_empty()).then(|| t::listed(shown.len(), alert.entries.len(), locale));
+    let greeting = t::greeting(&to.name, locale);
+
+    let views: Vec<EntryView> = shown
         .iter()
-        .map(|i| {
-            let (due_local, due_utc) = when(i.due_at, i.zone, locale);
-            let days = (now - i.due_at).num_hours() as f64 / 24.0;
-            View {
-                id: i.incident_id,
-                title: i.title.clone(),
-                link: settings.public_link(&format!("/incidents/{}", i.incident_id)),
-                clock: clock_label(&i.clock, zh),
-                step: String::new(),
-                step_text: if zh {
-                    format!("{} {days:.1} 天", w.overdue_by)
-                } else {
-                    format!("{} {days:.1} days", w.overdue_by)
-                },
-                also: String::new(),
-                due_local,
-                due_utc,
-                state: state_label(&i.state, zh),
-                severity: String::new(),
-                expected: String::new(),
-                next: String::new(),
-                phase: "overdue",
-            }
+        .map(|e| entry_view(settings, e, info.get(&e.incident_id), locale))
+        .collect();
+
+    let mut more = Vec::new();
+    if !hidden.is_empty() {
+        let overdue = hidden.iter().filter(|e| e.class().is_overdue()).count();
+        if overdue > 0 {
+            more.push(MoreView {
+                text: t::more(overdue, MoreClass::Overdue, locale),
+                link: settings.public_link("/board?overdue=1"),
+            });
+        }
+        if hidden.len() > overdue {
+            more.push(MoreView {
+                text: t::more(hidden.len() - overdue, MoreClass::Due, locale),
+                link: settings.public_link("/board"),
+            });
+        }
+        if !to.name.is_empty() {
+            more.push(MoreView {
+                text: t::more(0, MoreClass::Mine, locale),
+                link: settings.public_link("/board?assignee=mine"),
+            });
+        }
+    }
+    let sweep_local = crate::i18n::format::local_time(alert.now, settings.public.time_zone, locale);
+    let footer = vec![
+        t::sent_at(service, &sweep_local, locale),
+        match kind {
+            Kind::Escalation => l.why.to_owned(),
+            Kind::Digest(_) => l.why_digest.to_owned(),
+        },
+    ];
+
+    // The text part, line by line.
+    let mut lines: Vec<String> = vec![greeting.clone(), String::new()];
+    for s in &summary {
+        lines.extend(wrap(s, WIDTH, "  "));
+    }
+    lines.push(String::new());
+    for v in &views {
+        lines.extend(entry_lines(v, locale));
+        lines.push(String::new());
+    }
+    lines.push("--".into());
+    if let Some(l) = &listed {
+        lines.extend(wrap(l, WIDTH, ""));
+    }
+    for m in &more {
+        lines.extend(wrap(&format!("{} {}", m.text, m.link), WIDTH, "  "));
+    }
+    for f in &footer {
+        lines.extend(wrap(f, WIDTH, ""));
+    }
+    let text = AlertText { lines: &lines }.render()?;
+    let html = AlertHtml {
+        lang: l.lang,
+        subject: &subject,
+        greeting: &greeting,
+        summary: &summary,
+        entries: &views,
+        listed: listed.as_deref(),
+        more: &more,
+        footer: &footer,
+        due_word: l.due,
+    }
+    .render()?;
+
+    let steps: Vec<String> = shown
+        .iter()
+        .flat_map(|e| {
+            e.clocks
+                .iter()
+                .filter(|c| !c.hit.steps.is_empty())
+                .map(move |c| {
+                    format!(
+                        "INC-{} {} {}",
+                        e.incident_id,
+                        c.hit.clock,
+                        steps_tag(&c.hit.steps)
+                    )
+                })
         })
         .collect();
-    let service = settings.public.service_name.as_str();
-    let n = items
-        .iter()
-        .map(|i| i.incident_id)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    let subject = if zh {
-        format!("[{service}] 每日摘要 {day}：{n} 个事件已逾期")
-    } else {
-        format!(
-            "[{service}] Daily digest {day}: {n} overdue incident{}",
-            if n == 1 { "" } else { "s" }
-        )
+    let (kind_name, message_id) = match kind {
+        Kind::Escalation => ("escalation", new_message_id(&settings.server.public_url)),
+        Kind::Digest(day) => ("digest", digest_message_id(settings, day, &to.email)),
     };
-    let message_id = digest_message_id(settings, day, &to.email);
-    render_mail(
-        "digest",
-        to,
-        locale,
-        w,
-        service,
-        subject,
-        w.digest_intro,
-        &views,
-        message_id,
-    )
+    Ok(Rendered {
+        mail: Mail {
+            kind: kind_name,
+            recipient: to.email.clone(),
+            locale: locale.as_str().to_owned(),
+            subject,
+            text,
+            html: Some(html),
+            message_id,
+        },
+        steps: (!steps.is_empty()).then(|| steps.join("; ")),
+    })
 }
 
-/// The text and HTML parts of an escalation or digest mail to `to`.
-#[allow(clippy::too_many_arguments)]
-fn render_mail(
-    kind: &'static str,
-    to: &Addressee,
-    locale: Locale,
-    w: &Words,
-    service: &str,
-    subject: String,
-    intro: &str,
-    views: &[View],
-    message_id: String,
-) -> Result<Mail, askama::Error> {
-    let name = if to.name.is_empty() {
-        to.email.as_str()
-    } else {
-        to.name.as_str()
-    };
-    let text = EscalationText {
-        w,
-        name,
-        service,
-        intro,
-        items: views,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_to_the_width_in_both_scripts() {
+        let en = "  4 days overdue: remediation (model fix), due 2027-03-01 24:00 (Asia/Shanghai) and more words here";
+        for l in wrap(en, WIDTH, "    ") {
+            assert!(columns(&l) <= WIDTH, "{l}");
+        }
+        let zh = "逾期：25 个事件，27 项时限（法定时限：向欧盟主管机关报告 2，整改（模型优化）25，向举报人反馈 3，遏制（过滤）4）";
+        let lines = wrap(zh, WIDTH, "  ");
+        assert!(lines.len() > 1);
+        for l in &lines {
+            assert!(columns(l) <= WIDTH, "{l}");
+        }
+        assert_eq!(lines.concat().replace(' ', ""), zh.replace(' ', ""));
+        assert_eq!(fit("标题".repeat(60).as_str(), 20).chars().count(), 10);
     }
-    .render()?;
-    let html = EscalationHtml {
-        w,
-        name,
-        service,
-        subject: &subject,
-        intro,
-        items: views,
-    }
-    .render()?;
-    Ok(Mail {
-        kind,
-        recipient: to.email.clone(),
-        locale: locale.as_str().to_owned(),
-        subject,
-        text,
-        html: Some(html),
-        message_id,
-    })
 }

@@ -208,6 +208,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// `X-Rectify-Steps`: which escalation steps an alert mail tells of, for filters and audits; the
+/// reader's text says what is true at the sweep instead.
+#[derive(Clone)]
+struct RectifySteps(String);
+
+impl lettre::message::header::Header for RectifySteps {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("X-Rectify-Steps")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(RectifySteps(s.to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 /// The message for an outbox row: text and (when there is one) HTML alternatives, UTF-8
 /// subject encoded by lettre, and the row's stable Message-ID.
 pub fn build_message(from: &str, row: &outbox::Model) -> Result<Message, String> {
@@ -216,11 +235,14 @@ pub fn build_message(from: &str, row: &outbox::Model) -> Result<Message, String>
         .recipient
         .parse()
         .map_err(|e| format!("recipient {:?}: {e}", row.recipient))?;
-    let builder = Message::builder()
+    let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(row.subject.clone())
         .message_id(Some(row.message_id.clone()));
+    if let Some(steps) = row.steps.as_deref().filter(|s| !s.is_empty()) {
+        builder = builder.header(RectifySteps(steps.to_owned()));
+    }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(row.body_text.clone());

@@ -28,6 +28,9 @@ pub struct Model {
     pub message_id: String,
     pub incident_id: Option<i64>,
     pub report_id: Option<i64>,
+    /// The escalation steps the mail tells of, sent as its `X-Rectify-Steps` header.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub steps: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -85,6 +85,10 @@ pub struct ClockRule {
     /// does.
     #[serde(default)]
     pub internal: bool,
+    /// How much an overdue clock of this kind outranks others in alert mail (higher first):
+    /// an authority report before remediation before the rest.
+    #[serde(default)]
+    pub weight: u32,
     /// The escalation ladder (`crate::domain::escalation`). Absent: the proportionate default
     /// (50% and 75% of the time, the due instant, then weekly while overdue); empty: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

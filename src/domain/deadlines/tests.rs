@@ -577,6 +577,7 @@ fn rule(name: &str) -> ClockRule {
         serious: vec![],
         count_by_serious: BTreeMap::new(),
         internal: false,
+        weight: 0,
         escalation: None,
     }
 }
