@@ -250,7 +250,7 @@ fn check_alert(m: &Received, first: i64, zh: bool) {
 
 /// 32 incidents reported now: two serious (authority clocks), ten high and uncontained, ten
 /// high and contained, five low, five left new. Swept at +62 and +95 days.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_at_95_days_lists_each_incident_once_worst_first_as_it_stands() {
     for backend in backends() {
         let smtp = SmtpServer::start();
@@ -392,7 +392,7 @@ async fn a_sweep_at_95_days_lists_each_incident_once_worst_first_as_it_stands() 
 /// The `contain` clock repeating hourly once overdue (a noisy ladder), swept every 8 hours for
 /// ten days: each person hears about the clock at most once a day; with the daily digest on,
 /// the leads hear of the repeats only in the digest.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeating_ladder_reminds_each_person_at_most_once_a_day() {
     for digest in [false, true] {
         for backend in backends() {
@@ -490,7 +490,7 @@ async fn a_repeating_ladder_reminds_each_person_at_most_once_a_day() {
 
 /// More incidents than `escalation.max_items_per_mail`: the worst are listed in full, the rest
 /// counted with the board views that show them.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_alert_lists_the_worst_and_counts_the_rest() {
     let backend = backends()[0];
     let smtp = SmtpServer::start();
@@ -572,7 +572,7 @@ fn rectify(app: &TestApp, env: &[(&str, &str)], args: &[&str]) -> std::process::
 
 /// Staff have a language: `user add --locale`, the deployment's default otherwise, `user
 /// set-locale`; their alert mail follows it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_mail_follows_the_language_set_on_the_command_line() {
     for backend in backends() {
         let smtp = SmtpServer::start();
