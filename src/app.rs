@@ -12,6 +12,8 @@ use crate::db::Db;
 use crate::db::intake::IntakeWriter;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{Mode, Retry, deliver_pending};
+use crate::web::proxy::TrustedProxies;
+use crate::web::staff::signin_limits::SigninLimits;
 use crate::web::{self, AppState, Shared, ratelimit::RateLimiter};
 
 pub struct Application {
@@ -52,6 +54,12 @@ impl Application {
         let db = connect_and_migrate(&settings).await?;
         crate::jobs::calendar::startup(&db, &settings, Utc::now()).await?;
         let transport = Transport::from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
+        if settings.server.trust_forwarded_for && settings.server.trusted_proxies.is_empty() {
+            tracing::warn!(
+                "server.trust_forwarded_for is ignored (its leftmost X-Forwarded-For hop is the \
+                 client's to write): list the proxies in server.trusted_proxies instead"
+            );
+        }
         let settings = Arc::new(settings);
         let intake = IntakeWriter::start(
             db.clone(),
@@ -63,14 +71,9 @@ impl Application {
                 settings.limits.intake_burst,
                 settings.limits.intake_per_minute,
             )),
-            login_ip_limiter: Arc::new(RateLimiter::new(
-                settings.auth.login_burst,
-                settings.auth.login_per_minute,
-            )),
-            login_account_limiter: Arc::new(RateLimiter::new(
-                settings.auth.login_burst,
-                settings.auth.login_per_minute,
-            )),
+            signins: Arc::new(SigninLimits::new(&settings.auth)),
+            proxies: TrustedProxies::parse(&settings.server.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
             settings,
             db,
             intake,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod form;
 pub mod machine;
+pub mod proxy;
 pub mod public;
 pub mod ratelimit;
 pub mod retraining;
@@ -54,9 +55,10 @@ pub struct Shared {
     pub db: Db,
     pub intake: IntakeWriter,
     pub limiter: Arc<RateLimiter>,
-    /// Login attempts per client address and per account.
-    pub login_ip_limiter: Arc<RateLimiter>,
-    pub login_account_limiter: Arc<RateLimiter<String>>,
+    /// Failed sign-ins per account and per client address.
+    pub signins: Arc<staff::signin_limits::SigninLimits>,
+    /// Whose X-Forwarded-For entries are believed (`server.trusted_proxies`).
+    pub proxies: proxy::TrustedProxies,
     /// Wakes the outbox worker when a transaction wrote mail, so it need not wait for its tick.
     pub mail_ready: Arc<tokio::sync::Notify>,
 }
@@ -152,11 +154,7 @@ async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -
     let path = req.uri().path();
     if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH) {
         let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
-        let ip = security::client_ip(
-            req.headers(),
-            peer,
-            state.settings.server.trust_forwarded_for,
-        );
+        let ip = security::client_ip(req.headers(), peer, &state.proxies);
         if !state.limiter.allow(ip, Instant::now()) {
             let (parts, _) = req.into_parts();
             let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
