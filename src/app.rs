@@ -51,7 +51,16 @@ impl Application {
         {
             let _ = settings.server.public_url.set_port(Some(addr.port()));
         }
-        let db = connect_and_migrate(&settings).await?;
+        // Requests wait at most the write timeout for the database (then 503); commands run
+        // from a shell wait the busy timeout.
+        let db = Db::connect_with(
+            &settings.database.url,
+            settings.database.max_connections,
+            Duration::from_millis(settings.database.busy_timeout_ms),
+            Duration::from_millis(settings.database.write_timeout_ms),
+        )
+        .await?;
+        db.migrate().await?;
         crate::jobs::calendar::startup(&db, &settings, Utc::now()).await?;
         let transport = Transport::from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
         if settings.server.trust_forwarded_for && settings.server.trusted_proxies.is_empty() {
@@ -78,6 +87,7 @@ impl Application {
             db,
             intake,
             mail_ready: Arc::new(tokio::sync::Notify::new()),
+            ready: Arc::new(crate::db::storage::ReadyProbe::new(Duration::from_secs(1))),
         });
         Ok(Application {
             listener,

@@ -3,6 +3,7 @@
 //! (states, actions, roles, severities, clocks), and how instants are written.
 
 pub mod format;
+pub mod hardening;
 mod public;
 pub mod words;
 

@@ -59,6 +59,8 @@ pub struct Shared {
     pub signins: Arc<staff::signin_limits::SigninLimits>,
     /// Whose X-Forwarded-For entries are believed (`server.trusted_proxies`).
     pub proxies: proxy::TrustedProxies,
+    /// `/readyz`'s write probe and its last answer.
+    pub ready: Arc<crate::db::storage::ReadyProbe>,
     /// Wakes the outbox worker when a transaction wrote mail, so it need not wait for its tick.
     pub mail_ready: Arc<tokio::sync::Notify>,
 }
@@ -222,16 +224,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Ready when the database takes a write (a real committed one, at most once a second) and the
+/// intake writer runs; 503 otherwise, so a load balancer stops sending reports here.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    let unready = |why: String| {
+        tracing::warn!(reason = %why, "not ready");
+        let mut r = (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}"),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(error::RETRY_AFTER_SECS),
+        );
+        r
+    };
+    if !state.intake.is_running() {
+        return unready("the intake writer is not running".into());
+    }
+    match state.ready.check(&state.db).await {
         Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable",
-            )
-                .into_response()
-        }
+        Err(e) => unready(format!("the database cannot be written: {e}")),
     }
 }

@@ -40,6 +40,9 @@ pub struct Submission {
     fingerprint: String,
     /// For a discovery report: the tool's id for the finding, and what it said.
     pub source: Option<DiscoverySource>,
+    /// When it was handed to the writer: one that waited longer than the write timeout is
+    /// answered [`DbError::Busy`] and not stored (its submitter has been told 503).
+    pub(crate) queued_at: std::time::Instant,
 }
 
 /// Where a discovery report comes from; `(tool, source_id)` is stored once, so the same
@@ -76,6 +79,7 @@ impl Submission {
             ack,
             fingerprint,
             source: None,
+            queued_at: std::time::Instant::now(),
         }
     }
 
@@ -217,19 +221,43 @@ impl IntakeWriter {
     }
 
     /// Stores one report; returns once it is committed.
-    pub async fn submit(&self, sub: Submission) -> Result<Stored, anyhow::Error> {
+    pub async fn submit(&self, sub: Submission) -> Result<Stored, IntakeError> {
         self.enqueue(sub).await?.stored().await
+    }
+
+    /// Whether the writer is there to take reports.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Queues one report and returns at once; reports queued one after another are stored in
     /// that order. [`Queued::stored`] waits for the commit.
-    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, anyhow::Error> {
+    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, IntakeError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Work::Report((sub, done)))
             .await
-            .map_err(|_| anyhow::anyhow!("the intake writer has stopped"))?;
+            .map_err(|_| IntakeError::Stopped)?;
         Ok(Queued(wait))
+    }
+}
+
+/// Why a report was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("storing the report failed: {0}")]
+    Db(Arc<DbError>),
+    #[error("the intake writer stopped before committing")]
+    Stopped,
+}
+
+impl IntakeError {
+    pub fn failure(&self) -> super::error::Failure {
+        match self {
+            IntakeError::Db(e) => e.failure(),
+            // The writer is restarted when it fails; the submitter may try again.
+            IntakeError::Stopped => super::error::Failure::Busy,
+        }
     }
 }
 
@@ -237,13 +265,11 @@ impl IntakeWriter {
 pub struct Queued(oneshot::Receiver<Result<Stored, Arc<DbError>>>);
 
 impl Queued {
-    pub async fn stored(self) -> Result<Stored, anyhow::Error> {
+    pub async fn stored(self) -> Result<Stored, IntakeError> {
         match self.0.await {
             Ok(Ok(stored)) => Ok(stored),
-            Ok(Err(e)) => Err(anyhow::anyhow!("storing the report failed: {e}")),
-            Err(_) => Err(anyhow::anyhow!(
-                "the intake writer stopped before committing"
-            )),
+            Ok(Err(e)) => Err(IntakeError::Db(e)),
+            Err(_) => Err(IntakeError::Stopped),
         }
     }
 }
@@ -271,7 +297,9 @@ fn answer(jobs: &mut Vec<Job>, result: Result<Vec<Stored>, DbError>) -> Vec<Job>
             }
             Vec::new()
         }
-        Err(e) if jobs.len() > 1 => {
+        // A busy or failing database fails every report alike: one by one would only make
+        // each wait again.
+        Err(e) if jobs.len() > 1 && !e.is_unavailable() => {
             tracing::warn!(error = %e, "batch failed; storing its reports one by one");
             std::mem::take(jobs)
         }

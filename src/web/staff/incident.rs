@@ -238,17 +238,16 @@ async fn load_page(
     id: i64,
     typed: Option<(&str, &BTreeMap<String, String>, String)>,
 ) -> Result<Response, WebError> {
-    let internal = |e: &dyn std::fmt::Display| WebError::internal(Locale::En, false, e);
     let db = &state.db;
     let Some(inc) = incident::Entity::find_by_id(id)
         .one(&db.conn)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(e))?
     else {
         return Err(WebError::page(Kind::NotFound, Locale::En));
     };
-    let domain = incidents::to_domain(&inc).map_err(|e| internal(&e))?;
-    let all_users = users::list(db).await.map_err(|e| internal(&e))?;
+    let domain = incidents::to_domain(&inc).map_err(|e| internal(e))?;
+    let all_users = users::list(db).await.map_err(|e| internal(e))?;
     let user_opts: Vec<(String, String)> = all_users
         .iter()
         .filter(|u| !u.disabled)
@@ -259,19 +258,19 @@ async fn load_page(
         .order_by_asc(report::Column::Id)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(e))?;
     let clocks = incident_clock::Entity::find()
         .filter(incident_clock::Column::IncidentId.eq(id))
         .order_by_asc(incident_clock::Column::DueAt)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(e))?;
     let events = incident_event::Entity::find()
         .filter(incident_event::Column::IncidentId.eq(id))
         .order_by_desc(incident_event::Column::Seq)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(e))?;
     let now = Utc::now();
     let tax = &state.settings.taxonomy;
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -301,7 +300,7 @@ async fn load_page(
     }
     let retraining = super::retraining::view(state, staff, &domain)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(e))?;
     let page = IncidentPage {
         retraining,
         service: &state.settings.public.service_name,
@@ -393,7 +392,7 @@ async fn load_page(
     } else {
         StatusCode::OK
     };
-    let html = page.render().map_err(|e| internal(&e))?;
+    let html = page.render().map_err(|e| internal(e))?;
     Ok((status, Html(html)).into_response())
 }
 
@@ -404,6 +403,10 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<St
     load_page(&state, &staff, id, None)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+fn internal(e: impl std::fmt::Display + 'static) -> WebError {
+    WebError::internal(Locale::En, false, e)
 }
 
 /// The reporter mail an outcome causes: a decision with reasons, or the fix verified.
