@@ -120,12 +120,15 @@ impl Application {
             state.settings.clone(),
             state.mail_ready.clone(),
         ));
+        let limits = web::server::Limits::from_settings(&state.settings.server);
         let app = web::router(state);
-        let result = axum::serve(
+        let result = web::server::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            limits,
+            web::retraining::takes_large_bodies,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await;
         worker.abort();
         sweeper.abort();

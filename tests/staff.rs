@@ -170,9 +170,15 @@ async fn sign_in_limits_count_failures_per_account_and_per_address() {
                 .as_u16()
         }
     };
-    assert_eq!(try_login(home.clone(), "a@example.com", PASSWORD).await, 303);
+    assert_eq!(
+        try_login(home.clone(), "a@example.com", PASSWORD).await,
+        303
+    );
     for _ in 0..3 {
-        assert_eq!(try_login(attacker.clone(), "a@example.com", "wrong").await, 401);
+        assert_eq!(
+            try_login(attacker.clone(), "a@example.com", "wrong").await,
+            401
+        );
     }
     assert_eq!(
         try_login(attacker.clone(), "a@example.com", PASSWORD).await,
@@ -197,14 +203,20 @@ async fn sign_in_limits_count_failures_per_account_and_per_address() {
         "another account from the attacker's address: 3 failures are under the address limit"
     );
     for _ in 0..3 {
-        assert_eq!(try_login(attacker.clone(), "nobody@example.com", "x").await, 401);
+        assert_eq!(
+            try_login(attacker.clone(), "nobody@example.com", "x").await,
+            401
+        );
     }
     assert_eq!(
         try_login(attacker.clone(), "b@example.com", PASSWORD).await,
         429,
         "per address, whatever the account"
     );
-    assert_eq!(try_login(elsewhere.clone(), "b@example.com", PASSWORD).await, 303);
+    assert_eq!(
+        try_login(elsewhere.clone(), "b@example.com", PASSWORD).await,
+        303
+    );
     app.stop().await;
 }
 

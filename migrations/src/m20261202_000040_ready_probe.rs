@@ -19,7 +19,11 @@ impl MigrationTrait for Migration {
                         .not_null()
                         .primary_key(),
                 )
-                .col(ColumnDef::new(Alias::new("probes")).big_integer().not_null())
+                .col(
+                    ColumnDef::new(Alias::new("probes"))
+                        .big_integer()
+                        .not_null(),
+                )
                 .to_owned(),
         )
         .await

@@ -40,7 +40,9 @@ impl DbError {
     pub fn failure(&self) -> Failure {
         match self {
             DbError::Db(e) => sea_failure(e),
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => sqlite_failure(e.extended_code),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                sqlite_failure(e.extended_code)
+            }
             DbError::Busy | DbError::WriterDown => Failure::Busy,
             _ => Failure::Other,
         }
@@ -55,7 +57,7 @@ impl DbError {
 /// SQLite result codes (primary code in the low byte): see sqlite.org/rescode.html.
 fn sqlite_failure(code: i32) -> Failure {
     match code & 0xff {
-        5 | 6 => Failure::Busy,                   // BUSY, LOCKED
+        5 | 6 => Failure::Busy,                    // BUSY, LOCKED
         8 | 10 | 13 | 14 | 26 => Failure::Storage, // READONLY, IOERR, FULL, CANTOPEN, NOTADB
         19 => Failure::Constraint,
         _ => Failure::Other,

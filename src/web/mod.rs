@@ -8,8 +8,10 @@ pub mod machine;
 pub mod proxy;
 pub mod public;
 pub mod ratelimit;
+pub mod request_log;
 pub mod retraining;
 pub mod security;
+pub mod server;
 pub mod staff;
 
 use std::sync::Arc;
@@ -221,6 +223,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_log::trace,
+        ))
         .with_state(state)
 }
 

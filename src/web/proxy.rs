@@ -48,7 +48,9 @@ impl Cidr {
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -195,7 +197,10 @@ mod tests {
     #[test]
     fn only_proxies_in_the_chain_gives_the_leftmost_proxy_and_garbage_stops_the_walk() {
         let t = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
-        assert_eq!(t.client(&xff(&["10.0.0.1, 10.0.0.2"]), ip("10.0.0.3")), ip("10.0.0.1"));
+        assert_eq!(
+            t.client(&xff(&["10.0.0.1, 10.0.0.2"]), ip("10.0.0.3")),
+            ip("10.0.0.1")
+        );
         assert_eq!(t.client(&HeaderMap::new(), ip("10.0.0.3")), ip("10.0.0.3"));
         assert_eq!(
             t.client(&xff(&["1.2.3.4, unknown, 10.0.0.2"]), ip("10.0.0.3")),

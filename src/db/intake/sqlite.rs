@@ -261,9 +261,9 @@ fn one_round(
     let now = std::time::Instant::now();
     // Reports whose submitter has gone (or was already told 503) are not stored: nobody would
     // be told their tracking code.
-    let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(sub, done)| {
-        !done.is_closed() && now.duration_since(sub.queued_at) < timeout
-    });
+    let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|(sub, done)| !done.is_closed() && now.duration_since(sub.queued_at) < timeout);
     for (_, done) in stale {
         let _ = done.send(Err(Arc::new(DbError::Busy)));
     }

@@ -797,8 +797,7 @@ fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, Ref
     {
         return Err(Refusal::Invalid {
             field,
-            reason: "it contains control characters (only line breaks and tabs are allowed)"
-                .into(),
+            reason: "it contains control characters (only line breaks and tabs are allowed)".into(),
         });
     }
     let value = value.trim();

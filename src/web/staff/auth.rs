@@ -16,8 +16,8 @@ use crate::db::entities::user;
 use crate::db::users;
 use crate::domain::workflow::{ActionKind, Role, may};
 use crate::web::form::parse_pairs;
-use crate::web::staff::signin_limits::Gate;
 use crate::web::public::public_origin;
+use crate::web::staff::signin_limits::Gate;
 use crate::web::{AppState, security};
 
 pub const SESSION_COOKIE: &str = "rectify_session";
@@ -228,7 +228,9 @@ pub fn safe_next(next: Option<&str>) -> String {
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && n.len() <= 2000
-                && !n.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) =>
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c == '\\' || c.is_whitespace()) =>
         {
             // Non-ASCII stays readable in the form but goes out percent-encoded in Location.
             percent_encoding::utf8_percent_encode(n, percent_encoding::CONTROLS).to_string()

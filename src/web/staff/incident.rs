@@ -446,7 +446,9 @@ pub async fn act(
             Err(r) => return r,
         };
     let kind_name = fields.get("action").cloned().unwrap_or_default();
-    let seen_version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
+    let seen_version = fields
+        .get("version")
+        .and_then(|v| v.trim().parse::<i64>().ok());
     let typed = fields.clone();
     let refuse = |status: StatusCode, message: String| {
         let state = state.clone();
@@ -480,6 +482,17 @@ pub async fn act(
             .await;
         }
     };
+    // Without the version the page was drawn at, a stale page could undo someone else's
+    // change unseen: every action form carries it.
+    let Some(seen_version) = seen_version else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "The form did not say which version of the incident it was filled in on. Reload the \
+             page and try again."
+                .into(),
+        )
+        .await;
+    };
     // The role table decides; the engine checks again, so no path around it exists.
     if !staff.may(kind) {
         let r = Refusal::NotPermitted {
@@ -512,9 +525,25 @@ pub async fn act(
             }
         }
     }
+    if let Action::Assign {
+        assignee: Some(user_id),
+    } = &action
+    {
+        match users::list(&state.db).await {
+            Ok(all) if all.iter().any(|u| u.id == *user_id && !u.disabled) => {}
+            Ok(_) => {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("There is no active staff account number {user_id} to assign to."),
+                )
+                .await;
+            }
+            Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+        }
+    }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
     let mails = outcome_mails(&state, kind);
-    match db_act(&state.db, &state.settings.deadlines, id, seen_version, &action, &actor, Utc::now(), &mails).await {
+    match db_act(&state.db, &state.settings.deadlines, id, Some(seen_version), &action, &actor, Utc::now(), &mails).await {
         Ok(_) => {
             state.mail_ready.notify_one();
             Redirect::to(&format!("/incidents/{id}")).into_response()
@@ -527,6 +556,19 @@ pub async fn act(
             refuse(StatusCode::CONFLICT, "Someone else changed this incident while you were looking at it. Check the timeline below and try again.".into()).await
         }
         Err(ActError::NotFound) => WebError::page(Kind::NotFound, Locale::En).into_response(),
-        Err(ActError::Db(e)) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(ActError::Db(e)) => match e.failure() {
+            // A row the action refers to vanished meanwhile, or would be duplicated.
+            crate::db::error::Failure::Constraint => {
+                tracing::info!(error = %e, "an action broke a constraint");
+                refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The action refers to something that does not exist (any more), or repeats \
+                     something that exists; nothing was changed."
+                        .into(),
+                )
+                .await
+            }
+            _ => WebError::internal(Locale::En, false, e).into_response(),
+        },
     }
 }

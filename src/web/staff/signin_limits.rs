@@ -42,7 +42,10 @@ impl<K: Eq + Hash + Clone> Failures<K> {
 
     fn forget_old(&mut self, key: &K, now: Instant) {
         if let Some(q) = self.seen.get_mut(key) {
-            while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            while q
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= self.window)
+            {
                 q.pop_front();
             }
             if q.is_empty() {
