@@ -177,6 +177,17 @@ impl Db {
                 ..Default::default()
             })
             .await?;
+        if self.is_postgres() {
+            // Rows locked elsewhere: give up after the write timeout (503), do not hang.
+            txn.execute_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SET LOCAL lock_timeout = {}",
+                    self.write_timeout.as_millis().max(1)
+                ),
+            ))
+            .await?;
+        }
         Ok(WriteTxn { txn, _gate: gate })
     }
 
