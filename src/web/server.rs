@@ -167,6 +167,9 @@ struct ConnState {
     first: AtomicBool,
     /// Milliseconds since `epoch` when the current wait began.
     since_ms: AtomicU64,
+    /// The reader, parked while a request was served: woken when the response is done so
+    /// that it starts the idle timer (hyper may already wait for the next request then).
+    reader: std::sync::Mutex<Option<std::task::Waker>>,
 }
 
 impl ConnState {
@@ -177,6 +180,7 @@ impl ConnState {
             got_bytes: AtomicBool::new(false),
             first: AtomicBool::new(true),
             since_ms: AtomicU64::new(0),
+            reader: std::sync::Mutex::new(None),
         }
     }
 
@@ -193,6 +197,14 @@ impl ConnState {
         self.first.store(false, Ordering::Release);
         self.since_ms.store(self.now_ms(), Ordering::Release);
         self.in_request.store(false, Ordering::Release);
+        let waker = self
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// When the connection must have made progress by, while no request is being served.
@@ -239,6 +251,10 @@ impl AsyncRead for Watched {
         if serving {
             // The body has its own limit (TimedBody); a handler at work is not the client's
             // delay.
+            if r.is_pending() {
+                *this.conn.reader.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(cx.waker().clone());
+            }
             return r;
         }
         if buf.filled().len() > before && !this.conn.got_bytes.swap(true, Ordering::AcqRel) {

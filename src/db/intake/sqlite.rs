@@ -176,8 +176,20 @@ fn open(db: &Db) -> Result<Connection, DbError> {
     let path = db.sqlite_file().ok_or_else(|| {
         DbError::Setup("intake needs an SQLite database file, not an in-memory database".into())
     })?;
-    let conn = Connection::open(path)
+    // Read-write, never the read-only fallback SQLite takes on a file it cannot write: a
+    // writer reopened while the disk fails must fail to open, not stay read-only afterwards.
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| DbError::Setup(format!("cannot open {}: {e}", path.display())))?;
+    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+        return Err(DbError::Setup(format!(
+            "{} could only be opened read-only",
+            path.display()
+        )));
+    }
     conn.busy_timeout(db.write_timeout())?;
     // The same settings as the pool's connections (see `Db::connect`): WAL is a property of
     // the file, the rest are per connection.
@@ -200,7 +212,17 @@ fn run(
 ) {
     let mut work: Vec<Work> = Vec::with_capacity(batch);
     let mut failing = false;
+    let mut reopen = false;
     while rx.blocking_recv_many(&mut work, batch) > 0 {
+        if reopen {
+            // A connection that met an I/O error may keep a broken view of the files; a new
+            // one sees them as they are now, so the writer recovers once they are writable.
+            // Until it opens, the old one goes on answering (503).
+            if let Ok(c) = open(&db) {
+                conn = c;
+                reopen = false;
+            }
+        }
         let (jobs, tasks) = split(&mut work);
         // A panic inside a batch must not take intake down for good: the batch's submitters
         // are answered (their replies are dropped: 503, "try again") and the writer goes on
@@ -208,7 +230,7 @@ fn run(
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             one_round(&mut conn, &db, &policy, jobs, tasks)
         }));
-        let reopen = match outcome {
+        reopen |= match outcome {
             Ok(Ok(())) => {
                 if failing {
                     tracing::info!(path = %path_of(&db), "the SQLite writer can write again");
@@ -218,6 +240,7 @@ fn run(
             }
             Ok(Err(e)) => {
                 // Logged once per failing spell, with the file, not once per batch.
+                // (The failure itself went to the submitters as 503.)
                 if !failing {
                     tracing::error!(path = %path_of(&db), error = %e,
                         "the SQLite writer cannot write; reports are answered 503 until it can");
@@ -231,14 +254,6 @@ fn run(
                 true
             }
         };
-        if reopen {
-            // A connection that met an I/O error may keep a broken view of the files; a new
-            // one sees them as they are now, so the writer recovers once they are writable.
-            match open(&db) {
-                Ok(c) => conn = c,
-                Err(e) => tracing::warn!(error = %e, "reopening the SQLite writer failed"),
-            }
-        }
     }
 }
 
@@ -292,7 +307,14 @@ fn one_round(
     for task in tasks {
         task(conn);
     }
-    failure.map_or(Ok(()), Err)
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // A task (the readiness probe, the outbox) may have met the failure alone.
+    if TASK_FAILED.swap(false, std::sync::atomic::Ordering::AcqRel) {
+        return Err(DbError::Setup("a write on the writer's thread failed".into()));
+    }
+    Ok(())
 }
 
 /// The same failure again, for the log (the original went to the submitters).
@@ -306,8 +328,25 @@ fn copy_failure(e: &DbError) -> DbError {
     }
 }
 
+/// Set when a task on the writer's thread met a storage failure, so that the writer reopens
+/// its connection as it does when a batch of reports fails.
+static TASK_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Runs `f` in an IMMEDIATE transaction of its own on the writer's connection.
 pub(crate) fn in_transaction<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
+) -> Result<R, DbError> {
+    let r = in_transaction_once(conn, f);
+    if let Err(e) = &r
+        && matches!(e.failure(), crate::db::error::Failure::Storage)
+    {
+        TASK_FAILED.store(true, std::sync::atomic::Ordering::Release);
+    }
+    r
+}
+
+fn in_transaction_once<R>(
     conn: &mut Connection,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
 ) -> Result<R, DbError> {
