@@ -22,8 +22,16 @@ use crate::web::{AppState, security};
 
 pub const SESSION_COOKIE: &str = "rectify_session";
 
+/// At most one argon2 computation per core at a time: a burst of sign-ins (an office at
+/// 9:00, or someone flooding `/login`) then queues here instead of taking every core from the
+/// rest of the server, whose writes would miss their write timeout.
+static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes off the async threads: argon2id is deliberately slow.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _slot = ARGON2_SLOTS.acquire().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -43,6 +51,9 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// `hash` None checks against a dummy and fails, in the same time.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let (hash, real) = match hash {
             Some(h) => (h, true),
