@@ -96,7 +96,11 @@ async fn slow_and_idle_clients_are_cut_off_while_a_normal_client_is_served() {
     while !String::from_utf8_lossy(&first).ends_with("\r\n\r\nok") {
         let mut buf = [0u8; 512];
         let n = idle.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the first answer: {:?}", String::from_utf8_lossy(&first));
+        assert!(
+            n > 0,
+            "the first answer: {:?}",
+            String::from_utf8_lossy(&first)
+        );
         first.extend_from_slice(&buf[..n]);
     }
     assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 200"));
@@ -106,7 +110,10 @@ async fn slow_and_idle_clients_are_cut_off_while_a_normal_client_is_served() {
 
     let t = Instant::now();
     let (said, closed) = closed_within(&mut silent, Duration::from_secs(4)).await;
-    assert!(closed && said.is_empty(), "a silent connection is closed: {said:?}");
+    assert!(
+        closed && said.is_empty(),
+        "a silent connection is closed: {said:?}"
+    );
     let (_, closed) = closed_within(&mut half, Duration::from_secs(4)).await;
     assert!(closed, "half a request line is cut off");
     let (_, cut) = tokio::time::timeout(Duration::from_secs(8), dribbler)
@@ -115,7 +122,10 @@ async fn slow_and_idle_clients_are_cut_off_while_a_normal_client_is_served() {
         .unwrap();
     assert!(cut, "slow headers are cut off");
     let (said, closed) = closed_within(&mut idle, Duration::from_secs(5)).await;
-    assert!(closed && said.is_empty(), "an idle keep-alive connection is closed: {said:?}");
+    assert!(
+        closed && said.is_empty(),
+        "an idle keep-alive connection is closed: {said:?}"
+    );
     let mut slow_body = tokio::time::timeout(Duration::from_secs(15), body_dribbler)
         .await
         .unwrap()
@@ -248,7 +258,10 @@ async fn sigterm_exits_within_the_grace_period_with_a_slow_client_connected() {
         "exits within the 2 s grace (and a margin): {:?}",
         t.elapsed()
     );
-    assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
 }
 
 /// Holds the database's write lock from another connection, as another process would.
@@ -262,8 +275,10 @@ async fn hold_lock(app: &TestApp) -> Holder {
         Backend::Sqlite => {
             let path = app.db.sqlite_file().unwrap();
             let c = rusqlite::Connection::open(path).unwrap();
-            c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO ready_probe (id, probes) VALUES (99, 0);")
-                .unwrap();
+            c.execute_batch(
+                "BEGIN EXCLUSIVE; INSERT INTO ready_probe (id, probes) VALUES (99, 0);",
+            )
+            .unwrap();
             Holder::Sqlite(c)
         }
         Backend::Postgres => {
@@ -308,9 +323,16 @@ async fn a_locked_database_answers_503_with_retry_after_within_the_write_timeout
             .await
             .unwrap();
         let took = t.elapsed();
-        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "{backend:?}");
+        assert_eq!(
+            page.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{backend:?}"
+        );
         assert!(page.headers().contains_key("retry-after"));
-        assert!(took < Duration::from_secs(4), "{backend:?}: answered in {took:?}");
+        assert!(
+            took < Duration::from_secs(4),
+            "{backend:?}: answered in {took:?}"
+        );
         let text = page.text().await.unwrap();
         assert!(text.contains("try again"), "{text}");
         let api = app
@@ -328,7 +350,11 @@ async fn a_locked_database_answers_503_with_retry_after_within_the_write_timeout
         let json: serde_json::Value = api.json().await.unwrap();
         assert_eq!(json["error"], "unavailable");
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
-        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "{backend:?}");
+        assert_eq!(
+            ready.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{backend:?}"
+        );
         release(lock).await;
 
         // Served again, and what was acknowledged is there; what was answered 503 is not.
@@ -344,7 +370,15 @@ async fn a_locked_database_answers_503_with_retry_after_within_the_write_timeout
         assert!(codes.contains(&before) && codes.contains(&after));
         let mut ready_again = false;
         for _ in 0..40 {
-            if app.client.get(app.url("/readyz")).send().await.unwrap().status() == 200 {
+            if app
+                .client
+                .get(app.url("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+            {
                 ready_again = true;
                 break;
             }
@@ -444,10 +478,22 @@ async fn readyz_fails_while_the_wal_is_unwritable_and_intake_answers_503_then_re
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if saw != 200 {
-        let body = app.client.get(app.url("/readyz")).send().await.unwrap().text().await.unwrap();
+        let body = app
+            .client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         panic!("not ready again once the file is writable: {body}");
     }
-    submit_form(&app, &with(valid_form(), "output", "after the disk is back")).await;
+    submit_form(
+        &app,
+        &with(valid_form(), "output", "after the disk is back"),
+    )
+    .await;
     app.stop().await;
 }
 
@@ -478,8 +524,16 @@ async fn chained_forwarded_for_headers_resolve_to_the_real_client() {
         assert_eq!(post(format!("6.6.6.{n}, 203.0.113.9, 10.1.2.3")).await, 303);
     }
     assert_eq!(post("6.6.6.77, 203.0.113.9, 10.1.2.3".into()).await, 429);
-    assert_eq!(post("203.0.113.9".into()).await, 429, "the same client without a chain");
-    assert_eq!(post("203.0.113.10, 10.1.2.3".into()).await, 303, "another client");
+    assert_eq!(
+        post("203.0.113.9".into()).await,
+        429,
+        "the same client without a chain"
+    );
+    assert_eq!(
+        post("203.0.113.10, 10.1.2.3".into()).await,
+        303,
+        "another client"
+    );
     app.stop().await;
 
     // Without trusted proxies the header is ignored: the socket's peer is the client.
@@ -564,7 +618,12 @@ async fn staff_input_that_gave_500_gets_its_4xx() {
         f.push(("assignee", "99999".into()));
         let r = post(f).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{backend:?}");
-        assert!(r.text().await.unwrap().contains("no active staff account number 99999"));
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("no active staff account number 99999")
+        );
 
         // No version, or not a number: 400, the stale-page check is not skipped.
         for v in [None, Some("abc")] {
@@ -619,7 +678,11 @@ async fn staff_input_that_gave_500_gets_its_4xx() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "id=abc does not requeue all");
+        assert_eq!(
+            r.status(),
+            StatusCode::BAD_REQUEST,
+            "id=abc does not requeue all"
+        );
         app.stop().await;
     }
 }
@@ -651,7 +714,11 @@ async fn the_login_next_value_is_a_same_site_path_or_the_board() {
             .unwrap();
         let r = c
             .post(app.url("/login"))
-            .form(&[("email", "a@example.com"), ("password", PASSWORD), ("next", next)])
+            .form(&[
+                ("email", "a@example.com"),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
             .send()
             .await
             .unwrap();
@@ -682,7 +749,10 @@ async fn addresses_the_mailer_cannot_use_are_refused_at_intake() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         let page = r.text().await.unwrap();
-        assert!(page.contains("ada@example.com") || page.contains("Ada"), "typed values kept");
+        assert!(
+            page.contains("ada@example.com") || page.contains("Ada"),
+            "typed values kept"
+        );
         if bad.starts_with('张') {
             assert!(page.contains("before the @"), "a clear message for {bad}");
         }
@@ -696,7 +766,10 @@ async fn addresses_the_mailer_cannot_use_are_refused_at_intake() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(r.reporter_email.as_deref(), Some("zhang@xn--fsqu00a.xn--fiqs8s"));
+    assert_eq!(
+        r.reporter_email.as_deref(),
+        Some("zhang@xn--fsqu00a.xn--fiqs8s")
+    );
     app.stop().await;
 }
 
@@ -707,14 +780,28 @@ fn user_add_needs_a_password_on_stdin_and_refuses_control_characters_in_names() 
     let run = |name: &str, stdin: &str| {
         let mut child = rectify()
             .env("RECTIFY_DATABASE__URL", &url)
-            .args(["user", "add", "--email", "x@example.com", "--role", "lead", "--name", name])
+            .args([
+                "user",
+                "add",
+                "--email",
+                "x@example.com",
+                "--role",
+                "lead",
+                "--name",
+                name,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let out = run("Ada", "");
@@ -726,7 +813,11 @@ fn user_add_needs_a_password_on_stdin_and_refuses_control_characters_in_names() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("control characters"));
     let out = run("Ada", "a long enough password\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -736,7 +827,10 @@ fn an_unopenable_database_names_its_path_and_an_unreachable_server_its_host() {
     std::fs::write(&blocker, b"").unwrap();
     let bad = blocker.join("sub").join("r.db");
     let out = rectify()
-        .env("RECTIFY_DATABASE__URL", format!("sqlite://{}?mode=rwc", bad.display()))
+        .env(
+            "RECTIFY_DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", bad.display()),
+        )
         .arg("migrate")
         .output()
         .unwrap();
@@ -745,13 +839,19 @@ fn an_unopenable_database_names_its_path_and_an_unreachable_server_its_host() {
     assert!(err.contains(&blocker.display().to_string()), "{err}");
     let t = Instant::now();
     let out = rectify()
-        .env("RECTIFY_DATABASE__URL", "postgres://rectify@127.0.0.1:1/rectify")
+        .env(
+            "RECTIFY_DATABASE__URL",
+            "postgres://rectify@127.0.0.1:1/rectify",
+        )
         .arg("migrate")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("127.0.0.1:1") && err.to_lowercase().contains("refused"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:1") && err.to_lowercase().contains("refused"),
+        "{err}"
+    );
     assert!(t.elapsed() < Duration::from_secs(15));
 }
 
@@ -770,23 +870,74 @@ async fn random_requests_over_public_and_staff_routes_give_no_5xx() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(15);
     let nasty = [
-        "", " ", "\u{0}", "\u{1b}[2J", "%00", "%ZZ", "<script>alert(1)</script>", "'; DROP TABLE reports; --",
-        "../../etc/passwd", "\u{202e}", "\u{200b}", "数据", "-1", "0", "9223372036854775808",
-        "1e999", "NaN", "abc", "/%0A", "//evil.example", "\\", "a@b", ".a@example.com",
+        "",
+        " ",
+        "\u{0}",
+        "\u{1b}[2J",
+        "%00",
+        "%ZZ",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE reports; --",
+        "../../etc/passwd",
+        "\u{202e}",
+        "\u{200b}",
+        "数据",
+        "-1",
+        "0",
+        "9223372036854775808",
+        "1e999",
+        "NaN",
+        "abc",
+        "/%0A",
+        "//evil.example",
+        "\\",
+        "a@b",
+        ".a@example.com",
     ];
     let paths = [
-        "/".to_string(), "/report".into(), "/status".into(), format!("/status/{code}"),
-        "/status/XXXX".into(), "/login".into(), "/board".into(), format!("/incidents/{id}"),
-        format!("/incidents/{id}/act"), "/incidents/abc".into(), "/admin/outbox".into(),
-        "/admin/outbox/retry".into(), "/api/v1/reports".into(), "/readyz".into(),
-        "/healthz".into(), "/nope".into(), format!("/incidents/{id}/cases"),
+        "/".to_string(),
+        "/report".into(),
+        "/status".into(),
+        format!("/status/{code}"),
+        "/status/XXXX".into(),
+        "/login".into(),
+        "/board".into(),
+        format!("/incidents/{id}"),
+        format!("/incidents/{id}/act"),
+        "/incidents/abc".into(),
+        "/admin/outbox".into(),
+        "/admin/outbox/retry".into(),
+        "/api/v1/reports".into(),
+        "/readyz".into(),
+        "/healthz".into(),
+        "/nope".into(),
+        format!("/incidents/{id}/cases"),
     ];
     let fields = [
-        "output", "prompt", "category", "description", "email", "good_faith", "action",
-        "version", "reasons", "assignee", "target", "text", "next", "code", "id", "csrf",
-        "severity", "kind", "on", "lang",
+        "output",
+        "prompt",
+        "category",
+        "description",
+        "email",
+        "good_faith",
+        "action",
+        "version",
+        "reasons",
+        "assignee",
+        "target",
+        "text",
+        "next",
+        "code",
+        "id",
+        "csrf",
+        "severity",
+        "kind",
+        "on",
+        "lang",
     ];
-    let actions = ["triage", "reject", "merge", "assign", "comment", "contain", "x", ""];
+    let actions = [
+        "triage", "reject", "merge", "assign", "comment", "contain", "x", "",
+    ];
     let mut fives = Vec::new();
     for n in 0..2500 {
         let path = &paths[rng.random_range(0..paths.len())];
@@ -807,9 +958,17 @@ async fn random_requests_over_public_and_staff_routes_give_no_5xx() {
             };
             form.push((k.to_string(), v));
         }
-        let client = if rng.random_bool(0.5) { &staff } else { &app.client };
+        let client = if rng.random_bool(0.5) {
+            &staff
+        } else {
+            &app.client
+        };
         let q = if rng.random_bool(0.2) {
-            format!("?lang={}&next={}", nasty[rng.random_range(0..nasty.len())], "%0A")
+            format!(
+                "?lang={}&next={}",
+                nasty[rng.random_range(0..nasty.len())],
+                "%0A"
+            )
         } else {
             String::new()
         };
@@ -817,7 +976,12 @@ async fn random_requests_over_public_and_staff_routes_give_no_5xx() {
         let req = match rng.random_range(0..4) {
             0 => client.get(url),
             1 => client.post(url).form(&form),
-            2 => client.post(url).json(&form.iter().cloned().collect::<std::collections::HashMap<_, _>>()),
+            2 => client.post(url).json(
+                &form
+                    .iter()
+                    .cloned()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ),
             _ => client
                 .post(url)
                 .header("content-type", "application/x-www-form-urlencoded")

@@ -235,9 +235,16 @@ async fn fifty_correct_sign_ins_from_one_address_all_succeed() {
     let mut who = Vec::new();
     for n in 0..50 {
         let email = format!("staff{n}@example.com");
-        rectify::db::users::create(&app.db, &email, "Staff", "triager", &hash, chrono::Utc::now())
-            .await
-            .unwrap();
+        rectify::db::users::create(
+            &app.db,
+            &email,
+            "Staff",
+            "triager",
+            &hash,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
         who.push(email);
     }
     let attempts = who.iter().map(|email| {

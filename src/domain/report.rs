@@ -91,7 +91,9 @@ pub fn clock_applies(name: &str, complaint: bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Required,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     ControlCharacters,
     UnknownCategory,
     InvalidEmail,

@@ -197,11 +197,7 @@ impl ConnState {
         self.first.store(false, Ordering::Release);
         self.since_ms.store(self.now_ms(), Ordering::Release);
         self.in_request.store(false, Ordering::Release);
-        let waker = self
-            .reader
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let waker = self.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(w) = waker {
             w.wake();
         }

@@ -52,7 +52,10 @@ async fn store_batch(
     // after the write timeout (503) instead of holding every report behind it.
     txn.execute_raw(Statement::from_string(
         DbBackend::Postgres,
-        format!("SET LOCAL lock_timeout = {}", db.write_timeout().as_millis().max(1)),
+        format!(
+            "SET LOCAL lock_timeout = {}",
+            db.write_timeout().as_millis().max(1)
+        ),
     ))
     .await?;
     // Two imports of the same finding at once must not both store it: each takes the

@@ -312,7 +312,9 @@ fn one_round(
     }
     // A task (the readiness probe, the outbox) may have met the failure alone.
     if TASK_FAILED.swap(false, std::sync::atomic::Ordering::AcqRel) {
-        return Err(DbError::Setup("a write on the writer's thread failed".into()));
+        return Err(DbError::Setup(
+            "a write on the writer's thread failed".into(),
+        ));
     }
     Ok(())
 }

@@ -242,12 +242,12 @@ async fn load_page(
     let Some(inc) = incident::Entity::find_by_id(id)
         .one(&db.conn)
         .await
-        .map_err(|e| internal(e))?
+        .map_err(internal)?
     else {
         return Err(WebError::page(Kind::NotFound, Locale::En));
     };
-    let domain = incidents::to_domain(&inc).map_err(|e| internal(e))?;
-    let all_users = users::list(db).await.map_err(|e| internal(e))?;
+    let domain = incidents::to_domain(&inc).map_err(internal)?;
+    let all_users = users::list(db).await.map_err(internal)?;
     let user_opts: Vec<(String, String)> = all_users
         .iter()
         .filter(|u| !u.disabled)
@@ -258,19 +258,19 @@ async fn load_page(
         .order_by_asc(report::Column::Id)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(e))?;
+        .map_err(internal)?;
     let clocks = incident_clock::Entity::find()
         .filter(incident_clock::Column::IncidentId.eq(id))
         .order_by_asc(incident_clock::Column::DueAt)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(e))?;
+        .map_err(internal)?;
     let events = incident_event::Entity::find()
         .filter(incident_event::Column::IncidentId.eq(id))
         .order_by_desc(incident_event::Column::Seq)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(e))?;
+        .map_err(internal)?;
     let now = Utc::now();
     let tax = &state.settings.taxonomy;
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -300,7 +300,7 @@ async fn load_page(
     }
     let retraining = super::retraining::view(state, staff, &domain)
         .await
-        .map_err(|e| internal(e))?;
+        .map_err(internal)?;
     let page = IncidentPage {
         retraining,
         service: &state.settings.public.service_name,
@@ -392,7 +392,7 @@ async fn load_page(
     } else {
         StatusCode::OK
     };
-    let html = page.render().map_err(|e| internal(e))?;
+    let html = page.render().map_err(internal)?;
     Ok((status, Html(html)).into_response())
 }
 
