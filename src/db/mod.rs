@@ -313,14 +313,6 @@ impl std::ops::Deref for WriteTxn {
 /// after its own timeout, for each of its connections).
 async fn probe_postgres(url: &str) -> Result<(), DbError> {
     use sea_orm::sqlx::Connection;
-    let place = connect_error(url, sea_orm::DbErr::Custom(String::new()));
-    tracing::info!(
-        "{}",
-        place
-            .to_string()
-            .replace("database set-up: cannot open", "connecting to")
-            .trim_end_matches(": ")
-    );
     let limit = Duration::from_secs(10);
     match tokio::time::timeout(limit, sea_orm::sqlx::PgConnection::connect(url)).await {
         Ok(Ok(c)) => {

@@ -218,7 +218,8 @@ fn check_text(
         });
         return None;
     }
-    if trimmed.is_empty() {
+    // Zero-width spaces, a BOM or fillers alone are no text either.
+    if trimmed.chars().all(super::text::is_invisible) {
         if required {
             errors.push(FieldError {
                 field,
@@ -378,6 +379,15 @@ mod tests {
                 ("good_faith", Problem::MustConfirm),
             ]
         );
+    }
+
+    #[test]
+    fn invisible_characters_alone_are_no_text() {
+        let mut f = good();
+        f.description = "\u{200b}\u{feff}\u{3164} ".into();
+        let errs = validate(&f, &tax(), LIMITS).unwrap_err();
+        assert_eq!(errs[0].field, "description");
+        assert_eq!(errs[0].problem, Problem::Required);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub async fn serve(
     large_body: LargeBody,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let limits = Limits {
+        max_connections: fit_to_file_limit(limits.max_connections),
+        ..limits
+    };
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
@@ -141,6 +145,47 @@ pub async fn serve(
         ),
     }
     Ok(())
+}
+
+/// Raises the open-file limit to what the system allows, and keeps the cap below it: each
+/// connection is a file descriptor, and a server out of them cannot accept, answer `/healthz`
+/// or open its database files (`accept error: Too many open files`). Some descriptors stay for
+/// the database, mail and refusals over the cap.
+fn fit_to_file_limit(wanted: usize) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        const SPARE: u64 = 128;
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return wanted;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        let room = lim.rlim_cur.saturating_sub(SPARE).max(1);
+        if (wanted as u64) > room {
+            tracing::warn!(
+                max_connections = wanted,
+                open_file_limit = lim.rlim_cur,
+                "server.max_connections is above what the open-file limit allows; serving at most {room} at once"
+            );
+            return room as usize;
+        }
+        wanted
+    }
+    #[cfg(not(target_os = "linux"))]
+    wanted
 }
 
 /// Over the cap: say so and close, without reading the request.

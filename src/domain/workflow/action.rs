@@ -815,30 +815,7 @@ fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, Ref
     Ok(Some(value.to_owned()))
 }
 
-/// Characters that show nothing: white space, zero-width and joiner characters, the byte
-/// order mark, soft hyphens, fillers and the blank Braille pattern.
-pub fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-        )
-}
+pub use crate::domain::text::is_invisible;
 
 /// The longest text each field a person types takes; fields only the system writes have none.
 pub fn max_chars(field: &str) -> Option<usize> {
