@@ -40,9 +40,9 @@ pub struct Submission {
     fingerprint: String,
     /// For a discovery report: the tool's id for the finding, and what it said.
     pub source: Option<DiscoverySource>,
-    /// When it was handed to the writer: one that waited longer than the write timeout is
-    /// answered [`DbError::Busy`] and not stored (its submitter has been told 503).
-    pub(crate) queued_at: std::time::Instant,
+    /// A web request's report must be stored by then (its write timeout) or is answered
+    /// [`DbError::Busy`] and not stored: its submitter is told 503. Imports have none.
+    answer_by: Option<std::time::Instant>,
 }
 
 /// Where a discovery report comes from; `(tool, source_id)` is stored once, so the same
@@ -79,8 +79,15 @@ impl Submission {
             ack,
             fingerprint,
             source: None,
-            queued_at: std::time::Instant::now(),
+            answer_by: None,
         }
+    }
+
+    /// The report must be stored within `timeout` from now, or not at all (see
+    /// [`IntakeWriter::submit_within`]).
+    pub fn answer_within(mut self, timeout: std::time::Duration) -> Submission {
+        self.answer_by = Some(std::time::Instant::now() + timeout);
+        self
     }
 
     /// The same submission as a discovery report from `source`.
@@ -223,6 +230,28 @@ impl IntakeWriter {
     /// Stores one report; returns once it is committed.
     pub async fn submit(&self, sub: Submission) -> Result<Stored, IntakeError> {
         self.enqueue(sub).await?.stored().await
+    }
+
+    /// Stores one report for a request that must be answered within `timeout`: past it the
+    /// answer is [`DbError::Busy`] (503), and the report is not stored afterwards (the writer
+    /// skips a report nobody waits for any more).
+    pub async fn submit_within(
+        &self,
+        sub: Submission,
+        timeout: std::time::Duration,
+    ) -> Result<Stored, IntakeError> {
+        let sub = sub.answer_within(timeout);
+        // A little longer than the writer's own deadline, so that the writer's answer (stored,
+        // or Busy) normally arrives first.
+        match tokio::time::timeout(
+            timeout + std::time::Duration::from_millis(500),
+            self.submit(sub),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(IntakeError::Db(Arc::new(DbError::Busy))),
+        }
     }
 
     /// Whether the writer is there to take reports.

@@ -24,9 +24,9 @@ pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiv
         let (jobs, _) = split(&mut work);
         // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.
         let now = std::time::Instant::now();
-        let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(sub, done)| {
-            !done.is_closed() && now.duration_since(sub.queued_at) < db.write_timeout()
-        });
+        let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
         for (_, done) in stale {
             let _ = done.send(Err(Arc::new(DbError::Busy)));
         }

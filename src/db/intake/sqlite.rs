@@ -278,19 +278,26 @@ fn one_round(
     // be told their tracking code.
     let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
         .into_iter()
-        .partition(|(sub, done)| !done.is_closed() && now.duration_since(sub.queued_at) < timeout);
+        .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
     for (_, done) in stale {
         let _ = done.send(Err(Arc::new(DbError::Busy)));
     }
     let mut failure = None;
     conn.busy_timeout(timeout)?;
-    let Some(deadline) = jobs.iter().map(|(s, _)| s.queued_at + timeout).min() else {
+    if jobs.is_empty() {
         let _gate = db.write_guard_blocking();
         for task in tasks {
             task(conn);
         }
         return Ok(());
-    };
+    }
+    // A request waits at most its write timeout; an import (no deadline of its own) keeps
+    // trying for a while longer before its batch fails.
+    let deadline = jobs
+        .iter()
+        .filter_map(|(s, _)| s.answer_by)
+        .min()
+        .unwrap_or(now + timeout * 10);
     let _gate = db.write_guard_blocking();
     let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
     let result = store_batch(conn, policy, &subs, deadline);
