@@ -231,8 +231,10 @@ fn run(
             one_round(&mut conn, &db, &policy, jobs, tasks)
         }));
         reopen |= match outcome {
-            Ok(Ok(())) => {
-                if failing {
+            // Only a round that stored reports shows the writer can write again (one with only
+            // tasks may have met the same lock and said nothing).
+            Ok(Ok(stored)) => {
+                if failing && stored {
                     tracing::info!(path = %path_of(&db), "the SQLite writer can write again");
                     failing = false;
                 }
@@ -242,11 +244,18 @@ fn run(
                 // Logged once per failing spell, with the file, not once per batch.
                 // (The failure itself went to the submitters as 503.)
                 if !failing {
-                    tracing::error!(path = %path_of(&db), error = %e,
-                        "the SQLite writer cannot write; reports are answered 503 until it can");
+                    if matches!(e, DbError::Busy) {
+                        tracing::warn!(path = %path_of(&db),
+                            "the database is locked by another writer (another process?); \
+                             reports are answered 503 until it is free");
+                    } else {
+                        tracing::error!(path = %path_of(&db), error = %e,
+                            "the SQLite writer cannot write; reports are answered 503 until it can");
+                    }
                     failing = true;
                 }
-                true
+                // A lock held elsewhere is not the connection's fault: keep it.
+                !matches!(e, DbError::Busy)
             }
             Err(_) => {
                 tracing::error!(path = %path_of(&db),
@@ -263,15 +272,16 @@ fn path_of(db: &Db) -> String {
         .unwrap_or_default()
 }
 
-/// One batch of reports and the tasks that came with it, under the write gate. Returns the
-/// storage failure when there was one (the submitters have their answers either way).
+/// One batch of reports and the tasks that came with it, under the write gate. Returns whether
+/// reports were stored, or the storage failure when there was one (the submitters have their
+/// answers either way).
 fn one_round(
     conn: &mut Connection,
     db: &Db,
     policy: &Policy,
     jobs: Vec<super::Job>,
     tasks: Vec<super::Task>,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let timeout = db.write_timeout();
     let now = std::time::Instant::now();
     // Reports whose submitter has gone (or was already told 503) are not stored: nobody would
@@ -289,7 +299,7 @@ fn one_round(
         for task in tasks {
             task(conn);
         }
-        return Ok(());
+        return Ok(false);
     }
     // A request waits at most its write timeout; an import (no deadline of its own) keeps
     // trying for a while longer before its batch fails.
@@ -323,7 +333,7 @@ fn one_round(
             "a write on the writer's thread failed".into(),
         ));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The same failure again, for the log (the original went to the submitters).
