@@ -13,6 +13,8 @@ use crate::db::Db;
 use crate::db::intake::IntakeWriter;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{Mode, Retry, deliver_pending};
+use crate::web::proxy::TrustedProxies;
+use crate::web::staff::signin_limits::SigninLimits;
 use crate::web::{self, AppState, Shared, ratelimit::RateLimiter};
 
 pub struct Application {
@@ -53,9 +55,24 @@ impl Application {
         {
             let _ = settings.server.public_url.set_port(Some(addr.port()));
         }
-        let db = connect_and_migrate(&settings).await?;
+        // Requests wait at most the write timeout for the database (then 503); commands run
+        // from a shell wait the busy timeout.
+        let db = Db::connect_with(
+            &settings.database.url,
+            settings.database.max_connections,
+            Duration::from_millis(settings.database.busy_timeout_ms),
+            Duration::from_millis(settings.database.write_timeout_ms),
+        )
+        .await?;
+        db.migrate().await?;
         crate::jobs::calendar::startup(&db, &settings, Utc::now()).await?;
         let transport = Transport::from_settings(&settings.mail).map_err(anyhow::Error::msg)?;
+        if settings.server.trust_forwarded_for && settings.server.trusted_proxies.is_empty() {
+            tracing::warn!(
+                "server.trust_forwarded_for is ignored (its leftmost X-Forwarded-For hop is the \
+                 client's to write): list the proxies in server.trusted_proxies instead"
+            );
+        }
         let settings = Arc::new(settings);
         let intake = IntakeWriter::start(
             db.clone(),
@@ -67,18 +84,14 @@ impl Application {
                 settings.limits.intake_burst,
                 settings.limits.intake_per_minute,
             )),
-            login_ip_limiter: Arc::new(RateLimiter::new(
-                settings.auth.login_burst,
-                settings.auth.login_per_minute,
-            )),
-            login_account_limiter: Arc::new(RateLimiter::new(
-                settings.auth.login_burst,
-                settings.auth.login_per_minute,
-            )),
+            signins: Arc::new(SigninLimits::new(&settings.auth)),
+            proxies: TrustedProxies::parse(&settings.server.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
             settings,
             db,
             intake,
             mail_ready: Arc::new(tokio::sync::Notify::new()),
+            ready: Arc::new(crate::db::storage::ReadyProbe::new(Duration::from_secs(1))),
         });
         Ok(Application {
             listener,
@@ -111,12 +124,15 @@ impl Application {
             state.settings.clone(),
             state.mail_ready.clone(),
         ));
+        let limits = web::server::Limits::from_settings(&state.settings.server);
         let app = web::router(state);
-        let result = axum::serve(
+        let result = web::server::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            limits,
+            web::retraining::takes_large_bodies,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await;
         worker.abort();
         sweeper.abort();

@@ -82,8 +82,44 @@ pub struct ServerSettings {
     pub addr: SocketAddr,
     /// The address people reach the service at; links in mail are built from it.
     pub public_url: url::Url,
-    /// Only behind a reverse proxy that sets it: otherwise anyone could dodge the rate limit.
+    /// Superseded by `trusted_proxies` (the leftmost hop it took is the client's to write);
+    /// still read so old files start, and warned about at start-up.
+    #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For entries are believed.
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// Connection limits: see `[server]` in config/default.toml.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_write_timeout() -> u64 {
+    2000
+}
+
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_shutdown_grace() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +129,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a writer waits for SQLite's lock before giving up.
     pub busy_timeout_ms: u64,
+    /// How long a request waits to write (the write gate, then the database's lock) before it
+    /// is answered 503 with Retry-After.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout_ms: u64,
     /// Largest number of reports committed together by the intake writer.
     pub intake_batch: usize,
 }
@@ -231,10 +271,39 @@ pub struct PublicSettings {
 pub struct AuthSettings {
     /// How long a staff session lasts.
     pub session_hours: i64,
-    /// Login attempts per account and per client address in a burst, then per minute.
+    /// No longer read (sign-in limits count failures only, below); accepted so that older
+    /// files still start.
+    #[serde(default)]
     pub login_burst: u32,
+    #[serde(default)]
     pub login_per_minute: u32,
     pub min_password_chars: usize,
+    /// Failed sign-ins one account may have in `login_failure_window_secs` before further
+    /// attempts are refused (or, from an address it has signed in from before, delayed).
+    #[serde(default = "default_account_failures")]
+    pub login_account_failures: u32,
+    /// Failed sign-ins one client address may have in the window, whatever the accounts.
+    #[serde(default = "default_address_failures")]
+    pub login_address_failures: u32,
+    #[serde(default = "default_failure_window")]
+    pub login_failure_window_secs: u64,
+    /// The wait before answering a sign-in to an account over its failure limit, from an
+    /// address that account has signed in from before.
+    #[serde(default = "default_known_delay")]
+    pub login_known_address_delay_ms: u64,
+}
+
+fn default_account_failures() -> u32 {
+    5
+}
+fn default_address_failures() -> u32 {
+    100
+}
+fn default_failure_window() -> u64 {
+    900
+}
+fn default_known_delay() -> u64 {
+    2000
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +432,20 @@ impl Settings {
         }
         if crate::domain::locale::Locale::parse(&self.public.default_locale).is_none() {
             return bad("public.default_locale must be zh-CN or en".into());
+        }
+        if let Err(e) = crate::web::proxy::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return bad(format!("server.trusted_proxies: {e}"));
+        }
+        if self.server.header_timeout_secs == 0
+            || self.server.body_timeout_secs == 0
+            || self.server.idle_timeout_secs == 0
+            || self.server.max_connections == 0
+        {
+            return bad(
+                "server.header_timeout_secs, body_timeout_secs, idle_timeout_secs and \
+                 max_connections must be above 0"
+                    .into(),
+            );
         }
         if !matches!(self.server.public_url.scheme(), "http" | "https") {
             return bad("server.public_url must be an http or https URL".into());

@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod i18n;
 pub mod jobs;
+pub mod log_format;
 pub mod mail;
 pub mod nice;
 pub mod web;

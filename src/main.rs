@@ -157,10 +157,19 @@ fn init_tracing() {
     // Colours only for a person at a terminal; logs piped to a file or a collector stay plain.
     use std::io::IsTerminal;
     let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .init();
+    let json = std::env::var("RECTIFY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .event_format(rectify::log_format::Json)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .init();
+    }
 }
 
 #[tokio::main]
@@ -316,8 +325,20 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
             };
             let email = rectify::domain::report::Email::parse(&email)
                 .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
-            if name.trim().is_empty() {
+            if name
+                .trim()
+                .chars()
+                .all(rectify::domain::workflow::is_invisible)
+            {
                 anyhow::bail!("--name must not be empty");
+            }
+            if name.chars().any(char::is_control) {
+                anyhow::bail!(
+                    "--name must not contain control characters (such as terminal escape sequences)"
+                );
+            }
+            if name.chars().count() > 200 {
+                anyhow::bail!("--name must be at most 200 characters");
             }
             if users::by_email(&db, email.as_str()).await?.is_some() {
                 anyhow::bail!("an account for {email} exists already");
@@ -326,14 +347,18 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> anyhow::Result<(
             let (password, generated) = if std::io::stdin().is_terminal() {
                 (hex::encode(rand::random::<[u8; 12]>()), true)
             } else {
+                // Not a terminal: the password must come on standard input. An empty one is an
+                // error, not a reason to make one up that a script would never see.
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
                 let p = line.trim_end_matches(['\n', '\r']).to_string();
                 if p.is_empty() {
-                    (hex::encode(rand::random::<[u8; 12]>()), true)
-                } else {
-                    (p, false)
+                    anyhow::bail!(
+                        "no password on standard input: pipe one in (echo \"$PASSWORD\" | rectify user \
+                         add …), or run the command at a terminal to have one generated"
+                    );
                 }
+                (p, false)
             };
             if password.chars().count() < settings.auth.min_password_chars {
                 anyhow::bail!(

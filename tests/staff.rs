@@ -141,19 +141,23 @@ async fn sign_in_and_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_attempts_are_limited_per_account_and_per_address() {
+async fn sign_in_limits_count_failures_per_account_and_per_address() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.auth.login_burst = 3;
-        s.auth.login_per_minute = 1;
+        s.auth.login_account_failures = 3;
+        s.auth.login_address_failures = 6;
+        s.auth.login_known_address_delay_ms = 300;
     })
     .await;
     add_user(&app, "a@example.com", "lead").await;
     add_user(&app, "b@example.com", "lead").await;
-    let other_address = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let from = |addr: &str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(addr.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let (home, attacker, elsewhere) = (from("127.0.0.2"), from("127.0.0.3"), from("127.0.0.4"));
     let try_login = |c: reqwest::Client, email: &'static str, pw: &'static str| {
         let url = app.url("/login");
         async move {
@@ -166,32 +170,98 @@ async fn sign_in_attempts_are_limited_per_account_and_per_address() {
                 .as_u16()
         }
     };
+    assert_eq!(
+        try_login(home.clone(), "a@example.com", PASSWORD).await,
+        303
+    );
     for _ in 0..3 {
         assert_eq!(
-            try_login(app.client.clone(), "a@example.com", "wrong").await,
+            try_login(attacker.clone(), "a@example.com", "wrong").await,
             401
         );
     }
     assert_eq!(
-        try_login(app.client.clone(), "a@example.com", PASSWORD).await,
+        try_login(attacker.clone(), "a@example.com", PASSWORD).await,
         429,
-        "the right password waits too"
+        "over the account's failures, the right password from a new address waits too"
     );
     assert_eq!(
-        try_login(other_address.clone(), "a@example.com", PASSWORD).await,
+        try_login(elsewhere.clone(), "a@example.com", PASSWORD).await,
         429,
         "per account, whatever the address"
     );
+    let t = std::time::Instant::now();
     assert_eq!(
-        try_login(other_address.clone(), "b@example.com", PASSWORD).await,
+        try_login(home.clone(), "a@example.com", PASSWORD).await,
         303,
-        "another account from another address"
+        "the owner, from an address that signed in before, is delayed, not locked out"
     );
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
     assert_eq!(
-        try_login(app.client.clone(), "b@example.com", PASSWORD).await,
+        try_login(attacker.clone(), "b@example.com", PASSWORD).await,
+        303,
+        "another account from the attacker's address: 3 failures are under the address limit"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            try_login(attacker.clone(), "nobody@example.com", "x").await,
+            401
+        );
+    }
+    assert_eq!(
+        try_login(attacker.clone(), "b@example.com", PASSWORD).await,
         429,
         "per address, whatever the account"
     );
+    assert_eq!(
+        try_login(elsewhere.clone(), "b@example.com", PASSWORD).await,
+        303
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_correct_sign_ins_from_one_address_all_succeed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let office = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address("127.0.0.5".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    // One hash for all fifty (hashing is what takes time here, not what is tested).
+    let hash = rectify::web::staff::auth::hash_password(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut who = Vec::new();
+    for n in 0..50 {
+        let email = format!("staff{n}@example.com");
+        rectify::db::users::create(
+            &app.db,
+            &email,
+            "Staff",
+            "triager",
+            &hash,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        who.push(email);
+    }
+    let attempts = who.iter().map(|email| {
+        let c = office.clone();
+        let url = app.url("/login");
+        async move {
+            c.post(url)
+                .form(&[("email", email.as_str()), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
     app.stop().await;
 }
 
@@ -1050,7 +1120,9 @@ async fn accounts_from_the_command_line() {
     );
     assert!(!bad_role.status.success());
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
-    let generated = rectify(
+    // Not at a terminal, an empty standard input is an error: no password is made up that a
+    // script would never see (README: generated only at a terminal).
+    let empty = rectify(
         &[
             "user",
             "add",
@@ -1063,7 +1135,26 @@ async fn accounts_from_the_command_line() {
         ],
         "",
     );
-    assert!(generated.status.success());
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no password on standard input"));
+    // At a terminal (script(1) gives the command one), a password is generated and shown once.
+    let cmd = format!(
+        "{} user add --email lead@example.com --name Lee --role lead",
+        env!("CARGO_BIN_EXE_rectify")
+    );
+    let generated = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RECTIFY_DATABASE__URL", &app.settings.database.url)
+        .env_remove("RECTIFY_ENV")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stdout)
+    );
     let text = String::from_utf8_lossy(&generated.stdout).to_string();
     let password = text
         .split("password (shown once): ")

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod outbox;
 mod raw;
 pub mod status;
+pub mod storage;
 pub mod tokens;
 pub mod users;
 pub mod verification;
@@ -56,6 +57,9 @@ pub struct Db {
     /// writer still ends when the last intake handle is dropped.
     writer_thread: Arc<std::sync::OnceLock<tokio::sync::mpsc::WeakSender<intake::Work>>>,
     busy_timeout: Duration,
+    /// How long a write waits for the gate and then for SQLite's lock before it gives up with
+    /// [`DbError::Busy`] (the web answers 503).
+    write_timeout: Duration,
 }
 
 impl Db {
@@ -64,6 +68,17 @@ impl Db {
         max_connections: u32,
         busy_timeout: Duration,
     ) -> Result<Db, DbError> {
+        Db::connect_with(url, max_connections, busy_timeout, busy_timeout).await
+    }
+
+    /// [`Db::connect`], with writes giving up after `write_timeout` (`rectify serve`: a request
+    /// is answered 503 rather than left waiting on another process's lock).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        busy_timeout: Duration,
+        write_timeout: Duration,
+    ) -> Result<Db, DbError> {
         if let Some(path) = sqlite_path(url)
             && let Some(parent) = std::path::Path::new(&path).parent()
             && !parent.as_os_str().is_empty()
@@ -71,7 +86,7 @@ impl Db {
             std::fs::create_dir_all(parent)
                 .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let options = |max: u32| {
+        let options = |max: u32, busy_timeout: Duration| {
             let mut opts = ConnectOptions::new(url.to_string());
             opts.max_connections(max)
                 .min_connections(1)
@@ -97,12 +112,22 @@ impl Db {
                 });
             opts
         };
-        let conn = Database::connect(options(max_connections)).await?;
+        if let Some(path) = sqlite_path(url) {
+            storage::check_writable(std::path::Path::new(&path))?;
+        }
+        if sqlite_path(url).is_none() && url.starts_with("postgres") {
+            probe_postgres(url).await?;
+        }
+        let conn = Database::connect(options(max_connections, busy_timeout))
+            .await
+            .map_err(|e| connect_error(url, e))?;
         let backend = conn.get_database_backend();
         let writer = if backend == DbBackend::Postgres {
             conn.clone()
         } else {
-            Database::connect(options(1)).await?
+            Database::connect(options(1, write_timeout.min(busy_timeout)))
+                .await
+                .map_err(|e| connect_error(url, e))?
         };
         Ok(Db {
             conn,
@@ -112,6 +137,7 @@ impl Db {
             sqlite_file: sqlite_path(url).map(|p| Arc::from(std::path::Path::new(&p))),
             writer_thread: Arc::default(),
             busy_timeout,
+            write_timeout,
         })
     }
 
@@ -137,7 +163,11 @@ impl Db {
         let gate = if self.is_postgres() {
             None
         } else {
-            Some(self.write_gate.clone().lock_owned().await)
+            Some(
+                tokio::time::timeout(self.write_timeout, self.write_gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| DbError::Busy)?,
+            )
         };
         let txn = self
             .writer
@@ -147,6 +177,17 @@ impl Db {
                 ..Default::default()
             })
             .await?;
+        if self.is_postgres() {
+            // Rows locked elsewhere: give up after the write timeout (503), do not hang.
+            txn.execute_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SET LOCAL lock_timeout = {}",
+                    self.write_timeout.as_millis().max(1)
+                ),
+            ))
+            .await?;
+        }
         Ok(WriteTxn { txn, _gate: gate })
     }
 
@@ -194,7 +235,7 @@ impl Db {
         let task: intake::Task = Box::new(move |conn| {
             let _ = done.send(intake::in_transaction(conn, f));
         });
-        let stopped = || DbError::Setup("the SQLite writer has stopped".into());
+        let stopped = || DbError::WriterDown;
         if queue.send(intake::Work::Task(task)).await.is_err() {
             return Some(Err(stopped()));
         }
@@ -221,6 +262,10 @@ impl Db {
 
     pub fn busy_timeout(&self) -> Duration {
         self.busy_timeout
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        self.write_timeout
     }
 
     /// The connection writes go through; only [`Db::begin_write`] writes on it (and tests that
@@ -261,6 +306,52 @@ impl std::ops::Deref for WriteTxn {
     fn deref(&self) -> &DatabaseTransaction {
         &self.txn
     }
+}
+
+/// One connection straight to the server before the pool is built, so that an unreachable or
+/// refusing server is reported at once with its cause (the pool would say only "timed out",
+/// after its own timeout, for each of its connections).
+async fn probe_postgres(url: &str) -> Result<(), DbError> {
+    use sea_orm::sqlx::Connection;
+    let limit = Duration::from_secs(10);
+    match tokio::time::timeout(limit, sea_orm::sqlx::PgConnection::connect(url)).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(connect_error(
+            url,
+            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(e))),
+        )),
+        Err(_) => Err(connect_error(
+            url,
+            sea_orm::DbErr::Custom(format!(
+                "no answer within {} s (is the server running, and the host and port right?)",
+                limit.as_secs()
+            )),
+        )),
+    }
+}
+
+/// A connection that failed, said so that an operator can act: which host or file, and why.
+fn connect_error(url: &str, e: sea_orm::DbErr) -> DbError {
+    let cause = match &e {
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(x)) => x.to_string(),
+        other => other.to_string(),
+    };
+    let place = match sqlite_path(url) {
+        Some(path) => format!("the SQLite database {path}"),
+        None => match url::Url::parse(url) {
+            Ok(u) => format!(
+                "the database server at {}:{} (database {:?})",
+                u.host_str().unwrap_or("?"),
+                u.port_or_known_default().unwrap_or(5432),
+                u.path().trim_start_matches('/')
+            ),
+            Err(_) => "the database".into(),
+        },
+    };
+    DbError::Setup(format!("cannot open {place}: {cause}"))
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

@@ -13,6 +13,7 @@ pub mod severity;
 pub mod spelling;
 pub mod stage;
 pub mod taxonomy;
+pub mod text;
 pub mod token;
 pub mod tracking_code;
 pub mod workflow;

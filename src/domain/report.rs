@@ -91,10 +91,15 @@ pub fn clock_applies(name: &str, complaint: bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Required,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     ControlCharacters,
     UnknownCategory,
     InvalidEmail,
+    /// The part before `@` has characters outside ASCII: deliverable only over SMTPUTF8,
+    /// which the mailer does not use, so the reporter is asked for another address.
+    EmailLocalNotAscii,
     MustConfirm,
 }
 
@@ -104,7 +109,10 @@ pub struct FieldError {
     pub problem: Problem,
 }
 
-/// An email address we will send to: one `@`, a dotted domain, no spaces or angle brackets.
+/// An email address we can deliver to: a dot-atom local part in ASCII, and a domain of at least
+/// two labels whose Unicode form is kept as its punycode (IDNA), each label of letters, digits
+/// and inner hyphens, at most 63 long; and what the mail library's own parser accepts. Every
+/// address accepted here can be written in a `To:` header and an SMTP envelope as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -114,24 +122,26 @@ impl Email {
         let (local, domain) = s.rsplit_once('@').ok_or(Problem::InvalidEmail)?;
         let bad_char =
             |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
-        if s.len() > 254
-            || local.is_empty()
-            || local.len() > 64
-            || local.chars().any(bad_char)
-            || domain.len() < 3
-            || !domain.contains('.')
-            || domain.starts_with('.')
-            || domain.ends_with('.')
-            || domain.contains("..")
-            || domain
-                .chars()
-                .any(|c| !(c.is_alphanumeric() || c == '-' || c == '.'))
+        if local.is_empty() || local.chars().any(bad_char) {
+            return Err(Problem::InvalidEmail);
+        }
+        if !local.is_ascii() {
+            return Err(Problem::EmailLocalNotAscii);
+        }
+        if local.len() > 64
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
         {
             return Err(Problem::InvalidEmail);
         }
-        Ok(Email(s.to_string()))
+        let domain = ascii_domain(domain).ok_or(Problem::InvalidEmail)?;
+        let address = format!("{local}@{domain}");
+        if address.len() > 254 || lettre::Address::new(local, &domain).is_err() {
+            return Err(Problem::InvalidEmail);
+        }
+        Ok(Email(address))
     }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -141,6 +151,28 @@ impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The domain in ASCII (punycode for a Unicode one), lower-cased, when every label is a
+/// hostname label: 1 to 63 letters, digits and hyphens, no hyphen first or last; at least two
+/// labels, the last not all digits (no bare IP addresses).
+fn ascii_domain(domain: &str) -> Option<String> {
+    if domain.is_empty() || domain.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii(domain).ok()?.to_ascii_lowercase();
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (ascii.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && !labels.last()?.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(ascii)
 }
 
 /// A report that passed every rule. Optional text fields are `None` when left empty.
@@ -186,7 +218,8 @@ fn check_text(
         });
         return None;
     }
-    if trimmed.is_empty() {
+    // Zero-width spaces, a BOM or fillers alone are no text either.
+    if trimmed.chars().all(super::text::is_invisible) {
         if required {
             errors.push(FieldError {
                 field,
@@ -349,6 +382,15 @@ mod tests {
     }
 
     #[test]
+    fn invisible_characters_alone_are_no_text() {
+        let mut f = good();
+        f.description = "\u{200b}\u{feff}\u{3164} ".into();
+        let errs = validate(&f, &tax(), LIMITS).unwrap_err();
+        assert_eq!(errs[0].field, "description");
+        assert_eq!(errs[0].problem, Problem::Required);
+    }
+
+    #[test]
     fn counts_characters_not_bytes() {
         let mut f = good();
         f.output = "违".repeat(20);
@@ -358,13 +400,30 @@ mod tests {
     #[test]
     fn email_rules() {
         assert!(Email::parse("a@example.com").is_ok());
-        assert!(Email::parse("张三@例子.中国").is_ok());
+        assert_eq!(
+            Email::parse("zhang@例子.中国").unwrap().as_str(),
+            "zhang@xn--fsqu00a.xn--fiqs8s",
+            "a Unicode domain is kept as punycode"
+        );
+        assert_eq!(
+            Email::parse("张三@例子.中国"),
+            Err(Problem::EmailLocalNotAscii)
+        );
+        let long_label = format!("a@{}.com", "x".repeat(64));
         for bad in [
             "a@b",
             "@example.com",
             "a b@example.com",
             "a@example..com",
             "<a@x.com>",
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
+            "a@-example.com",
+            "a@example-.com",
+            "a@192.168.0.1",
+            "a@[127.0.0.1]",
+            long_label.as_str(),
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod format;
+pub mod hardening;
 mod public;
 pub mod words;
 

@@ -290,6 +290,12 @@ pub fn problem_message(locale: Locale, p: &Problem) -> String {
             "This is not a valid email address."
         }
         .into(),
+        Problem::EmailLocalNotAscii => if zh {
+            "邮箱地址 @ 之前的部分只能使用英文字母、数字和常用符号（我们的邮件系统无法投递到含中文等字符的用户名）。请换一个地址。"
+        } else {
+            "The part before the @ can only have Latin letters, digits and the usual symbols (our mail cannot be delivered to other characters there). Please use another address."
+        }
+        .into(),
         Problem::MustConfirm => if zh {
             "请确认举报内容真实、完整并出于善意。"
         } else {

@@ -6,6 +6,9 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::db::DbError;
+use crate::db::error::Failure;
+use crate::db::intake::IntakeError;
 use crate::domain::locale::Locale;
 use crate::i18n::{Texts, texts};
 
@@ -17,6 +20,10 @@ pub enum Kind {
     TooMany,
     Unsupported,
     Forbidden,
+    /// The input breaks a rule the database keeps (unknown user, duplicate): 422.
+    Unprocessable,
+    /// Storage busy or failing: 503 with Retry-After; nothing was stored.
+    Unavailable,
     Internal,
 }
 
@@ -61,11 +68,30 @@ impl WebError {
         self
     }
 
-    /// Log the cause where staff can see it; the reader gets a general sentence.
-    pub fn internal(locale: Locale, json: bool, cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "request failed");
+    /// Log the cause where staff can see it; the reader gets a general sentence. A database
+    /// that is busy or failing is not a fault of ours to hide behind a 500: it answers 503 with
+    /// Retry-After, and a constraint the input broke answers 422 (the one place that maps them).
+    pub fn internal(locale: Locale, json: bool, cause: impl std::fmt::Display + 'static) -> Self {
+        let kind = match failure_of(&cause) {
+            Some(Failure::Busy) => {
+                tracing::warn!(error = %cause, "database busy: answered 503");
+                Kind::Unavailable
+            }
+            Some(Failure::Storage) => {
+                tracing::error!(error = %cause, "storage failing: answered 503");
+                Kind::Unavailable
+            }
+            Some(Failure::Constraint) => {
+                tracing::info!(error = %cause, "constraint violated: answered 422");
+                Kind::Unprocessable
+            }
+            _ => {
+                tracing::error!(error = %cause, "request failed");
+                Kind::Internal
+            }
+        };
         WebError {
-            kind: Kind::Internal,
+            kind,
             locale,
             json,
             detail: None,
@@ -80,6 +106,8 @@ impl WebError {
             Kind::TooMany => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +120,8 @@ impl WebError {
             Kind::TooMany => "too_many_requests",
             Kind::Unsupported => "unsupported_media_type",
             Kind::Forbidden => "forbidden",
+            Kind::Unprocessable => "unprocessable",
+            Kind::Unavailable => "unavailable",
             Kind::Internal => "internal",
         }
     }
@@ -107,6 +137,8 @@ impl IntoResponse for WebError {
             Kind::TooMany => t.too_many,
             Kind::Unsupported => t.unsupported,
             Kind::Forbidden => t.forbidden,
+            Kind::Unprocessable => crate::i18n::hardening::unprocessable(self.locale),
+            Kind::Unavailable => crate::i18n::hardening::unavailable(self.locale),
             Kind::Internal => t.server_error,
         };
         let message = self.detail.as_deref().unwrap_or(general);
@@ -129,12 +161,78 @@ impl IntoResponse for WebError {
                 Err(_) => (status, message.to_string()).into_response(),
             }
         };
-        if self.kind == Kind::TooMany {
+        let retry_after = match self.kind {
+            Kind::TooMany => Some("60"),
+            Kind::Unavailable => Some(RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("60"),
+                axum::http::HeaderValue::from_static(secs),
             );
         }
         resp
+    }
+}
+
+/// How long a 503 asks the client to wait: a lock held by another writer is usually gone in
+/// moments.
+pub const RETRY_AFTER_SECS: &str = "2";
+
+/// What a failure is, when it is one the database layer can classify: a `DbError` or a
+/// sea-orm error as they are, or inside an `anyhow::Error` or an intake error.
+fn failure_of(cause: &dyn std::any::Any) -> Option<Failure> {
+    if let Some(e) = cause.downcast_ref::<DbError>() {
+        return Some(e.failure());
+    }
+    if let Some(e) = cause.downcast_ref::<sea_orm::DbErr>() {
+        return Some(DbError::Db(e.clone()).failure());
+    }
+    if let Some(e) = cause.downcast_ref::<IntakeError>() {
+        return Some(e.failure());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::db::workflow::ActError>()
+        && let crate::db::workflow::ActError::Db(e) = e
+    {
+        return Some(e.failure());
+    }
+    if let Some(e) = cause.downcast_ref::<anyhow::Error>() {
+        for c in e.chain() {
+            if let Some(d) = c.downcast_ref::<DbError>() {
+                return Some(d.failure());
+            }
+            if let Some(d) = c.downcast_ref::<IntakeError>() {
+                return Some(d.failure());
+            }
+            if let Some(d) = c.downcast_ref::<sea_orm::DbErr>() {
+                return Some(DbError::Db(d.clone()).failure());
+            }
+        }
+    }
+    None
+}
+
+impl From<DbError> for WebError {
+    fn from(e: DbError) -> Self {
+        WebError::internal(Locale::En, false, e)
+    }
+}
+
+impl From<sea_orm::DbErr> for WebError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        WebError::internal(Locale::En, false, e)
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::internal(Locale::En, false, e)
+    }
+}
+
+impl From<anyhow::Error> for WebError {
+    fn from(e: anyhow::Error) -> Self {
+        WebError::internal(Locale::En, false, e)
     }
 }

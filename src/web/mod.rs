@@ -5,10 +5,13 @@ pub mod api;
 pub mod error;
 pub mod form;
 pub mod machine;
+pub mod proxy;
 pub mod public;
 pub mod ratelimit;
+pub mod request_log;
 pub mod retraining;
 pub mod security;
+pub mod server;
 pub mod staff;
 
 use std::sync::Arc;
@@ -54,9 +57,12 @@ pub struct Shared {
     pub db: Db,
     pub intake: IntakeWriter,
     pub limiter: Arc<RateLimiter>,
-    /// Login attempts per client address and per account.
-    pub login_ip_limiter: Arc<RateLimiter>,
-    pub login_account_limiter: Arc<RateLimiter<String>>,
+    /// Failed sign-ins per account and per client address.
+    pub signins: Arc<staff::signin_limits::SigninLimits>,
+    /// Whose X-Forwarded-For entries are believed (`server.trusted_proxies`).
+    pub proxies: proxy::TrustedProxies,
+    /// `/readyz`'s write probe and its last answer.
+    pub ready: Arc<crate::db::storage::ReadyProbe>,
     /// Wakes the outbox worker when a transaction wrote mail, so it need not wait for its tick.
     pub mail_ready: Arc<tokio::sync::Notify>,
 }
@@ -152,11 +158,7 @@ async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -
     let path = req.uri().path();
     if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH) {
         let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
-        let ip = security::client_ip(
-            req.headers(),
-            peer,
-            state.settings.server.trust_forwarded_for,
-        );
+        let ip = security::client_ip(req.headers(), peer, &state.proxies);
         if !state.limiter.allow(ip, Instant::now()) {
             let (parts, _) = req.into_parts();
             let default = Locale::parse(&state.settings.public.default_locale).unwrap_or_default();
@@ -221,19 +223,34 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_log::trace,
+        ))
         .with_state(state)
 }
 
+/// Ready when the database takes a write (a real committed one, at most once a second) and the
+/// intake writer runs; 503 otherwise, so a load balancer stops sending reports here.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    let unready = |why: String| {
+        tracing::warn!(reason = %why, "not ready");
+        let mut r = (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}"),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(error::RETRY_AFTER_SECS),
+        );
+        r
+    };
+    if !state.intake.is_running() {
+        return unready("the intake writer is not running".into());
+    }
+    match state.ready.check(&state.db).await {
         Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable",
-            )
-                .into_response()
-        }
+        Err(e) => unready(format!("the database cannot be written: {e}")),
     }
 }

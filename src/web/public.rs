@@ -244,7 +244,10 @@ pub async fn accept(
     let has_mail = ack.is_some();
     let stored = state
         .intake
-        .submit(Submission::new(report, locale, channel, code, now, ack))
+        .submit_within(
+            Submission::new(report, locale, channel, code, now, ack),
+            state.db.write_timeout(),
+        )
         .await?;
     if has_mail {
         state.mail_ready.notify_one();

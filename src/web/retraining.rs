@@ -70,7 +70,7 @@ fn unprocessable(errors: Vec<Value>) -> Response {
         .into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+fn internal(e: impl std::fmt::Display + 'static) -> Response {
     super::error::WebError::internal(Locale::En, true, e).into_response()
 }
 

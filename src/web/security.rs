@@ -47,24 +47,17 @@ pub async fn headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The client's address: the socket peer, or the first X-Forwarded-For hop when configured to
-/// trust a proxy in front.
+/// The client's address: the socket peer, or behind trusted proxies the rightmost
+/// `X-Forwarded-For` entry that is not one of them (see [`super::proxy`]).
 pub fn client_ip(
     req_headers: &HeaderMap,
     peer: Option<&ConnectInfo<SocketAddr>>,
-    trust_forwarded: bool,
+    proxies: &super::proxy::TrustedProxies,
 ) -> IpAddr {
-    if trust_forwarded
-        && let Some(ip) = req_headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return ip;
-    }
-    peer.map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    let peer = peer
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    proxies.client(req_headers, peer)
 }
 
 /// A browser tells us where a request comes from (Sec-Fetch-Site, Origin). A form post from

@@ -40,6 +40,9 @@ pub struct Submission {
     fingerprint: String,
     /// For a discovery report: the tool's id for the finding, and what it said.
     pub source: Option<DiscoverySource>,
+    /// A web request's report must be stored by then (its write timeout) or is answered
+    /// [`DbError::Busy`] and not stored: its submitter is told 503. Imports have none.
+    answer_by: Option<std::time::Instant>,
 }
 
 /// Where a discovery report comes from; `(tool, source_id)` is stored once, so the same
@@ -76,7 +79,15 @@ impl Submission {
             ack,
             fingerprint,
             source: None,
+            answer_by: None,
         }
+    }
+
+    /// The report must be stored within `timeout` from now, or not at all (see
+    /// [`IntakeWriter::submit_within`]).
+    pub fn answer_within(mut self, timeout: std::time::Duration) -> Submission {
+        self.answer_by = Some(std::time::Instant::now() + timeout);
+        self
     }
 
     /// The same submission as a discovery report from `source`.
@@ -217,19 +228,65 @@ impl IntakeWriter {
     }
 
     /// Stores one report; returns once it is committed.
-    pub async fn submit(&self, sub: Submission) -> Result<Stored, anyhow::Error> {
+    pub async fn submit(&self, sub: Submission) -> Result<Stored, IntakeError> {
         self.enqueue(sub).await?.stored().await
+    }
+
+    /// Stores one report for a request that must be answered within `timeout`: past it the
+    /// answer is [`DbError::Busy`] (503), and the report is not stored afterwards (the writer
+    /// skips a report nobody waits for any more).
+    pub async fn submit_within(
+        &self,
+        sub: Submission,
+        timeout: std::time::Duration,
+    ) -> Result<Stored, IntakeError> {
+        let sub = sub.answer_within(timeout);
+        // A little longer than the writer's own deadline, so that the writer's answer (stored,
+        // or Busy) normally arrives first.
+        match tokio::time::timeout(
+            timeout + std::time::Duration::from_millis(500),
+            self.submit(sub),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(IntakeError::Db(Arc::new(DbError::Busy))),
+        }
+    }
+
+    /// Whether the writer is there to take reports.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Queues one report and returns at once; reports queued one after another are stored in
     /// that order. [`Queued::stored`] waits for the commit.
-    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, anyhow::Error> {
+    pub async fn enqueue(&self, sub: Submission) -> Result<Queued, IntakeError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Work::Report((sub, done)))
             .await
-            .map_err(|_| anyhow::anyhow!("the intake writer has stopped"))?;
+            .map_err(|_| IntakeError::Stopped)?;
         Ok(Queued(wait))
+    }
+}
+
+/// Why a report was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("storing the report failed: {0}")]
+    Db(Arc<DbError>),
+    #[error("the intake writer stopped before committing")]
+    Stopped,
+}
+
+impl IntakeError {
+    pub fn failure(&self) -> super::error::Failure {
+        match self {
+            IntakeError::Db(e) => e.failure(),
+            // The writer is restarted when it fails; the submitter may try again.
+            IntakeError::Stopped => super::error::Failure::Busy,
+        }
     }
 }
 
@@ -237,13 +294,11 @@ impl IntakeWriter {
 pub struct Queued(oneshot::Receiver<Result<Stored, Arc<DbError>>>);
 
 impl Queued {
-    pub async fn stored(self) -> Result<Stored, anyhow::Error> {
+    pub async fn stored(self) -> Result<Stored, IntakeError> {
         match self.0.await {
             Ok(Ok(stored)) => Ok(stored),
-            Ok(Err(e)) => Err(anyhow::anyhow!("storing the report failed: {e}")),
-            Err(_) => Err(anyhow::anyhow!(
-                "the intake writer stopped before committing"
-            )),
+            Ok(Err(e)) => Err(IntakeError::Db(e)),
+            Err(_) => Err(IntakeError::Stopped),
         }
     }
 }
@@ -271,7 +326,9 @@ fn answer(jobs: &mut Vec<Job>, result: Result<Vec<Stored>, DbError>) -> Vec<Job>
             }
             Vec::new()
         }
-        Err(e) if jobs.len() > 1 => {
+        // A busy or failing database fails every report alike: one by one would only make
+        // each wait again.
+        Err(e) if jobs.len() > 1 && !e.is_unavailable() => {
             tracing::warn!(error = %e, "batch failed; storing its reports one by one");
             std::mem::take(jobs)
         }

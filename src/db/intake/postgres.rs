@@ -21,7 +21,18 @@ pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiv
     let mut work: Vec<Work> = Vec::with_capacity(batch);
     while rx.recv_many(&mut work, batch).await > 0 {
         // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
-        let (mut jobs, _) = split(&mut work);
+        let (jobs, _) = split(&mut work);
+        // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.
+        let now = std::time::Instant::now();
+        let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
+        for (_, done) in stale {
+            let _ = done.send(Err(Arc::new(DbError::Busy)));
+        }
+        if jobs.is_empty() {
+            continue;
+        }
         let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
         let result = store_batch(&db, &policy, &subs).await;
         for (sub, done) in answer(&mut jobs, result) {
@@ -37,6 +48,16 @@ async fn store_batch(
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
     let txn = db.write_conn().begin().await?;
+    // A row lock held elsewhere (another instance, an operator's session) fails the batch
+    // after the write timeout (503) instead of holding every report behind it.
+    txn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!(
+            "SET LOCAL lock_timeout = {}",
+            db.write_timeout().as_millis().max(1)
+        ),
+    ))
+    .await?;
     // Two imports of the same finding at once must not both store it: each takes the
     // finding's lock first (sorted, like the fingerprints' below), then looks.
     let ids = source_ids(subs);

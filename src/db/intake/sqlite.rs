@@ -22,6 +22,7 @@ use super::plan::{Fingerprints, plan};
 use super::{
     KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
 };
+
 use crate::db::entities::incident;
 use crate::db::{Db, DbError, raw};
 use crate::domain::deadlines::Policy;
@@ -96,6 +97,9 @@ struct Checkpointer {
     wal: std::path::PathBuf,
     /// The WAL's frames at the last round, when every one had been copied.
     settled: Option<i64>,
+    /// Whether the last round failed: a failure is logged when it starts and when it ends,
+    /// not every 200 ms.
+    failing: bool,
 }
 
 impl Checkpointer {
@@ -115,6 +119,7 @@ impl Checkpointer {
             wal: wal.into(),
             db,
             settled: None,
+            failing: false,
         })
     }
 
@@ -131,11 +136,19 @@ impl Checkpointer {
         let (frames, copied) = match counts {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
+                if !self.failing {
+                    tracing::warn!(path = %self.wal.display(), error = %e,
+                        "WAL checkpoint failed (logged once until it works again)");
+                    self.failing = true;
+                }
                 self.settled = None;
                 return false;
             }
         };
+        if self.failing {
+            tracing::info!(path = %self.wal.display(), "WAL checkpoint works again");
+            self.failing = false;
+        }
         let all_copied = frames == copied;
         let quiet = all_copied && self.settled == Some(frames);
         self.settled = all_copied.then_some(frames);
@@ -163,8 +176,21 @@ fn open(db: &Db) -> Result<Connection, DbError> {
     let path = db.sqlite_file().ok_or_else(|| {
         DbError::Setup("intake needs an SQLite database file, not an in-memory database".into())
     })?;
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(db.busy_timeout())?;
+    // Read-write, never the read-only fallback SQLite takes on a file it cannot write: a
+    // writer reopened while the disk fails must fail to open, not stay read-only afterwards.
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| DbError::Setup(format!("cannot open {}: {e}", path.display())))?;
+    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+        return Err(DbError::Setup(format!(
+            "{} could only be opened read-only",
+            path.display()
+        )));
+    }
+    conn.busy_timeout(db.write_timeout())?;
     // The same settings as the pool's connections (see `Db::connect`): WAL is a property of
     // the file, the rest are per connection.
     conn.execute_batch(
@@ -185,25 +211,161 @@ fn run(
     mut rx: mpsc::Receiver<Work>,
 ) {
     let mut work: Vec<Work> = Vec::with_capacity(batch);
+    let mut failing = false;
+    let mut reopen = false;
     while rx.blocking_recv_many(&mut work, batch) > 0 {
-        let (mut jobs, tasks) = split(&mut work);
-        let _gate = db.write_guard_blocking();
-        if !jobs.is_empty() {
-            let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
-            let result = store_batch(&mut conn, &policy, &subs);
-            for (sub, done) in answer(&mut jobs, result) {
-                let r = store_batch(&mut conn, &policy, &[&sub]);
-                let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+        if reopen {
+            // A connection that met an I/O error may keep a broken view of the files; a new
+            // one sees them as they are now, so the writer recovers once they are writable.
+            // Until it opens, the old one goes on answering (503).
+            if let Ok(c) = open(&db) {
+                conn = c;
+                reopen = false;
             }
         }
-        for task in tasks {
-            task(&mut conn);
-        }
+        let (jobs, tasks) = split(&mut work);
+        // A panic inside a batch must not take intake down for good: the batch's submitters
+        // are answered (their replies are dropped: 503, "try again") and the writer goes on
+        // with a fresh connection, as if restarted.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            one_round(&mut conn, &db, &policy, jobs, tasks)
+        }));
+        reopen |= match outcome {
+            // Only a round that stored reports shows the writer can write again (one with only
+            // tasks may have met the same lock and said nothing).
+            Ok(Ok(stored)) => {
+                if failing && stored {
+                    tracing::info!(path = %path_of(&db), "the SQLite writer can write again");
+                    failing = false;
+                }
+                false
+            }
+            Ok(Err(e)) => {
+                // Logged once per failing spell, with the file, not once per batch.
+                // (The failure itself went to the submitters as 503.)
+                if !failing {
+                    if matches!(e, DbError::Busy) {
+                        tracing::warn!(path = %path_of(&db),
+                            "the database is locked by another writer (another process?); \
+                             reports are answered 503 until it is free");
+                    } else {
+                        tracing::error!(path = %path_of(&db), error = %e,
+                            "the SQLite writer cannot write; reports are answered 503 until it can");
+                    }
+                    failing = true;
+                }
+                // A lock held elsewhere is not the connection's fault: keep it.
+                !matches!(e, DbError::Busy)
+            }
+            Err(_) => {
+                tracing::error!(path = %path_of(&db),
+                    "the SQLite writer panicked; its batch was answered 503 and it restarts");
+                true
+            }
+        };
     }
 }
 
+fn path_of(db: &Db) -> String {
+    db.sqlite_file()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// One batch of reports and the tasks that came with it, under the write gate. Returns whether
+/// reports were stored, or the storage failure when there was one (the submitters have their
+/// answers either way).
+fn one_round(
+    conn: &mut Connection,
+    db: &Db,
+    policy: &Policy,
+    jobs: Vec<super::Job>,
+    tasks: Vec<super::Task>,
+) -> Result<bool, DbError> {
+    let timeout = db.write_timeout();
+    let now = std::time::Instant::now();
+    // Reports whose submitter has gone (or was already told 503) are not stored: nobody would
+    // be told their tracking code.
+    let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
+    for (_, done) in stale {
+        let _ = done.send(Err(Arc::new(DbError::Busy)));
+    }
+    let mut failure = None;
+    conn.busy_timeout(timeout)?;
+    if jobs.is_empty() {
+        let _gate = db.write_guard_blocking();
+        for task in tasks {
+            task(conn);
+        }
+        return Ok(false);
+    }
+    // A request waits at most its write timeout; an import (no deadline of its own) keeps
+    // trying for a while longer before its batch fails.
+    let deadline = jobs
+        .iter()
+        .filter_map(|(s, _)| s.answer_by)
+        .min()
+        .unwrap_or(now + timeout * 10);
+    let _gate = db.write_guard_blocking();
+    let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
+    let result = store_batch(conn, policy, &subs, deadline);
+    if let Err(e) = &result
+        && e.is_unavailable()
+    {
+        failure = Some(copy_failure(e));
+    }
+    for (sub, done) in answer(&mut jobs, result) {
+        let r = store_batch(conn, policy, &[&sub], deadline);
+        let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+    }
+    conn.busy_timeout(timeout)?;
+    for task in tasks {
+        task(conn);
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // A task (the readiness probe, the outbox) may have met the failure alone.
+    if TASK_FAILED.swap(false, std::sync::atomic::Ordering::AcqRel) {
+        return Err(DbError::Setup(
+            "a write on the writer's thread failed".into(),
+        ));
+    }
+    Ok(true)
+}
+
+/// The same failure again, for the log (the original went to the submitters).
+fn copy_failure(e: &DbError) -> DbError {
+    match e {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(code, msg)) => {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(*code, msg.clone()))
+        }
+        DbError::Busy => DbError::Busy,
+        other => DbError::Setup(other.to_string()),
+    }
+}
+
+/// Set when a task on the writer's thread met a storage failure, so that the writer reopens
+/// its connection as it does when a batch of reports fails.
+static TASK_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Runs `f` in an IMMEDIATE transaction of its own on the writer's connection.
 pub(crate) fn in_transaction<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
+) -> Result<R, DbError> {
+    let r = in_transaction_once(conn, f);
+    if let Err(e) = &r
+        && matches!(e.failure(), crate::db::error::Failure::Storage)
+    {
+        TASK_FAILED.store(true, std::sync::atomic::Ordering::Release);
+    }
+    r
+}
+
+fn in_transaction_once<R>(
     conn: &mut Connection,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, DbError>,
 ) -> Result<R, DbError> {
@@ -215,26 +377,37 @@ pub(crate) fn in_transaction<R>(
     Ok(r)
 }
 
-/// Stores a batch, trying again a few times when the file was busy: with two processes on
-/// one file (`rectify import` beside `serve`), SQLite answers some conflicts with BUSY at once
-/// instead of waiting in the busy handler (while the other process restarts the WAL, for one).
+/// Stores a batch, trying again when the file was busy, until `deadline` (the write timeout
+/// of the batch's oldest report): with two processes on one file (`rectify import` beside
+/// `serve`), SQLite answers some conflicts with BUSY at once instead of waiting in the busy
+/// handler (while the other process restarts the WAL, for one). Past the deadline the batch is
+/// answered [`DbError::Busy`].
 fn store_batch(
     conn: &mut Connection,
     policy: &Policy,
     subs: &[&Submission],
+    deadline: std::time::Instant,
 ) -> Result<Vec<Stored>, DbError> {
     let mut attempt = 0u64;
     loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(DbError::Busy);
+        }
+        // The busy handler waits no longer than the time left.
+        conn.busy_timeout(left)?;
         match store_batch_once(conn, policy, subs) {
             Err(DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
-                if attempt < 10
-                    && matches!(
-                        e.code,
-                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                    ) =>
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
             {
                 attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                std::thread::sleep(
+                    std::time::Duration::from_millis(20 * attempt.min(10))
+                        .min(deadline.saturating_duration_since(std::time::Instant::now())),
+                );
             }
             other => return other,
         }

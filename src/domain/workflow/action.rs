@@ -499,8 +499,8 @@ impl Action {
                 reference_answer,
                 refusal_style,
             } => {
-                let reference_answer = optional(reference_answer);
-                let refusal_style = optional(refusal_style);
+                let reference_answer = optional("reference_answer", reference_answer)?;
+                let refusal_style = optional("refusal_style", refusal_style)?;
                 match (&reference_answer, &refusal_style) {
                     (None, None) => {
                         return Err(Refusal::Missing {
@@ -534,7 +534,7 @@ impl Action {
             } => Action::VerifyPass {
                 prompts: required("prompts", prompts)?,
                 outcome: required("outcome", outcome)?,
-                run_id: optional(run_id),
+                run_id: optional("run_id", run_id)?,
             },
             Action::VerifyFail {
                 prompts,
@@ -544,7 +544,7 @@ impl Action {
             } => Action::VerifyFail {
                 prompts: required("prompts", prompts)?,
                 outcome: required("outcome", outcome)?,
-                run_id: optional(run_id),
+                run_id: optional("run_id", run_id)?,
                 failed_cases: failed_cases.clone(),
             },
             Action::Reopen { reason } => Action::Reopen {
@@ -570,7 +570,7 @@ impl Action {
                 case_id: positive("case_id", *case_id)?,
                 prompt: required("prompt", prompt)?,
                 bad_output: required("bad_output", bad_output)?,
-                desired: optional(desired),
+                desired: optional("desired", desired)?,
             },
             Action::EditCase {
                 case_id,
@@ -581,7 +581,7 @@ impl Action {
                 case_id: positive("case_id", *case_id)?,
                 prompt: required("prompt", prompt)?,
                 bad_output: required("bad_output", bad_output)?,
-                desired: optional(desired),
+                desired: optional("desired", desired)?,
             },
             Action::RetireCase { case_id, reason } => Action::RetireCase {
                 case_id: positive("case_id", *case_id)?,
@@ -776,21 +776,58 @@ impl Action {
 }
 
 fn required(field: &'static str, value: &str) -> Result<String, Refusal> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(Refusal::Missing { field })
-    } else {
-        Ok(value.to_owned())
-    }
+    optional_text(field, value)?.ok_or(Refusal::Missing { field })
 }
 
-/// A trimmed optional text; blank is none.
-fn optional(value: &Option<String>) -> Option<String> {
+/// A trimmed optional text; blank (or only invisible characters) is none.
+fn optional(field: &'static str, value: &Option<String>) -> Result<Option<String>, Refusal> {
     value
         .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+        .map_or(Ok(None), |v| optional_text(field, v))
+}
+
+/// The rules every text a person types into an action obeys (the public form's, too): no
+/// control characters but line breaks and tabs (a NUL or an ESC would reach the reporter's
+/// mail and the status page), at most [`max_chars`] characters, and text made only of
+/// invisible characters is no text.
+fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, Refusal> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Refusal::Invalid {
+            field,
+            reason: "it contains control characters (only line breaks and tabs are allowed)".into(),
+        });
+    }
+    let value = value.trim();
+    if value.chars().all(is_invisible) {
+        return Ok(None);
+    }
+    if let Some(max) = max_chars(field)
+        && value.chars().count() > max
+    {
+        return Err(Refusal::Invalid {
+            field,
+            reason: format!("it is longer than {max} characters"),
+        });
+    }
+    Ok(Some(value.to_owned()))
+}
+
+pub use crate::domain::text::is_invisible;
+
+/// The longest text each field a person types takes; fields only the system writes have none.
+pub fn max_chars(field: &str) -> Option<usize> {
+    match field {
+        "category" | "filter_rule" | "training_run" | "model_version" | "reference" | "run_id" => {
+            Some(500)
+        }
+        "reasons" | "blocks" | "plan" | "reason" | "text" | "reference_answer"
+        | "refusal_style" | "outcome" => Some(10_000),
+        "prompts" | "prompt" | "bad_output" | "desired" => Some(20_000),
+        _ => None,
+    }
 }
 
 fn positive(field: &'static str, id: i64) -> Result<i64, Refusal> {

@@ -25,7 +25,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, ActionKind, MergeTarget};
+pub use action::{Action, ActionKind, MergeTarget, is_invisible, max_chars};
 pub use refusal::{Refusal, ReplayError};
 pub use rules::{may, next_state, token_may};
 pub use state::{Role, State};

@@ -56,11 +56,19 @@ pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) ->
         Ok(f) => f,
         Err(r) => return r,
     };
-    let ids: Vec<i64> = fields
-        .get("id")
-        .and_then(|v| v.parse().ok())
-        .into_iter()
-        .collect();
+    // No `id` (or an empty one) means every dead mail; an id that is not a number is a
+    // mistake, and must not be read as "all".
+    let ids: Vec<i64> = match fields.get("id").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Vec::new(),
+        Some(v) => match v.parse::<i64>() {
+            Ok(id) if id > 0 => vec![id],
+            _ => {
+                return WebError::page(Kind::BadRequest, Locale::En)
+                    .with_detail(format!("{v:?} is not the number of an outbox row."))
+                    .into_response();
+            }
+        },
+    };
     match requeue_dead(&state.db, &ids, chrono::Utc::now()).await {
         Ok(n) => {
             tracing::info!(requeued = n, by = %staff.user.email, "dead mail requeued");

@@ -17,12 +17,21 @@ use crate::db::users;
 use crate::domain::workflow::{ActionKind, Role, may};
 use crate::web::form::parse_pairs;
 use crate::web::public::public_origin;
+use crate::web::staff::signin_limits::Gate;
 use crate::web::{AppState, security};
 
 pub const SESSION_COOKIE: &str = "rectify_session";
 
+/// At most one argon2 computation per core at a time: a burst of sign-ins (an office at
+/// 9:00, or someone flooding `/login`) then queues here instead of taking every core from the
+/// rest of the server, whose writes would miss their write timeout.
+static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes off the async threads: argon2id is deliberately slow.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _slot = ARGON2_SLOTS.acquire().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -42,6 +51,9 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// `hash` None checks against a dummy and fails, in the same time.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let (hash, real) = match hash {
             Some(h) => (h, true),
@@ -217,10 +229,23 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths: an open redirect after login would be a phishing aid.
-fn safe_next(next: Option<&str>) -> String {
+/// Only a path on this site: an open redirect after login would be a phishing aid. No control
+/// character (`/\t/evil.example` is `//evil.example` to a browser, and a newline would break
+/// the header), no backslash (`/\evil.example` is another host to some browsers), no `//`.
+/// Anything else gives the board.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 2000
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c == '\\' || c.is_whitespace()) =>
+        {
+            // Non-ASCII stays readable in the form but goes out percent-encoded in Location.
+            percent_encoding::utf8_percent_encode(n, percent_encoding::CONTROLS).to_string()
+        }
         _ => "/board".into(),
     }
 }
@@ -258,11 +283,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-    let ip = security::client_ip(
-        &parts.headers,
-        peer,
-        state.settings.server.trust_forwarded_for,
-    );
+    let ip = security::client_ip(&parts.headers, peer, &state.proxies);
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
     };
@@ -280,18 +301,20 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         error: Some(error),
     };
     let now = Instant::now();
-    // Both limits are charged on every attempt, so guessing across accounts from one address,
-    // or at one account from many addresses, is slowed either way.
-    let ip_ok = state.login_ip_limiter.allow(ip, now);
-    let account_ok = state.login_account_limiter.allow(email.clone(), now);
-    if !ip_ok || !account_ok {
-        let mut resp = render(
-            StatusCode::TOO_MANY_REQUESTS,
-            page("Too many sign-in attempts. Wait a minute and try again."),
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return resp;
+    match state.signins.gate(&email, ip, now) {
+        Gate::Go => {}
+        Gate::Delay(wait) => tokio::time::sleep(wait).await,
+        Gate::Refuse(wait) => {
+            tracing::info!(%ip, "sign-in refused: too many failures");
+            let mut resp = render(
+                StatusCode::TOO_MANY_REQUESTS,
+                page("Too many failed sign-in attempts. Wait a few minutes and try again."),
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
     }
     let user = match users::by_email(&state.db, &email).await {
         Ok(u) => u,
@@ -307,12 +330,14 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         .map(|u| u.password_hash.clone());
     let verified = verify_password(get("password"), hash).await;
     let Some(user) = user.filter(|_| verified) else {
+        state.signins.failed(&email, ip, Instant::now());
         tracing::info!(%ip, "failed sign-in");
         return render(
             StatusCode::UNAUTHORIZED,
             page("Wrong email address or password, or the account is disabled."),
         );
     };
+    state.signins.succeeded(&email, ip);
     let now = Utc::now();
     let csrf = hex::encode(rand::random::<[u8; 32]>());
     let expires = now + Duration::hours(state.settings.auth.session_hours);

@@ -238,17 +238,16 @@ async fn load_page(
     id: i64,
     typed: Option<(&str, &BTreeMap<String, String>, String)>,
 ) -> Result<Response, WebError> {
-    let internal = |e: &dyn std::fmt::Display| WebError::internal(Locale::En, false, e);
     let db = &state.db;
     let Some(inc) = incident::Entity::find_by_id(id)
         .one(&db.conn)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(internal)?
     else {
         return Err(WebError::page(Kind::NotFound, Locale::En));
     };
-    let domain = incidents::to_domain(&inc).map_err(|e| internal(&e))?;
-    let all_users = users::list(db).await.map_err(|e| internal(&e))?;
+    let domain = incidents::to_domain(&inc).map_err(internal)?;
+    let all_users = users::list(db).await.map_err(internal)?;
     let user_opts: Vec<(String, String)> = all_users
         .iter()
         .filter(|u| !u.disabled)
@@ -259,19 +258,19 @@ async fn load_page(
         .order_by_asc(report::Column::Id)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(internal)?;
     let clocks = incident_clock::Entity::find()
         .filter(incident_clock::Column::IncidentId.eq(id))
         .order_by_asc(incident_clock::Column::DueAt)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(internal)?;
     let events = incident_event::Entity::find()
         .filter(incident_event::Column::IncidentId.eq(id))
         .order_by_desc(incident_event::Column::Seq)
         .all(&db.conn)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(internal)?;
     let now = Utc::now();
     let tax = &state.settings.taxonomy;
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -301,7 +300,7 @@ async fn load_page(
     }
     let retraining = super::retraining::view(state, staff, &domain)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(internal)?;
     let page = IncidentPage {
         retraining,
         service: &state.settings.public.service_name,
@@ -393,7 +392,7 @@ async fn load_page(
     } else {
         StatusCode::OK
     };
-    let html = page.render().map_err(|e| internal(&e))?;
+    let html = page.render().map_err(internal)?;
     Ok((status, Html(html)).into_response())
 }
 
@@ -404,6 +403,10 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<St
     load_page(&state, &staff, id, None)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+fn internal(e: impl std::fmt::Display + 'static) -> WebError {
+    WebError::internal(Locale::En, false, e)
 }
 
 /// The reporter mail an outcome causes: a decision with reasons, or the fix verified.
@@ -443,7 +446,9 @@ pub async fn act(
             Err(r) => return r,
         };
     let kind_name = fields.get("action").cloned().unwrap_or_default();
-    let seen_version = fields.get("version").and_then(|v| v.parse::<i64>().ok());
+    let seen_version = fields
+        .get("version")
+        .and_then(|v| v.trim().parse::<i64>().ok());
     let typed = fields.clone();
     let refuse = |status: StatusCode, message: String| {
         let state = state.clone();
@@ -477,6 +482,17 @@ pub async fn act(
             .await;
         }
     };
+    // Without the version the page was drawn at, a stale page could undo someone else's
+    // change unseen: every action form carries it.
+    let Some(seen_version) = seen_version else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "The form did not say which version of the incident it was filled in on. Reload the \
+             page and try again."
+                .into(),
+        )
+        .await;
+    };
     // The role table decides; the engine checks again, so no path around it exists.
     if !staff.may(kind) {
         let r = Refusal::NotPermitted {
@@ -509,9 +525,25 @@ pub async fn act(
             }
         }
     }
+    if let Action::Assign {
+        assignee: Some(user_id),
+    } = &action
+    {
+        match users::list(&state.db).await {
+            Ok(all) if all.iter().any(|u| u.id == *user_id && !u.disabled) => {}
+            Ok(_) => {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("There is no active staff account number {user_id} to assign to."),
+                )
+                .await;
+            }
+            Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+        }
+    }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
     let mails = outcome_mails(&state, kind);
-    match db_act(&state.db, &state.settings.deadlines, id, seen_version, &action, &actor, Utc::now(), &mails).await {
+    match db_act(&state.db, &state.settings.deadlines, id, Some(seen_version), &action, &actor, Utc::now(), &mails).await {
         Ok(_) => {
             state.mail_ready.notify_one();
             Redirect::to(&format!("/incidents/{id}")).into_response()
@@ -524,6 +556,19 @@ pub async fn act(
             refuse(StatusCode::CONFLICT, "Someone else changed this incident while you were looking at it. Check the timeline below and try again.".into()).await
         }
         Err(ActError::NotFound) => WebError::page(Kind::NotFound, Locale::En).into_response(),
-        Err(ActError::Db(e)) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(ActError::Db(e)) => match e.failure() {
+            // A row the action refers to vanished meanwhile, or would be duplicated.
+            crate::db::error::Failure::Constraint => {
+                tracing::info!(error = %e, "an action broke a constraint");
+                refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The action refers to something that does not exist (any more), or repeats \
+                     something that exists; nothing was changed."
+                        .into(),
+                )
+                .await
+            }
+            _ => WebError::internal(Locale::En, false, e).into_response(),
+        },
     }
 }

@@ -6,6 +6,7 @@ pub mod board;
 pub mod deadlines;
 pub mod incident;
 pub mod retraining;
+pub mod signin_limits;
 
 use axum::Router;
 use axum::routing::{get, post};
