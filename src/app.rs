@@ -26,10 +26,13 @@ pub struct Application {
 
 /// Connects to the configured database and brings its schema up to date.
 pub async fn connect_and_migrate(s: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(
+    let busy = Duration::from_millis(s.database.busy_timeout_ms);
+    let db = Db::connect_with(
         &s.database.url,
         s.database.max_connections,
-        Duration::from_millis(s.database.busy_timeout_ms),
+        busy,
+        busy,
+        s.database.mmap_bytes(),
     )
     .await
     .context("opening the database")?;
@@ -62,6 +65,7 @@ impl Application {
             settings.database.max_connections,
             Duration::from_millis(settings.database.busy_timeout_ms),
             Duration::from_millis(settings.database.write_timeout_ms),
+            settings.database.mmap_bytes(),
         )
         .await?;
         db.migrate().await?;

@@ -106,6 +106,10 @@ fn default_write_timeout() -> u64 {
     2000
 }
 
+fn default_mmap_mib() -> u64 {
+    crate::db::MMAP_BYTES >> 20
+}
+
 fn default_header_timeout() -> u64 {
     10
 }
@@ -135,6 +139,15 @@ pub struct DatabaseSettings {
     pub write_timeout_ms: u64,
     /// Largest number of reports committed together by the intake writer.
     pub intake_batch: usize,
+    /// SQLite: MiB of the file each connection maps into memory (0: none).
+    #[serde(default = "default_mmap_mib")]
+    pub mmap_mib: u64,
+}
+
+impl DatabaseSettings {
+    pub fn mmap_bytes(&self) -> u64 {
+        self.mmap_mib << 20
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -33,8 +33,9 @@ use sea_orm::{
 
 pub use error::DbError;
 
-/// How much of an SQLite file each connection maps into memory (256 MiB of address space; the
-/// pages themselves are the OS's page cache, shared by every connection).
+/// How much of an SQLite file each connection maps into memory by default (256 MiB of address
+/// space; the pages themselves are the OS's page cache, shared by every connection, but each
+/// connection's mapping counts them in the process's RSS again: see `database.mmap_mib`).
 pub const MMAP_BYTES: u64 = 256 << 20;
 
 /// The database and how to write to it safely.
@@ -60,6 +61,7 @@ pub struct Db {
     /// How long a write waits for the gate and then for SQLite's lock before it gives up with
     /// [`DbError::Busy`] (the web answers 503).
     write_timeout: Duration,
+    mmap_bytes: u64,
 }
 
 impl Db {
@@ -68,7 +70,7 @@ impl Db {
         max_connections: u32,
         busy_timeout: Duration,
     ) -> Result<Db, DbError> {
-        Db::connect_with(url, max_connections, busy_timeout, busy_timeout).await
+        Db::connect_with(url, max_connections, busy_timeout, busy_timeout, MMAP_BYTES).await
     }
 
     /// [`Db::connect`], with writes giving up after `write_timeout` (`rectify serve`: a request
@@ -78,6 +80,7 @@ impl Db {
         max_connections: u32,
         busy_timeout: Duration,
         write_timeout: Duration,
+        mmap_bytes: u64,
     ) -> Result<Db, DbError> {
         if let Some(path) = sqlite_path(url)
             && let Some(parent) = std::path::Path::new(&path).parent()
@@ -108,7 +111,7 @@ impl Db {
                         // Pages read through a memory map instead of copied in: a connection's
                         // page cache is emptied whenever another connection writes, and with the
                         // map refilling it costs no read calls.
-                        .pragma("mmap_size", MMAP_BYTES.to_string())
+                        .pragma("mmap_size", mmap_bytes.to_string())
                 });
             opts
         };
@@ -138,6 +141,7 @@ impl Db {
             writer_thread: Arc::default(),
             busy_timeout,
             write_timeout,
+            mmap_bytes,
         })
     }
 
@@ -258,6 +262,11 @@ impl Db {
     /// SQLite: the database file (`None` in memory or on PostgreSQL).
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite_file.as_deref()
+    }
+
+    /// How much of the SQLite file each connection maps (`PRAGMA mmap_size`).
+    pub fn mmap_bytes(&self) -> u64 {
+        self.mmap_bytes
     }
 
     pub fn busy_timeout(&self) -> Duration {

@@ -196,7 +196,7 @@ fn open(db: &Db) -> Result<Connection, DbError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )?;
-    conn.pragma_update(None, "mmap_size", crate::db::MMAP_BYTES)?;
+    conn.pragma_update(None, "mmap_size", db.mmap_bytes())?;
     // One prepared statement per table and shape of query; batches of different sizes read
     // with different numbers of fingerprints.
     conn.set_prepared_statement_cache_capacity(256);
