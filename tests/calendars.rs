@@ -151,7 +151,7 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
         assert!(
             notices[0]
                 .body_text
-                .contains(&format!("INC-{eve} remediate"))
+                .contains(&format!("INC-{eve} remediation (model fix): due "))
         );
         let events_before = incident_event::Entity::find()
             .filter(incident_event::Column::IncidentId.eq(eve))
@@ -236,11 +236,9 @@ async fn importing_2027_recomputes_running_clocks_once_with_events_the_audit_acc
                 .subject
                 .contains("Official calendar loaded: cn 2027")
         );
-        assert!(
-            notices[1]
-                .body_text
-                .contains(&format!("INC-{eve} remediate"))
-        );
+        assert!(notices[1].body_text.contains(&format!(
+            "INC-{eve} remediation (model fix): 2027-02-09T16:00:00Z → 2027-02-12T16:00:00Z"
+        )));
         rectify::jobs::calendar::import(&app.db, &app.settings, &file, now)
             .await
             .unwrap();

@@ -539,34 +539,46 @@ pub async fn notify(
     let mut queued = 0;
     for (kind, cal, year) in due {
         let Some(c) = set.get(&cal) else { continue };
-        let items: Vec<String> = match kind {
-            Notice::Provisional => provisional
-                .iter()
-                .filter(|p| p.calendar == cal && p.years.contains(&year))
-                .map(|p| format!("INC-{} {}: due {}", p.incident_id, p.clock, secs(p.due)))
-                .collect(),
-            Notice::Official => moved
-                .iter()
-                .map(|m| {
-                    format!(
-                        "INC-{} {}: {} → {}",
-                        m.incident_id,
-                        m.clock,
-                        secs(m.old_due),
-                        secs(m.new_due)
-                    )
-                })
-                .collect(),
-        };
-        let about = About {
-            calendar: &cal,
-            jurisdiction: c.jurisdiction,
-            year,
-            official_source: c.jurisdiction.official_source(),
-            items,
+        // Worded per reader: the clock's name and "due" in the recipient's language.
+        let items = |locale: Locale| -> Vec<String> {
+            let clock = |name: &str| crate::i18n::words::clock(name, locale);
+            match kind {
+                Notice::Provisional => provisional
+                    .iter()
+                    .filter(|p| p.calendar == cal && p.years.contains(&year))
+                    .map(|p| {
+                        let due = if locale.is_zh() { "期限" } else { "due" };
+                        format!(
+                            "INC-{} {}: {due} {}",
+                            p.incident_id,
+                            clock(&p.clock),
+                            secs(p.due)
+                        )
+                    })
+                    .collect(),
+                Notice::Official => moved
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "INC-{} {}: {} → {}",
+                            m.incident_id,
+                            clock(&m.clock),
+                            secs(m.old_due),
+                            secs(m.new_due)
+                        )
+                    })
+                    .collect(),
+            }
         };
         let mut mails = Vec::new();
         for (to, locale) in &recipients {
+            let about = About {
+                calendar: &cal,
+                jurisdiction: c.jurisdiction,
+                year,
+                official_source: c.jurisdiction.official_source(),
+                items: items(*locale),
+            };
             match notice(settings, kind, &about, to, *locale) {
                 Ok(m) => mails.push(m),
                 Err(e) => tracing::error!(error = %e, "rendering a calendar notice failed"),
