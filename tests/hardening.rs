@@ -421,7 +421,14 @@ async fn an_unwritable_database_file_stops_start_up_naming_its_path() {
     for suffix in ["-shm", "-wal", ""] {
         let db = TestDb::new(Backend::Sqlite).await;
         let settings = common::test_settings(&db);
-        rectify::app::connect_and_migrate(&settings).await.unwrap();
+        // Closed before the files are looked at: a dropped pool closes in the background, and
+        // its last connection removes the -wal and -shm files whenever it gets to it.
+        rectify::app::connect_and_migrate(&settings)
+            .await
+            .unwrap()
+            .close()
+            .await
+            .unwrap();
         let file = db.dir().join(format!("rectify.db{suffix}"));
         if !file.exists() {
             std::fs::write(&file, b"").unwrap();

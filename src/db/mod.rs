@@ -145,6 +145,17 @@ impl Db {
         })
     }
 
+    /// Closes every connection and waits for them (SQLite: the last one to close checkpoints the
+    /// WAL and removes the `-wal` and `-shm` files). Dropping a `Db` closes them in the
+    /// background instead.
+    pub async fn close(self) -> Result<(), DbError> {
+        if self.backend != DbBackend::Postgres {
+            self.writer.close().await?;
+        }
+        self.conn.close().await?;
+        Ok(())
+    }
+
     pub async fn migrate(&self) -> Result<(), DbError> {
         Migrator::up(&self.conn, None).await?;
         Ok(())

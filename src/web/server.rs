@@ -104,12 +104,22 @@ pub async fn serve(
                         conn_state.request_started();
                         let (mut parts, body) = req.into_parts();
                         parts.extensions.insert(ConnectInfo(peer));
-                        let body = TimedBody::new(body, &limits, large_body(parts.uri.path()));
+                        let (body, read) =
+                            TimedBody::new(body, &limits, large_body(parts.uri.path()));
                         let req = axum::http::Request::from_parts(parts, Body::new(body));
-                        let resp = app
+                        let mut resp = app
                             .oneshot(req)
                             .await
                             .unwrap_or_else(|e: Infallible| match e {});
+                        // Answered without reading the whole body (a refusal before the form was
+                        // read): hyper will close the connection rather than read the rest, so
+                        // say so, or the client reuses it and its next request meets the close.
+                        if !read.load(Ordering::Relaxed) {
+                            resp.headers_mut().insert(
+                                axum::http::header::CONNECTION,
+                                axum::http::HeaderValue::from_static("close"),
+                            );
+                        }
                         let resp = resp.map(|b| {
                             Body::new(DoneBody {
                                 inner: b,
@@ -363,15 +373,24 @@ struct TimedBody {
     sleep: Pin<Box<tokio::time::Sleep>>,
     /// Per frame: the deadline moves on with every frame.
     silence: Option<Duration>,
+    /// Set once the body has been read to its end (at once for a request without one).
+    read: Arc<AtomicBool>,
 }
 
 impl TimedBody {
-    fn new(inner: hyper::body::Incoming, limits: &Limits, large: bool) -> TimedBody {
-        TimedBody {
+    fn new(
+        inner: hyper::body::Incoming,
+        limits: &Limits,
+        large: bool,
+    ) -> (TimedBody, Arc<AtomicBool>) {
+        let read = Arc::new(AtomicBool::new(inner.is_end_stream()));
+        let body = TimedBody {
             inner,
             sleep: Box::pin(tokio::time::sleep(limits.body_timeout)),
             silence: large.then_some(limits.body_timeout),
-        }
+            read: read.clone(),
+        };
+        (body, read)
     }
 }
 
@@ -389,6 +408,9 @@ impl HttpBody for TimedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if frame.is_none() || this.inner.is_end_stream() {
+                this.read.store(true, Ordering::Relaxed);
+            }
             if let Some(gap) = this.silence {
                 this.sleep.as_mut().reset(tokio::time::Instant::now() + gap);
             }
