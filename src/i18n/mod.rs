@@ -4,6 +4,7 @@
 
 pub mod format;
 mod public;
+pub mod staff;
 pub mod words;
 
 pub use public::{EN, Texts, ZH, problem_message, stage_name, texts};
