@@ -52,7 +52,11 @@ pub fn condition(text: &str, postgres: bool) -> Condition {
         Some(Exact::Incident(id)) => any = any.add(incident::Column::Id.eq(id)),
         Some(Exact::TrackingCode(code)) => {
             any = any.add(Expr::cust_with_values(
-                "EXISTS (SELECT 1 FROM reports rt WHERE rt.incident_id = incidents.id AND rt.tracking_code = $1)",
+                if postgres {
+                    "EXISTS (SELECT 1 FROM reports rt WHERE rt.incident_id = incidents.id AND rt.tracking_code = $1)"
+                } else {
+                    "EXISTS (SELECT 1 FROM reports rt WHERE rt.incident_id = incidents.id AND rt.tracking_code = ?)"
+                },
                 [code],
             ))
         }
@@ -60,7 +64,11 @@ pub fn condition(text: &str, postgres: bool) -> Condition {
     }
     if text.contains('@') && !text.contains(char::is_whitespace) {
         any = any.add(Expr::cust_with_values(
-            "EXISTS (SELECT 1 FROM reports re WHERE re.incident_id = incidents.id AND LOWER(re.reporter_email) = $1)",
+            if postgres {
+                "EXISTS (SELECT 1 FROM reports re WHERE re.incident_id = incidents.id AND LOWER(re.reporter_email) = $1)"
+            } else {
+                "EXISTS (SELECT 1 FROM reports re WHERE re.incident_id = incidents.id AND LOWER(re.reporter_email) = ?)"
+            },
             [text.to_lowercase()],
         ));
     }
@@ -78,19 +86,28 @@ pub fn condition(text: &str, postgres: bool) -> Condition {
 
 /// One word anywhere in the incident: its title, a report's texts, or a comment.
 fn word_matches(word: &str, postgres: bool) -> SimpleExpr {
+    // SQLite takes one `?` per use; PostgreSQL numbers its parameters and reuses `$1`.
+    let p = if postgres { "$1" } else { "?" };
     let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
     // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
     let like = if postgres { "ILIKE" } else { "LIKE" };
     let sql = format!(
-        "(incidents.title {like} $1 ESCAPE '\\' \
+        "(incidents.title {like} {p} ESCAPE '\\' \
          OR EXISTS (SELECT 1 FROM reports rw WHERE rw.incident_id = incidents.id AND (\
-            rw.output {like} $1 ESCAPE '\\' OR rw.prompt {like} $1 ESCAPE '\\' \
-            OR rw.description {like} $1 ESCAPE '\\' OR rw.model {like} $1 ESCAPE '\\' \
-            OR rw.model_version {like} $1 ESCAPE '\\')) \
+            rw.output {like} {p} ESCAPE '\\' OR rw.prompt {like} {p} ESCAPE '\\' \
+            OR rw.description {like} {p} ESCAPE '\\' OR rw.model {like} {p} ESCAPE '\\' \
+            OR rw.model_version {like} {p} ESCAPE '\\')) \
          OR EXISTS (SELECT 1 FROM incident_events ew WHERE ew.incident_id = incidents.id \
-            AND ew.action = 'comment' AND ew.data {like} $1 ESCAPE '\\'))"
+            AND ew.action = 'comment' AND ew.data {like} {p} ESCAPE '\\'))"
     );
-    Expr::cust_with_values(sql, [pattern])
+    // SQLite would read a repeated `$1` as one parameter shared by every expression of the
+    // statement, so it gets one `?` and one value per use.
+    let n = if postgres {
+        1
+    } else {
+        sql.matches('?').count()
+    };
+    Expr::cust_with_values(sql, std::iter::repeat_n(pattern, n))
 }
 
 /// The one incident a reference or tracking code names, if it exists.

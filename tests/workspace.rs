@@ -1,0 +1,336 @@
+//! The staff workspace over HTTP: search of every kind over open and closed incidents, the
+//! board's state filter, the flash after an action, reload after a refusal, staff 404s, and
+//! pages in the member of staff's language.
+
+mod common;
+
+use common::staff::{act, add_user, sign_in};
+use common::{TestApp, backends, valid_form, with};
+
+async fn submit(app: &TestApp, fields: &[(&'static str, &str)]) -> (i64, String) {
+    let mut form = valid_form();
+    for (k, v) in fields {
+        form = with(form, k, v);
+    }
+    common::submit_form(app, &form).await
+}
+
+async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> reqwest::Response {
+    c.get(app.url(path)).send().await.unwrap()
+}
+
+async fn text(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
+    get(app, c, path).await.text().await.unwrap()
+}
+
+fn shows(page: &str, id: i64) -> bool {
+    page.contains(&format!(">INC-{id}<"))
+}
+
+#[tokio::test]
+async fn one_search_box_finds_open_and_closed_incidents_every_way() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (open, open_code) = submit(
+            &app,
+            &[
+                ("output", "澳大利亚的首都是悉尼。"),
+                ("prompt", "澳大利亚的首都是哪里？"),
+                ("description", "首都是堪培拉，不是悉尼。"),
+                ("email", "Zhang.Wei@Example.com"),
+                ("model", "qwen-chat"),
+            ],
+        )
+        .await;
+        let (closed, closed_code) = submit(
+            &app,
+            &[
+                ("output", "The tallest mountain is K2, said the model."),
+                ("prompt", "Which mountain is the tallest?"),
+                ("description", "Everest is taller than K2."),
+                ("email", "li.na@example.org"),
+                ("model_version", "v-zeta-7"),
+            ],
+        )
+        .await;
+        let (other, _) = submit(
+            &app,
+            &[("output", "Bananas are blue."), ("description", "No.")],
+        )
+        .await;
+        assert_eq!(
+            act(
+                &app,
+                &c,
+                closed,
+                "reject",
+                &[("reasons", "不属于生成内容问题。")]
+            )
+            .await
+            .status(),
+            303
+        );
+        assert_eq!(
+            act(&app, &c, other, "comment", &[("text", "与珠穆朗玛峰无关")])
+                .await
+                .status(),
+            303
+        );
+
+        // Exact references and codes go straight to the one incident, open or closed, in any
+        // spelling people type.
+        for (q, id) in [
+            (format!("INC-{closed}"), closed),
+            (format!("inc-{open}"), open),
+            (closed_code.to_lowercase(), closed),
+            (open_code.replace('-', ""), open),
+            (open_code.replace('-', "").to_lowercase(), open),
+        ] {
+            let r = get(&app, &c, &format!("/board?q={}", urlencode(&q))).await;
+            assert_eq!(r.status(), 303, "{backend:?} {q}");
+            assert_eq!(
+                r.headers()["location"].to_str().unwrap(),
+                format!("/incidents/{id}"),
+                "{backend:?} {q}"
+            );
+        }
+        // Email and words: a board of what matched, closed columns included.
+        for (q, want, not) in [
+            ("zhang.wei@example.com", open, closed),
+            ("LI.NA@example.org", closed, open),
+            ("堪培拉", open, closed),
+            ("首都", open, closed),
+            ("EVEREST", closed, open),
+            ("k2 tallest", closed, open),
+            ("qwen", open, closed),
+            ("v-zeta", closed, open),
+            ("珠穆朗玛", other, closed),
+        ] {
+            let page = text(&app, &c, &format!("/board?q={}", urlencode(q))).await;
+            assert!(
+                shows(&page, want) && !shows(&page, not),
+                "{backend:?} {q}: INC-{want} and not INC-{not}: {}",
+                page.split("class=\"board").nth(1).unwrap_or(&page)
+            );
+        }
+        let page = text(&app, &c, "/board?q=EVEREST").await;
+        assert!(
+            page.contains("data-state=\"rejected\""),
+            "a closed column appears for a closed match"
+        );
+        // Nothing found says so and offers to clear.
+        let none = text(&app, &c, "/board?q=nothing-like-this").await;
+        assert!(none.contains("No incident matches.") && none.contains("Clear filters"));
+        // state= works for every state, the closed ones included.
+        let rejected = text(&app, &c, "/board?state=rejected").await;
+        assert!(shows(&rejected, closed) && !shows(&rejected, open));
+        let new = text(&app, &c, "/board?state=new").await;
+        assert!(shows(&new, open) && !shows(&new, closed));
+        // A word search of a closed incident's reasons of rejection is not what the box
+        // searches; its texts are (title, output, prompt, description, comments, model).
+        let fb = text(&app, &c, "/board?q=%25").await;
+        assert!(!fb.contains("500"), "LIKE wildcards are literal");
+        app.stop().await;
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn actions_confirm_refusals_reload_and_unknown_incidents_are_staff_pages() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (id, _) = submit(&app, &[("output", "flash test")]).await;
+        let r = act(
+            &app,
+            &c,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(to, format!("/incidents/{id}?done=triage"));
+        let page = text(&app, &c, &to).await;
+        assert!(
+            page.contains("class=\"flash\"") && page.contains("Triage: done by you."),
+            "{backend:?}: the flash confirms the action"
+        );
+        // Someone else's action is not "done by you".
+        let page = text(&app, &c, &format!("/incidents/{id}?done=contain")).await;
+        assert!(!page.contains("class=\"flash\""));
+        // The next step is the one primary action.
+        let next = page.split("id=\"next\"").nth(1).unwrap();
+        let next = next.split("</section>").next().unwrap();
+        assert!(
+            next.contains("id=\"act-contain\""),
+            "contain is the next step"
+        );
+
+        // A refusal comes back at the top, with the typed values kept, the field marked.
+        let r = act(
+            &app,
+            &c,
+            id,
+            "contain",
+            &[("filter_rule", "rule-<7>"), ("blocks", "")],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        let summary = body.find("error-summary").unwrap();
+        assert!(
+            summary < body.find("id=\"next\"").unwrap(),
+            "the refusal is at the top"
+        );
+        assert!(
+            body.contains("rule-&#60;7&#62;"),
+            "typed value kept, escaped"
+        );
+        assert!(
+            body.contains("href=\"#contain-blocks\""),
+            "the summary links to the field"
+        );
+        assert!(body.contains("aria-invalid=\"true\" aria-describedby=\"act-contain-error\""));
+        // Reloading the refused post's URL lands on the page, not on an empty 405.
+        let r = get(&app, &c, &format!("/incidents/{id}/act")).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("/incidents/{id}")
+        );
+        // A staff 404 is a staff page.
+        for path in [
+            "/incidents/999999",
+            "/incidents/INC-999999",
+            "/incidents/nonsense",
+        ] {
+            let r = get(&app, &c, path).await;
+            assert_eq!(r.status(), 404, "{path}");
+            let body = r.text().await.unwrap();
+            assert!(
+                body.contains("No such incident") && body.contains("action=\"/logout\""),
+                "{path}: a staff page"
+            );
+            assert!(
+                !body.contains("We know no report"),
+                "not the public wording"
+            );
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn staff_pages_follow_the_members_language() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    add_user(&app, "lead@example.com", "lead").await;
+    let c = sign_in(&app, "lead@example.com").await;
+    let (id, _) = submit(
+        &app,
+        &[
+            ("output", "澳大利亚的首都是悉尼。"),
+            ("description", "首都是堪培拉。"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        act(
+            &app,
+            &c,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")]
+        )
+        .await
+        .status(),
+        303
+    );
+    let en = text(&app, &c, &format!("/incidents/{id}")).await;
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Next step"));
+    assert!(
+        en.contains("lang=\"zh-CN\""),
+        "Chinese report text is tagged"
+    );
+    // Switch to Chinese: kept on the account, back to the same page.
+    let (csrf, _, _) = common::staff::form_tokens(&app, &c, id).await;
+    let r = c
+        .post(app.url("/account/locale"))
+        .header("referer", app.url(&format!("/incidents/{id}")))
+        .form(&[("csrf", csrf.as_str()), ("locale", "zh-CN")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/incidents/{id}")
+    );
+    let user = rectify::db::users::by_email(&app.db, "lead@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.locale, "zh-CN");
+    let zh = text(&app, &c, &format!("/incidents/{id}")).await;
+    assert!(zh.contains("<html lang=\"zh-CN\">"));
+    for word in [
+        "下一步",
+        "已研判",
+        "记录遏制措施",
+        "处理记录",
+        "整改摘要",
+        "高",
+    ] {
+        assert!(zh.contains(word), "{word} on the Chinese page");
+    }
+    // No identifier where a word should be.
+    let visible = strip_tags(&zh);
+    for id_word in [
+        "triaged",
+        "accuracy.inaccurate",
+        ">high<",
+        "fix_planned",
+        "plan_fix",
+    ] {
+        assert!(!visible.contains(id_word), "{id_word} shown to a person");
+    }
+    let board = text(&app, &c, "/board").await;
+    assert!(board.contains("待研判") && board.contains("已研判") && board.contains("看板"));
+    // A switch without CSRF is refused.
+    let r = c
+        .post(app.url("/account/locale"))
+        .form(&[("locale", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+/// The text a person sees (roughly): tags, and attribute values with them, removed.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => {
+                in_tag = true;
+                out.push('<');
+            }
+            '>' => {
+                in_tag = false;
+                out.push('>');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
