@@ -46,7 +46,7 @@ pub struct Card {
     pub evidence_hold: bool,
 }
 
-fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
+pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
     let mut c = Condition::all();
     if let Some(cat) = &f.category {
         // A group matches its specific risks too: keys are [a-z0-9_] and '/' sorts right after
