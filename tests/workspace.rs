@@ -334,3 +334,250 @@ fn strip_tags(html: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn the_list_view_sorts_filters_and_exports_what_it_shows() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (a, _) = submit(&app, &[("output", "甲：澳大利亚的首都是悉尼。")]).await;
+        let (b, _) = submit(
+            &app,
+            &[("output", "=HYPERLINK(\"http://x\") b, \"quoted\"")],
+        )
+        .await;
+        let (z, _) = submit(&app, &[("output", "zulu answer")]).await;
+        for (id, sev) in [(a, "low"), (b, "critical")] {
+            assert_eq!(
+                act(
+                    &app,
+                    &c,
+                    id,
+                    "triage",
+                    &[("category", "accuracy.inaccurate"), ("severity", sev)]
+                )
+                .await
+                .status(),
+                303
+            );
+        }
+        assert_eq!(
+            act(&app, &c, z, "reject", &[("reasons", "不是问题")])
+                .await
+                .status(),
+            303
+        );
+        let pos = |page: &str, id: i64| page.find(&format!(">INC-{id}<")).unwrap_or(usize::MAX);
+        // Open incidents by default; every state on request.
+        let open = text(&app, &c, "/incidents").await;
+        assert!(pos(&open, a) < usize::MAX && pos(&open, z) == usize::MAX);
+        let all = text(&app, &c, "/incidents?state=all").await;
+        assert!(
+            pos(&all, z) < usize::MAX,
+            "{backend:?}: closed incidents in the list"
+        );
+        // Sorted by severity by weight, both ways.
+        let desc = text(&app, &c, "/incidents?sort=severity&dir=desc").await;
+        assert!(pos(&desc, b) < pos(&desc, a), "critical before low");
+        assert!(desc.contains("aria-sort=\"descending\""));
+        let asc = text(&app, &c, "/incidents?sort=severity&dir=asc").await;
+        assert!(pos(&asc, a) < pos(&asc, b), "low before critical");
+        for col in [
+            "id",
+            "title",
+            "state",
+            "category",
+            "assignee",
+            "deadline",
+            "reports",
+            "last_change",
+        ] {
+            let r = get(
+                &app,
+                &c,
+                &format!("/incidents?state=all&sort={col}&dir=desc"),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{backend:?} sort by {col}");
+        }
+        // Filters are the board's.
+        let crit = text(&app, &c, "/incidents?severity=critical").await;
+        assert!(pos(&crit, b) < usize::MAX && pos(&crit, a) == usize::MAX);
+        let none = text(&app, &c, "/incidents?q=nothing-like-it").await;
+        assert!(none.contains("No incident matches."));
+        // CSV: UTF-8 with a BOM, the list's columns, Chinese intact, formulas defused.
+        let r = get(&app, &c, "/incidents?state=all&sort=id&dir=asc&format=csv").await;
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("incidents.csv")
+        );
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM");
+        let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "Incident,Title,State,Category,Severity,Assignee,Nearest deadline,Clock,Reports,Last change,Flags"
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].starts_with(&format!("INC-{a},甲：澳大利亚的首都是悉尼。,Triaged,")));
+        assert!(rows[0].contains(",low,"));
+        assert!(
+            rows[1].contains("\"'=HYPERLINK(\"\"http://x\"\") b, \"\"quoted\"\"\""),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[2].contains(",Rejected,"));
+        // JSON: the same rows.
+        let r = get(&app, &c, "/incidents?state=all&sort=id&dir=asc&format=json").await;
+        let items: Vec<serde_json::Value> = r.json().await.unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[1]["severity"], "critical");
+        assert_eq!(items[2]["state"], "rejected");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bulk_actions_apply_per_incident_and_say_what_was_refused() {
+    use rectify::db::entities::{incident, incident_event};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let other = add_user(&app, "eng@example.com", "engineer").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let mut ids = Vec::new();
+        for o in ["one thing", "another thing", "a third thing"] {
+            ids.push(submit(&app, &[("output", o)]).await.0);
+        }
+        assert_eq!(
+            act(&app, &c, ids[2], "reject", &[("reasons", "no")])
+                .await
+                .status(),
+            303
+        );
+        let (csrf, _, _) = common::staff::form_tokens(&app, &c, ids[0]).await;
+        let post = |fields: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            let url = app.url("/incidents/bulk");
+            let csrf = csrf.clone();
+            async move {
+                let mut form = vec![("csrf", csrf)];
+                form.extend(fields);
+                c.post(url).form(&form).send().await.unwrap()
+            }
+        };
+        let idv = |i: usize| ("ids", ids[i].to_string());
+        // Severity for all three: the rejected one is refused, with the reason.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            idv(2),
+            ("bulk_action", "set_severity".into()),
+            ("severity", "high".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("Done (2)") && body.contains("Refused (1)"),
+            "{body}"
+        );
+        let refused = body.split("bulk-refused").nth(1).unwrap();
+        assert!(refused.contains(&format!("INC-{}", ids[2])) && refused.contains("rejected"));
+        for id in &ids[..2] {
+            let m = incident::Entity::find_by_id(*id)
+                .one(&app.db.conn)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.severity.as_deref(), Some("high"), "{backend:?}");
+            let events = incident_event::Entity::find()
+                .filter(incident_event::Column::IncidentId.eq(*id))
+                .filter(incident_event::Column::Action.eq("set_severity"))
+                .count(&app.db.conn)
+                .await
+                .unwrap();
+            assert_eq!(events, 1, "one event per incident");
+        }
+        // Assign two to someone else.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            ("bulk_action", "assign".into()),
+            ("assignee", other.to_string()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        for id in &ids[..2] {
+            let m = incident::Entity::find_by_id(*id)
+                .one(&app.db.conn)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.assignee_id, Some(other));
+        }
+        // Merge the first into the second.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            ("bulk_action", "merge".into()),
+            ("target", ids[1].to_string()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        let m = incident::Entity::find_by_id(ids[0])
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.state, "duplicate");
+        assert_eq!(m.duplicate_of, Some(ids[1]));
+        // Nothing selected, a missing reason, a forged post: clear answers.
+        let r = post(vec![
+            ("bulk_action", "comment".into()),
+            ("text", "x".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Select at least one incident.")
+        );
+        let r = post(vec![
+            idv(1),
+            ("bulk_action", "reject".into()),
+            ("reasons", " ".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 422);
+        let forged = c
+            .post(app.url("/incidents/bulk"))
+            .form(&[
+                ("ids", ids[1].to_string()),
+                ("bulk_action", "comment".into()),
+                ("text", "x".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        // Reloading the result's URL lands on the list.
+        assert_eq!(get(&app, &c, "/incidents/bulk").await.status(), 303);
+        app.stop().await;
+    }
+}

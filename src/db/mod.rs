@@ -13,6 +13,7 @@ pub mod export;
 pub mod incident_page;
 pub mod incidents;
 pub mod intake;
+pub mod list;
 pub mod outbox;
 mod raw;
 pub mod search;

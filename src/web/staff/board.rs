@@ -22,14 +22,17 @@ pub const PAGE: u64 = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct BoardQuery {
-    category: Option<String>,
-    severity: Option<String>,
-    assignee: Option<String>,
-    overdue: Option<String>,
-    q: Option<String>,
-    /// Show one column alone, a page at a time.
-    state: Option<String>,
-    page: Option<u64>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub assignee: Option<String>,
+    pub overdue: Option<String>,
+    pub q: Option<String>,
+    /// Show one column alone, a page at a time (`all`: every state).
+    pub state: Option<String>,
+    pub page: Option<u64>,
+    /// The list view's sorting (the board ignores them).
+    pub sort: Option<String>,
+    pub dir: Option<String>,
 }
 
 pub struct CardView {
@@ -84,7 +87,7 @@ struct BoardPage<'a> {
     filtered: bool,
 }
 
-fn nonempty(v: &Option<String>) -> Option<String> {
+pub fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -92,7 +95,7 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// The filter part of a board URL, so links keep the view.
-fn filter_query(q: &BoardQuery) -> Vec<(&'static str, String)> {
+pub fn filter_query(q: &BoardQuery) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for (k, v) in [
         ("category", &q.category),
@@ -139,8 +142,8 @@ pub async fn board(
     }
 }
 
-async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
-    let now = Utc::now();
+/// The filters a board or list URL asks for, parsed once into the names the rows hold.
+pub fn filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
         None => AssigneeFilter::Anyone,
@@ -151,7 +154,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             Err(_) => AssigneeFilter::Anyone,
         },
     };
-    let filters = Filters {
+    Filters {
         // Parsed once into the canonical names the rows hold, whatever the URL's spelling.
         category: nonempty(&q.category)
             .and_then(|c| s.taxonomy.parse(&c))
@@ -165,7 +168,13 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             .as_deref()
             .is_some_and(|v| matches!(v, "1" | "on" | "true")),
         text: nonempty(&q.q),
-    };
+    }
+}
+
+async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
+    let now = Utc::now();
+    let s = &state.settings;
+    let filters = filters(state, staff, q);
     let open: Vec<WfState> = WfState::ALL
         .iter()
         .copied()
@@ -173,7 +182,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         .collect();
     // Any state may be asked for alone, the closed ones included.
     let single = nonempty(&q.state).and_then(|st| st.parse::<WfState>().ok());
-    let searching = filters.text.is_some();
+    let every = nonempty(&q.state).as_deref() == Some("all");
+    let searching = filters.text.is_some() || every;
     let shown: Vec<WfState> = match single {
         Some(s) => vec![s],
         // A search looks through closed incidents too.
@@ -281,7 +291,11 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             .iter()
             .map(|v| (v.as_str().to_string(), words::state(*v, l).to_string()))
             .collect(),
-        f_state: single.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        f_state: match single {
+            Some(s) => s.as_str().to_string(),
+            None if every => "all".into(),
+            None => String::new(),
+        },
         users: all_users
             .iter()
             .filter(|u| !u.disabled)

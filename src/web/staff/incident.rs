@@ -129,7 +129,7 @@ pub async fn act_get(Path(id): Path<String>) -> Response {
 }
 
 /// The reporter mail an outcome causes: a decision with reasons, or the fix verified.
-fn outcome_mails(
+pub(super) fn outcome_mails(
     state: &AppState,
     kind: ActionKind,
 ) -> impl Fn(&Incident, &[Reporter]) -> Vec<Mail> + Sync + '_ {

@@ -3,9 +3,12 @@
 pub mod admin;
 pub mod auth;
 pub mod board;
+pub mod bulk;
 pub mod deadlines;
+pub mod export;
 pub mod incident;
 pub mod incident_view;
+pub mod list;
 pub mod retraining;
 
 use axum::Router;
@@ -20,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/account/locale", post(auth::set_locale))
         .route("/board", get(board::board))
+        .route("/incidents", get(list::list))
+        .route("/incidents/bulk", post(bulk::bulk).get(bulk::bulk_get))
         .route("/incidents/{id}", get(incident::page))
         .route(
             "/incidents/{id}/act",
