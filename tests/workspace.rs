@@ -581,3 +581,96 @@ async fn bulk_actions_apply_per_incident_and_say_what_was_refused() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn assignment_tells_the_assignee_in_their_language_grouped_not_when_self() {
+    use common::smtp::SmtpServer;
+    use rectify::config::MailTransport;
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let url = smtp.url();
+        let app = TestApp::spawn_with(backend, move |s| {
+            s.mail.transport = MailTransport::Smtp;
+            s.mail.smtp_url = url;
+            s.mail.smtp_timeout_secs = 5;
+            s.limits.intake_burst = 0;
+        })
+        .await;
+        let lead = add_user(&app, "lead@example.com", "lead").await;
+        let eng = add_user(&app, "eng@example.com", "engineer").await;
+        rectify::db::users::set_locale(&app.db, eng, "zh-CN")
+            .await
+            .unwrap();
+        let c = sign_in(&app, "lead@example.com").await;
+        let mut ids = Vec::new();
+        for o in [
+            "澳大利亚的首都是悉尼。",
+            "second <b>answer</b>",
+            "third answer",
+        ] {
+            ids.push(submit(&app, &[("output", o), ("email", "")]).await.0);
+        }
+        // Assigning oneself tells nobody; assigning someone else tells them, in Chinese.
+        let me = lead.to_string();
+        assert_eq!(
+            act(&app, &c, ids[0], "assign", &[("assignee", me.as_str())])
+                .await
+                .status(),
+            303
+        );
+        let e = eng.to_string();
+        assert_eq!(
+            act(&app, &c, ids[0], "assign", &[("assignee", e.as_str())])
+                .await
+                .status(),
+            303
+        );
+        let got = smtp.wait_for(1).await;
+        assert_eq!(
+            got.len(),
+            1,
+            "{backend:?}: one mail, not one for the self-assignment"
+        );
+        let m = &got[0];
+        assert_eq!(m.rcpt_to, "eng@example.com");
+        assert!(
+            m.subject.contains("指派给您") && m.subject.contains(&format!("INC-{}", ids[0])),
+            "{}",
+            m.subject
+        );
+        assert!(
+            m.text.contains("lead at example.com 将以下事件指派给您"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains(&format!("/incidents/{}", ids[0])));
+        let html = m.html.as_deref().unwrap();
+        assert!(html.contains("lang=\"zh-CN\"") && html.contains("澳大利亚的首都是悉尼。"));
+        // A bulk assignment of two is one mail naming both, escaped in HTML.
+        let (csrf, _, _) = common::staff::form_tokens(&app, &c, ids[1]).await;
+        let r = c
+            .post(app.url("/incidents/bulk"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("ids", &ids[1].to_string()),
+                ("ids", &ids[2].to_string()),
+                ("bulk_action", "assign"),
+                ("assignee", e.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let got = smtp.wait_for(2).await;
+        assert_eq!(got.len(), 2, "{backend:?}: grouped into one mail");
+        let m = &got[1];
+        assert!(m.subject.contains("2 个事件已指派给您"), "{}", m.subject);
+        assert!(
+            m.text.contains(&format!("INC-{}", ids[1]))
+                && m.text.contains(&format!("INC-{}", ids[2]))
+        );
+        let html = m.html.as_deref().unwrap();
+        assert!(html.contains("&#60;b&#62;answer") && !html.contains("<b>answer"));
+        app.stop().await;
+    }
+}

@@ -474,6 +474,49 @@ pub fn is_technical(key: &str) -> bool {
     matches!(key, "fingerprint" | "hash" | "prev_hash" | "token")
 }
 
+/// The words of the "assigned to you" mail to staff.
+pub struct AssignmentTexts {
+    pub lang: &'static str,
+    pub greeting: &'static str,
+    pub subject_one: &'static str,
+    pub subject_many: fn(usize) -> String,
+    /// "{who} assigned {n} incident(s) to you."
+    pub lead: fn(&str, usize) -> String,
+    pub footer: &'static str,
+}
+
+pub static ASSIGN_EN: AssignmentTexts = AssignmentTexts {
+    lang: "en",
+    greeting: "Hello,",
+    subject_one: "Assigned to you:",
+    subject_many: |n| format!("{n} incidents assigned to you"),
+    lead: |who, n| match n {
+        1 => format!("{who} assigned this incident to you:"),
+        n => format!("{who} assigned these {n} incidents to you:"),
+    },
+    footer: "You receive this because an incident was assigned to you in the staff workspace.",
+};
+
+pub static ASSIGN_ZH: AssignmentTexts = AssignmentTexts {
+    lang: "zh-CN",
+    greeting: "您好：",
+    subject_one: "指派给您：",
+    subject_many: |n| format!("{n} 个事件已指派给您"),
+    lead: |who, n| match n {
+        1 => format!("{who} 将以下事件指派给您："),
+        n => format!("{who} 将以下 {n} 个事件指派给您："),
+    },
+    footer: "您收到此邮件，是因为工作台中有事件被指派给您。",
+};
+
+pub fn assignment_texts(locale: Locale) -> &'static AssignmentTexts {
+    if locale.is_zh() {
+        &ASSIGN_ZH
+    } else {
+        &ASSIGN_EN
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

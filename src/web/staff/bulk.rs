@@ -152,6 +152,11 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
     let mails = super::incident::outcome_mails(&state, kind);
+    let tell = match super::notify::assignee_to_tell(&state, &staff, &action).await {
+        Ok(t) => t,
+        Err(e) => return WebError::internal(l, false, e).into_response(),
+    };
+    let mut assigned = Vec::new();
     let (mut done, mut refused) = (Vec::new(), Vec::new());
     for id in ids {
         if let Action::Merge { target } = &action
@@ -172,7 +177,10 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
         )
         .await
         {
-            Ok(inc) => done.push((id, words::state(inc.state, l).to_string())),
+            Ok(inc) => {
+                done.push((id, words::state(inc.state, l).to_string()));
+                assigned.push((inc.id, inc.title));
+            }
             Err(ActError::Refused(r)) => refused.push((id, r.reason())),
             Err(ActError::Conflict) => refused.push((
                 id,
@@ -184,6 +192,12 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
     }
     if !done.is_empty() {
         state.mail_ready.notify_one();
+    }
+    // Several incidents assigned together are one mail.
+    if let Some(to) = &tell
+        && let Err(e) = super::notify::tell_grouped(&state, &staff, to, &assigned).await
+    {
+        return WebError::internal(l, false, e).into_response();
     }
     let status = if done.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -239,7 +239,24 @@ pub async fn act(
         }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
-    let mails = outcome_mails(&state, kind);
+    let tell = match super::notify::assignee_to_tell(&state, &staff, &action).await {
+        Ok(t) => t,
+        Err(e) => return WebError::internal(staff.locale, false, e).into_response(),
+    };
+    let outcome = outcome_mails(&state, kind);
+    // The assignee's mail is written by the same transaction as the event.
+    let mails = |inc: &Incident, reporters: &[Reporter]| {
+        let mut all = outcome(inc, reporters);
+        if let Some(to) = &tell {
+            all.extend(super::notify::mail(
+                &state,
+                &staff,
+                to,
+                &[(inc.id, inc.title.clone())],
+            ));
+        }
+        all
+    };
     match db_act(&state.db, &state.settings.deadlines, id, seen_version, &action, &actor, Utc::now(), &mails).await {
         Ok(_) => {
             state.mail_ready.notify_one();

@@ -9,6 +9,7 @@ pub mod export;
 pub mod incident;
 pub mod incident_view;
 pub mod list;
+pub mod notify;
 pub mod retraining;
 
 use axum::Router;
