@@ -664,7 +664,8 @@ async fn the_workflow_from_the_primary_action_alone_on_desktop_and_phone_in_both
             std::fs::write(format!("{dir}/workspace-{name}.png"), png).unwrap();
         }
     };
-    let steps: &[(&str, &[(&str, &str)], State)] = &[
+    type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], State);
+    let steps: &[Step] = &[
         (
             "triage",
             &[("category", "accuracy.inaccurate"), ("severity", "high")],

@@ -114,11 +114,9 @@ pub async fn rows(
     db: &Db,
     states: &States,
     f: &Filters,
-    sort: Sort,
-    desc: bool,
+    (sort, desc): (Sort, bool),
     now: DateTime<Utc>,
-    limit: u64,
-    offset: u64,
+    (limit, offset): (u64, u64),
 ) -> Result<Vec<Row>, DbError> {
     let order = if desc { Order::Desc } else { Order::Asc };
     let q = base(db, states, f, now).select_only().columns([

@@ -218,7 +218,7 @@ async fn render(
     let all_users = users::list(&state.db).await?;
     let names: HashMap<i64, String> = all_users.iter().map(|u| (u.id, u.name.clone())).collect();
     if let Some(format) = format.filter(|f| matches!(*f, "csv" | "json")) {
-        let rows = list::rows(&state.db, &states, &f, sort, desc, now, EXPORT_MAX, 0).await?;
+        let rows = list::rows(&state.db, &states, &f, (sort, desc), now, (EXPORT_MAX, 0)).await?;
         let views: Vec<RowView> = rows
             .into_iter()
             .map(|r| view(state, l, t, &names, r, now))
@@ -235,11 +235,9 @@ async fn render(
         &state.db,
         &states,
         &f,
-        sort,
-        desc,
+        (sort, desc),
         now,
-        PAGE,
-        (page - 1) * PAGE,
+        (PAGE, (page - 1) * PAGE),
     )
     .await?;
     let rows: Vec<RowView> = rows
