@@ -8,6 +8,7 @@ mod m20261128_000001_core;
 mod m20261129_000002_board_indexes;
 mod m20261129_000003_outbox_claim_index;
 mod m20261202_000010_calendars;
+mod m20261202_000030_staff_search;
 mod m20261202_000050_retraining_loop;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_board_indexes::Migration),
             Box::new(m20261129_000003_outbox_claim_index::Migration),
             Box::new(m20261202_000010_calendars::Migration),
+            Box::new(m20261202_000030_staff_search::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
         ]
     }

@@ -86,28 +86,45 @@ pub fn condition(text: &str, postgres: bool) -> Condition {
 
 /// One word anywhere in the incident: its title, a report's texts, or a comment.
 fn word_matches(word: &str, postgres: bool) -> SimpleExpr {
-    // SQLite takes one `?` per use; PostgreSQL numbers its parameters and reuses `$1`.
-    let p = if postgres { "$1" } else { "?" };
     let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
-    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
-    let like = if postgres { "ILIKE" } else { "LIKE" };
+    if postgres {
+        // ILIKE (ASCII and Unicode case); pg_trgm's GIN indexes serve it where installed.
+        let like = "ILIKE $1 ESCAPE '\\'";
+        let sql = format!(
+            "(incidents.title {like} \
+             OR EXISTS (SELECT 1 FROM reports rw WHERE rw.incident_id = incidents.id AND (\
+                rw.output {like} OR rw.prompt {like} OR rw.description {like} \
+                OR rw.model {like} OR rw.model_version {like})) \
+             OR EXISTS (SELECT 1 FROM incident_events ew WHERE ew.incident_id = incidents.id \
+                AND ew.action = 'comment' AND ew.data {like}))"
+        );
+        return Expr::cust_with_values(sql, [pattern]);
+    }
+    if word.chars().count() >= 3 {
+        // The trigram FTS5 tables find substrings of three characters or more through their
+        // index; the phrase is quoted so that FTS5 syntax in it is taken literally.
+        let phrase = format!("\"{}\"", word.replace('"', "\"\""));
+        let sql = "(incidents.title LIKE ? ESCAPE '\\' \
+             OR incidents.id IN (SELECT r.incident_id FROM reports r WHERE r.id IN \
+                (SELECT rowid FROM report_search WHERE report_search MATCH ?)) \
+             OR incidents.id IN (SELECT e.incident_id FROM incident_events e WHERE e.id IN \
+                (SELECT rowid FROM comment_search WHERE comment_search MATCH ?)))";
+        return Expr::cust_with_values(sql, [pattern, phrase.clone(), phrase]);
+    }
+    // One or two characters (a two-character Chinese word): too short for trigrams, so the
+    // texts are read through (SQLite's LIKE ignores ASCII case).
+    let like = "LIKE ? ESCAPE '\\'";
     let sql = format!(
-        "(incidents.title {like} {p} ESCAPE '\\' \
+        "(incidents.title {like} \
          OR EXISTS (SELECT 1 FROM reports rw WHERE rw.incident_id = incidents.id AND (\
-            rw.output {like} {p} ESCAPE '\\' OR rw.prompt {like} {p} ESCAPE '\\' \
-            OR rw.description {like} {p} ESCAPE '\\' OR rw.model {like} {p} ESCAPE '\\' \
-            OR rw.model_version {like} {p} ESCAPE '\\')) \
+            rw.output {like} OR rw.prompt {like} OR rw.description {like} \
+            OR rw.model {like} OR rw.model_version {like})) \
          OR EXISTS (SELECT 1 FROM incident_events ew WHERE ew.incident_id = incidents.id \
-            AND ew.action = 'comment' AND ew.data {like} {p} ESCAPE '\\'))"
+            AND ew.action = 'comment' AND ew.data {like}))"
     );
     // SQLite would read a repeated `$1` as one parameter shared by every expression of the
     // statement, so it gets one `?` and one value per use.
-    let n = if postgres {
-        1
-    } else {
-        sql.matches('?').count()
-    };
-    Expr::cust_with_values(sql, std::iter::repeat_n(pattern, n))
+    Expr::cust_with_values(sql, std::iter::repeat_n(pattern, 7))
 }
 
 /// The one incident a reference or tracking code names, if it exists.
