@@ -784,7 +784,10 @@ async fn the_workflow_from_the_primary_action_alone_on_desktop_and_phone_in_both
             ("empty", "/board?q=nothing-at-all".to_string()),
             ("incident", format!("/incidents/{}", ids[1])),
             ("not-found", "/incidents/99999".to_string()),
-            ("list", "/incidents?state=all&sort=severity&dir=desc".to_string()),
+            (
+                "list",
+                "/incidents?state=all&sort=severity&dir=desc".to_string(),
+            ),
             ("list-empty", "/incidents?q=nothing-at-all".to_string()),
         ];
         for width in [1366u32, 390] {
