@@ -674,3 +674,58 @@ async fn assignment_tells_the_assignee_in_their_language_grouped_not_when_self()
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn staff_give_an_incident_its_title_as_an_event() {
+    use rectify::db::entities::incident_event;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "t@example.com", "triager").await;
+        add_user(&app, "e@example.com", "engineer").await;
+        let t = sign_in(&app, "t@example.com").await;
+        let e = sign_in(&app, "e@example.com").await;
+        let (id, _) = submit(
+            &app,
+            &[("output", "a long harmful output that makes a poor title")],
+        )
+        .await;
+        let r = act(
+            &app,
+            &t,
+            id,
+            "set_title",
+            &[("title", "  Capital of Australia \u{202e}wrong ")],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{backend:?}");
+        let page = text(&app, &t, &format!("/incidents/{id}")).await;
+        assert!(
+            page.contains("<bdi class=\"title\">Capital of Australia \u{202e}wrong</bdi>"),
+            "isolated"
+        );
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("set_title"))
+            .one(&app.db.conn)
+            .await
+            .unwrap();
+        assert!(ev.is_some(), "an event");
+        let found = text(&app, &t, "/board?q=capital%20australia").await;
+        assert!(shows(&found, id));
+        assert_eq!(
+            act(&app, &e, id, "set_title", &[("title", "x")])
+                .await
+                .status(),
+            403
+        );
+        let long = "字".repeat(201);
+        assert_eq!(
+            act(&app, &t, id, "set_title", &[("title", long.as_str())])
+                .await
+                .status(),
+            422
+        );
+        app.stop().await;
+    }
+}

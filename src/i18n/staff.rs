@@ -419,6 +419,11 @@ pub fn field_label(kind: ActionKind, name: &str, locale: Locale) -> &'static str
         ),
         (_, "reference") => pick(locale, "Authority report reference", "主管机关报告编号"),
         (_, "text") => pick(locale, "Internal comment", "内部评论"),
+        (_, "title") => pick(
+            locale,
+            "Title (what staff call this incident)",
+            "标题（工作人员对该事件的称呼）",
+        ),
         _ => pick(locale, "Value", "值"),
     }
 }

@@ -241,6 +241,10 @@ fn fields_for(
             )]
         }
         SetCategory => vec![select("category", categories(), inc.category.clone())],
+        SetTitle => vec![FieldView {
+            value: inc.title.clone(),
+            ..field("title", "text")
+        }],
         SetSeverity => vec![select("severity", severities(), severity())],
         SetSerious => {
             let mut o: Vec<(String, String)> = SeriousKind::ALL
