@@ -108,6 +108,7 @@ pub struct StaffTexts {
     pub rows: &'static str,
     pub sort_by: &'static str,
     pub edit_title: &'static str,
+    pub nothing_waiting: &'static str,
     pub save_title: &'static str,
 }
 
@@ -214,6 +215,7 @@ pub static EN: StaffTexts = StaffTexts {
     rows: "incidents",
     sort_by: "Sort by",
     edit_title: "Edit the title",
+    nothing_waiting: "Nothing is waiting: this incident is closed. The other actions are below.",
     save_title: "Save title",
 };
 
@@ -320,6 +322,7 @@ pub static ZH: StaffTexts = StaffTexts {
     rows: "个事件",
     sort_by: "排序",
     edit_title: "修改标题",
+    nothing_waiting: "无待办事项：该事件已结束。其他操作见下方。",
     save_title: "保存标题",
 };
 
