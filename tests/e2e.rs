@@ -770,6 +770,16 @@ async fn the_workflow_from_the_primary_action_alone_on_desktop_and_phone_in_both
             "the Chinese page is in Chinese"
         );
         shot(format!("incident-resolved-{lang}-{width}")).await;
+        for (part, css) in [("fix", "section.fix-summary"), ("timeline", "ol.timeline")] {
+            let png = c
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .screenshot()
+                .await
+                .unwrap();
+            std::fs::write(format!("{dir}/workspace-{part}-{lang}-{width}.png"), png).unwrap();
+        }
     }
     // Every staff page, at both widths, in both languages: no sideways scrolling.
     for locale in [Locale::En, Locale::ZhCn] {
