@@ -30,7 +30,12 @@ const INCIDENTS: usize = 100_000;
 const REPORTS_PER: usize = 10;
 
 fn texts() -> (Vec<String>, Vec<String>) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    // Beside the repository, or beside the worktrees' folder.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = [root.join("../shared/data"), root.join("../../shared/data")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| root.join("../shared/data"));
     let read = |f: &str, keys: &[&str]| -> Vec<String> {
         std::fs::read_to_string(dir.join(f))
             .map(|t| {

@@ -1,8 +1,8 @@
 //! Full-text search for the staff search box, kept in step by the database itself (triggers
 //! fire inside the transaction that writes a report or a comment).
 //!
-//! SQLite: FTS5 tables with the trigram tokenizer (Chinese has no spaces between words, so
-//! words are matched as substrings of three characters or more): `report_search` over the
+//! SQLite: FTS5 tables with the trigram tokenizer (`title_search` over incident titles, (Chinese has no spaces between words, so
+//! words are matched as substrings of three characters or more), `report_search` over the
 //! reports' output, prompt, description, model and model version; `comment_search` over comment
 //! events. Both are external-content tables: the text lives once, in its own table.
 //!
@@ -35,9 +35,25 @@ const SQLITE_UP: &[&str] = &[
     "CREATE TRIGGER comment_search_ad AFTER DELETE ON incident_events WHEN old.action = 'comment' BEGIN \
        INSERT INTO comment_search(comment_search, rowid, data) VALUES ('delete', old.id, old.data); END",
     "INSERT INTO comment_search(rowid, data) SELECT id, data FROM incident_events WHERE action = 'comment'",
+    "CREATE VIRTUAL TABLE title_search USING fts5(title, content='incidents', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER title_search_ai AFTER INSERT ON incidents BEGIN \
+       INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
+    "CREATE TRIGGER title_search_ad AFTER DELETE ON incidents BEGIN \
+       INSERT INTO title_search(title_search, rowid, title) VALUES ('delete', old.id, old.title); END",
+    "CREATE TRIGGER title_search_au AFTER UPDATE OF title ON incidents BEGIN \
+       INSERT INTO title_search(title_search, rowid, title) VALUES ('delete', old.id, old.title); \
+       INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
+    "INSERT INTO title_search(title_search) VALUES ('rebuild')",
+    // The list view sorted by last change.
+    "CREATE INDEX IF NOT EXISTS incidents_last_event_at ON incidents (last_event_at)",
 ];
 
 const SQLITE_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS incidents_last_event_at",
+    "DROP TRIGGER IF EXISTS title_search_au",
+    "DROP TRIGGER IF EXISTS title_search_ad",
+    "DROP TRIGGER IF EXISTS title_search_ai",
+    "DROP TABLE IF EXISTS title_search",
     "DROP TRIGGER IF EXISTS comment_search_ad",
     "DROP TRIGGER IF EXISTS comment_search_ai",
     "DROP TABLE IF EXISTS comment_search",
@@ -62,12 +78,14 @@ BEGIN
   CREATE INDEX IF NOT EXISTS reports_model_trgm ON reports USING gin (model gin_trgm_ops);
   CREATE INDEX IF NOT EXISTS reports_model_version_trgm ON reports USING gin (model_version gin_trgm_ops);
   CREATE INDEX IF NOT EXISTS incidents_title_trgm ON incidents USING gin (title gin_trgm_ops);
+  CREATE INDEX IF NOT EXISTS incidents_last_event_at ON incidents (last_event_at);
   CREATE INDEX IF NOT EXISTS comments_trgm ON incident_events USING gin (data gin_trgm_ops) WHERE action = 'comment';
 END
 $$;
 "#;
 
 const POSTGRES_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS incidents_last_event_at",
     "DROP INDEX IF EXISTS comments_trgm",
     "DROP INDEX IF EXISTS incidents_title_trgm",
     "DROP INDEX IF EXISTS reports_model_version_trgm",

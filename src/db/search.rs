@@ -104,12 +104,12 @@ fn word_matches(word: &str, postgres: bool) -> SimpleExpr {
         // The trigram FTS5 tables find substrings of three characters or more through their
         // index; the phrase is quoted so that FTS5 syntax in it is taken literally.
         let phrase = format!("\"{}\"", word.replace('"', "\"\""));
-        let sql = "(incidents.title LIKE ? ESCAPE '\\' \
+        let sql = "(incidents.id IN (SELECT rowid FROM title_search WHERE title_search MATCH ?) \
              OR incidents.id IN (SELECT r.incident_id FROM reports r WHERE r.id IN \
                 (SELECT rowid FROM report_search WHERE report_search MATCH ?)) \
              OR incidents.id IN (SELECT e.incident_id FROM incident_events e WHERE e.id IN \
                 (SELECT rowid FROM comment_search WHERE comment_search MATCH ?)))";
-        return Expr::cust_with_values(sql, [pattern, phrase.clone(), phrase]);
+        return Expr::cust_with_values(sql, [phrase.clone(), phrase.clone(), phrase]);
     }
     // One or two characters (a two-character Chinese word): too short for trigrams, so the
     // texts are read through (SQLite's LIKE ignores ASCII case).
