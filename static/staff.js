@@ -9,3 +9,15 @@ document.addEventListener("submit", function (e) {
               merge: "Merge this incident into the other one?" }[action.value];
   if (ask && !window.confirm(ask)) e.preventDefault();
 });
+
+// On a phone the board's filters fold away unless some are set (the summary opens them).
+document.addEventListener("DOMContentLoaded", function () {
+  var box = document.querySelector("details.filters-box");
+  if (box && window.matchMedia("(max-width: 40em)").matches &&
+      !/[?&](q|state|category|severity|assignee|overdue)=[^&]/.test(location.search)) {
+    box.open = false;
+  }
+  // A refusal's summary takes the focus, so it is read first.
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+});

@@ -264,18 +264,19 @@ async fn a_report_from_the_public_form_to_resolved_in_the_browser() {
     for (kind, fields, state, public) in steps {
         c.goto(&format!("{base}/incidents/1")).await.unwrap();
         take(&c, kind, fields).await;
-        // The form posts and the page comes back (303) showing the new state.
+        // The form posts and the page comes back (303) showing the new state, in words.
+        let word = rectify::i18n::words::state(state.parse().unwrap(), Default::default());
         let mut page = String::new();
         for _ in 0..200 {
             page = text_of(&c).await;
-            if page.contains(&state.to_uppercase()) {
+            if page.contains(&word.to_uppercase()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(
-            page.contains(&state.to_uppercase()) || page.contains(state),
-            "{kind}: incident page shows {state}"
+            page.contains(&word.to_uppercase()),
+            "{kind}: incident page shows {word}"
         );
         let column = column_of(&c, &base, "INC-1").await;
         if *state == "resolved" {
@@ -730,5 +731,232 @@ async fn the_alert_mail_reads_on_desktop_and_phone() {
     }
     c.close().await.ok();
     drop(driver);
+    app.stop().await;
+}
+
+/// Whether the page scrolls sideways (the issue's check: scrollWidth <= innerWidth).
+async fn scrolls_sideways(c: &Client) -> Option<String> {
+    let r = c
+        .execute(
+            "const vw = window.innerWidth; \
+             if (document.documentElement.scrollWidth <= vw) return null; \
+             return Array.from(document.querySelectorAll('body *')) \
+               .filter(x => x.getBoundingClientRect().right > vw + 1) \
+               .slice(0, 6).map(x => x.tagName + '.' + x.className + '#' + x.id).join(', ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    r.as_str().map(str::to_string)
+}
+
+async fn wait_text(c: &Client, expect: &str) -> String {
+    let mut page = String::new();
+    for _ in 0..200 {
+        page = text_of(c).await;
+        if page.contains(expect) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{expect:?} never shown: {page}");
+}
+
+/// The whole workflow from the incident page's primary action alone, at a desktop width in
+/// English and at 390 px in Chinese; then every staff page at both widths in both languages,
+/// with no sideways scrolling. Screenshots: target/e2e/workspace-*.png.
+#[tokio::test]
+async fn the_workflow_from_the_primary_action_alone_on_desktop_and_phone_in_both_languages() {
+    use rectify::domain::locale::Locale;
+    use rectify::domain::workflow::State;
+    use rectify::i18n::words;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = add_user(&app, "admin@example.com", "admin").await;
+    let mut ids = Vec::new();
+    for output in [
+        "澳大利亚的首都是悉尼。这是一个很长的回答，用来检查标题在窄屏上是否会换行而不是撑宽页面。",
+        "The capital of Australia is Sydney, said the model with great confidence and no doubt at all.",
+    ] {
+        let form = common::with(common::valid_form(), "output", output);
+        ids.push(common::submit_form(&app, &form).await.0);
+    }
+    let (_driver, c, _profile) = browser().await;
+    let base = app.base.clone();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(&c, "email", "admin@example.com").await;
+    fill(&c, "password", PASSWORD).await;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/board").await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e");
+    std::fs::create_dir_all(dir).unwrap();
+    let shot = |name: String| {
+        let c = c.clone();
+        async move {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/workspace-{name}.png"), png).unwrap();
+        }
+    };
+    type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], State);
+    let steps: &[Step] = &[
+        (
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")],
+            State::Triaged,
+        ),
+        (
+            "contain",
+            &[
+                ("filter_rule", "filter-rule-42"),
+                ("blocks", "悉尼作为首都的回答"),
+            ],
+            State::Contained,
+        ),
+        (
+            "plan_fix",
+            &[
+                ("plan", "补充200条反例"),
+                ("reference_answer", "澳大利亚的首都是堪培拉。"),
+            ],
+            State::FixPlanned,
+        ),
+        (
+            "start_retraining",
+            &[("training_run", "run-2026-11-29")],
+            State::Retraining,
+        ),
+        (
+            "submit_for_verification",
+            &[("model_version", "demo-chat 2026-12")],
+            State::Verifying,
+        ),
+        (
+            "verify_pass",
+            &[("prompts", "40 prompts"), ("outcome", "40/40")],
+            State::Resolved,
+        ),
+    ];
+    for (run, (locale, width, id)) in [(Locale::En, 1366u32, ids[0]), (Locale::ZhCn, 390, ids[1])]
+        .into_iter()
+        .enumerate()
+    {
+        rectify::db::users::set_locale(&app.db, admin, locale.as_str())
+            .await
+            .unwrap();
+        c.set_window_size(width, 900).await.unwrap();
+        let lang = locale.as_str();
+        for (kind, fields, after) in steps {
+            c.goto(&format!("{base}/incidents/{id}")).await.unwrap();
+            wait_text(&c, &format!("INC-{id}")).await;
+            // The primary action is the step; nothing else is needed to walk the workflow.
+            let primary = c
+                .find(Locator::Css("#next form.action"))
+                .await
+                .unwrap_or_else(|_| panic!("{lang}: no primary action before {kind}"));
+            assert_eq!(
+                primary.attr("id").await.unwrap().as_deref(),
+                Some(format!("act-{kind}").as_str()),
+                "{lang}: the next step"
+            );
+            if let Some(what) = scrolls_sideways(&c).await {
+                panic!("{lang} {width}px incident page before {kind} scrolls sideways: {what}");
+            }
+            if *kind == "triage" || *kind == "verify_pass" {
+                shot(format!("incident-{kind}-{lang}-{width}")).await;
+            }
+            for (name, value) in fields.iter() {
+                fill(&c, &format!("{kind}-{name}"), value).await;
+            }
+            c.find(Locator::Css("#next button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            if *kind == "verify_pass" {
+                for _ in 0..20 {
+                    if c.accept_alert().await.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            let word = words::state(*after, locale);
+            let page = wait_text(
+                &c,
+                &rectify::i18n::staff::done_by_you(
+                    words::action(kind.parse().unwrap(), locale),
+                    locale,
+                ),
+            )
+            .await;
+            assert!(
+                page.to_lowercase().contains(&word.to_lowercase()),
+                "{lang} {kind}: the page shows {word}"
+            );
+        }
+        // The fix summary names each part.
+        let page = text_of(&c).await;
+        assert!(page.contains("filter-rule-42") && page.contains("demo-chat 2026-12"));
+        assert!(
+            run == 0 || page.contains("整改摘要"),
+            "the Chinese page is in Chinese"
+        );
+        shot(format!("incident-resolved-{lang}-{width}")).await;
+        for (part, css) in [("fix", "section.fix-summary"), ("timeline", "ol.timeline")] {
+            let png = c
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .screenshot()
+                .await
+                .unwrap();
+            std::fs::write(format!("{dir}/workspace-{part}-{lang}-{width}.png"), png).unwrap();
+        }
+    }
+    // Every staff page, at both widths, in both languages: no sideways scrolling.
+    for locale in [Locale::En, Locale::ZhCn] {
+        rectify::db::users::set_locale(&app.db, admin, locale.as_str())
+            .await
+            .unwrap();
+        let lang = locale.as_str();
+        let pages = [
+            ("board", "/board".to_string()),
+            ("search", "/board?q=%E6%82%89%E5%B0%BC".to_string()),
+            ("resolved", "/board?state=resolved".to_string()),
+            ("empty", "/board?q=nothing-at-all".to_string()),
+            ("incident", format!("/incidents/{}", ids[1])),
+            ("not-found", "/incidents/99999".to_string()),
+            (
+                "list",
+                "/incidents?state=all&sort=severity&dir=desc".to_string(),
+            ),
+            ("list-empty", "/incidents?q=nothing-at-all".to_string()),
+        ];
+        for width in [1366u32, 390] {
+            c.set_window_size(width, 900).await.unwrap();
+            for (name, path) in &pages {
+                c.goto(&format!("{base}{path}")).await.unwrap();
+                wait_text(&c, if locale.is_zh() { "工作台" } else { "staff" }).await;
+                let html_lang = c
+                    .find(Locator::Css("html"))
+                    .await
+                    .unwrap()
+                    .attr("lang")
+                    .await
+                    .unwrap();
+                assert_eq!(html_lang.as_deref(), Some(lang), "{name}");
+                if let Some(what) = scrolls_sideways(&c).await {
+                    panic!("{lang} {width}px {name} scrolls sideways: {what}");
+                }
+                shot(format!("{name}-{lang}-{width}")).await;
+            }
+        }
+    }
+    c.close().await.ok();
     app.stop().await;
 }

@@ -9,6 +9,7 @@ mod m20261129_000002_board_indexes;
 mod m20261129_000003_outbox_claim_index;
 mod m20261202_000010_calendars;
 mod m20261202_000020_alert_mail;
+mod m20261202_000030_staff_search;
 mod m20261202_000040_ready_probe;
 mod m20261202_000050_retraining_loop;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_outbox_claim_index::Migration),
             Box::new(m20261202_000010_calendars::Migration),
             Box::new(m20261202_000020_alert_mail::Migration),
+            Box::new(m20261202_000030_staff_search::Migration),
             Box::new(m20261202_000040_ready_probe::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
         ]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -42,15 +42,11 @@ pub struct Card {
     pub assignee_id: Option<i64>,
     pub next_due_at: Option<DateTime<Utc>>,
     pub next_due_clock: Option<String>,
+    pub serious: Option<String>,
+    pub evidence_hold: bool,
 }
 
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
+pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
     let mut c = Condition::all();
     if let Some(cat) = &f.category {
         // A group matches its specific risks too: keys are [a-z0-9_] and '/' sorts right after
@@ -70,26 +66,7 @@ fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
         c = c.add(Column::NextDueAt.lt(now));
     }
     if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let reference = text
-            .trim_start_matches('#')
-            .trim_start_matches("INC-")
-            .trim_start_matches("inc-")
-            .parse::<i64>()
-            .ok();
-        let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
-        let like = sea_orm::sea_query::LikeExpr::new(pattern).escape('\\');
-        // SQLite's LIKE already ignores ASCII case (and lower() on every title is what costs);
-        // PostgreSQL's does not.
-        let title = if postgres {
-            Expr::expr(Func::lower(Expr::col(Column::Title)))
-        } else {
-            Expr::col(Column::Title)
-        };
-        let mut any = Condition::any().add(title.like(like));
-        if let Some(id) = reference {
-            any = any.add(Column::Id.eq(id));
-        }
-        c = c.add(any);
+        c = c.add(super::search::condition(text, postgres));
     }
     c
 }
@@ -116,6 +93,8 @@ pub async fn column(
             Column::AssigneeId,
             Column::NextDueAt,
             Column::NextDueClock,
+            Column::Serious,
+            Column::EvidenceHold,
         ])
         .filter(Column::State.eq(state))
         .filter(condition(f, now, db.is_postgres()))

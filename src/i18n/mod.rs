@@ -6,6 +6,7 @@ pub mod alert;
 pub mod format;
 pub mod hardening;
 mod public;
+pub mod staff;
 pub mod words;
 
 pub use public::{EN, Texts, ZH, problem_message, stage_name, texts};

@@ -43,6 +43,7 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
         SplitOut => pick(locale, "Split out a report", "拆分出举报"),
         Assign => pick(locale, "Assign", "指派"),
         SetCategory => pick(locale, "Change category", "修改类别"),
+        SetTitle => pick(locale, "Edit title", "修改标题"),
         SetSeverity => pick(locale, "Change severity", "修改严重程度"),
         SetSerious => pick(locale, "Serious incident", "严重事件"),
         SetEvidenceHold => pick(locale, "Evidence hold", "证据保全"),

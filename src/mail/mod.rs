@@ -1,6 +1,7 @@
 //! Mail: rendering messages from templates, the transports, and the outbox worker that
 //! delivers what the rest of the application wrote to the outbox.
 
+pub mod assignment;
 pub mod calendar;
 pub mod escalation;
 pub mod render;

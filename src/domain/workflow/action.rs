@@ -35,6 +35,7 @@ pub enum ActionKind {
     Assign,
     SetCategory,
     SetSeverity,
+    SetTitle,
     SetSerious,
     SetEvidenceHold,
     RecordAuthorityReport,
@@ -52,7 +53,7 @@ pub enum ActionKind {
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 26] = [
+    pub const ALL: [ActionKind; 27] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -67,6 +68,7 @@ impl ActionKind {
         ActionKind::Assign,
         ActionKind::SetCategory,
         ActionKind::SetSeverity,
+        ActionKind::SetTitle,
         ActionKind::SetSerious,
         ActionKind::SetEvidenceHold,
         ActionKind::RecordAuthorityReport,
@@ -96,6 +98,7 @@ impl ActionKind {
             ActionKind::SplitOut => "split_out",
             ActionKind::Assign => "assign",
             ActionKind::SetCategory => "set_category",
+            ActionKind::SetTitle => "set_title",
             ActionKind::SetSeverity => "set_severity",
             ActionKind::SetSerious => "set_serious",
             ActionKind::SetEvidenceHold => "set_evidence_hold",
@@ -169,6 +172,7 @@ impl ActionKind {
             ActionKind::SplitOut => "Split out a report",
             ActionKind::Assign => "Assign",
             ActionKind::SetCategory => "Change category",
+            ActionKind::SetTitle => "Edit title",
             ActionKind::SetSeverity => "Change severity",
             ActionKind::SetSerious => "Serious incident",
             ActionKind::SetEvidenceHold => "Evidence hold",
@@ -201,6 +205,7 @@ impl ActionKind {
             ActionKind::SplitOut => "split a report out of an incident",
             ActionKind::Assign => "assign an incident",
             ActionKind::SetCategory => "change an incident's category",
+            ActionKind::SetTitle => "edit an incident's title",
             ActionKind::SetSeverity => "change an incident's severity",
             ActionKind::SetSerious => "mark a serious incident",
             ActionKind::SetEvidenceHold => "place or lift an evidence hold",
@@ -366,6 +371,10 @@ pub enum Action {
     SetCategory {
         category: String,
     },
+    /// Staff name the incident in their own words (the first report's output is only a start).
+    SetTitle {
+        title: String,
+    },
     SetSeverity {
         severity: Severity,
     },
@@ -437,6 +446,7 @@ impl Action {
             Action::RetireCase { .. } => ActionKind::RetireCase,
             Action::RecordVerification { .. } => ActionKind::RecordVerification,
             Action::SetCategory { .. } => ActionKind::SetCategory,
+            Action::SetTitle { .. } => ActionKind::SetTitle,
             Action::SetSeverity { .. } => ActionKind::SetSeverity,
             Action::SplitOut { .. } => ActionKind::SplitOut,
             Action::Open { .. } => ActionKind::Open,
@@ -605,6 +615,22 @@ impl Action {
             Action::SetCategory { category } => Action::SetCategory {
                 category: required("category", category)?,
             },
+            Action::SetTitle { title } => {
+                let title = required("title", title)?;
+                if title.chars().count() > TITLE_MAX {
+                    return Err(Refusal::Invalid {
+                        field: "title",
+                        reason: format!("at most {TITLE_MAX} characters"),
+                    });
+                }
+                // One line: a line break or a control character would break the board's cards.
+                Action::SetTitle {
+                    title: title
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .collect(),
+                }
+            }
             Action::SetSeverity { severity } => Action::SetSeverity {
                 severity: *severity,
             },
@@ -763,6 +789,9 @@ impl Action {
             ActionKind::SetCategory => Action::SetCategory {
                 category: form.text("category")?,
             },
+            ActionKind::SetTitle => Action::SetTitle {
+                title: form.text("title")?,
+            },
             ActionKind::SetSeverity => Action::SetSeverity {
                 severity: form.severity()?,
             },
@@ -774,6 +803,9 @@ impl Action {
         action.normalized()
     }
 }
+
+/// The longest title staff may give an incident, in characters.
+pub const TITLE_MAX: usize = 200;
 
 fn required(field: &'static str, value: &str) -> Result<String, Refusal> {
     optional_text(field, value)?.ok_or(Refusal::Missing { field })

@@ -481,6 +481,9 @@ fn check_against(incident: &Incident, action: &Action) -> Result<(), Refusal> {
                 None => "not assigned to anyone".into(),
             })
         }
+        Action::SetTitle { title } if *title == incident.title => {
+            unchanged("the title is already that".into())
+        }
         Action::SetCategory { category } if *category == incident.category => {
             unchanged(format!("the category is already {category}"))
         }
@@ -613,6 +616,7 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         }
         Action::Assign { assignee } => next.assignee = *assignee,
         Action::SetCategory { category } => next.category = category.clone(),
+        Action::SetTitle { title } => next.title = title.clone(),
         Action::SetSeverity { severity } => next.severity = Some(*severity),
         Action::SplitOut { .. } => next.report_count -= 1,
     }

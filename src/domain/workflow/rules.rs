@@ -25,6 +25,7 @@ pub fn may(role: Role, action: ActionKind) -> bool {
                 | Comment
                 | SetCategory
                 | SetSeverity
+                | SetTitle
                 | SplitOut
                 | AddCase
                 | EditCase
@@ -113,6 +114,9 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // A comment is always possible, including on closed incidents and duplicates: it is
         // how staff explain after the fact.
         (Comment, s) => s,
+        // A better title helps find a closed incident too (a duplicate is found through the
+        // incident it was merged into).
+        (SetTitle, s) if s != Duplicate => s,
         // A deadline moved by a calendar change is recorded whatever the state.
         (RecomputeClock, s) => s,
         // Changing what is being worked on only makes sense while it is being worked on;

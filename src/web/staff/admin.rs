@@ -20,19 +20,19 @@ struct OutboxPage<'a> {
     pending: Vec<OutboxAdminRow>,
 }
 
-fn admins_only() -> Response {
-    WebError::page(Kind::Forbidden, Locale::En)
+fn admins_only(locale: Locale) -> Response {
+    WebError::page(Kind::Forbidden, locale)
         .with_detail("Only an admin may see the outbox.")
         .into_response()
 }
 
 pub async fn outbox(State(state): State<AppState>, staff: Staff) -> Response {
     if !staff.is_admin() {
-        return admins_only();
+        return admins_only(staff.locale);
     }
     let rows = match outbox_admin_rows(&state.db).await {
         Ok(r) => r,
-        Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => return WebError::internal(staff.locale, false, e).into_response(),
     };
     let (dead, pending) = rows.into_iter().partition(|r| r.status == DEAD);
     let page = OutboxPage {
@@ -43,14 +43,14 @@ pub async fn outbox(State(state): State<AppState>, staff: Staff) -> Response {
     };
     match page.render() {
         Ok(h) => (StatusCode::OK, Html(h)).into_response(),
-        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => WebError::internal(staff.locale, false, e).into_response(),
     }
 }
 
 /// Puts dead mail back in the queue: one row (`id`) or all of them.
 pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
     if !staff.is_admin() {
-        return admins_only();
+        return admins_only(staff.locale);
     }
     let fields = match checked_form(&state, &staff, req, 16 * 1024).await {
         Ok(f) => f,
@@ -75,6 +75,6 @@ pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) ->
             state.mail_ready.notify_one();
             Redirect::to("/admin/outbox").into_response()
         }
-        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => WebError::internal(staff.locale, false, e).into_response(),
     }
 }

@@ -75,6 +75,8 @@ pub struct Staff {
     pub role: Role,
     pub csrf: String,
     pub token: String,
+    /// The language of the staff member's pages and mail (the account's `locale`).
+    pub locale: crate::domain::locale::Locale,
 }
 
 impl Staff {
@@ -85,6 +87,11 @@ impl Staff {
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// The staff workspace's words in this person's language.
+    pub fn t(&self) -> &'static crate::i18n::staff::StaffTexts {
+        crate::i18n::staff::staff_texts(self.locale)
     }
 }
 
@@ -129,6 +136,7 @@ impl FromRequestParts<AppState> for Staff {
                     return Err((StatusCode::FORBIDDEN, "unknown role").into_response());
                 };
                 Ok(Staff {
+                    locale: crate::domain::locale::Locale::parse(&user.locale).unwrap_or_default(),
                     user,
                     role,
                     csrf: session.csrf_token,
@@ -377,4 +385,35 @@ pub async fn logout(State(state): State<AppState>, staff: Staff, req: Request) -
         HeaderValue::from_static("rectify_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
     resp
+}
+
+/// `POST /account/locale`: the language of this person's pages and mail, kept on the account.
+pub async fn set_locale(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
+    // Back to the page the switch was pressed on (same site only: `safe_next` checks the path).
+    let back = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        });
+    let fields = match checked_form(&state, &staff, req, 16 * 1024).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let locale = fields
+        .get("locale")
+        .and_then(|l| crate::domain::locale::Locale::parse(l))
+        .unwrap_or(staff.locale);
+    if let Err(e) = users::set_locale(&state.db, staff.user.id, locale.as_str()).await {
+        return crate::web::error::WebError::internal(staff.locale, false, e).into_response();
+    }
+    let next = fields
+        .get("next")
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .or(back);
+    Redirect::to(&safe_next(next.as_deref())).into_response()
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -14,6 +14,7 @@ use super::{reference, urgency};
 use crate::db::board::{self, AssigneeFilter, Filters};
 use crate::db::users;
 use crate::domain::workflow::State as WfState;
+use crate::i18n::words;
 use crate::web::AppState;
 use crate::web::error::WebError;
 
@@ -21,14 +22,17 @@ pub const PAGE: u64 = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct BoardQuery {
-    category: Option<String>,
-    severity: Option<String>,
-    assignee: Option<String>,
-    overdue: Option<String>,
-    q: Option<String>,
-    /// Show one column alone, a page at a time.
-    state: Option<String>,
-    page: Option<u64>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub assignee: Option<String>,
+    pub overdue: Option<String>,
+    pub q: Option<String>,
+    /// Show one column alone, a page at a time (`all`: every state).
+    pub state: Option<String>,
+    pub page: Option<u64>,
+    /// The list view's sorting (the board ignores them).
+    pub sort: Option<String>,
+    pub dir: Option<String>,
 }
 
 pub struct CardView {
@@ -37,18 +41,23 @@ pub struct CardView {
     pub title: String,
     pub category: String,
     pub severity: String,
+    pub severity_word: String,
     pub reports: i32,
+    pub reports_text: String,
     pub assignee: String,
     pub urgency: &'static str,
     pub countdown: String,
     pub clock: String,
     /// "provisional deadline: …" when a running clock rests on a provisional year.
     pub provisional: String,
+    /// Serious incident, evidence hold: (css key, words).
+    pub flags: Vec<(&'static str, String)>,
 }
 
 pub struct ColumnView {
     pub state: &'static str,
     pub label: &'static str,
+    pub open: bool,
     pub count: u64,
     pub cards: Vec<CardView>,
     pub more_link: Option<String>,
@@ -61,6 +70,9 @@ struct BoardPage<'a> {
     staff: &'a Staff,
     columns: Vec<ColumnView>,
     categories: Vec<(String, String, bool)>,
+    severities: Vec<(String, String)>,
+    states: Vec<(String, String)>,
+    f_state: String,
     users: Vec<(String, String)>,
     f_category: String,
     f_severity: String,
@@ -70,9 +82,12 @@ struct BoardPage<'a> {
     single: bool,
     prev_link: Option<String>,
     next_link: Option<String>,
+    /// Nothing matched at all: say so and offer to clear the filters.
+    empty: bool,
+    filtered: bool,
 }
 
-fn nonempty(v: &Option<String>) -> Option<String> {
+pub fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -80,7 +95,7 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// The filter part of a board URL, so links keep the view.
-fn filter_query(q: &BoardQuery) -> Vec<(&'static str, String)> {
+pub fn filter_query(q: &BoardQuery) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for (k, v) in [
         ("category", &q.category),
@@ -113,14 +128,22 @@ pub async fn board(
     staff: Staff,
     Query(q): Query<BoardQuery>,
 ) -> Response {
+    // A reference or tracking code that names exactly one incident goes straight to it.
+    if let Some(text) = nonempty(&q.q) {
+        match crate::db::search::find_exact(&state.db, &text).await {
+            Ok(Some(id)) => return Redirect::to(&format!("/incidents/{id}")).into_response(),
+            Ok(None) => {}
+            Err(e) => return WebError::internal(staff.locale, false, e).into_response(),
+        }
+    }
     match render(&state, &staff, &q).await {
         Ok(r) => r,
-        Err(e) => WebError::internal(Default::default(), false, e).into_response(),
+        Err(e) => WebError::internal(staff.locale, false, e).into_response(),
     }
 }
 
-async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
-    let now = Utc::now();
+/// The filters a board or list URL asks for, parsed once into the names the rows hold.
+pub fn filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
         None => AssigneeFilter::Anyone,
@@ -131,7 +154,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             Err(_) => AssigneeFilter::Anyone,
         },
     };
-    let filters = Filters {
+    Filters {
         // Parsed once into the canonical names the rows hold, whatever the URL's spelling.
         category: nonempty(&q.category)
             .and_then(|c| s.taxonomy.parse(&c))
@@ -145,21 +168,39 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
             .as_deref()
             .is_some_and(|v| matches!(v, "1" | "on" | "true")),
         text: nonempty(&q.q),
-    };
+    }
+}
+
+async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
+    let now = Utc::now();
+    let s = &state.settings;
+    let filters = filters(state, staff, q);
     let open: Vec<WfState> = WfState::ALL
         .iter()
         .copied()
         .filter(|s| s.is_open())
         .collect();
-    let single = nonempty(&q.state)
-        .and_then(|st| st.parse::<WfState>().ok())
-        .filter(|st| st.is_open());
+    // Any state may be asked for alone, the closed ones included.
+    let single = nonempty(&q.state).and_then(|st| st.parse::<WfState>().ok());
+    let every = nonempty(&q.state).as_deref() == Some("all");
+    let searching = filters.text.is_some() || every;
     let shown: Vec<WfState> = match single {
         Some(s) => vec![s],
+        // A search looks through closed incidents too.
+        None if searching => WfState::ALL.to_vec(),
         None => open.clone(),
     };
     let names: Vec<&str> = shown.iter().map(|s| s.as_str()).collect();
     let counts = board::counts(&state.db, &names, &filters, now).await?;
+    // Closed columns only where the search found something.
+    let shown: Vec<WfState> = shown
+        .into_iter()
+        .filter(|s| {
+            single.is_some() || s.is_open() || counts.get(s.as_str()).is_some_and(|n| *n > 0)
+        })
+        .collect();
+    let l = staff.locale;
+    let zh = l.is_zh();
     let all_users = users::list(&state.db).await?;
     let user_names: HashMap<i64, String> =
         all_users.iter().map(|u| (u.id, u.name.clone())).collect();
@@ -179,13 +220,27 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         let cards = cards
             .into_iter()
             .map(|c| {
-                let (urg, countdown) = urgency(c.next_due_at, now);
+                let (urg, countdown) = urgency(c.next_due_at, now, l);
+                let mut flags = Vec::new();
+                if let Some(k) = c.serious.as_deref().and_then(|k| k.parse().ok()) {
+                    flags.push(("serious", words::serious_kind(k, l).to_string()));
+                }
+                if c.evidence_hold {
+                    flags.push(("hold", staff.t().evidence_hold.to_string()));
+                }
                 CardView {
                     id: c.id,
                     reference: reference(c.id),
                     title: c.title,
-                    category: s.taxonomy.label(&c.category, false),
+                    category: s.taxonomy.label(&c.category, zh),
+                    severity_word: c
+                        .severity
+                        .as_deref()
+                        .and_then(|v| v.parse().ok())
+                        .map(|v| words::severity(v, l).to_string())
+                        .unwrap_or_default(),
                     severity: c.severity.unwrap_or_default(),
+                    reports_text: crate::i18n::staff::report_count(i64::from(c.report_count), l),
                     reports: c.report_count,
                     assignee: c
                         .assignee_id
@@ -193,18 +248,20 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                         .unwrap_or_default(),
                     urgency: urg,
                     countdown,
-                    clock: c.next_due_clock.unwrap_or_default(),
-                    provisional: super::deadlines::card_mark(
-                        provisional.get(&c.id),
-                        crate::domain::locale::Locale::En,
-                    ),
+                    clock: c
+                        .next_due_clock
+                        .map(|k| words::clock(&k, l).into_owned())
+                        .unwrap_or_default(),
+                    provisional: super::deadlines::card_mark(provisional.get(&c.id), l),
+                    flags,
                 }
             })
             .collect::<Vec<_>>();
         let more_link = (single.is_none() && count > PAGE).then(|| link(q, st.as_str(), 1));
         columns.push(ColumnView {
             state: st.as_str(),
-            label: st.label(),
+            label: words::state(*st, l),
+            open: st.is_open(),
             count,
             cards,
             more_link,
@@ -220,11 +277,25 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         }
         None => (None, None),
     };
+    let total: u64 = counts.values().sum();
     let page = BoardPage {
         service: &s.public.service_name,
         staff,
         columns,
-        categories: s.taxonomy.options(false),
+        categories: s.taxonomy.options(zh),
+        severities: crate::domain::severity::Severity::ALL
+            .iter()
+            .map(|v| (v.as_str().to_string(), words::severity(*v, l).to_string()))
+            .collect(),
+        states: WfState::ALL
+            .iter()
+            .map(|v| (v.as_str().to_string(), words::state(*v, l).to_string()))
+            .collect(),
+        f_state: match single {
+            Some(s) => s.as_str().to_string(),
+            None if every => "all".into(),
+            None => String::new(),
+        },
         users: all_users
             .iter()
             .filter(|u| !u.disabled)
@@ -238,6 +309,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         single: single.is_some(),
         prev_link,
         next_link,
+        empty: total == 0,
+        filtered: !filter_query(q).is_empty() || single.is_some(),
     };
     Ok((StatusCode::OK, Html(page.render()?)).into_response())
 }

@@ -102,7 +102,7 @@ pub fn view(
             let running = c.status == "running";
             let overdue = running && c.due_at < now;
             let (urg, countdown) = if running {
-                urgency(Some(c.due_at), now)
+                urgency(Some(c.due_at), now, locale)
             } else {
                 ("none", c.stopped_at.map(fmt_utc).unwrap_or_default())
             };

@@ -1,234 +1,55 @@
 //! `GET /incidents/{id}`: every report, every clock, the timeline, and forms for exactly the
 //! actions the viewer's role may take now; `POST /incidents/{id}/act` takes one of them.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
 
 use super::auth::{Staff, checked_form};
+use super::incident_view::{self, PageModel, Refused};
 use super::reference;
-use crate::db::entities::{incident, incident_clock, incident_event, report};
 use crate::db::workflow::{ActError, Reporter, act as db_act};
-use crate::db::{incidents, users};
+use crate::db::{incident_page, incidents};
 use crate::domain::locale::Locale;
-use crate::domain::severity::{SeriousKind, Severity};
-use crate::domain::workflow::{self, Action, ActionKind, Actor, Incident, Refusal};
+use crate::domain::workflow::{Action, ActionKind, Actor, Incident, Refusal};
 use crate::mail::Mail;
 use crate::web::AppState;
-use crate::web::error::{Kind, WebError};
-
-pub struct FieldView {
-    pub name: &'static str,
-    pub label: &'static str,
-    /// text, textarea, number or select
-    pub input: &'static str,
-    pub value: String,
-    pub options: Vec<(String, String)>,
-}
-
-pub struct ActionForm {
-    pub kind: &'static str,
-    pub label: &'static str,
-    pub fields: Vec<FieldView>,
-    pub error: Option<String>,
-}
-
-pub struct ReportView {
-    pub id: i64,
-    pub code: String,
-    pub received: String,
-    pub channel: String,
-    pub locale: String,
-    pub output: String,
-    pub prompt: String,
-    pub model: String,
-    pub url: String,
-    pub category: String,
-    pub description: String,
-    pub contact: String,
-}
-
-pub struct EventView {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub transition: String,
-    pub data: Vec<(String, String)>,
-}
+use crate::web::error::WebError;
 
 #[derive(Template)]
 #[template(path = "staff/incident.html")]
 struct IncidentPage<'a> {
     service: &'a str,
     staff: &'a Staff,
-    reference: String,
-    inc: incident::Model,
-    category: String,
-    assignee: String,
-    reports: Vec<ReportView>,
-    deadlines: super::deadlines::DeadlinesView,
-    events: Vec<EventView>,
-    forms: Vec<ActionForm>,
-    can_split: bool,
-    error: Option<String>,
+    /// The page's view model (`incident_view`).
+    p: PageModel,
     /// The retraining panel (its own partial and view model).
     retraining: super::retraining::RetrainingView,
+    /// The clocks partial reads `deadlines` by that name.
+    deadlines: super::deadlines::DeadlinesView,
 }
 
-fn opts(values: &[(&str, &str)], selected: &str) -> (Vec<(String, String)>, String) {
-    (
-        values
-            .iter()
-            .map(|(v, l)| (v.to_string(), l.to_string()))
-            .collect(),
-        selected.to_string(),
-    )
+#[derive(Template)]
+#[template(path = "staff/not_found.html")]
+struct NotFoundPage<'a> {
+    service: &'a str,
+    staff: &'a Staff,
+    wanted: String,
 }
 
-/// The fields each action's form asks for, named as `Action::from_form` reads them.
-fn fields_for(
-    kind: ActionKind,
-    state: &AppState,
-    inc: &Incident,
-    users: &[(String, String)],
-) -> Vec<FieldView> {
-    let text = |name, label| FieldView {
-        name,
-        label,
-        input: "text",
-        value: String::new(),
-        options: vec![],
+/// A staff 404 is a staff page: the staff header, search box and words.
+pub fn not_found(state: &AppState, staff: &Staff, wanted: &str) -> Response {
+    let page = NotFoundPage {
+        service: &state.settings.public.service_name,
+        staff,
+        wanted: wanted.to_string(),
     };
-    let area = |name, label| FieldView {
-        name,
-        label,
-        input: "textarea",
-        value: String::new(),
-        options: vec![],
-    };
-    let select = |name, label, (options, value): (Vec<(String, String)>, String)| FieldView {
-        name,
-        label,
-        input: "select",
-        value,
-        options,
-    };
-    let categories = || {
-        (
-            state
-                .settings
-                .taxonomy
-                .options(false)
-                .into_iter()
-                .map(|(v, l, group)| (v, if group { l } else { format!("  — {l}") }))
-                .collect::<Vec<_>>(),
-            inc.category.clone(),
-        )
-    };
-    let severities = || {
-        let mut v: Vec<(String, String)> = Severity::ALL
-            .iter()
-            .map(|s| (s.as_str().to_string(), s.as_str().to_string()))
-            .collect();
-        v.insert(0, (String::new(), "choose…".into()));
-        (
-            v,
-            inc.severity
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-        )
-    };
-    match kind {
-        ActionKind::Triage => vec![
-            select("category", "Specific risk", categories()),
-            select("severity", "Severity", severities()),
-        ],
-        ActionKind::Reject => vec![area(
-            "reasons",
-            "Statement of reasons (the reporter sees this)",
-        )],
-        ActionKind::Merge => vec![FieldView {
-            name: "target",
-            label: "Merge into incident number",
-            input: "number",
-            value: String::new(),
-            options: vec![],
-        }],
-        ActionKind::Contain => vec![
-            text("filter_rule", "Filter rule reference"),
-            area("blocks", "What it blocks"),
-        ],
-        ActionKind::PlanFix => vec![
-            area("plan", "The plan"),
-            area(
-                "reference_answer",
-                "Desired behaviour: a reference answer (what the model should say), or …",
-            ),
-            area(
-                "refusal_style",
-                "… a refusal style (the refusal the model should give). Used for every regression case without its own response",
-            ),
-        ],
-        ActionKind::StartRetraining => vec![text("training_run", "Training run reference")],
-        ActionKind::SubmitForVerification => vec![text("model_version", "Candidate model version")],
-        ActionKind::VerifyPass | ActionKind::VerifyFail => vec![
-            area("prompts", "Regression prompts re-run"),
-            area("outcome", "Outcome"),
-        ],
-        ActionKind::Reopen => vec![area("reason", "Reason")],
-        ActionKind::Assign => {
-            let mut o = users.to_vec();
-            o.insert(0, (String::new(), "nobody".into()));
-            vec![select(
-                "assignee",
-                "Assignee",
-                (o, inc.assignee.map(|a| a.to_string()).unwrap_or_default()),
-            )]
-        }
-        ActionKind::SetCategory => vec![select("category", "Category", categories())],
-        ActionKind::SetSeverity => vec![select("severity", "Severity", severities())],
-        ActionKind::SetSerious => {
-            let mut o: Vec<(String, String)> = SeriousKind::ALL
-                .iter()
-                .map(|k| (k.as_str().to_string(), k.label().to_string()))
-                .collect();
-            o.insert(0, (String::new(), "not serious".into()));
-            vec![select(
-                "kind",
-                "Serious-incident kind (EU AI Act Art. 73)",
-                (
-                    o,
-                    inc.serious
-                        .map(|k| k.as_str().to_string())
-                        .unwrap_or_default(),
-                ),
-            )]
-        }
-        ActionKind::SetEvidenceHold => vec![select(
-            "on",
-            "Evidence hold (no change to the system before the authority is informed)",
-            opts(
-                &[("on", "on"), ("off", "off")],
-                if inc.evidence_hold { "off" } else { "on" },
-            ),
-        )],
-        ActionKind::RecordAuthorityReport => vec![text("reference", "Authority report reference")],
-        ActionKind::Comment => vec![area("text", "Internal comment")],
-        ActionKind::SplitOut
-        | ActionKind::Open
-        | ActionKind::AddReport
-        | ActionKind::Absorb
-        | ActionKind::RecomputeClock
-        | ActionKind::AddCase
-        | ActionKind::EditCase
-        | ActionKind::RetireCase
-        | ActionKind::RecordVerification => vec![],
+    match page.render() {
+        Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+        Err(e) => WebError::internal(staff.locale, false, e).into_response(),
     }
 }
 
@@ -236,181 +57,80 @@ async fn load_page(
     state: &AppState,
     staff: &Staff,
     id: i64,
-    typed: Option<(&str, &BTreeMap<String, String>, String)>,
+    refused: Option<Refused<'_>>,
+    done: Option<&str>,
 ) -> Result<Response, WebError> {
-    let db = &state.db;
-    let Some(inc) = incident::Entity::find_by_id(id)
-        .one(&db.conn)
+    let internal =
+        |e: &dyn std::fmt::Display| WebError::internal(staff.locale, false, e.to_string());
+    let Some(rec) = incident_page::load(&state.db, id)
         .await
-        .map_err(internal)?
+        .map_err(|e| internal(&e))?
     else {
-        return Err(WebError::page(Kind::NotFound, Locale::En));
+        return Ok(not_found(state, staff, &reference(id)));
     };
-    let domain = incidents::to_domain(&inc).map_err(internal)?;
-    let all_users = users::list(db).await.map_err(internal)?;
-    let user_opts: Vec<(String, String)> = all_users
-        .iter()
-        .filter(|u| !u.disabled)
-        .map(|u| (u.id.to_string(), format!("{} ({})", u.name, u.role)))
-        .collect();
-    let reports = report::Entity::find()
-        .filter(report::Column::IncidentId.eq(id))
-        .order_by_asc(report::Column::Id)
-        .all(&db.conn)
-        .await
-        .map_err(internal)?;
-    let clocks = incident_clock::Entity::find()
-        .filter(incident_clock::Column::IncidentId.eq(id))
-        .order_by_asc(incident_clock::Column::DueAt)
-        .all(&db.conn)
-        .await
-        .map_err(internal)?;
-    let events = incident_event::Entity::find()
-        .filter(incident_event::Column::IncidentId.eq(id))
-        .order_by_desc(incident_event::Column::Seq)
-        .all(&db.conn)
-        .await
-        .map_err(internal)?;
-    let now = Utc::now();
-    let tax = &state.settings.taxonomy;
-    let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
-    let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
-        .into_iter()
-        .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
-        .map(|k| ActionForm {
-            kind: k.as_str(),
-            label: k.label(),
-            fields: fields_for(k, state, &domain, &user_opts),
-            error: None,
-        })
-        .collect();
-    let mut page_error = None;
-    if let Some((kind, values, message)) = typed {
-        match forms.iter_mut().find(|f| f.kind == kind) {
-            Some(f) => {
-                for field in &mut f.fields {
-                    if let Some(v) = values.get(field.name) {
-                        field.value = v.clone();
-                    }
-                }
-                f.error = Some(message);
-            }
-            None => page_error = Some(message),
-        }
-    }
+    let domain = incidents::to_domain(&rec.incident).map_err(|e| internal(&e))?;
     let retraining = super::retraining::view(state, staff, &domain)
         .await
-        .map_err(internal)?;
-    let page = IncidentPage {
-        retraining,
-        service: &state.settings.public.service_name,
-        staff,
-        reference: reference(id),
-        category: tax.label(&inc.category, false),
-        assignee: inc
-            .assignee_id
-            .and_then(|a| all_users.iter().find(|u| u.id == a))
-            .map(|u| u.name.clone())
-            .unwrap_or_else(|| "nobody".into()),
-        can_split: workflow::check_allowed(&domain, ActionKind::SplitOut, Some(staff.role)).is_ok(),
-        reports: reports
-            .into_iter()
-            .map(|r| ReportView {
-                id: r.id,
-                code: r.tracking_code,
-                received: fmt_utc(r.received_at),
-                channel: r.channel,
-                locale: r.locale,
-                output: r.output,
-                prompt: r.prompt.unwrap_or_default(),
-                model: [
-                    r.model.unwrap_or_default(),
-                    r.model_version.unwrap_or_default(),
-                ]
-                .join(" ")
-                .trim()
-                .to_string(),
-                url: r.url.unwrap_or_default(),
-                category: tax.label(&r.category, false),
-                description: r.description,
-                contact: match (r.reporter_name, r.reporter_email) {
-                    (Some(n), Some(e)) => format!("{n} <{e}>"),
-                    (None, Some(e)) => e,
-                    (Some(n), None) => n,
-                    (None, None) => String::new(),
-                },
-            })
-            .collect(),
-        deadlines: super::deadlines::view(
-            &state.settings.deadlines,
-            clocks,
-            inc.duplicate_of,
-            now,
-            Locale::En,
-        ),
-        events: events
-            .into_iter()
-            .map(|e| {
-                let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
-                let data = match data {
-                    serde_json::Value::Object(m) => m
-                        .into_iter()
-                        .map(|(k, v)| {
-                            (
-                                k,
-                                v.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| v.to_string()),
-                            )
-                        })
-                        .collect(),
-                    _ => vec![],
-                };
-                EventView {
-                    seq: e.seq,
-                    at: fmt_utc(e.at),
-                    actor: e.actor,
-                    action: e
-                        .action
-                        .parse::<ActionKind>()
-                        .map(|k| k.label().to_string())
-                        .unwrap_or(e.action),
-                    transition: match e.from_state {
-                        Some(f) if f != e.to_state => format!("{f} → {}", e.to_state),
-                        _ => String::new(),
-                    },
-                    data,
-                }
-            })
-            .collect(),
-        forms,
-        inc,
-        error: page_error,
-    };
-    let status = if page.error.is_some() || page.forms.iter().any(|f| f.error.is_some()) {
+        .map_err(|e| internal(&e))?;
+    let (p, deadlines) =
+        incident_view::build(state, staff, rec, &domain, refused, done, Utc::now());
+    let status = if p.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    let html = page.render().map_err(internal)?;
+    let page = IncidentPage {
+        service: &state.settings.public.service_name,
+        staff,
+        p,
+        retraining,
+        deadlines,
+    };
+    let html = page.render().map_err(|e| internal(&e))?;
     Ok((status, Html(html)).into_response())
 }
 
-pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.trim_start_matches("INC-").parse::<i64>() else {
-        return WebError::page(Kind::NotFound, Locale::En).into_response();
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    /// The action just taken (post/redirect/get): shown as a confirmation when it is the
+    /// incident's latest event and the viewer's own.
+    done: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let Some(id) = parse_reference(&id) else {
+        return not_found(&state, &staff, &id);
     };
-    load_page(&state, &staff, id, None)
+    load_page(&state, &staff, id, None, q.done.as_deref())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-fn internal(e: impl std::fmt::Display + 'static) -> WebError {
-    WebError::internal(Locale::En, false, e)
+/// "42", "INC-42", "inc-42", "#42".
+fn parse_reference(s: &str) -> Option<i64> {
+    let s = s.trim().trim_start_matches('#');
+    let s = s
+        .strip_prefix("INC-")
+        .or_else(|| s.strip_prefix("inc-"))
+        .unwrap_or(s);
+    s.parse::<i64>().ok().filter(|n| *n > 0)
+}
+
+/// `GET /incidents/{id}/act`: where a reload after a refused post lands; back to the page.
+pub async fn act_get(Path(id): Path<String>) -> Response {
+    match parse_reference(&id) {
+        Some(id) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        None => Redirect::to("/board").into_response(),
+    }
 }
 
 /// The reporter mail an outcome causes: a decision with reasons, or the fix verified.
-fn outcome_mails(
+pub(super) fn outcome_mails(
     state: &AppState,
     kind: ActionKind,
 ) -> impl Fn(&Incident, &[Reporter]) -> Vec<Mail> + Sync + '_ {
@@ -450,22 +170,23 @@ pub async fn act(
         .get("version")
         .and_then(|v| v.trim().parse::<i64>().ok());
     let typed = fields.clone();
-    let refuse = |status: StatusCode, message: String| {
+    let refuse = |status: StatusCode, message: String, field: Option<&'static str>| {
         let state = state.clone();
         let staff = staff.clone();
         let typed = typed.clone();
         let kind_name = kind_name.clone();
         async move {
-            match load_page(
-                &state,
-                &staff,
-                id,
-                Some((kind_name.as_str(), &typed, message)),
-            )
-            .await
-            {
+            let refused = Refused {
+                kind: kind_name.as_str(),
+                values: &typed,
+                message,
+                field,
+            };
+            match load_page(&state, &staff, id, Some(refused), None).await {
                 Ok(mut r) => {
-                    *r.status_mut() = status;
+                    if r.status() != StatusCode::NOT_FOUND {
+                        *r.status_mut() = status;
+                    }
                     r
                 }
                 Err(e) => e.into_response(),
@@ -478,6 +199,7 @@ pub async fn act(
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("Unknown action {kind_name:?}."),
+                None,
             )
             .await;
         }
@@ -490,6 +212,7 @@ pub async fn act(
             "The form did not say which version of the incident it was filled in on. Reload the \
              page and try again."
                 .into(),
+            None,
         )
         .await;
     };
@@ -499,7 +222,7 @@ pub async fn act(
             action: kind,
             role: Some(staff.role),
         };
-        return refuse(StatusCode::FORBIDDEN, r.reason()).await;
+        return refuse(StatusCode::FORBIDDEN, r.reason(), None).await;
     }
     if kind == ActionKind::SplitOut {
         // The new incident's number is only known when it is created.
@@ -509,7 +232,7 @@ pub async fn act(
     }
     let mut action = match Action::from_form(kind.as_str(), &fields) {
         Ok(a) => a,
-        Err(r) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await,
+        Err(r) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason(), r.field()).await,
     };
     // The workflow knows nothing of the configured taxonomy; the category must be one of it,
     // and is kept as the taxonomy's canonical key whatever its spelling.
@@ -521,7 +244,12 @@ pub async fn act(
                     field: "category",
                     reason: format!("{category:?} is not a category of the taxonomy"),
                 };
-                return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason()).await;
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    r.reason(),
+                    Some("category"),
+                )
+                .await;
             }
         }
     }
@@ -529,12 +257,13 @@ pub async fn act(
         assignee: Some(user_id),
     } = &action
     {
-        match users::list(&state.db).await {
+        match crate::db::users::list(&state.db).await {
             Ok(all) if all.iter().any(|u| u.id == *user_id && !u.disabled) => {}
             Ok(_) => {
                 return refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     format!("There is no active staff account number {user_id} to assign to."),
+                    Some("assignee"),
                 )
                 .await;
             }
@@ -542,20 +271,39 @@ pub async fn act(
         }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
-    let mails = outcome_mails(&state, kind);
+    let tell = match super::notify::assignee_to_tell(&state, &staff, &action).await {
+        Ok(t) => t,
+        Err(e) => return WebError::internal(staff.locale, false, e).into_response(),
+    };
+    let outcome = outcome_mails(&state, kind);
+    // The assignee's mail is written by the same transaction as the event.
+    let mails = |inc: &Incident, reporters: &[Reporter]| {
+        let mut all = outcome(inc, reporters);
+        if let Some(to) = &tell {
+            all.extend(super::notify::mail(
+                &state,
+                &staff,
+                to,
+                &[(inc.id, inc.title.clone())],
+            ));
+        }
+        all
+    };
     match db_act(&state.db, &state.settings.deadlines, id, Some(seen_version), &action, &actor, Utc::now(), &mails).await {
         Ok(_) => {
             state.mail_ready.notify_one();
-            Redirect::to(&format!("/incidents/{id}")).into_response()
+            // Post/redirect/get: a reload cannot post twice, and the page confirms the action.
+            Redirect::to(&format!("/incidents/{id}?done={}", kind.as_str())).into_response()
         }
         Err(ActError::Refused(r)) => {
             let status = if matches!(r, Refusal::NotPermitted { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            refuse(status, r.reason()).await
+            let field = r.field();
+            refuse(status, r.reason(), field).await
         }
         Err(ActError::Conflict) => {
-            refuse(StatusCode::CONFLICT, "Someone else changed this incident while you were looking at it. Check the timeline below and try again.".into()).await
+            refuse(StatusCode::CONFLICT, "Someone else changed this incident while you were looking at it. Check the timeline below and try again.".into(), None).await
         }
-        Err(ActError::NotFound) => WebError::page(Kind::NotFound, Locale::En).into_response(),
+        Err(ActError::NotFound) => not_found(&state, &staff, &reference(id)),
         Err(ActError::Db(e)) => match e.failure() {
             // A row the action refers to vanished meanwhile, or would be duplicated.
             crate::db::error::Failure::Constraint => {
@@ -565,10 +313,11 @@ pub async fn act(
                     "The action refers to something that does not exist (any more), or repeats \
                      something that exists; nothing was changed."
                         .into(),
+                    None,
                 )
                 .await
             }
-            _ => WebError::internal(Locale::En, false, e).into_response(),
+            _ => WebError::internal(staff.locale, false, e).into_response(),
         },
     }
 }

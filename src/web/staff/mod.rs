@@ -3,8 +3,13 @@
 pub mod admin;
 pub mod auth;
 pub mod board;
+pub mod bulk;
 pub mod deadlines;
+pub mod export;
 pub mod incident;
+pub mod incident_view;
+pub mod list;
+pub mod notify;
 pub mod retraining;
 pub mod signin_limits;
 
@@ -18,9 +23,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/account/locale", post(auth::set_locale))
         .route("/board", get(board::board))
+        .route("/incidents", get(list::list))
+        .route("/incidents/bulk", post(bulk::bulk).get(bulk::bulk_get))
         .route("/incidents/{id}", get(incident::page))
-        .route("/incidents/{id}/act", post(incident::act))
+        .route(
+            "/incidents/{id}/act",
+            post(incident::act).get(incident::act_get),
+        )
         .route("/admin/outbox", get(admin::outbox))
         .route("/admin/outbox/retry", post(admin::retry))
 }
@@ -31,28 +42,24 @@ pub fn reference(id: i64) -> String {
 }
 
 /// How urgent a deadline is, for colour and for the text beside it.
-pub fn urgency(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, String) {
+pub fn urgency(
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    locale: crate::domain::locale::Locale,
+) -> (&'static str, String) {
+    use crate::i18n::staff::{countdown, no_deadline};
     let Some(due) = due else {
-        return ("none", "no running deadline".into());
+        return ("none", no_deadline(locale).into());
     };
     let left = due - now;
-    let text = |d: chrono::Duration| {
-        let (days, hours) = (d.num_days(), d.num_hours() % 24);
-        if days > 0 {
-            format!("{days} d {hours} h")
-        } else if d.num_hours() > 0 {
-            format!("{} h {} min", d.num_hours(), d.num_minutes() % 60)
-        } else {
-            format!("{} min", d.num_minutes().max(0))
-        }
-    };
-    if left < chrono::Duration::zero() {
-        ("overdue", format!("overdue by {}", text(-left)))
+    let key = if left < chrono::Duration::zero() {
+        "overdue"
     } else if left <= chrono::Duration::days(7) {
-        ("week", format!("due in {}", text(left)))
+        "week"
     } else if left <= chrono::Duration::days(14) {
-        ("fortnight", format!("due in {}", text(left)))
+        "fortnight"
     } else {
-        ("on-track", format!("due in {}", text(left)))
-    }
+        "on-track"
+    };
+    (key, countdown(left, locale))
 }

@@ -1,0 +1,731 @@
+//! The staff workspace over HTTP: search of every kind over open and closed incidents, the
+//! board's state filter, the flash after an action, reload after a refusal, staff 404s, and
+//! pages in the member of staff's language.
+
+mod common;
+
+use common::staff::{act, add_user, sign_in};
+use common::{TestApp, backends, valid_form, with};
+
+async fn submit(app: &TestApp, fields: &[(&'static str, &str)]) -> (i64, String) {
+    let mut form = valid_form();
+    for (k, v) in fields {
+        form = with(form, k, v);
+    }
+    common::submit_form(app, &form).await
+}
+
+async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> reqwest::Response {
+    c.get(app.url(path)).send().await.unwrap()
+}
+
+async fn text(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
+    get(app, c, path).await.text().await.unwrap()
+}
+
+fn shows(page: &str, id: i64) -> bool {
+    page.contains(&format!(">INC-{id}<"))
+}
+
+#[tokio::test]
+async fn one_search_box_finds_open_and_closed_incidents_every_way() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (open, open_code) = submit(
+            &app,
+            &[
+                ("output", "澳大利亚的首都是悉尼。"),
+                ("prompt", "澳大利亚的首都是哪里？"),
+                ("description", "首都是堪培拉，不是悉尼。"),
+                ("email", "Zhang.Wei@Example.com"),
+                ("model", "qwen-chat"),
+            ],
+        )
+        .await;
+        let (closed, closed_code) = submit(
+            &app,
+            &[
+                ("output", "The tallest mountain is K2, said the model."),
+                ("prompt", "Which mountain is the tallest?"),
+                ("description", "Everest is taller than K2."),
+                ("email", "li.na@example.org"),
+                ("model_version", "v-zeta-7"),
+            ],
+        )
+        .await;
+        let (other, _) = submit(
+            &app,
+            &[("output", "Bananas are blue."), ("description", "No.")],
+        )
+        .await;
+        assert_eq!(
+            act(
+                &app,
+                &c,
+                closed,
+                "reject",
+                &[("reasons", "不属于生成内容问题。")]
+            )
+            .await
+            .status(),
+            303
+        );
+        assert_eq!(
+            act(&app, &c, other, "comment", &[("text", "与珠穆朗玛峰无关")])
+                .await
+                .status(),
+            303
+        );
+
+        // Exact references and codes go straight to the one incident, open or closed, in any
+        // spelling people type.
+        for (q, id) in [
+            (format!("INC-{closed}"), closed),
+            (format!("inc-{open}"), open),
+            (closed_code.to_lowercase(), closed),
+            (open_code.replace('-', ""), open),
+            (open_code.replace('-', "").to_lowercase(), open),
+        ] {
+            let r = get(&app, &c, &format!("/board?q={}", urlencode(&q))).await;
+            assert_eq!(r.status(), 303, "{backend:?} {q}");
+            assert_eq!(
+                r.headers()["location"].to_str().unwrap(),
+                format!("/incidents/{id}"),
+                "{backend:?} {q}"
+            );
+        }
+        // Email and words: a board of what matched, closed columns included.
+        for (q, want, not) in [
+            ("zhang.wei@example.com", open, closed),
+            ("LI.NA@example.org", closed, open),
+            ("堪培拉", open, closed),
+            ("首都", open, closed),
+            ("EVEREST", closed, open),
+            ("k2 tallest", closed, open),
+            ("qwen", open, closed),
+            ("v-zeta", closed, open),
+            ("珠穆朗玛", other, closed),
+        ] {
+            let page = text(&app, &c, &format!("/board?q={}", urlencode(q))).await;
+            assert!(
+                shows(&page, want) && !shows(&page, not),
+                "{backend:?} {q}: INC-{want} and not INC-{not}: {}",
+                page.split("class=\"board").nth(1).unwrap_or(&page)
+            );
+        }
+        let page = text(&app, &c, "/board?q=EVEREST").await;
+        assert!(
+            page.contains("data-state=\"rejected\""),
+            "a closed column appears for a closed match"
+        );
+        // Nothing found says so and offers to clear.
+        let none = text(&app, &c, "/board?q=nothing-like-this").await;
+        assert!(none.contains("No incident matches.") && none.contains("Clear filters"));
+        // state= works for every state, the closed ones included.
+        let rejected = text(&app, &c, "/board?state=rejected").await;
+        assert!(shows(&rejected, closed) && !shows(&rejected, open));
+        let new = text(&app, &c, "/board?state=new").await;
+        assert!(shows(&new, open) && !shows(&new, closed));
+        // A word search of a closed incident's reasons of rejection is not what the box
+        // searches; its texts are (title, output, prompt, description, comments, model).
+        let fb = text(&app, &c, "/board?q=%25").await;
+        assert!(!fb.contains("500"), "LIKE wildcards are literal");
+        app.stop().await;
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn actions_confirm_refusals_reload_and_unknown_incidents_are_staff_pages() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (id, _) = submit(&app, &[("output", "flash test")]).await;
+        let r = act(
+            &app,
+            &c,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(to, format!("/incidents/{id}?done=triage"));
+        let page = text(&app, &c, &to).await;
+        assert!(
+            page.contains("class=\"flash\"") && page.contains("Triage: done by you."),
+            "{backend:?}: the flash confirms the action"
+        );
+        // Someone else's action is not "done by you".
+        let page = text(&app, &c, &format!("/incidents/{id}?done=contain")).await;
+        assert!(!page.contains("class=\"flash\""));
+        // The next step is the one primary action.
+        let next = page.split("id=\"next\"").nth(1).unwrap();
+        let next = next.split("</section>").next().unwrap();
+        assert!(
+            next.contains("id=\"act-contain\""),
+            "contain is the next step"
+        );
+
+        // A refusal comes back at the top, with the typed values kept, the field marked.
+        let r = act(
+            &app,
+            &c,
+            id,
+            "contain",
+            &[("filter_rule", "rule-<7>"), ("blocks", "")],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        let summary = body.find("error-summary").unwrap();
+        assert!(
+            summary < body.find("id=\"next\"").unwrap(),
+            "the refusal is at the top"
+        );
+        assert!(
+            body.contains("rule-&#60;7&#62;"),
+            "typed value kept, escaped"
+        );
+        assert!(
+            body.contains("href=\"#contain-blocks\""),
+            "the summary links to the field"
+        );
+        assert!(body.contains("aria-invalid=\"true\" aria-describedby=\"act-contain-error\""));
+        // Reloading the refused post's URL lands on the page, not on an empty 405.
+        let r = get(&app, &c, &format!("/incidents/{id}/act")).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("/incidents/{id}")
+        );
+        // A staff 404 is a staff page.
+        for path in [
+            "/incidents/999999",
+            "/incidents/INC-999999",
+            "/incidents/nonsense",
+        ] {
+            let r = get(&app, &c, path).await;
+            assert_eq!(r.status(), 404, "{path}");
+            let body = r.text().await.unwrap();
+            assert!(
+                body.contains("No such incident") && body.contains("action=\"/logout\""),
+                "{path}: a staff page"
+            );
+            assert!(
+                !body.contains("We know no report"),
+                "not the public wording"
+            );
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn staff_pages_follow_the_members_language() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    add_user(&app, "lead@example.com", "lead").await;
+    let c = sign_in(&app, "lead@example.com").await;
+    let (id, _) = submit(
+        &app,
+        &[
+            ("output", "澳大利亚的首都是悉尼。"),
+            ("description", "首都是堪培拉。"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        act(
+            &app,
+            &c,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "high")]
+        )
+        .await
+        .status(),
+        303
+    );
+    let en = text(&app, &c, &format!("/incidents/{id}")).await;
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Next step"));
+    assert!(
+        en.contains("lang=\"zh-CN\""),
+        "Chinese report text is tagged"
+    );
+    // Switch to Chinese: kept on the account, back to the same page.
+    let (csrf, _, _) = common::staff::form_tokens(&app, &c, id).await;
+    let r = c
+        .post(app.url("/account/locale"))
+        .header("referer", app.url(&format!("/incidents/{id}")))
+        .form(&[("csrf", csrf.as_str()), ("locale", "zh-CN")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/incidents/{id}")
+    );
+    let user = rectify::db::users::by_email(&app.db, "lead@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.locale, "zh-CN");
+    let zh = text(&app, &c, &format!("/incidents/{id}")).await;
+    assert!(zh.contains("<html lang=\"zh-CN\">"));
+    for word in [
+        "下一步",
+        "已研判",
+        "记录遏制措施",
+        "处理记录",
+        "整改摘要",
+        "高",
+    ] {
+        assert!(zh.contains(word), "{word} on the Chinese page");
+    }
+    // No identifier where a word should be.
+    let visible = strip_tags(&zh);
+    for id_word in [
+        "triaged",
+        "accuracy.inaccurate",
+        ">high<",
+        "fix_planned",
+        "plan_fix",
+    ] {
+        assert!(!visible.contains(id_word), "{id_word} shown to a person");
+    }
+    let board = text(&app, &c, "/board").await;
+    assert!(board.contains("待研判") && board.contains("已研判") && board.contains("看板"));
+    // A switch without CSRF is refused.
+    let r = c
+        .post(app.url("/account/locale"))
+        .form(&[("locale", "en")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+/// The text a person sees (roughly): tags, and attribute values with them, removed.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => {
+                in_tag = true;
+                out.push('<');
+            }
+            '>' => {
+                in_tag = false;
+                out.push('>');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_list_view_sorts_filters_and_exports_what_it_shows() {
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let (a, _) = submit(&app, &[("output", "甲：澳大利亚的首都是悉尼。")]).await;
+        let (b, _) = submit(
+            &app,
+            &[("output", "=HYPERLINK(\"http://x\") b, \"quoted\"")],
+        )
+        .await;
+        let (z, _) = submit(&app, &[("output", "zulu answer")]).await;
+        for (id, sev) in [(a, "low"), (b, "critical")] {
+            assert_eq!(
+                act(
+                    &app,
+                    &c,
+                    id,
+                    "triage",
+                    &[("category", "accuracy.inaccurate"), ("severity", sev)]
+                )
+                .await
+                .status(),
+                303
+            );
+        }
+        assert_eq!(
+            act(&app, &c, z, "reject", &[("reasons", "不是问题")])
+                .await
+                .status(),
+            303
+        );
+        let pos = |page: &str, id: i64| page.find(&format!(">INC-{id}<")).unwrap_or(usize::MAX);
+        // Open incidents by default; every state on request.
+        let open = text(&app, &c, "/incidents").await;
+        assert!(pos(&open, a) < usize::MAX && pos(&open, z) == usize::MAX);
+        let all = text(&app, &c, "/incidents?state=all").await;
+        assert!(
+            pos(&all, z) < usize::MAX,
+            "{backend:?}: closed incidents in the list"
+        );
+        // Sorted by severity by weight, both ways.
+        let desc = text(&app, &c, "/incidents?sort=severity&dir=desc").await;
+        assert!(pos(&desc, b) < pos(&desc, a), "critical before low");
+        assert!(desc.contains("aria-sort=\"descending\""));
+        let asc = text(&app, &c, "/incidents?sort=severity&dir=asc").await;
+        assert!(pos(&asc, a) < pos(&asc, b), "low before critical");
+        for col in [
+            "id",
+            "title",
+            "state",
+            "category",
+            "assignee",
+            "deadline",
+            "reports",
+            "last_change",
+        ] {
+            let r = get(
+                &app,
+                &c,
+                &format!("/incidents?state=all&sort={col}&dir=desc"),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{backend:?} sort by {col}");
+        }
+        // Filters are the board's.
+        let crit = text(&app, &c, "/incidents?severity=critical").await;
+        assert!(pos(&crit, b) < usize::MAX && pos(&crit, a) == usize::MAX);
+        let none = text(&app, &c, "/incidents?q=nothing-like-it").await;
+        assert!(none.contains("No incident matches."));
+        // CSV: UTF-8 with a BOM, the list's columns, Chinese intact, formulas defused.
+        let r = get(&app, &c, "/incidents?state=all&sort=id&dir=asc&format=csv").await;
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("incidents.csv")
+        );
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM");
+        let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "Incident,Title,State,Category,Severity,Assignee,Nearest deadline,Clock,Reports,Last change,Flags"
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].starts_with(&format!("INC-{a},甲：澳大利亚的首都是悉尼。,Triaged,")));
+        assert!(rows[0].contains(",low,"));
+        assert!(
+            rows[1].contains("\"'=HYPERLINK(\"\"http://x\"\") b, \"\"quoted\"\"\""),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[2].contains(",Rejected,"));
+        // JSON: the same rows.
+        let r = get(&app, &c, "/incidents?state=all&sort=id&dir=asc&format=json").await;
+        let items: Vec<serde_json::Value> = r.json().await.unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[1]["severity"], "critical");
+        assert_eq!(items[2]["state"], "rejected");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bulk_actions_apply_per_incident_and_say_what_was_refused() {
+    use rectify::db::entities::{incident, incident_event};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "lead@example.com", "lead").await;
+        let other = add_user(&app, "eng@example.com", "engineer").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let mut ids = Vec::new();
+        for o in ["one thing", "another thing", "a third thing"] {
+            ids.push(submit(&app, &[("output", o)]).await.0);
+        }
+        assert_eq!(
+            act(&app, &c, ids[2], "reject", &[("reasons", "no")])
+                .await
+                .status(),
+            303
+        );
+        let (csrf, _, _) = common::staff::form_tokens(&app, &c, ids[0]).await;
+        let post = |fields: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            let url = app.url("/incidents/bulk");
+            let csrf = csrf.clone();
+            async move {
+                let mut form = vec![("csrf", csrf)];
+                form.extend(fields);
+                c.post(url).form(&form).send().await.unwrap()
+            }
+        };
+        let idv = |i: usize| ("ids", ids[i].to_string());
+        // Severity for all three: the rejected one is refused, with the reason.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            idv(2),
+            ("bulk_action", "set_severity".into()),
+            ("severity", "high".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("Done (2)") && body.contains("Refused (1)"),
+            "{body}"
+        );
+        let refused = body.split("bulk-refused").nth(1).unwrap();
+        assert!(refused.contains(&format!("INC-{}", ids[2])) && refused.contains("rejected"));
+        for id in &ids[..2] {
+            let m = incident::Entity::find_by_id(*id)
+                .one(&app.db.conn)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.severity.as_deref(), Some("high"), "{backend:?}");
+            let events = incident_event::Entity::find()
+                .filter(incident_event::Column::IncidentId.eq(*id))
+                .filter(incident_event::Column::Action.eq("set_severity"))
+                .count(&app.db.conn)
+                .await
+                .unwrap();
+            assert_eq!(events, 1, "one event per incident");
+        }
+        // Assign two to someone else.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            ("bulk_action", "assign".into()),
+            ("assignee", other.to_string()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        for id in &ids[..2] {
+            let m = incident::Entity::find_by_id(*id)
+                .one(&app.db.conn)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.assignee_id, Some(other));
+        }
+        // Merge the first into the second.
+        let r = post(vec![
+            idv(0),
+            idv(1),
+            ("bulk_action", "merge".into()),
+            ("target", ids[1].to_string()),
+        ])
+        .await;
+        assert_eq!(r.status(), 200);
+        let m = incident::Entity::find_by_id(ids[0])
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.state, "duplicate");
+        assert_eq!(m.duplicate_of, Some(ids[1]));
+        // Nothing selected, a missing reason, a forged post: clear answers.
+        let r = post(vec![
+            ("bulk_action", "comment".into()),
+            ("text", "x".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Select at least one incident.")
+        );
+        let r = post(vec![
+            idv(1),
+            ("bulk_action", "reject".into()),
+            ("reasons", " ".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), 422);
+        let forged = c
+            .post(app.url("/incidents/bulk"))
+            .form(&[
+                ("ids", ids[1].to_string()),
+                ("bulk_action", "comment".into()),
+                ("text", "x".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        // Reloading the result's URL lands on the list.
+        assert_eq!(get(&app, &c, "/incidents/bulk").await.status(), 303);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn assignment_tells_the_assignee_in_their_language_grouped_not_when_self() {
+    use common::smtp::SmtpServer;
+    use rectify::config::MailTransport;
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let url = smtp.url();
+        let app = TestApp::spawn_with(backend, move |s| {
+            s.mail.transport = MailTransport::Smtp;
+            s.mail.smtp_url = url;
+            s.mail.smtp_timeout_secs = 5;
+            s.limits.intake_burst = 0;
+        })
+        .await;
+        let lead = add_user(&app, "lead@example.com", "lead").await;
+        let eng = add_user(&app, "eng@example.com", "engineer").await;
+        rectify::db::users::set_locale(&app.db, eng, "zh-CN")
+            .await
+            .unwrap();
+        let c = sign_in(&app, "lead@example.com").await;
+        let mut ids = Vec::new();
+        for o in [
+            "澳大利亚的首都是悉尼。",
+            "second <b>answer</b>",
+            "third answer",
+        ] {
+            ids.push(submit(&app, &[("output", o), ("email", "")]).await.0);
+        }
+        // Assigning oneself tells nobody; assigning someone else tells them, in Chinese.
+        let me = lead.to_string();
+        assert_eq!(
+            act(&app, &c, ids[0], "assign", &[("assignee", me.as_str())])
+                .await
+                .status(),
+            303
+        );
+        let e = eng.to_string();
+        assert_eq!(
+            act(&app, &c, ids[0], "assign", &[("assignee", e.as_str())])
+                .await
+                .status(),
+            303
+        );
+        let got = smtp.wait_for(1).await;
+        assert_eq!(
+            got.len(),
+            1,
+            "{backend:?}: one mail, not one for the self-assignment"
+        );
+        let m = &got[0];
+        assert_eq!(m.rcpt_to, "eng@example.com");
+        assert!(
+            m.subject.contains("指派给您") && m.subject.contains(&format!("INC-{}", ids[0])),
+            "{}",
+            m.subject
+        );
+        assert!(
+            m.text.contains("lead at example.com 将以下事件指派给您"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains(&format!("/incidents/{}", ids[0])));
+        let html = m.html.as_deref().unwrap();
+        assert!(html.contains("lang=\"zh-CN\"") && html.contains("澳大利亚的首都是悉尼。"));
+        // A bulk assignment of two is one mail naming both, escaped in HTML.
+        let (csrf, _, _) = common::staff::form_tokens(&app, &c, ids[1]).await;
+        let r = c
+            .post(app.url("/incidents/bulk"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("ids", &ids[1].to_string()),
+                ("ids", &ids[2].to_string()),
+                ("bulk_action", "assign"),
+                ("assignee", e.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let got = smtp.wait_for(2).await;
+        assert_eq!(got.len(), 2, "{backend:?}: grouped into one mail");
+        let m = &got[1];
+        assert!(m.subject.contains("2 个事件已指派给您"), "{}", m.subject);
+        assert!(
+            m.text.contains(&format!("INC-{}", ids[1]))
+                && m.text.contains(&format!("INC-{}", ids[2]))
+        );
+        let html = m.html.as_deref().unwrap();
+        assert!(html.contains("&#60;b&#62;answer") && !html.contains("<b>answer"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn staff_give_an_incident_its_title_as_an_event() {
+    use rectify::db::entities::incident_event;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "t@example.com", "triager").await;
+        add_user(&app, "e@example.com", "engineer").await;
+        let t = sign_in(&app, "t@example.com").await;
+        let e = sign_in(&app, "e@example.com").await;
+        let (id, _) = submit(
+            &app,
+            &[("output", "a long harmful output that makes a poor title")],
+        )
+        .await;
+        let r = act(
+            &app,
+            &t,
+            id,
+            "set_title",
+            &[("title", "  Capital of Australia \u{202e}wrong ")],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{backend:?}");
+        let page = text(&app, &t, &format!("/incidents/{id}")).await;
+        assert!(
+            page.contains("<bdi class=\"title\">Capital of Australia \u{202e}wrong</bdi>"),
+            "isolated"
+        );
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("set_title"))
+            .one(&app.db.conn)
+            .await
+            .unwrap();
+        assert!(ev.is_some(), "an event");
+        let found = text(&app, &t, "/board?q=capital%20australia").await;
+        assert!(shows(&found, id));
+        assert_eq!(
+            act(&app, &e, id, "set_title", &[("title", "x")])
+                .await
+                .status(),
+            403
+        );
+        let long = "字".repeat(201);
+        assert_eq!(
+            act(&app, &t, id, "set_title", &[("title", long.as_str())])
+                .await
+                .status(),
+            422
+        );
+        app.stop().await;
+    }
+}
