@@ -212,12 +212,23 @@ pub struct LimitSettings {
 pub struct PublicSettings {
     pub service_name: String,
     pub operator_name: String,
+    /// How reporters reach the operator (an address, a phone number, a web page): shown in the
+    /// footer of every public page and reporter mail.
+    #[serde(default)]
+    pub operator_contact: String,
+    /// The longest message a reporter may send from the status page, in characters.
+    #[serde(default = "default_reply_chars")]
+    pub reply_chars: usize,
     /// The feedback time limit we publish; it must match the `acknowledge` clock.
     pub feedback_working_days: u32,
     /// The zone in which dates are shown to the public.
     pub time_zone: chrono_tz::Tz,
     /// The language of pages when the browser asks for neither of ours.
     pub default_locale: String,
+}
+
+fn default_reply_chars() -> usize {
+    5000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@ mod m20261129_000002_board_indexes;
 mod m20261129_000003_outbox_claim_index;
 mod m20261202_000010_calendars;
 mod m20261202_000050_retraining_loop;
+mod m20261202_000060_reporter_messages;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_outbox_claim_index::Migration),
             Box::new(m20261202_000010_calendars::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
+            Box::new(m20261202_000060_reporter_messages::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod export;
 pub mod incidents;
 pub mod intake;
+pub mod messages;
 pub mod outbox;
 mod raw;
 pub mod status;

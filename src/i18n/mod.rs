@@ -2,8 +2,10 @@
 //! mail (neither owns it): the public pages' and reporter mail's texts, the staff vocabulary
 //! (states, actions, roles, severities, clocks), and how instants are written.
 
+pub mod dates;
 pub mod format;
 mod public;
+pub mod reporter;
 pub mod words;
 
 pub use public::{EN, Texts, ZH, problem_message, stage_name, texts};

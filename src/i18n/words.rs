@@ -60,6 +60,9 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
             "并入被合并事件的举报",
         ),
         RecomputeClock => pick(locale, "Deadline recomputed", "期限已重新计算"),
+        MessageReporter => pick(locale, "Message to the reporter", "给举报人的消息"),
+        PublishSummary => pick(locale, "Public summary", "公开处理说明"),
+        ReporterReply => pick(locale, "Reporter replied", "举报人回复"),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod machine_token;
 pub mod outbox;
 pub mod regression_case;
 pub mod report;
+pub mod reporter_message;
 pub mod session;
 pub mod user;
 pub mod verification_result;

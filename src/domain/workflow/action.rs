@@ -47,12 +47,15 @@ pub enum ActionKind {
     AddReport,
     Absorb,
     RecomputeClock,
+    MessageReporter,
+    PublishSummary,
+    ReporterReply,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 26] = [
+    pub const ALL: [ActionKind; 29] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -79,6 +82,9 @@ impl ActionKind {
         ActionKind::AddReport,
         ActionKind::Absorb,
         ActionKind::RecomputeClock,
+        ActionKind::MessageReporter,
+        ActionKind::PublishSummary,
+        ActionKind::ReporterReply,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +115,9 @@ impl ActionKind {
             ActionKind::AddReport => "add_report",
             ActionKind::Absorb => "absorb",
             ActionKind::RecomputeClock => "recompute_clock",
+            ActionKind::MessageReporter => "message_reporter",
+            ActionKind::PublishSummary => "publish_summary",
+            ActionKind::ReporterReply => "reporter_reply",
         }
     }
 
@@ -122,6 +131,7 @@ impl ActionKind {
                 | ActionKind::Absorb
                 | ActionKind::RecomputeClock
                 | ActionKind::RecordVerification
+                | ActionKind::ReporterReply
         )
     }
 
@@ -182,6 +192,9 @@ impl ActionKind {
             ActionKind::AddReport => "Report added",
             ActionKind::Absorb => "Merged incident's reports added",
             ActionKind::RecomputeClock => "Deadline recomputed",
+            ActionKind::MessageReporter => "Message to the reporter",
+            ActionKind::PublishSummary => "Public summary",
+            ActionKind::ReporterReply => "Reporter replied",
         }
     }
 
@@ -214,6 +227,9 @@ impl ActionKind {
             ActionKind::AddReport => "add a report to an incident",
             ActionKind::Absorb => "move a merged incident's reports",
             ActionKind::RecomputeClock => "recompute a deadline",
+            ActionKind::MessageReporter => "send a message to a reporter",
+            ActionKind::PublishSummary => "publish what was done for the reporters",
+            ActionKind::ReporterReply => "record a reporter's reply",
         }
     }
 }
@@ -404,6 +420,26 @@ pub enum Action {
         /// Whether the new due instant still rests on a provisional year.
         provisional: bool,
     },
+    /// Staff → reporter: shown on the status page and mailed, in each reporter's language.
+    /// `report_id: None` is every reporter of the incident. The text is what reporters read,
+    /// so the chain covers it.
+    MessageReporter {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_id: Option<i64>,
+        text: String,
+    },
+    /// What was done, in public terms (never internal notes): the status page shows the latest
+    /// one at "action taken" and "closed", and reporters are mailed it.
+    PublishSummary {
+        text: String,
+    },
+    /// System: a reporter answered on their status page. The text is personal data the
+    /// retention policy erases, so the chain covers its SHA-256 and the text lives beside it.
+    ReporterReply {
+        report_id: i64,
+        message_id: i64,
+        sha256: String,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -443,6 +479,9 @@ impl Action {
             Action::AddReport { .. } => ActionKind::AddReport,
             Action::Absorb { .. } => ActionKind::Absorb,
             Action::RecomputeClock { .. } => ActionKind::RecomputeClock,
+            Action::MessageReporter { .. } => ActionKind::MessageReporter,
+            Action::PublishSummary { .. } => ActionKind::PublishSummary,
+            Action::ReporterReply { .. } => ActionKind::ReporterReply,
         }
     }
 
@@ -644,6 +683,22 @@ impl Action {
             Action::AddReport { report_id } => Action::AddReport {
                 report_id: positive("report_id", *report_id)?,
             },
+            Action::MessageReporter { report_id, text } => Action::MessageReporter {
+                report_id: report_id.map(|id| positive("report_id", id)).transpose()?,
+                text: required("text", text)?,
+            },
+            Action::PublishSummary { text } => Action::PublishSummary {
+                text: required("text", text)?,
+            },
+            Action::ReporterReply {
+                report_id,
+                message_id,
+                sha256,
+            } => Action::ReporterReply {
+                report_id: positive("report_id", *report_id)?,
+                message_id: positive("message_id", *message_id)?,
+                sha256: required("sha256", sha256)?,
+            },
             Action::Absorb {
                 from_incident,
                 reports,
@@ -681,7 +736,8 @@ impl Action {
             | ActionKind::AddReport
             | ActionKind::Absorb
             | ActionKind::RecomputeClock
-            | ActionKind::RecordVerification => {
+            | ActionKind::RecordVerification
+            | ActionKind::ReporterReply => {
                 return Err(Refusal::NotPermitted {
                     action: kind,
                     role: None,
@@ -743,6 +799,17 @@ impl Action {
             },
             ActionKind::Comment => Action::Comment {
                 text: form.text("text")?,
+            },
+            // Blank or "all": every reporter of the incident.
+            ActionKind::MessageReporter => Action::MessageReporter {
+                report_id: match form.raw("report_id") {
+                    "" | "all" => None,
+                    _ => Some(form.id("report_id")?),
+                },
+                text: form.text("text")?,
+            },
+            ActionKind::PublishSummary => Action::PublishSummary {
+                text: form.text("public_summary")?,
             },
             ActionKind::AddCase => Action::AddCase {
                 case_id: form.id("case_id")?,

@@ -540,7 +540,10 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         | Action::AddCase { .. }
         | Action::EditCase { .. }
         | Action::RetireCase { .. }
-        | Action::RecordVerification { .. } => {}
+        | Action::RecordVerification { .. }
+        | Action::MessageReporter { .. }
+        | Action::PublishSummary { .. }
+        | Action::ReporterReply { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,

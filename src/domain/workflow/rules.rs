@@ -18,7 +18,8 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         // Regression cases are the people's who read the reports and who build the fix.
         Role::Triager => matches!(
             action,
-            Triage
+            MessageReporter
+                | Triage
                 | Reject
                 | Merge
                 | Assign
@@ -32,7 +33,8 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         ),
         Role::Engineer => matches!(
             action,
-            Contain
+            PublishSummary
+                | Contain
                 | PlanFix
                 | StartRetraining
                 | SubmitForVerification
@@ -56,7 +58,14 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         // their appeals (reopen), serious-incident designation and the authority report.
         Role::Compliance => matches!(
             action,
-            Reject | SetEvidenceHold | SetSerious | RecordAuthorityReport | Comment | Reopen
+            Reject
+                | SetEvidenceHold
+                | SetSerious
+                | RecordAuthorityReport
+                | Comment
+                | Reopen
+                | MessageReporter
+                | PublishSummary
         ),
         Role::Admin => true,
     }
@@ -113,6 +122,13 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // A comment is always possible, including on closed incidents and duplicates: it is
         // how staff explain after the fact.
         (Comment, s) => s,
+        // Talking with reporters goes on after the decision (questions about it, an appeal);
+        // a duplicate's reporters are the target's now.
+        (MessageReporter, s) if s != Duplicate => s,
+        // A reporter's reply lands on the incident that now carries the report, whatever its state.
+        (ReporterReply, s) => s,
+        // What was done, once something was: from containment on.
+        (PublishSummary, Contained | FixPlanned | Retraining | Verifying | Resolved) => state,
         // A deadline moved by a calendar change is recorded whatever the state.
         (RecomputeClock, s) => s,
         // Changing what is being worked on only makes sense while it is being worked on;

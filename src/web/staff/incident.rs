@@ -79,6 +79,8 @@ struct IncidentPage<'a> {
     error: Option<String>,
     /// The retraining panel (its own partial and view model).
     retraining: super::retraining::RetrainingView,
+    /// Messages with the reporters and the public summary (its own partial and view model).
+    reporter: super::reporter::ReporterView,
 }
 
 fn opts(values: &[(&str, &str)], selected: &str) -> (Vec<(String, String)>, String) {
@@ -97,6 +99,7 @@ fn fields_for(
     state: &AppState,
     inc: &Incident,
     users: &[(String, String)],
+    reporter_opts: &[(String, String)],
 ) -> Vec<FieldView> {
     let text = |name, label| FieldView {
         name,
@@ -163,6 +166,7 @@ fn fields_for(
         ActionKind::Contain => vec![
             text("filter_rule", "Filter rule reference"),
             area("blocks", "What it blocks"),
+            area("public_summary", PUBLIC_SUMMARY_LABEL),
         ],
         ActionKind::PlanFix => vec![
             area("plan", "The plan"),
@@ -177,10 +181,23 @@ fn fields_for(
         ],
         ActionKind::StartRetraining => vec![text("training_run", "Training run reference")],
         ActionKind::SubmitForVerification => vec![text("model_version", "Candidate model version")],
-        ActionKind::VerifyPass | ActionKind::VerifyFail => vec![
+        ActionKind::VerifyPass => vec![
+            area("prompts", "Regression prompts re-run"),
+            area("outcome", "Outcome"),
+            area("public_summary", PUBLIC_SUMMARY_LABEL),
+        ],
+        ActionKind::VerifyFail => vec![
             area("prompts", "Regression prompts re-run"),
             area("outcome", "Outcome"),
         ],
+        ActionKind::MessageReporter => vec![
+            select("report_id", "To", (reporter_opts.to_vec(), String::new())),
+            area(
+                "text",
+                "Message (the reporter reads this on their status page and by mail, in their language as you write it)",
+            ),
+        ],
+        ActionKind::PublishSummary => vec![area("public_summary", PUBLIC_SUMMARY_LABEL)],
         ActionKind::Reopen => vec![area("reason", "Reason")],
         ActionKind::Assign => {
             let mut o = users.to_vec();
@@ -228,9 +245,12 @@ fn fields_for(
         | ActionKind::AddCase
         | ActionKind::EditCase
         | ActionKind::RetireCase
-        | ActionKind::RecordVerification => vec![],
+        | ActionKind::RecordVerification
+        | ActionKind::ReporterReply => vec![],
     }
 }
+
+const PUBLIC_SUMMARY_LABEL: &str = "Public summary for the reporters: what was done, in public terms, never internal notes (shown on the status page and mailed; meets the feedback clock)";
 
 async fn load_page(
     state: &AppState,
@@ -273,6 +293,9 @@ async fn load_page(
         .await
         .map_err(|e| internal(&e))?;
     let now = Utc::now();
+    let reporter = super::reporter::view(state, id, &reports, now)
+        .await
+        .map_err(|e| internal(&e))?;
     let tax = &state.settings.taxonomy;
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
@@ -281,7 +304,7 @@ async fn load_page(
         .map(|k| ActionForm {
             kind: k.as_str(),
             label: k.label(),
-            fields: fields_for(k, state, &domain, &user_opts),
+            fields: fields_for(k, state, &domain, &user_opts, &reporter.recipients),
             error: None,
         })
         .collect();
@@ -304,6 +327,7 @@ async fn load_page(
         .map_err(|e| internal(&e))?;
     let page = IncidentPage {
         retraining,
+        reporter,
         service: &state.settings.public.service_name,
         staff,
         reference: reference(id),
@@ -406,17 +430,24 @@ pub async fn page(State(state): State<AppState>, staff: Staff, Path(id): Path<St
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The reporter mail an outcome causes: a decision with reasons, or the fix verified.
+/// The reporter mail an outcome causes: a decision with reasons, what was done (a public
+/// summary), or the fix verified (with the summary written with it, if any).
 fn outcome_mails(
     state: &AppState,
     kind: ActionKind,
+    summary: Option<String>,
 ) -> impl Fn(&Incident, &[Reporter]) -> Vec<Mail> + Sync + '_ {
+    use crate::mail::render::Outcome;
     move |inc, reporters| {
-        let outcome = match kind {
-            ActionKind::Reject => crate::mail::render::Outcome::Rejected(
-                inc.rejection_reasons.clone().unwrap_or_default(),
-            ),
-            ActionKind::VerifyPass => crate::mail::render::Outcome::Resolved,
+        let outcome = match (kind, &summary) {
+            (ActionKind::Reject, _) => {
+                Outcome::Rejected(inc.rejection_reasons.clone().unwrap_or_default())
+            }
+            (ActionKind::VerifyPass, s) => Outcome::Resolved(s.clone()),
+            (ActionKind::PublishSummary, Some(s)) if inc.state == workflow::State::Resolved => {
+                Outcome::Resolved(Some(s.clone()))
+            }
+            (ActionKind::PublishSummary, Some(s)) => Outcome::ActionTaken(s.clone()),
             _ => return Vec::new(),
         };
         reporters
@@ -510,9 +541,37 @@ pub async fn act(
         }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
-    let mails = outcome_mails(&state, kind);
-    match db_act(&state.db, &state.settings.deadlines, id, seen_version, &action, &actor, Utc::now(), &mails).await {
-        Ok(_) => {
+    let summary = fields
+        .get("public_summary")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let now = Utc::now();
+    let policy = &state.settings.deadlines;
+    let done = match (&action, summary) {
+        (Action::MessageReporter { report_id, text }, _) => {
+            let render = |to: &crate::db::messages::Recipient, text: &str| {
+                let locale = Locale::parse(&to.locale).unwrap_or_default();
+                crate::mail::render::message(&state.settings, locale, to.email.as_deref()?, &to.tracking_code, text)
+                    .map_err(|e| tracing::error!(error = %e, "rendering a message mail failed"))
+                    .ok()
+            };
+            crate::db::messages::send(&state.db, policy, id, seen_version, *report_id, text, &actor, now, &render).await.map(|_| ())
+        }
+        (Action::Contain { .. } | Action::VerifyPass { .. }, Some(summary)) => {
+            let mails = outcome_mails(&state, ActionKind::PublishSummary, Some(summary.clone()));
+            crate::db::messages::act_with_summary(&state.db, policy, id, seen_version, &action, &summary, &actor, now, &mails).await.map(|_| ())
+        }
+        (Action::PublishSummary { text }, _) => {
+            let mails = outcome_mails(&state, kind, Some(text.clone()));
+            db_act(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await.map(|_| ())
+        }
+        _ => {
+            let mails = outcome_mails(&state, kind, None);
+            db_act(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await.map(|_| ())
+        }
+    };
+    match done {
+        Ok(()) => {
             state.mail_ready.notify_one();
             Redirect::to(&format!("/incidents/{id}")).into_response()
         }

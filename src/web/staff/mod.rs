@@ -5,6 +5,7 @@ pub mod auth;
 pub mod board;
 pub mod deadlines;
 pub mod incident;
+pub mod reporter;
 pub mod retraining;
 
 use axum::Router;
