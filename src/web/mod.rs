@@ -7,6 +7,7 @@ pub mod form;
 pub mod machine;
 pub mod public;
 pub mod ratelimit;
+pub mod reply;
 pub mod retraining;
 pub mod security;
 pub mod staff;
@@ -150,7 +151,9 @@ async fn remember_lang(req: Request, next: Next) -> Response {
 /// Refuses a flood of reports from one address with 429; other addresses are unaffected.
 async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH) {
+    // A reporter's reply is rate-limited like a report: both are the public writing to us.
+    let reply = path.starts_with("/status/") && path.ends_with("/reply");
+    if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH || reply) {
         let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
         let ip = security::client_ip(
             req.headers(),

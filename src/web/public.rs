@@ -18,7 +18,8 @@ use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, FieldError, Limits, ReportForm, validate};
 use crate::domain::stage::Stage;
 use crate::domain::tracking_code::TrackingCode;
-use crate::i18n::format::{local_deadline, local_time};
+use crate::i18n::dates::{reader_deadline, reader_time};
+use crate::i18n::reporter::{ReporterTexts, reporter_texts};
 use crate::i18n::{Texts, problem_message, stage_name, texts};
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/report", get(report_form).post(submit_report))
         .route("/status", get(status_lookup))
         .route("/status/{code}", get(status_page))
+        .route("/status/{code}/reply", axum::routing::post(super::reply::reply))
         .route("/static/app.css", get(stylesheet))
         .route("/static/staff.js", get(script))
 }
@@ -86,6 +88,8 @@ struct IndexPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     groups: Vec<(String, String)>,
     limit_text: String,
 }
@@ -115,6 +119,7 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
             t,
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
             groups,
             limit_text: limit_text(t, s),
         },
@@ -128,6 +133,8 @@ struct FormPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     form: ReportForm,
     errors: Vec<(&'static str, String)>,
     categories: Vec<(String, String, bool)>,
@@ -156,6 +163,7 @@ fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldErro
             t: texts(lang.locale),
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
             form,
             errors: errors
                 .iter()
@@ -216,7 +224,8 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
         Err(errors) => return form_page(&state, lang, posted.form, &errors),
     };
     match accept(&state, valid, lang.locale, Channel::WebForm).await {
-        Ok(code) => Redirect::to(&format!("/status/{code}")).into_response(),
+        // The status page opens with the "received" confirmation.
+        Ok(code) => Redirect::to(&format!("/status/{code}?received=1")).into_response(),
         Err(e) => WebError::internal(lang.locale, false, e).into_response(),
     }
 }
@@ -258,6 +267,8 @@ struct LookupPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     code: String,
     error: Option<&'a str>,
 }
@@ -281,6 +292,7 @@ async fn status_lookup(
                 t,
                 q: lang.q(),
                 service: &state.settings.public.service_name,
+                footer: crate::mail::render::operator_line(&state.settings, lang.locale),
                 code: String::new(),
                 error: None,
             },
@@ -295,6 +307,7 @@ async fn status_lookup(
                 t,
                 q: lang.q(),
                 service: &state.settings.public.service_name,
+                footer: crate::mail::render::operator_line(&state.settings, lang.locale),
                 code: typed,
                 error: Some(t.bad_code),
             },
@@ -305,24 +318,47 @@ async fn status_lookup(
 
 #[derive(Template)]
 #[template(path = "status.html")]
-struct StatusPage<'a> {
+pub struct StatusPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
+    rt: &'a ReporterTexts,
     code: String,
+    /// Just submitted: the "received" confirmation.
+    received: bool,
+    /// A reply was just sent.
+    reply_sent: bool,
     stage_key: &'static str,
     stage_name: &'static str,
-    stage_index: usize,
-    stages: [&'static str; 4],
+    /// The path this report takes, each step with "done", "current" or "".
+    stages: Vec<(&'static str, &'static str)>,
+    /// What the current stage means.
+    stage_text: &'static str,
     rejection: Option<String>,
     resolved: bool,
-    received: String,
+    closed: bool,
+    /// What was done, in public terms (at "action taken" and after).
+    summary: Option<String>,
+    received_at: String,
     updated: String,
     feedback_due: String,
     /// The feedback clock's state, in the same words as the staff pages, with the provisional
     /// mark when its due instant rests on a provisional calendar year.
     feedback_state: String,
     limit_text: String,
+    messages: Vec<ThreadEntry>,
+    reply: String,
+    reply_error: Option<String>,
+    reply_max: usize,
+}
+
+/// One message on the status page.
+pub struct ThreadEntry {
+    pub from_us: bool,
+    pub at: String,
+    pub body: String,
 }
 
 /// "met", "running · provisional deadline", "stopped (incident rejected)"…
@@ -354,44 +390,141 @@ async fn feedback_state(
     out
 }
 
+/// What the reply form brings back to the page: the confirmation, or the typed text with
+/// what is wrong with it.
+#[derive(Default)]
+pub struct ReplyState {
+    pub sent: bool,
+    pub typed: String,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    received: Option<String>,
+    sent: Option<String>,
+}
+
 async fn status_page(
     State(state): State<AppState>,
     lang: Lang,
     Path(code): Path<String>,
+    Query(query): Query<StatusQuery>,
 ) -> Response {
     let Ok(code) = TrackingCode::parse(&code) else {
         return WebError::page(Kind::NotFound, lang.locale).into_response();
     };
-    let view = match crate::db::status::lookup(&state.db, &code).await {
+    let reply = ReplyState {
+        sent: query.sent.is_some(),
+        ..Default::default()
+    };
+    render_status(&state, lang, &code, query.received.is_some(), reply, StatusCode::OK).await
+}
+
+/// The status page of `code`: stage, what it means, the decision or what was done, the
+/// feedback promise while one is owed, and the messages with a reply form.
+pub async fn render_status(
+    state: &AppState,
+    lang: Lang,
+    code: &TrackingCode,
+    received: bool,
+    reply: ReplyState,
+    status: StatusCode,
+) -> Response {
+    let view = match crate::db::status::lookup(&state.db, code).await {
         Ok(Some(v)) => v,
         Ok(None) => return WebError::page(Kind::NotFound, lang.locale).into_response(),
         Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
     };
     let s = &state.settings;
     let t = texts(lang.locale);
+    let rt = reporter_texts(lang.locale);
     let stage = Stage::of(view.state);
     let zone = s.public.time_zone;
-    let feedback_state = feedback_state(&state, &view, lang.locale).await;
+    let feedback_state = feedback_state(state, &view, lang.locale).await;
+    let rejected = view.rejection_reasons.is_some();
+    let closed = stage == Stage::Closed;
+    let stages: Vec<(&'static str, &'static str)> = if rejected {
+        rt.rejected_stages
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, if i == 2 { "current" } else { "done" }))
+            .collect()
+    } else {
+        t.stages
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let class = match i.cmp(&stage.index()) {
+                    std::cmp::Ordering::Less => "done",
+                    std::cmp::Ordering::Equal => "current",
+                    std::cmp::Ordering::Greater => "",
+                };
+                (*n, class)
+            })
+            .collect()
+    };
+    let summary = if matches!(stage, Stage::ActionTaken | Stage::Closed) && !rejected {
+        match crate::db::messages::public_summary(&state.db, view.incident_id).await {
+            Ok(s) => s,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        }
+    } else {
+        None
+    };
+    let messages = match crate::db::messages::for_report(&state.db, view.report_id).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|m| ThreadEntry {
+                from_us: m.direction == crate::db::messages::FROM_STAFF,
+                at: reader_time(m.created_at, zone, lang.locale),
+                body: if m.redacted_at.is_some() {
+                    rt.reply_redacted.to_owned()
+                } else {
+                    m.body
+                },
+            })
+            .collect(),
+        Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+    };
     html(
-        StatusCode::OK,
+        status,
         StatusPage {
             t,
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
+            rt,
             code: code.to_string(),
-            stage_key: stage.as_str(),
-            stage_name: stage_name(lang.locale, stage),
-            stage_index: stage.index(),
-            stages: t.stages,
+            received,
+            reply_sent: reply.sent,
+            stage_key: if rejected { "rejected" } else { stage.as_str() },
+            stage_name: if rejected {
+                rt.rejected_stages[2]
+            } else {
+                stage_name(lang.locale, stage)
+            },
+            stages,
+            stage_text: if rejected {
+                rt.stage_texts[4]
+            } else {
+                rt.stage_texts[stage.index()]
+            },
             rejection: view.rejection_reasons.clone(),
             resolved: view.state == crate::domain::workflow::State::Resolved,
-            received: local_time(view.received_at, zone, lang.locale),
-            updated: local_time(view.updated_at, zone, lang.locale),
+            closed,
+            summary,
+            received_at: reader_time(view.received_at, zone, lang.locale),
+            updated: reader_time(view.updated_at, zone, lang.locale),
             feedback_due: feedback_due(s, view.received_at)
-                .map(|d| local_deadline(d, zone, lang.locale))
+                .map(|d| reader_deadline(d, zone, lang.locale))
                 .unwrap_or_default(),
             feedback_state,
             limit_text: limit_text(t, s),
+            messages,
+            reply: reply.typed,
+            reply_error: reply.error,
+            reply_max: s.public.reply_chars,
         },
         lang.locale,
     )
