@@ -44,6 +44,8 @@ pub struct CardView {
     pub clock: String,
     /// "provisional deadline: …" when a running clock rests on a provisional year.
     pub provisional: String,
+    /// A reporter replied and nobody has opened the incident since.
+    pub unread_reply: bool,
 }
 
 pub struct ColumnView {
@@ -175,6 +177,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
         let provisional =
             crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
+        let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
@@ -198,6 +201,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                         provisional.get(&c.id),
                         crate::domain::locale::Locale::En,
                     ),
+                    unread_reply: unread.contains(&c.id),
                 }
             })
             .collect::<Vec<_>>();
