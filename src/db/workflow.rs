@@ -400,7 +400,10 @@ pub async fn update_clocks<C: ConnectionTrait>(
                 if row.status == "running" {
                     let ends = stops || closing;
                     if ends {
-                        let end = ClockEnd::after(stops, without_work, now, c.due);
+                        // A rejection ends the work but is itself the feedback the complaint
+                        // clock promises: the reporter is told the decision with its reasons.
+                        let feedback = rule.name == COMPLAINT_CLOCK && kind == Some(ActionKind::Reject);
+                        let end = ClockEnd::after(stops, without_work && !feedback, now, c.due);
                         a.stopped_at = Set(Some(now));
                         a.status = Set(end.as_str().into());
                         a.stop_reason = Set(Some(action.to_owned()));

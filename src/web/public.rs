@@ -224,8 +224,16 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
         Err(errors) => return form_page(&state, lang, posted.form, &errors),
     };
     match accept(&state, valid, lang.locale, Channel::WebForm).await {
-        // The status page opens with the "received" confirmation.
-        Ok(code) => Redirect::to(&format!("/status/{code}?received=1")).into_response(),
+        // The status page opens once with the "received" confirmation: a short-lived cookie
+        // naming the code says so, leaving the status address itself as it always was.
+        Ok(code) => (
+            [(
+                header::SET_COOKIE,
+                format!("{RECEIVED_COOKIE}={code}; Path=/status/; Max-Age=600; SameSite=Lax; HttpOnly"),
+            )],
+            Redirect::to(&format!("/status/{code}")),
+        )
+            .into_response(),
         Err(e) => WebError::internal(lang.locale, false, e).into_response(),
     }
 }
@@ -405,11 +413,25 @@ struct StatusQuery {
     sent: Option<String>,
 }
 
+const RECEIVED_COOKIE: &str = "rectify_received";
+
+/// Whether the request carries the "just received" cookie for this code.
+fn just_received(headers: &HeaderMap, code: &TrackingCode) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(RECEIVED_COOKIE)?.strip_prefix('='))
+        .any(|v| TrackingCode::parse(v).is_ok_and(|v| v == *code))
+}
+
 async fn status_page(
     State(state): State<AppState>,
     lang: Lang,
     Path(code): Path<String>,
     Query(query): Query<StatusQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(code) = TrackingCode::parse(&code) else {
         return WebError::page(Kind::NotFound, lang.locale).into_response();
@@ -418,7 +440,15 @@ async fn status_page(
         sent: query.sent.is_some(),
         ..Default::default()
     };
-    render_status(&state, lang, &code, query.received.is_some(), reply, StatusCode::OK).await
+    let received = query.received.is_some() || just_received(&headers, &code);
+    let mut resp = render_status(&state, lang, &code, received, reply, StatusCode::OK).await;
+    if received && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{RECEIVED_COOKIE}=; Path=/status/; Max-Age=0; SameSite=Lax; HttpOnly"
+    )) {
+        // Shown once: a reload is the ordinary status page.
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 /// The status page of `code`: stage, what it means, the decision or what was done, the

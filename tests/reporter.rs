@@ -1,0 +1,436 @@
+//! The reporter's side (issue 17), black-box on SQLite and PostgreSQL with a real SMTP server:
+//! a staff message reaching the status page and the reporter's mail (both parts, both
+//! languages) and meeting the feedback clock where triage does not; a public summary at
+//! containment; a reporter's reply reaching the incident page, the board and the assignee;
+//! the status page's confirmation, stage sentences, rejected path and dates.
+
+mod common;
+
+use common::smtp::{Received, SmtpServer};
+use common::staff::{act, add_user, sign_in};
+use common::{TestApp, backends, submit_form, valid_form, with};
+use rectify::config::MailTransport;
+use rectify::db::entities::{incident_clock, incident_event, report};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+async fn spawn(backend: common::Backend, smtp: &SmtpServer) -> TestApp {
+    let url = smtp.url();
+    TestApp::spawn_with(backend, move |s| {
+        s.mail.transport = MailTransport::Smtp;
+        s.mail.smtp_url = url;
+        s.mail.smtp_timeout_secs = 5;
+        s.limits.intake_burst = 0;
+        s.escalation.sweep_interval_secs = 0;
+        s.public.operator_name = "Example AI Ltd".into();
+        s.public.operator_contact = "trust@example.com".into();
+    })
+    .await
+}
+
+async fn clock(app: &TestApp, incident: i64, name: &str) -> incident_clock::Model {
+    incident_clock::Entity::find()
+        .filter(incident_clock::Column::IncidentId.eq(incident))
+        .filter(incident_clock::Column::Clock.eq(name))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {name} clock"))
+}
+
+async fn page(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The messages `smtp` got whose subject contains `needle`, waiting (bounded) for `n`.
+async fn mails_with(smtp: &SmtpServer, needle: &str, n: usize) -> Vec<Received> {
+    for _ in 0..150 {
+        let got: Vec<Received> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.subject.contains(needle))
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("expected {n} mail(s) with {needle:?} in the subject");
+}
+
+async fn report_id(app: &TestApp, code: &str) -> i64 {
+    report::Entity::find()
+        .filter(report::Column::TrackingCode.eq(code))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn a_staff_message_reaches_the_status_page_and_the_mail_and_meets_the_feedback_clock() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "tri@example.com", "triager").await;
+        let staff = sign_in(&app, "tri@example.com").await;
+
+        // Two reporters of the same content: one reads Chinese, one English.
+        let zh_form = with(
+            with(valid_form(), "email", "li@example.com"),
+            "lang",
+            "zh-CN",
+        );
+        let (id, zh_code) = submit_form(&app, &zh_form).await;
+        let en_form = with(
+            with(valid_form(), "email", "ada@example.com"),
+            "lang",
+            "en",
+        );
+        let (id2, en_code) = submit_form(&app, &en_form).await;
+        assert_eq!(id, id2, "the same content makes one incident");
+        mails_with(&smtp, "", 2).await; // the two acknowledgements
+
+        // Triage tells the reporter nothing: the feedback clock keeps running.
+        let r = act(
+            &app,
+            &staff,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "low")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(clock(&app, id, "acknowledge").await.status, "running");
+
+        // A message to every reporter of the incident; markup in it is text.
+        let text = "Which app showed this? Please tell us the <b>version</b>.";
+        let r = act(
+            &app,
+            &staff,
+            id,
+            "message_reporter",
+            &[("report_id", "all"), ("text", text)],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let ack = clock(&app, id, "acknowledge").await;
+        assert_eq!(ack.status, "met", "a message is feedback");
+        assert_eq!(ack.stop_reason.as_deref(), Some("message_reporter"));
+
+        // Both status pages show it, escaped.
+        for code in [&zh_code, &en_code] {
+            let (status, body) = page(&app, &format!("/status/{code}")).await;
+            assert_eq!(status, 200);
+            assert!(
+                body.contains("Please tell us the &#60;b&#62;version"),
+                "the message, escaped, on the status page"
+            );
+            assert!(!body.contains("<b>version</b>"));
+        }
+
+        // Each reporter's mail, in their language, both parts, with the way to answer.
+        let zh = mails_with(&smtp, "关于您的举报的消息", 1).await;
+        assert_eq!(zh.len(), 1);
+        assert_eq!(zh[0].rcpt_to, "li@example.com");
+        assert!(zh[0].subject.contains(&zh_code));
+        let link = app.url(&format!("/status/{zh_code}"));
+        assert!(zh[0].text.contains(text) && zh[0].text.contains(&link));
+        assert!(zh[0].text.contains("您可以在举报进度页面查看并回复"));
+        assert!(zh[0].text.contains("运营方：Example AI Ltd"));
+        let html = zh[0].html.as_deref().expect("an HTML part");
+        assert!(html.contains("&#60;b&#62;version") && html.contains(&link));
+        assert!(html.contains("trust@example.com"));
+        let en = mails_with(&smtp, "A message about your report", 1).await;
+        assert_eq!(en[0].rcpt_to, "ada@example.com");
+        assert!(en[0].text.contains(text));
+        assert!(en[0].text.contains("Operated by: Example AI Ltd · Contact: trust@example.com"));
+        assert!(en[0].html.as_deref().unwrap().contains("You can read it and answer"));
+
+        // A message to one reporter reaches only that one.
+        let one = report_id(&app, &en_code).await.to_string();
+        let r = act(
+            &app,
+            &staff,
+            id,
+            "message_reporter",
+            &[("report_id", &one), ("text", "Thank you, that helps.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let (_, en_page) = page(&app, &format!("/status/{en_code}")).await;
+        let (_, zh_page) = page(&app, &format!("/status/{zh_code}")).await;
+        assert!(en_page.contains("Thank you, that helps."));
+        assert!(!zh_page.contains("Thank you, that helps."));
+
+        // The chain holds the messages.
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { .. } => {}
+            other => panic!("the chain should hold: {other:?}"),
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reporter_reply_reaches_the_incident_page_the_board_and_the_assignee() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        let tri = add_user(&app, "tri@example.com", "triager").await;
+        let staff = sign_in(&app, "tri@example.com").await;
+        let (id, code) = submit_form(&app, &with(valid_form(), "email", "")).await;
+        let r = act(&app, &staff, id, "assign", &[("assignee", &tri.to_string())]).await;
+        assert_eq!(r.status(), 303);
+
+        // A mistake keeps what was typed: empty, then too long.
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code}/reply")))
+            .form(&[("message", "   ")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let long = format!("<i>x{}", "y".repeat(6000));
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code}/reply")))
+            .form(&[("message", long.as_str()), ("lang", "en")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("At most 5000 characters."));
+        assert!(
+            body.contains(&format!("&#60;i&#62;x{}", "y".repeat(6000))),
+            "the typed text comes back, escaped"
+        );
+
+        // A reply without an account: the tracking code is the key.
+        let reply = "It was the Android app, version 3.2 <script>alert(1)</script>";
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code}/reply")))
+            .form(&[("message", reply)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let (_, status_page) = page(&app, &format!("/status/{code}")).await;
+        assert!(status_page.contains("It was the Android app, version 3.2 &#60;script&#62;"));
+
+        // An unknown code is not a way in.
+        let r = app
+            .client
+            .post(app.url("/status/AAAA-AAAA-AAAA-AAAA/reply"))
+            .form(&[("message", "hello")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+
+        // The event carries the text's hash, not the text.
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("reporter_reply"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .expect("a reporter_reply event");
+        assert_eq!(ev.actor, "reporter");
+        assert!(!ev.data.contains("Android"));
+        assert!(ev.data.contains(&rectify::db::messages::sha256_hex(reply)));
+
+        // The board marks it until someone opens the incident.
+        let board = staff
+            .get(app.url("/board"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(board.contains("unread reporter mail"));
+        let inc_page = staff
+            .get(app.url(&format!("/incidents/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(inc_page.contains("It was the Android app, version 3.2 &#60;script&#62;"));
+        assert!(inc_page.contains("1 new reply"));
+        let board = staff
+            .get(app.url("/board"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!board.contains("unread reporter mail"), "read once opened");
+
+        // The assignee is told, without the reply's text (personal data stays in the app).
+        let notice = mails_with(&smtp, "a reporter replied", 1).await;
+        assert_eq!(notice[0].rcpt_to, "tri@example.com");
+        assert!(notice[0].subject.contains(&format!("INC-{id}")));
+        let link = app.url(&format!("/incidents/{id}"));
+        assert!(notice[0].text.contains(&link));
+        assert!(notice[0].html.as_deref().unwrap().contains(&link));
+        assert!(!notice[0].text.contains("Android"));
+
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { .. } => {}
+            other => panic!("the chain should hold: {other:?}"),
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_status_page_says_what_each_stage_means() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "tri@example.com", "triager").await;
+        add_user(&app, "eng@example.com", "engineer").await;
+        let tri = sign_in(&app, "tri@example.com").await;
+        let eng = sign_in(&app, "eng@example.com").await;
+
+        // After submitting: the "received" confirmation, once.
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            "zh-CN,zh;q=0.9".parse().unwrap(),
+        );
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        let r = browser
+            .post(app.url("/report"))
+            .form(&with(valid_form(), "lang", "zh-CN"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let code = r.url().path().trim_start_matches("/status/").to_owned();
+        let body = r.text().await.unwrap();
+        assert!(body.contains("我们已收到您的举报"), "received, in Chinese");
+        assert!(body.contains("您的举报已保存，正在等待审查。"));
+        // Dates as a Chinese reader writes them, and the operator in the footer.
+        assert!(body.contains("（北京时间）") && body.contains("年"));
+        assert!(!body.contains("(Asia/Shanghai)"));
+        assert!(body.contains("运营方：Example AI Ltd"));
+        let again = browser
+            .get(app.url(&format!("/status/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!again.contains("我们已收到您的举报"), "shown once");
+
+        let id = report::Entity::find()
+            .filter(report::Column::TrackingCode.eq(code.as_str()))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .incident_id;
+        act(
+            &app,
+            &tri,
+            id,
+            "triage",
+            &[("category", "accuracy.inaccurate"), ("severity", "medium")],
+        )
+        .await;
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        assert!(body.contains("Our staff are reviewing your report"));
+        assert!(body.contains("(end of day, Asia/Shanghai time)"), "English dates name the zone");
+
+        // Containment with a public summary: the page says what was done, the mail too.
+        let r = act(
+            &app,
+            &eng,
+            id,
+            "contain",
+            &[
+                ("filter_rule", "FR-2231 internal-only rule name"),
+                ("blocks", "capital-city answers about Australia"),
+                (
+                    "public_summary",
+                    "We now block this wrong answer while the model is corrected.",
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        assert!(body.contains("We now block this wrong answer while the model is corrected."));
+        assert!(!body.contains("FR-2231"), "never internal notes");
+        let ack = clock(&app, id, "acknowledge").await;
+        assert_eq!(ack.status, "met");
+        assert_eq!(ack.stop_reason.as_deref(), Some("publish_summary"));
+        let acted = mails_with(&smtp, "我们已对您的举报采取措施", 1).await;
+        assert!(acted[0].text.contains("We now block this wrong answer"));
+        assert!(acted[0].html.as_deref().unwrap().contains("We now block this wrong answer"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_report_shows_the_path_it_took_and_promises_nothing_more() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "tri@example.com", "triager").await;
+        let tri = sign_in(&app, "tri@example.com").await;
+        let (id, code) = submit_form(&app, &valid_form()).await;
+        let r = act(
+            &app,
+            &tri,
+            id,
+            "reject",
+            &[("reasons", "The answer is a correct quotation.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        let tracker = body
+            .split("<ol class=\"stages\">")
+            .nth(1)
+            .unwrap()
+            .split("</ol>")
+            .next()
+            .unwrap();
+        assert!(tracker.contains("Closed: no action"));
+        assert!(!tracker.contains("Action taken"), "the rejected path skips action taken");
+        assert!(body.contains("The answer is a correct quotation."));
+        assert!(!body.contains("Feedback due by"), "a closed page promises no feedback");
+        assert!(!body.contains("within 15 working days"));
+        assert!(body.contains("This report is closed."));
+        let (_, zh) = page(&app, &format!("/status/{code}?lang=zh-CN")).await;
+        assert!(zh.contains("已办结：不予处理"));
+        assert!(!zh.contains("反馈期限"));
+        let events: Vec<String> = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .order_by_asc(incident_event::Column::Seq)
+            .all(&app.db.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(events, ["open", "reject"]);
+        assert_eq!(clock(&app, id, "acknowledge").await.status, "met");
+        app.stop().await;
+    }
+}
