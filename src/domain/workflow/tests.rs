@@ -185,6 +185,7 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                MessageReporter,
             ],
         ),
         (
@@ -199,6 +200,7 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                PublishSummary,
             ],
         ),
         (
@@ -224,6 +226,8 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                MessageReporter,
+                PublishSummary,
             ],
         ),
         (
@@ -235,6 +239,8 @@ fn role_table() {
                 RecordAuthorityReport,
                 Comment,
                 Reopen,
+                MessageReporter,
+                PublishSummary,
             ],
         ),
     ];
@@ -315,7 +321,8 @@ fn available_actions_follow_role_and_state() {
             Comment,
             AddCase,
             EditCase,
-            RetireCase
+            RetireCase,
+            MessageReporter
         ]
     );
     assert_eq!(
@@ -329,7 +336,8 @@ fn available_actions_follow_role_and_state() {
             SetSerious,
             SetEvidenceHold,
             RecordAuthorityReport,
-            Comment
+            Comment,
+            MessageReporter
         ]
     );
     let verifying = incident_in(State::Verifying);
@@ -346,7 +354,9 @@ fn available_actions_follow_role_and_state() {
             Comment,
             AddCase,
             EditCase,
-            RetireCase
+            RetireCase,
+            MessageReporter,
+            PublishSummary
         ]
     );
     let duplicate = incident_in(State::Duplicate);
@@ -1126,6 +1136,7 @@ fn forms_map_to_actions() {
         ("text", "t"),
         ("report_id", "4"),
         ("new_incident_id", "5"),
+        ("public_summary", "s"),
     ]);
     for kind in ActionKind::ALL {
         let parsed = Action::from_form(kind.as_str(), &all_fields);
@@ -1423,6 +1434,16 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             calendar: text(1),
             change: text(2),
             provisional: seed[0].is_multiple_of(2),
+        },
+        ActionKind::MessageReporter => Action::MessageReporter {
+            report_id: seed[1].is_multiple_of(2).then(|| id(0)),
+            text: text(0),
+        },
+        ActionKind::PublishSummary => Action::PublishSummary { text: text(0) },
+        ActionKind::ReporterReply => Action::ReporterReply {
+            report_id: id(0),
+            message_id: id(1),
+            sha256: text(2),
         },
     }
 }
