@@ -423,7 +423,12 @@ pub async fn update_clocks<C: ConnectionTrait>(
                         }
                         changed = true;
                     }
-                } else if kind == Some(ActionKind::Reopen) && deadlines::ended_by_closing(&row) {
+                } else if kind == Some(ActionKind::Reopen)
+                    && deadlines::ended_by_closing(&row)
+                    // Feedback given (the rejection's reasons) stays given: a reopen does not
+                    // take back what the reporter was told.
+                    && !(rule.name == COMPLAINT_CLOCK && row.status != "stopped")
+                {
                     // Legal clocks do not restart: the incident is open again against the
                     // deadline it always had.
                     a.stopped_at = Set(None);
