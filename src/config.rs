@@ -28,6 +28,23 @@ pub struct Settings {
     pub deadlines: Policy,
     #[serde(default)]
     pub discovery: DiscoverySettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+}
+
+/// The `[retention]` table: how long personal data is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Days after an incident closes (resolved, rejected, duplicate) before its reporters'
+    /// names, addresses and reply texts are erased.
+    pub reporter_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { reporter_days: 365 }
+    }
 }
 
 /// The `[discovery]` table: how red-team findings (garak, promptfoo) become reports.

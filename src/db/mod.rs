@@ -15,6 +15,7 @@ pub mod intake;
 pub mod messages;
 pub mod outbox;
 mod raw;
+pub mod retention;
 pub mod status;
 pub mod tokens;
 pub mod users;

@@ -63,6 +63,7 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
         MessageReporter => pick(locale, "Message to the reporter", "给举报人的消息"),
         PublishSummary => pick(locale, "Public summary", "公开处理说明"),
         ReporterReply => pick(locale, "Reporter replied", "举报人回复"),
+        Redact => pick(locale, "Personal data erased", "个人信息已删除"),
     }
 }
 

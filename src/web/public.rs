@@ -139,6 +139,8 @@ struct FormPage<'a> {
     errors: Vec<(&'static str, String)>,
     categories: Vec<(String, String, bool)>,
     limits: Limits,
+    /// How long contact details are kept (`retention.reporter_days`).
+    privacy: String,
 }
 
 impl FormPage<'_> {
@@ -171,6 +173,9 @@ fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldErro
                 .collect(),
             categories: s.taxonomy.options(lang.locale.is_zh()),
             limits: limits(s),
+            privacy: reporter_texts(lang.locale)
+                .privacy_notice
+                .replace("{n}", &s.retention.reporter_days.to_string()),
         },
         lang.locale,
     )

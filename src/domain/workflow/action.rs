@@ -50,12 +50,13 @@ pub enum ActionKind {
     MessageReporter,
     PublishSummary,
     ReporterReply,
+    Redact,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 29] = [
+    pub const ALL: [ActionKind; 30] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -85,6 +86,7 @@ impl ActionKind {
         ActionKind::MessageReporter,
         ActionKind::PublishSummary,
         ActionKind::ReporterReply,
+        ActionKind::Redact,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +120,7 @@ impl ActionKind {
             ActionKind::MessageReporter => "message_reporter",
             ActionKind::PublishSummary => "publish_summary",
             ActionKind::ReporterReply => "reporter_reply",
+            ActionKind::Redact => "redact",
         }
     }
 
@@ -132,6 +135,7 @@ impl ActionKind {
                 | ActionKind::RecomputeClock
                 | ActionKind::RecordVerification
                 | ActionKind::ReporterReply
+                | ActionKind::Redact
         )
     }
 
@@ -195,6 +199,7 @@ impl ActionKind {
             ActionKind::MessageReporter => "Message to the reporter",
             ActionKind::PublishSummary => "Public summary",
             ActionKind::ReporterReply => "Reporter replied",
+            ActionKind::Redact => "Personal data erased",
         }
     }
 
@@ -230,6 +235,7 @@ impl ActionKind {
             ActionKind::MessageReporter => "send a message to a reporter",
             ActionKind::PublishSummary => "publish what was done for the reporters",
             ActionKind::ReporterReply => "record a reporter's reply",
+            ActionKind::Redact => "erase a reporter's personal data",
         }
     }
 }
@@ -440,6 +446,14 @@ pub enum Action {
         message_id: i64,
         sha256: String,
     },
+    /// System: the retention policy erased a report's personal data (name, email, reply texts).
+    /// The chain covers the SHA-256 of what was erased, never the content itself, so it still
+    /// verifies and still proves what was there.
+    Redact {
+        report_id: i64,
+        sha256: String,
+        fields: Vec<String>,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -482,6 +496,7 @@ impl Action {
             Action::MessageReporter { .. } => ActionKind::MessageReporter,
             Action::PublishSummary { .. } => ActionKind::PublishSummary,
             Action::ReporterReply { .. } => ActionKind::ReporterReply,
+            Action::Redact { .. } => ActionKind::Redact,
         }
     }
 
@@ -690,6 +705,15 @@ impl Action {
             Action::PublishSummary { text } => Action::PublishSummary {
                 text: required("text", text)?,
             },
+            Action::Redact {
+                report_id,
+                sha256,
+                fields,
+            } => Action::Redact {
+                report_id: positive("report_id", *report_id)?,
+                sha256: required("sha256", sha256)?,
+                fields: fields.clone(),
+            },
             Action::ReporterReply {
                 report_id,
                 message_id,
@@ -737,7 +761,8 @@ impl Action {
             | ActionKind::Absorb
             | ActionKind::RecomputeClock
             | ActionKind::RecordVerification
-            | ActionKind::ReporterReply => {
+            | ActionKind::ReporterReply
+            | ActionKind::Redact => {
                 return Err(Refusal::NotPermitted {
                     action: kind,
                     role: None,

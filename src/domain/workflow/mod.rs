@@ -543,7 +543,8 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         | Action::RecordVerification { .. }
         | Action::MessageReporter { .. }
         | Action::PublishSummary { .. }
-        | Action::ReporterReply { .. } => {}
+        | Action::ReporterReply { .. }
+        | Action::Redact { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,

@@ -127,6 +127,9 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         (MessageReporter, s) if s != Duplicate => s,
         // A reporter's reply lands on the incident that now carries the report, whatever its state.
         (ReporterReply, s) => s,
+        // Erasure under the retention policy happens to closed incidents (and whatever the
+        // state: it is the law's, not the workflow's).
+        (Redact, s) => s,
         // What was done, once something was: from containment on.
         (PublishSummary, Contained | FixPlanned | Retraining | Verifying | Resolved) => state,
         // A deadline moved by a calendar change is recorded whatever the state.

@@ -1445,6 +1445,11 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             message_id: id(1),
             sha256: text(2),
         },
+        ActionKind::Redact => Action::Redact {
+            report_id: id(0),
+            sha256: text(1),
+            fields: vec![text(2)],
+        },
     }
 }
 

@@ -246,7 +246,8 @@ fn fields_for(
         | ActionKind::EditCase
         | ActionKind::RetireCase
         | ActionKind::RecordVerification
-        | ActionKind::ReporterReply => vec![],
+        | ActionKind::ReporterReply
+        | ActionKind::Redact => vec![],
     }
 }
 
