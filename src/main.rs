@@ -195,9 +195,11 @@ async fn main() -> ExitCode {
         Command::Sweep { now, dry_run } => job(&settings, Job::Sweep { now, dry_run }).await,
         Command::Retention(RetentionCommand::Run { dry_run, now }) => {
             match connect_and_migrate(&settings).await {
-                Ok(db) => rectify::jobs::retention::command(&db, &settings, now.as_deref(), dry_run)
-                    .await
-                    .map(|out| print!("{out}")),
+                Ok(db) => {
+                    rectify::jobs::retention::command(&db, &settings, now.as_deref(), dry_run)
+                        .await
+                        .map(|out| print!("{out}"))
+                }
                 Err(e) => Err(e),
             }
         }

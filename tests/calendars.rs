@@ -647,7 +647,10 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
             .await
             .unwrap();
         // A closed report's page promises no more feedback (issue 17): the decision instead.
-        assert!(en.contains("Closed: no action") && !en.contains("Feedback due by"), "{en}");
+        assert!(
+            en.contains("Closed: no action") && !en.contains("Feedback due by"),
+            "{en}"
+        );
         let zh = app
             .client
             .get(app.url(&format!("/status/{code}?lang=zh-CN")))
@@ -657,7 +660,10 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
             .text()
             .await
             .unwrap();
-        assert!(zh.contains("已办结：不予处理") && !zh.contains("反馈期限"), "{zh}");
+        assert!(
+            zh.contains("已办结：不予处理") && !zh.contains("反馈期限"),
+            "{zh}"
+        );
         let code = rectify::db::entities::report::Entity::find()
             .filter(rectify::db::entities::report::Column::IncidentId.eq(future))
             .one(&app.db.conn)

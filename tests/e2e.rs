@@ -656,8 +656,18 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     fill(&c, "category", "accuracy.inaccurate").await;
     fill(&c, "description", "首都是堪培拉，不是悉尼。").await;
     fill(&c, "email", "reporter@example.com").await;
-    c.find(Locator::Id("good_faith")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("good_faith"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let status_url = wait_for_path(&c, "/status/").await.to_string();
     wait_text("我们已收到您的举报").await;
     let page = text_of(&c).await;
@@ -670,7 +680,12 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(&c, "email", "admin@example.com").await;
     fill(&c, "password", PASSWORD).await;
-    c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_path(&c, "/board").await;
     c.goto(&format!("{base}/incidents/1")).await.unwrap();
     take(
@@ -685,26 +700,45 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     c.goto(&status_url).await.unwrap();
     wait_text("请问您是在哪个应用").await;
     fill(&c, "message", "安卓应用 3.2 版，2026年12月1日。").await;
-    c.find(Locator::Css("form.reply button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form.reply button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text("留言已发送").await;
     assert!(text_of(&c).await.contains("安卓应用 3.2 版"));
     for (width, height) in [(1366u32, 900u32), (390, 844)] {
         c.set_window_size(width, height).await.unwrap();
         for lang in ["zh-CN", "en"] {
             c.goto(&format!("{status_url}?lang={lang}")).await.unwrap();
-            wait_text(if lang == "en" { "You wrote" } else { "您的留言" }).await;
+            wait_text(if lang == "en" {
+                "You wrote"
+            } else {
+                "您的留言"
+            })
+            .await;
             no_sideways(format!("status {lang} {width}")).await;
             shot(format!("reporter-thread-{lang}-{width}")).await;
             let el = c.find(Locator::Css("section.messages")).await.unwrap();
             let png = el.screenshot().await.unwrap();
-            std::fs::write(format!("{dir}/reporter-thread-{lang}-{width}-part.png"), png).unwrap();
+            std::fs::write(
+                format!("{dir}/reporter-thread-{lang}-{width}-part.png"),
+                png,
+            )
+            .unwrap();
         }
     }
 
     // A reply with nothing in it comes back with the mistake named.
     c.goto(&format!("{status_url}?lang=en")).await.unwrap();
     wait_text("Answer us").await;
-    c.find(Locator::Css("form.reply button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("form.reply button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text("Write a message first.").await;
     shot("reporter-reply-error-en-390".into()).await;
 
@@ -712,7 +746,10 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     c.set_window_size(1366, 900).await.unwrap();
     c.goto(&format!("{base}/incidents/1")).await.unwrap();
     wait_text("安卓应用 3.2 版").await;
-    let el = c.find(Locator::Css("section.reporter-panel")).await.unwrap();
+    let el = c
+        .find(Locator::Css("section.reporter-panel"))
+        .await
+        .unwrap();
     let png = el.screenshot().await.unwrap();
     std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();
     c.close().await.ok();

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use sha2::{Digest, Sha256};
 
 use super::entities::{incident, report, reporter_message, user};
@@ -317,7 +319,18 @@ pub async fn act_with_summary(
     mail_for: super::workflow::MailFor<'_>,
 ) -> Result<crate::domain::workflow::Incident, ActError> {
     let txn = db.begin_write().await?;
-    act_in(&txn, db, policy, id, seen_version, action, actor, now, &no_mail).await?;
+    act_in(
+        &txn,
+        db,
+        policy,
+        id,
+        seen_version,
+        action,
+        actor,
+        now,
+        &no_mail,
+    )
+    .await?;
     let publish = Action::PublishSummary {
         text: summary.to_owned(),
     };

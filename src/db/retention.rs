@@ -27,6 +27,9 @@ pub struct Due {
     pub fields: Vec<String>,
 }
 
+/// What an erased mail's recipient becomes (`.invalid` can never be delivered, RFC 2606).
+pub const ERASED_ADDRESS: &str = "erased@invalid";
+
 const CLOSED: [&str; 3] = ["resolved", "rejected", "duplicate"];
 
 /// Every report with personal data left whose incident closed at least `days` before `now`.
@@ -132,12 +135,30 @@ pub async fn erase(
         .filter(reporter_message::Column::RedactedAt.is_null())
         .exec(&*txn)
         .await?;
-    // Mail already sent (or given up on) to the reporter keeps no address either; mail still
-    // pending is left to go out.
+    // The report's mail keeps no address either: rows written for the report, and the
+    // incident's rows to this address (outcome and message mail). A mail still pending a
+    // year after closing has no purpose left: it is given up rather than sent.
+    let mut mine = sea_orm::Condition::any().add(outbox::Column::ReportId.eq(rep.id));
+    if let Some(email) = &rep.reporter_email {
+        mine = mine.add(
+            sea_orm::Condition::all()
+                .add(outbox::Column::IncidentId.eq(rep.incident_id))
+                .add(outbox::Column::Recipient.eq(email.as_str())),
+        );
+    }
     outbox::Entity::update_many()
-        .col_expr(outbox::Column::Recipient, Expr::value("erased@invalid"))
-        .filter(outbox::Column::ReportId.eq(rep.id))
-        .filter(outbox::Column::Status.ne(super::outbox::PENDING))
+        .col_expr(outbox::Column::Status, Expr::value(super::outbox::DEAD))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Some("erased under the retention policy")),
+        )
+        .filter(mine.clone())
+        .filter(outbox::Column::Status.eq(super::outbox::PENDING))
+        .exec(&*txn)
+        .await?;
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Recipient, Expr::value(ERASED_ADDRESS))
+        .filter(mine)
         .exec(&*txn)
         .await?;
     let action = Action::Redact {

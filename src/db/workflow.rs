@@ -402,7 +402,8 @@ pub async fn update_clocks<C: ConnectionTrait>(
                     if ends {
                         // A rejection ends the work but is itself the feedback the complaint
                         // clock promises: the reporter is told the decision with its reasons.
-                        let feedback = rule.name == COMPLAINT_CLOCK && kind == Some(ActionKind::Reject);
+                        let feedback =
+                            rule.name == COMPLAINT_CLOCK && kind == Some(ActionKind::Reject);
                         let end = ClockEnd::after(stops, without_work && !feedback, now, c.due);
                         a.stopped_at = Set(Some(now));
                         a.status = Set(end.as_str().into());

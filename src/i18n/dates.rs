@@ -64,10 +64,21 @@ pub fn reader_time(at: DateTime<Utc>, zone: Tz, locale: Locale) -> String {
 /// A period ending at local midnight reads as 24:00 of its last day, as people count days.
 pub fn reader_deadline(at: DateTime<Utc>, zone: Tz, locale: Locale) -> String {
     let local = at.with_timezone(&zone);
-    if (local.hour(), local.minute(), local.second(), local.nanosecond()) == (0, 0, 0, 0) {
+    if (
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.nanosecond(),
+    ) == (0, 0, 0, 0)
+    {
         let last = local.date_naive().pred_opt().unwrap_or(local.date_naive());
         let sep = if locale.is_zh() { " " } else { ", " };
-        with_zone(format!("{}{sep}24:00", day(last, locale)), zone, locale, true)
+        with_zone(
+            format!("{}{sep}24:00", day(last, locale)),
+            zone,
+            locale,
+            true,
+        )
     } else {
         reader_time(at, zone, locale)
     }
@@ -98,7 +109,11 @@ mod tests {
             "2026年11月29日 08:05（北京时间）"
         );
         assert_eq!(
-            reader_time(utc("2026-11-29T00:05:00Z"), chrono_tz::Europe::Berlin, Locale::ZhCn),
+            reader_time(
+                utc("2026-11-29T00:05:00Z"),
+                chrono_tz::Europe::Berlin,
+                Locale::ZhCn
+            ),
             "2026年11月29日 01:05（Europe/Berlin）"
         );
     }

@@ -57,7 +57,11 @@ pub async fn command(
         "retention at {} (reporter data kept {} days after closing){}: {} report(s) {}\n",
         now.to_rfc3339_opts(SecondsFormat::Secs, true),
         settings.retention.reporter_days,
-        if dry_run { " (dry run: nothing changed)" } else { "" },
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        },
         due.len(),
         if dry_run { "would be erased" } else { "erased" },
     );

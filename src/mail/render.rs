@@ -94,7 +94,11 @@ pub fn operator_line(settings: &Settings, locale: Locale) -> String {
     let sep = if locale.is_zh() { "：" } else { ": " };
     let mut line = format!("{}{sep}{}", rt.operated_by, p.operator_name);
     if !p.operator_contact.trim().is_empty() {
-        line.push_str(&format!(" · {}{sep}{}", rt.contact, p.operator_contact.trim()));
+        line.push_str(&format!(
+            " · {}{sep}{}",
+            rt.contact,
+            p.operator_contact.trim()
+        ));
     }
     line
 }

@@ -28,7 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/report", get(report_form).post(submit_report))
         .route("/status", get(status_lookup))
         .route("/status/{code}", get(status_page))
-        .route("/status/{code}/reply", axum::routing::post(super::reply::reply))
+        .route(
+            "/status/{code}/reply",
+            axum::routing::post(super::reply::reply),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/staff.js", get(script))
 }
@@ -234,7 +237,9 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
         Ok(code) => (
             [(
                 header::SET_COOKIE,
-                format!("{RECEIVED_COOKIE}={code}; Path=/status/; Max-Age=600; SameSite=Lax; HttpOnly"),
+                format!(
+                    "{RECEIVED_COOKIE}={code}; Path=/status/; Max-Age=600; SameSite=Lax; HttpOnly"
+                ),
             )],
             Redirect::to(&format!("/status/{code}")),
         )
@@ -447,9 +452,11 @@ async fn status_page(
     };
     let received = query.received.is_some() || just_received(&headers, &code);
     let mut resp = render_status(&state, lang, &code, received, reply, StatusCode::OK).await;
-    if received && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
-        "{RECEIVED_COOKIE}=; Path=/status/; Max-Age=0; SameSite=Lax; HttpOnly"
-    )) {
+    if received
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "{RECEIVED_COOKIE}=; Path=/status/; Max-Age=0; SameSite=Lax; HttpOnly"
+        ))
+    {
         // Shown once: a reload is the ordinary status page.
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -119,7 +119,10 @@ pub async fn reply(
     let problem = if text.is_empty() {
         Some(rt.reply_required.to_owned())
     } else if text.chars().count() > s.public.reply_chars {
-        Some(rt.reply_too_long.replace("{n}", &s.public.reply_chars.to_string()))
+        Some(
+            rt.reply_too_long
+                .replace("{n}", &s.public.reply_chars.to_string()),
+        )
     } else if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))

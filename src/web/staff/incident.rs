@@ -552,23 +552,75 @@ pub async fn act(
         (Action::MessageReporter { report_id, text }, _) => {
             let render = |to: &crate::db::messages::Recipient, text: &str| {
                 let locale = Locale::parse(&to.locale).unwrap_or_default();
-                crate::mail::render::message(&state.settings, locale, to.email.as_deref()?, &to.tracking_code, text)
-                    .map_err(|e| tracing::error!(error = %e, "rendering a message mail failed"))
-                    .ok()
+                crate::mail::render::message(
+                    &state.settings,
+                    locale,
+                    to.email.as_deref()?,
+                    &to.tracking_code,
+                    text,
+                )
+                .map_err(|e| tracing::error!(error = %e, "rendering a message mail failed"))
+                .ok()
             };
-            crate::db::messages::send(&state.db, policy, id, seen_version, *report_id, text, &actor, now, &render).await.map(|_| ())
+            crate::db::messages::send(
+                &state.db,
+                policy,
+                id,
+                seen_version,
+                *report_id,
+                text,
+                &actor,
+                now,
+                &render,
+            )
+            .await
+            .map(|_| ())
         }
         (Action::Contain { .. } | Action::VerifyPass { .. }, Some(summary)) => {
             let mails = outcome_mails(&state, ActionKind::PublishSummary, Some(summary.clone()));
-            crate::db::messages::act_with_summary(&state.db, policy, id, seen_version, &action, &summary, &actor, now, &mails).await.map(|_| ())
+            crate::db::messages::act_with_summary(
+                &state.db,
+                policy,
+                id,
+                seen_version,
+                &action,
+                &summary,
+                &actor,
+                now,
+                &mails,
+            )
+            .await
+            .map(|_| ())
         }
         (Action::PublishSummary { text }, _) => {
             let mails = outcome_mails(&state, kind, Some(text.clone()));
-            db_act(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await.map(|_| ())
+            db_act(
+                &state.db,
+                policy,
+                id,
+                seen_version,
+                &action,
+                &actor,
+                now,
+                &mails,
+            )
+            .await
+            .map(|_| ())
         }
         _ => {
             let mails = outcome_mails(&state, kind, None);
-            db_act(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await.map(|_| ())
+            db_act(
+                &state.db,
+                policy,
+                id,
+                seen_version,
+                &action,
+                &actor,
+                now,
+                &mails,
+            )
+            .await
+            .map(|_| ())
         }
     };
     match done {

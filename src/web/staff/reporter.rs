@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::db::DbError;
 use crate::db::entities::report;
 use crate::db::messages::{self, FROM_REPORTER};
-use crate::db::DbError;
 use crate::web::AppState;
 
 pub struct MessageView {
