@@ -236,6 +236,12 @@ pub struct PublicSettings {
     /// The longest message a reporter may send from the status page, in characters.
     #[serde(default = "default_reply_chars")]
     pub reply_chars: usize,
+    /// Days after a rejection or resolution during which the reporter may contest it.
+    #[serde(default = "default_appeal_days")]
+    pub appeal_days: u32,
+    /// The `appeal` clock: working days (the feedback limit's calendar) to decide an appeal.
+    #[serde(default = "default_appeal_working_days")]
+    pub appeal_working_days: u32,
     /// The feedback time limit we publish; it must match the `acknowledge` clock.
     pub feedback_working_days: u32,
     /// The zone in which dates are shown to the public.
@@ -246,6 +252,14 @@ pub struct PublicSettings {
 
 fn default_reply_chars() -> usize {
     5000
+}
+
+fn default_appeal_days() -> u32 {
+    180
+}
+
+fn default_appeal_working_days() -> u32 {
+    15
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! Storage: the connection (SQLite in WAL mode, or PostgreSQL), entities, and the queries the
 //! application needs, grouped by what they serve.
 
+pub mod appeals;
 pub mod audit;
 pub mod board;
 pub mod cases;

@@ -53,7 +53,8 @@ pub async fn due(db: &Db, now: DateTime<Utc>, days: u32) -> Result<Vec<Due>, DbE
         else {
             continue;
         };
-        if closing.at > cutoff {
+        // An open appeal still needs the reporter's data (to answer them).
+        if closing.at > cutoff || super::appeals::is_open(&db.conn, inc.id).await? {
             continue;
         }
         let reports = report::Entity::find()

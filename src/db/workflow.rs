@@ -424,7 +424,7 @@ pub async fn update_clocks<C: ConnectionTrait>(
                         }
                         changed = true;
                     }
-                } else if kind == Some(ActionKind::Reopen)
+                } else if matches!(kind, Some(ActionKind::Reopen | ActionKind::GrantAppeal))
                     && deadlines::ended_by_closing(&row)
                     // Feedback given (the rejection's reasons) stays given: a reopen does not
                     // take back what the reporter was told.

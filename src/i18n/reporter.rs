@@ -39,6 +39,22 @@ pub struct ReporterTexts {
     pub notice_subject: &'static str,
     pub notice_body: &'static str,
     pub notice_link: &'static str,
+    pub appeal_notice_subject: &'static str,
+    pub appeal_notice_body: &'static str,
+    pub appeal_title: &'static str,
+    /// "{date}": the last day to appeal.
+    pub appeal_intro: &'static str,
+    pub appeal_label: &'static str,
+    pub appeal_submit: &'static str,
+    pub appeal_required: &'static str,
+    pub appeal_sent: &'static str,
+    /// "{due}": the appeal clock's due instant.
+    pub appeal_open: &'static str,
+    pub appeal_upheld: &'static str,
+    pub appeal_granted: &'static str,
+    pub appeal_closed: &'static str,
+    pub appeal_already: &'static str,
+    pub appeal_subject: &'static str,
 }
 
 pub static EN: ReporterTexts = ReporterTexts {
@@ -77,6 +93,20 @@ pub static EN: ReporterTexts = ReporterTexts {
     notice_subject: "a reporter replied",
     notice_body: "A reporter sent a message about this incident.",
     notice_link: "Read it on the incident page",
+    appeal_notice_subject: "a reporter contested the decision",
+    appeal_notice_body: "A reporter contested the decision on this incident. A lead other than the person who took the decision must uphold it or reopen the incident.",
+    appeal_title: "Contest this decision",
+    appeal_intro: "If you think our decision is wrong, tell us why. A person other than the one who decided will review it. You can do this until {date}.",
+    appeal_label: "Why the decision should change",
+    appeal_submit: "Contest the decision",
+    appeal_required: "Tell us why the decision should change.",
+    appeal_sent: "Your appeal was received.",
+    appeal_open: "You contested this decision. Someone other than the person who took it is reviewing it; we will answer by {due}.",
+    appeal_upheld: "We reviewed your appeal and the decision stands, for these reasons:",
+    appeal_granted: "We reviewed your appeal and are handling your report again:",
+    appeal_closed: "The period for contesting this decision has ended.",
+    appeal_already: "This decision has already been contested; an appeal is decided once.",
+    appeal_subject: "The outcome of your appeal",
 };
 
 pub static ZH: ReporterTexts = ReporterTexts {
@@ -115,6 +145,20 @@ pub static ZH: ReporterTexts = ReporterTexts {
     notice_subject: "举报人回复",
     notice_body: "举报人就此事件发来了一条消息。",
     notice_link: "请在事件页面查看",
+    appeal_notice_subject: "举报人对处理决定提出申诉",
+    appeal_notice_body: "举报人对此事件的处理决定提出了申诉。须由作出该决定者以外的负责人维持原决定或重新处理。",
+    appeal_title: "对处理决定提出申诉",
+    appeal_intro: "如您认为我们的决定有误，请说明理由。申诉将由作出决定者以外的人员复核。申诉截止日期：{date}。",
+    appeal_label: "申诉理由",
+    appeal_submit: "提交申诉",
+    appeal_required: "请说明申诉理由。",
+    appeal_sent: "我们已收到您的申诉。",
+    appeal_open: "您已对此决定提出申诉，正由作出决定者以外的人员复核；我们将在 {due} 前答复。",
+    appeal_upheld: "经复核，我们维持原决定，理由如下：",
+    appeal_granted: "经复核，我们将重新处理您的举报：",
+    appeal_closed: "对此决定提出申诉的期限已过。",
+    appeal_already: "已对此决定提出过申诉；每项决定只复核一次。",
+    appeal_subject: "您的申诉处理结果",
 };
 
 pub fn reporter_texts(locale: Locale) -> &'static ReporterTexts {

@@ -266,6 +266,7 @@ pub fn message(
 #[template(path = "mail/reply_notice.txt")]
 struct NoticeText<'a> {
     rt: &'a ReporterTexts,
+    body: &'a str,
     service: &'a str,
     reference: &'a str,
     title: &'a str,
@@ -276,6 +277,7 @@ struct NoticeText<'a> {
 #[template(path = "mail/reply_notice.html")]
 struct NoticeHtml<'a> {
     rt: &'a ReporterTexts,
+    body: &'a str,
     lang: &'a str,
     service: &'a str,
     reference: &'a str,
@@ -291,18 +293,25 @@ pub fn reply_notice(
     recipient: &str,
     incident_id: i64,
     title: &str,
+    appeal: bool,
 ) -> Result<Mail, askama::Error> {
     let rt = reporter_texts(locale);
+    let (subject, body) = if appeal {
+        (rt.appeal_notice_subject, rt.appeal_notice_body)
+    } else {
+        (rt.notice_subject, rt.notice_body)
+    };
     let reference = format!("INC-{incident_id}");
     let link = settings.public_link(&format!("/incidents/{incident_id}"));
     let service = settings.public.service_name.as_str();
     Ok(Mail {
-        kind: "reporter_reply",
+        kind: if appeal { "appeal_filed" } else { "reporter_reply" },
         recipient: recipient.to_string(),
         locale: locale.as_str().to_string(),
-        subject: format!("[{service}] {reference}: {}", rt.notice_subject),
+        subject: format!("[{service}] {reference}: {subject}"),
         text: NoticeText {
             rt,
+            body,
             service,
             reference: &reference,
             title,
@@ -312,11 +321,85 @@ pub fn reply_notice(
         html: Some(
             NoticeHtml {
                 rt,
+                body,
                 lang: locale.as_str(),
                 service,
                 reference: &reference,
                 title,
                 link: &link,
+            }
+            .render()?,
+        ),
+        message_id: new_message_id(&settings.server.public_url),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mail/appeal.txt")]
+struct AppealText<'a> {
+    t: &'a Texts,
+    rt: &'a ReporterTexts,
+    service: &'a str,
+    operator: &'a str,
+    code: &'a str,
+    link: &'a str,
+    granted: bool,
+    reasons: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/appeal.html")]
+struct AppealHtml<'a> {
+    t: &'a Texts,
+    rt: &'a ReporterTexts,
+    service: &'a str,
+    operator: &'a str,
+    code: &'a str,
+    link: &'a str,
+    granted: bool,
+    reasons: &'a str,
+}
+
+/// The decision on a reporter's appeal, in the report's language.
+pub fn appeal_outcome(
+    settings: &Settings,
+    locale: Locale,
+    reporter: &crate::db::workflow::Reporter,
+    granted: bool,
+    reasons: &str,
+) -> Result<Mail, askama::Error> {
+    let t = texts(locale);
+    let rt = reporter_texts(locale);
+    let code = reporter.tracking_code.as_str();
+    let link = settings.public_link(&format!("/status/{code}"));
+    let service = settings.public.service_name.as_str();
+    let operator = operator_line(settings, locale);
+    Ok(Mail {
+        kind: if granted { "appeal_granted" } else { "appeal_upheld" },
+        recipient: reporter.email.clone(),
+        locale: locale.as_str().to_string(),
+        subject: format!("[{service}] {} ({code})", rt.appeal_subject),
+        text: AppealText {
+            t,
+            rt,
+            service,
+            operator: &operator,
+            code,
+            link: &link,
+            granted,
+            reasons,
+        }
+        .render()?,
+        html: Some(
+            AppealHtml {
+                t,
+                rt,
+                service,
+                operator: &operator,
+                code,
+                link: &link,
+                granted,
+                reasons,
             }
             .render()?,
         ),

@@ -152,7 +152,8 @@ async fn remember_lang(req: Request, next: Next) -> Response {
 async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // A reporter's reply is rate-limited like a report: both are the public writing to us.
-    let reply = path.starts_with("/status/") && path.ends_with("/reply");
+    let reply =
+        path.starts_with("/status/") && (path.ends_with("/reply") || path.ends_with("/appeal"));
     if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH || reply) {
         let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
         let ip = security::client_ip(

@@ -18,7 +18,7 @@ use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, FieldError, Limits, ReportForm, validate};
 use crate::domain::stage::Stage;
 use crate::domain::tracking_code::TrackingCode;
-use crate::i18n::dates::{reader_deadline, reader_time};
+use crate::i18n::dates::{reader_day, reader_deadline, reader_time};
 use crate::i18n::reporter::{ReporterTexts, reporter_texts};
 use crate::i18n::{Texts, problem_message, stage_name, texts};
 
@@ -370,6 +370,23 @@ pub struct StatusPage<'a> {
     reply: String,
     reply_error: Option<String>,
     reply_max: usize,
+    /// The latest appeal: open (with its due instant) or decided.
+    appeal: Option<PublicAppeal>,
+    /// The appeal form, with the last day to use it, while the decision may be contested.
+    appeal_until: Option<String>,
+    /// The period for contesting has ended (a decision with no appeal).
+    appeal_closed: bool,
+    appeal_typed: String,
+    appeal_error: Option<String>,
+    appeal_sent: bool,
+}
+
+/// An appeal as the reporter sees it.
+pub struct PublicAppeal {
+    /// "You contested this decision… we will answer by …" while open.
+    pub open_text: Option<String>,
+    /// (granted, reasons) once decided.
+    pub decision: Option<(bool, String)>,
 }
 
 /// One message on the status page.
@@ -415,12 +432,16 @@ pub struct ReplyState {
     pub sent: bool,
     pub typed: String,
     pub error: Option<String>,
+    pub appeal_sent: bool,
+    pub appeal_typed: String,
+    pub appeal_error: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct StatusQuery {
     received: Option<String>,
     sent: Option<String>,
+    appealed: Option<String>,
 }
 
 const RECEIVED_COOKIE: &str = "rectify_received";
@@ -448,6 +469,7 @@ async fn status_page(
     };
     let reply = ReplyState {
         sent: query.sent.is_some(),
+        appeal_sent: query.appealed.is_some(),
         ..Default::default()
     };
     let received = query.received.is_some() || just_received(&headers, &code);
@@ -529,6 +551,11 @@ pub async fn render_status(
             .collect(),
         Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
     };
+    let (appeal, appeal_until, appeal_closed) =
+        match appeal_parts(state, code, &view, lang.locale).await {
+            Ok(v) => v,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        };
     html(
         status,
         StatusPage {
@@ -537,6 +564,12 @@ pub async fn render_status(
             service: &s.public.service_name,
             footer: crate::mail::render::operator_line(s, lang.locale),
             rt,
+            appeal,
+            appeal_until,
+            appeal_closed,
+            appeal_typed: reply.appeal_typed,
+            appeal_error: reply.appeal_error,
+            appeal_sent: reply.appeal_sent,
             code: code.to_string(),
             received,
             reply_sent: reply.sent,
@@ -570,4 +603,49 @@ pub async fn render_status(
         },
         lang.locale,
     )
+}
+
+/// The status page's appeal parts: the latest appeal, the form's last day while the decision
+/// may be contested, and whether the period has ended.
+async fn appeal_parts(
+    state: &AppState,
+    code: &TrackingCode,
+    view: &crate::db::status::StatusView,
+    locale: Locale,
+) -> Result<(Option<PublicAppeal>, Option<String>, bool), crate::db::DbError> {
+    use crate::db::appeals;
+    let s = &state.settings;
+    let zone = s.public.time_zone;
+    let rt = reporter_texts(locale);
+    let conn = &state.db.conn;
+    let appeal = appeals::latest(conn, view.incident_id)
+        .await?
+        .map(|a| PublicAppeal {
+            open_text: a.decision.is_none().then(|| {
+                rt.appeal_open.replace(
+                    "{due}",
+                    &a.due_at
+                        .map(|d| reader_deadline(d, zone, locale))
+                        .unwrap_or_default(),
+                )
+            }),
+            decision: a
+                .decision
+                .map(|(action, reasons, _)| (action == "grant_appeal", reasons)),
+        });
+    let now = Utc::now();
+    let days = s.public.appeal_days;
+    let (until, closed) = match appeals::may_appeal(conn, code, now, days).await? {
+        Ok((_, _, d)) => (
+            Some(reader_day(
+                d.at + chrono::Duration::days(i64::from(days)),
+                zone,
+                locale,
+            )),
+            false,
+        ),
+        Err(appeals::NotNow::TooLate) => (None, true),
+        Err(_) => (None, false),
+    };
+    Ok((appeal, until, closed))
 }

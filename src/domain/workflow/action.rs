@@ -51,12 +51,15 @@ pub enum ActionKind {
     PublishSummary,
     ReporterReply,
     Redact,
+    Appeal,
+    UpholdAppeal,
+    GrantAppeal,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 30] = [
+    pub const ALL: [ActionKind; 33] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -87,6 +90,9 @@ impl ActionKind {
         ActionKind::PublishSummary,
         ActionKind::ReporterReply,
         ActionKind::Redact,
+        ActionKind::Appeal,
+        ActionKind::UpholdAppeal,
+        ActionKind::GrantAppeal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +127,9 @@ impl ActionKind {
             ActionKind::PublishSummary => "publish_summary",
             ActionKind::ReporterReply => "reporter_reply",
             ActionKind::Redact => "redact",
+            ActionKind::Appeal => "appeal",
+            ActionKind::UpholdAppeal => "uphold_appeal",
+            ActionKind::GrantAppeal => "grant_appeal",
         }
     }
 
@@ -136,6 +145,7 @@ impl ActionKind {
                 | ActionKind::RecordVerification
                 | ActionKind::ReporterReply
                 | ActionKind::Redact
+                | ActionKind::Appeal
         )
     }
 
@@ -164,6 +174,7 @@ impl ActionKind {
                 | Reject
                 | Merge
                 | Open
+                | GrantAppeal
         )
     }
 
@@ -200,6 +211,9 @@ impl ActionKind {
             ActionKind::PublishSummary => "Public summary",
             ActionKind::ReporterReply => "Reporter replied",
             ActionKind::Redact => "Personal data erased",
+            ActionKind::Appeal => "Decision contested (appeal)",
+            ActionKind::UpholdAppeal => "Uphold the decision (appeal refused)",
+            ActionKind::GrantAppeal => "Reopen on appeal",
         }
     }
 
@@ -236,6 +250,9 @@ impl ActionKind {
             ActionKind::PublishSummary => "publish what was done for the reporters",
             ActionKind::ReporterReply => "record a reporter's reply",
             ActionKind::Redact => "erase a reporter's personal data",
+            ActionKind::Appeal => "contest a decision",
+            ActionKind::UpholdAppeal => "uphold a contested decision",
+            ActionKind::GrantAppeal => "reopen an incident on appeal",
         }
     }
 }
@@ -454,6 +471,31 @@ pub enum Action {
         sha256: String,
         fields: Vec<String>,
     },
+    /// A reporter contests the decision that closed the incident (DSA Art. 20). The reasons are
+    /// the reporter's text, kept beside the event (the chain covers their SHA-256); the event
+    /// names the contested decision and who took it, so someone else decides the appeal.
+    Appeal {
+        report_id: i64,
+        message_id: i64,
+        sha256: String,
+        contested: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
+    /// The appeal is refused: the decision stands, with reasons the reporter reads.
+    /// `contested_by` is filled in by the caller from the open appeal (like a merge target's
+    /// state), so the engine can refuse a self-review.
+    UpholdAppeal {
+        reasons: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
+    /// The appeal succeeds: the incident reopens (as `reopen` does), with reasons.
+    GrantAppeal {
+        reasons: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -497,6 +539,9 @@ impl Action {
             Action::PublishSummary { .. } => ActionKind::PublishSummary,
             Action::ReporterReply { .. } => ActionKind::ReporterReply,
             Action::Redact { .. } => ActionKind::Redact,
+            Action::Appeal { .. } => ActionKind::Appeal,
+            Action::UpholdAppeal { .. } => ActionKind::UpholdAppeal,
+            Action::GrantAppeal { .. } => ActionKind::GrantAppeal,
         }
     }
 
@@ -705,6 +750,33 @@ impl Action {
             Action::PublishSummary { text } => Action::PublishSummary {
                 text: required("text", text)?,
             },
+            Action::Appeal {
+                report_id,
+                message_id,
+                sha256,
+                contested,
+                contested_by,
+            } => Action::Appeal {
+                report_id: positive("report_id", *report_id)?,
+                message_id: positive("message_id", *message_id)?,
+                sha256: required("sha256", sha256)?,
+                contested: required("contested", contested)?,
+                contested_by: *contested_by,
+            },
+            Action::UpholdAppeal {
+                reasons,
+                contested_by,
+            } => Action::UpholdAppeal {
+                reasons: required("reasons", reasons)?,
+                contested_by: *contested_by,
+            },
+            Action::GrantAppeal {
+                reasons,
+                contested_by,
+            } => Action::GrantAppeal {
+                reasons: required("reasons", reasons)?,
+                contested_by: *contested_by,
+            },
             Action::Redact {
                 report_id,
                 sha256,
@@ -762,7 +834,8 @@ impl Action {
             | ActionKind::RecomputeClock
             | ActionKind::RecordVerification
             | ActionKind::ReporterReply
-            | ActionKind::Redact => {
+            | ActionKind::Redact
+            | ActionKind::Appeal => {
                 return Err(Refusal::NotPermitted {
                     action: kind,
                     role: None,
@@ -835,6 +908,14 @@ impl Action {
             },
             ActionKind::PublishSummary => Action::PublishSummary {
                 text: form.text("public_summary")?,
+            },
+            ActionKind::UpholdAppeal => Action::UpholdAppeal {
+                reasons: form.text("reasons")?,
+                contested_by: None,
+            },
+            ActionKind::GrantAppeal => Action::GrantAppeal {
+                reasons: form.text("reasons")?,
+                contested_by: None,
             },
             ActionKind::AddCase => Action::AddCase {
                 case_id: form.id("case_id")?,

@@ -51,7 +51,13 @@ pub fn may(role: Role, action: ActionKind) -> bool {
                 || may(Role::Engineer, action)
                 || matches!(
                     action,
-                    VerifyPass | VerifyFail | Reopen | SetEvidenceHold | SetSerious
+                    VerifyPass
+                        | VerifyFail
+                        | Reopen
+                        | SetEvidenceHold
+                        | SetSerious
+                        | UpholdAppeal
+                        | GrantAppeal
                 )
         }
         // Compliance handles the reporter-facing and authority-facing side: rejections and
@@ -130,6 +136,16 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // Erasure under the retention policy happens to closed incidents (and whatever the
         // state: it is the law's, not the workflow's).
         (Redact, s) => s,
+        // An appeal contests the decision that closed the incident; a lead decides it.
+        (Appeal | UpholdAppeal, s @ (Rejected | Resolved)) => s,
+        (GrantAppeal, Resolved) => Triaged,
+        (GrantAppeal, Rejected) => {
+            if ever_triaged {
+                Triaged
+            } else {
+                New
+            }
+        }
         // What was done, once something was: from containment on.
         (PublishSummary, Contained | FixPlanned | Retraining | Verifying | Resolved) => state,
         // A deadline moved by a calendar change is recorded whatever the state.

@@ -1450,6 +1450,21 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             sha256: text(1),
             fields: vec![text(2)],
         },
+        ActionKind::Appeal => Action::Appeal {
+            report_id: id(0),
+            message_id: id(1),
+            sha256: text(2),
+            contested: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::UpholdAppeal => Action::UpholdAppeal {
+            reasons: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::GrantAppeal => Action::GrantAppeal {
+            reasons: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
     }
 }
 

@@ -247,7 +247,16 @@ fn fields_for(
         | ActionKind::RetireCase
         | ActionKind::RecordVerification
         | ActionKind::ReporterReply
-        | ActionKind::Redact => vec![],
+        | ActionKind::Redact
+        | ActionKind::Appeal => vec![],
+        ActionKind::UpholdAppeal => vec![area(
+            "reasons",
+            "Why the decision stands (the reporter reads this)",
+        )],
+        ActionKind::GrantAppeal => vec![area(
+            "reasons",
+            "Why the incident reopens (the reporter reads this)",
+        )],
     }
 }
 
@@ -302,6 +311,11 @@ async fn load_page(
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
         .into_iter()
         .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
+        // An appeal's decision is offered only while one is open.
+        .filter(|k| {
+            reporter.appeal_open
+                || !matches!(k, ActionKind::UpholdAppeal | ActionKind::GrantAppeal)
+        })
         .map(|k| ActionForm {
             kind: k.as_str(),
             label: k.label(),
@@ -591,6 +605,23 @@ pub async fn act(
             )
             .await
             .map(|_| ())
+        }
+        (Action::UpholdAppeal { reasons, .. } | Action::GrantAppeal { reasons, .. }, _) => {
+            let granted = kind == ActionKind::GrantAppeal;
+            let reasons = reasons.clone();
+            let settings = state.settings.clone();
+            let mails = move |_: &Incident, reporters: &[Reporter]| -> Vec<Mail> {
+                reporters
+                    .iter()
+                    .filter_map(|r| {
+                        let locale = Locale::parse(&r.locale).unwrap_or_default();
+                        crate::mail::render::appeal_outcome(&settings, locale, r, granted, &reasons)
+                            .map_err(|e| tracing::error!(error = %e, "rendering an appeal mail failed"))
+                            .ok()
+                    })
+                    .collect()
+            };
+            crate::db::appeals::decide(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await
         }
         (Action::PublishSummary { text }, _) => {
             let mails = outcome_mails(&state, kind, Some(text.clone()));

@@ -26,6 +26,8 @@ pub struct ReporterView {
     pub unread: usize,
     /// The message form's choices: every reporter, or one report.
     pub recipients: Vec<(String, String)>,
+    /// A reporter contested the decision and nobody has decided the appeal yet.
+    pub appeal_open: bool,
 }
 
 fn label(r: &report::Model) -> String {
@@ -95,6 +97,7 @@ pub async fn view(
     )];
     recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r))));
     Ok(ReporterView {
+        appeal_open: crate::db::appeals::is_open(&db.conn, incident_id).await?,
         summary: messages::public_summary(db, incident_id).await?,
         messages: views,
         unread,
