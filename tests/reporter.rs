@@ -613,3 +613,193 @@ async fn retention_erases_a_closed_reports_personal_data_and_the_chain_still_hol
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_appeal_is_decided_by_someone_else_and_the_reporter_is_told() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "ann@example.com", "lead").await;
+        add_user(&app, "bob@example.com", "lead").await;
+        let ann = sign_in(&app, "ann@example.com").await;
+        let bob = sign_in(&app, "bob@example.com").await;
+        let (id, code) = submit_form(&app, &with(valid_form(), "lang", "zh-CN")).await;
+
+        // Nothing to contest before a decision.
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        assert!(!body.contains("Contest this decision"));
+
+        let r = act(
+            &app,
+            &ann,
+            id,
+            "reject",
+            &[("reasons", "The answer is correct.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        assert!(
+            body.contains("Contest this decision"),
+            "offered after a rejection"
+        );
+
+        // A mistake keeps what was typed; then the appeal is filed.
+        let appeal_url = app.url(&format!("/status/{code}/appeal"));
+        let r = app
+            .client
+            .post(&appeal_url)
+            .form(&[("reasons", " "), ("lang", "en")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Tell us why the decision should change.")
+        );
+        let reasons = "Canberra is the capital <b>not</b> Sydney.";
+        let r = app
+            .client
+            .post(&appeal_url)
+            .form(&[("reasons", reasons)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("appeal"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .expect("an appeal event");
+        let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap();
+        assert_eq!(data["contested"], "reject");
+        assert!(
+            !ev.data.contains("Canberra"),
+            "the reasons' hash, not the text"
+        );
+        assert_eq!(clock(&app, id, "appeal").await.status, "running");
+        let (_, body) = page(&app, &format!("/status/{code}?lang=en")).await;
+        assert!(body.contains("You contested this decision."));
+        assert!(
+            !body.contains("Contest the decision</button>"),
+            "once per decision"
+        );
+        let r = app
+            .client
+            .post(&appeal_url)
+            .form(&[("reasons", "again"), ("lang", "en")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        // The leads are told (both parts).
+        let notices = mails_with(&smtp, "a reporter contested the decision", 2).await;
+        let to: Vec<&str> = notices.iter().map(|m| m.rcpt_to.as_str()).collect();
+        assert!(to.contains(&"ann@example.com") && to.contains(&"bob@example.com"));
+        assert!(
+            notices[0]
+                .html
+                .as_deref()
+                .unwrap()
+                .contains(&format!("/incidents/{id}"))
+        );
+
+        // The person who rejected may not decide the appeal; someone else may.
+        let (_, _, staff_page) = common::staff::form_tokens(&app, &ann, id).await;
+        assert!(staff_page.contains("appeal open") && staff_page.contains("act-grant_appeal"));
+        let r = act(
+            &app,
+            &ann,
+            id,
+            "uphold_appeal",
+            &[("reasons", "I stand by it.")],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("someone other than the person who took the contested decision")
+        );
+        let r = act(
+            &app,
+            &bob,
+            id,
+            "grant_appeal",
+            &[("reasons", "The reporter is right; we look again.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let inc = rectify::db::entities::incident::Entity::find_by_id(id)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(inc.state, "new", "rejected before triage: triaged afresh");
+        assert_eq!(clock(&app, id, "appeal").await.status, "met");
+        let (_, body) = page(&app, &format!("/status/{code}?lang=zh-CN")).await;
+        assert!(body.contains("经复核，我们将重新处理您的举报"));
+        assert!(body.contains("The reporter is right; we look again."));
+        let told = mails_with(&smtp, "您的申诉处理结果", 1).await;
+        assert_eq!(told[0].rcpt_to, "ada@example.com");
+        assert!(told[0].text.contains("The reporter is right"));
+        assert!(told[0].html.as_deref().unwrap().contains("经复核"));
+
+        // Upheld: the decision stands, with reasons, on the page and by mail (English).
+        let (id2, code2) = submit_form(
+            &app,
+            &with(with(valid_form(), "output", "Other content."), "lang", "en"),
+        )
+        .await;
+        act(
+            &app,
+            &ann,
+            id2,
+            "reject",
+            &[("reasons", "Not generated by us.")],
+        )
+        .await;
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code2}/appeal")))
+            .form(&[("reasons", "It was.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let r = act(
+            &app,
+            &bob,
+            id2,
+            "uphold_appeal",
+            &[("reasons", "Our logs show no such answer.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let (_, body) = page(&app, &format!("/status/{code2}?lang=en")).await;
+        assert!(body.contains("the decision stands"));
+        assert!(body.contains("Our logs show no such answer."));
+        let upheld = mails_with(&smtp, "The outcome of your appeal", 1).await;
+        assert!(upheld[0].text.contains("Our logs show no such answer."));
+
+        // Too late after public.appeal_days.
+        let late = chrono::Utc::now() + chrono::Duration::days(181);
+        let code3 = rectify::domain::tracking_code::TrackingCode::parse(&code2).unwrap();
+        let verdict = rectify::db::appeals::may_appeal(&app.db.conn, &code3, late, 180)
+            .await
+            .unwrap();
+        assert!(verdict.is_err());
+
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { .. } => {}
+            other => panic!("the chain should hold: {other:?}"),
+        }
+        app.stop().await;
+    }
+}

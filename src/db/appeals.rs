@@ -135,7 +135,10 @@ pub async fn may_appeal<C: ConnectionTrait>(
     else {
         return Ok(Err(NotNow::NotFound));
     };
-    let Some(inc) = incident::Entity::find_by_id(rep.incident_id).one(conn).await? else {
+    let Some(inc) = incident::Entity::find_by_id(rep.incident_id)
+        .one(conn)
+        .await?
+    else {
         return Ok(Err(NotNow::NotFound));
     };
     let Some(d) = decision(conn, &inc).await? else {
@@ -144,7 +147,10 @@ pub async fn may_appeal<C: ConnectionTrait>(
     if now > d.at + Duration::days(i64::from(appeal_days)) {
         return Ok(Err(NotNow::TooLate));
     }
-    if latest(conn, inc.id).await?.is_some_and(|a| a.filed_at >= d.at) {
+    if latest(conn, inc.id)
+        .await?
+        .is_some_and(|a| a.filed_at >= d.at)
+    {
         return Ok(Err(NotNow::AlreadyAppealed));
     }
     Ok(Ok((rep, inc, d)))
@@ -197,7 +203,10 @@ pub async fn file(
         contested: d.action.clone(),
         contested_by: d.by,
     };
-    act_in(&txn, db, policy, inc.id, None, &action, &actor, now, &no_mail).await?;
+    act_in(
+        &txn, db, policy, inc.id, None, &action, &actor, now, &no_mail,
+    )
+    .await?;
     // The appeal clock is counted like the published feedback limit (same calendar and zone).
     if let Some(ack) = policy.rule(crate::domain::report::COMPLAINT_CLOCK) {
         let due = policy.due_for(ack, now, clock_days);
@@ -263,7 +272,18 @@ pub async fn decide(
         },
         other => other.clone(),
     };
-    act_in(&txn, db, policy, id, seen_version, &action, actor, now, mail_for).await?;
+    act_in(
+        &txn,
+        db,
+        policy,
+        id,
+        seen_version,
+        &action,
+        actor,
+        now,
+        mail_for,
+    )
+    .await?;
     if let Some(c) = incident_clock::Entity::find()
         .filter(incident_clock::Column::IncidentId.eq(id))
         .filter(incident_clock::Column::Clock.eq(APPEAL_CLOCK))

@@ -65,7 +65,11 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
         ReporterReply => pick(locale, "Reporter replied", "举报人回复"),
         Redact => pick(locale, "Personal data erased", "个人信息已删除"),
         Appeal => pick(locale, "Decision contested (appeal)", "举报人提出申诉"),
-        UpholdAppeal => pick(locale, "Uphold the decision (appeal refused)", "维持原决定（驳回申诉）"),
+        UpholdAppeal => pick(
+            locale,
+            "Uphold the decision (appeal refused)",
+            "维持原决定（驳回申诉）",
+        ),
         GrantAppeal => pick(locale, "Reopen on appeal", "申诉成立，重新处理"),
     }
 }
@@ -113,7 +117,6 @@ pub fn clock(name: &str, locale: Locale) -> Cow<'static, str> {
         "contain" => pick(locale, "containment", "遏制（过滤）"),
         "remediate" => pick(locale, "remediation (model fix)", "整改（模型优化）"),
         "authority_report" => pick(locale, "EU authority report", "向欧盟主管机关报告"),
-        "appeal" => pick(locale, "appeal decision", "申诉复核"),
         "appeal" => pick(locale, "appeal decision", "申诉处理"),
         _ => return Cow::Owned(name.replace('_', " ")),
     };

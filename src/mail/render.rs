@@ -305,7 +305,11 @@ pub fn reply_notice(
     let link = settings.public_link(&format!("/incidents/{incident_id}"));
     let service = settings.public.service_name.as_str();
     Ok(Mail {
-        kind: if appeal { "appeal_filed" } else { "reporter_reply" },
+        kind: if appeal {
+            "appeal_filed"
+        } else {
+            "reporter_reply"
+        },
         recipient: recipient.to_string(),
         locale: locale.as_str().to_string(),
         subject: format!("[{service}] {reference}: {subject}"),
@@ -375,7 +379,11 @@ pub fn appeal_outcome(
     let service = settings.public.service_name.as_str();
     let operator = operator_line(settings, locale);
     Ok(Mail {
-        kind: if granted { "appeal_granted" } else { "appeal_upheld" },
+        kind: if granted {
+            "appeal_granted"
+        } else {
+            "appeal_upheld"
+        },
         recipient: reporter.email.clone(),
         locale: locale.as_str().to_string(),
         subject: format!("[{service}] {} ({code})", rt.appeal_subject),

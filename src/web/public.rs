@@ -32,6 +32,10 @@ pub fn router() -> Router<AppState> {
             "/status/{code}/reply",
             axum::routing::post(super::reply::reply),
         )
+        .route(
+            "/status/{code}/appeal",
+            axum::routing::post(super::reply::appeal),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/staff.js", get(script))
 }

@@ -311,7 +311,15 @@ pub async fn appeal(
         }
         Err(ActError::Conflict) => {
             let error = crate::i18n::texts(lang.locale).server_error.to_owned();
-            render_status(&state, lang, &code, false, keep(error), StatusCode::CONFLICT).await
+            render_status(
+                &state,
+                lang,
+                &code,
+                false,
+                keep(error),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => WebError::internal(lang.locale, false, e).into_response(),
     }

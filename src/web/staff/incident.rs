@@ -313,8 +313,7 @@ async fn load_page(
         .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
         // An appeal's decision is offered only while one is open.
         .filter(|k| {
-            reporter.appeal_open
-                || !matches!(k, ActionKind::UpholdAppeal | ActionKind::GrantAppeal)
+            reporter.appeal_open || !matches!(k, ActionKind::UpholdAppeal | ActionKind::GrantAppeal)
         })
         .map(|k| ActionForm {
             kind: k.as_str(),
@@ -616,12 +615,24 @@ pub async fn act(
                     .filter_map(|r| {
                         let locale = Locale::parse(&r.locale).unwrap_or_default();
                         crate::mail::render::appeal_outcome(&settings, locale, r, granted, &reasons)
-                            .map_err(|e| tracing::error!(error = %e, "rendering an appeal mail failed"))
+                            .map_err(
+                                |e| tracing::error!(error = %e, "rendering an appeal mail failed"),
+                            )
                             .ok()
                     })
                     .collect()
             };
-            crate::db::appeals::decide(&state.db, policy, id, seen_version, &action, &actor, now, &mails).await
+            crate::db::appeals::decide(
+                &state.db,
+                policy,
+                id,
+                seen_version,
+                &action,
+                &actor,
+                now,
+                &mails,
+            )
+            .await
         }
         (Action::PublishSummary { text }, _) => {
             let mails = outcome_mails(&state, kind, Some(text.clone()));
