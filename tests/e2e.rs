@@ -752,6 +752,41 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
         .unwrap();
     let png = el.screenshot().await.unwrap();
     std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();
+
+    // Rejected: the reporter contests the decision from the status page.
+    take(&c, "reject", &[("reasons", "该回答引用的是历史资料，并非错误。")]).await;
+    wait_text("REJECTED").await;
+    c.goto(&format!("{status_url}?lang=zh-CN")).await.unwrap();
+    wait_text("对处理决定提出申诉").await;
+    fill(&c, "reasons", "资料中的说法已经过时，首都是堪培拉。").await;
+    c.find(Locator::Css("form.appeal button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text("我们已收到您的申诉").await;
+    for (width, height) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        for lang in ["zh-CN", "en"] {
+            c.goto(&format!("{status_url}?lang={lang}")).await.unwrap();
+            wait_text(if lang == "en" {
+                "You contested this decision"
+            } else {
+                "您已对此决定提出申诉"
+            })
+            .await;
+            no_sideways(format!("appeal {lang} {width}")).await;
+            shot(format!("reporter-appeal-{lang}-{width}")).await;
+        }
+    }
+    // The admin took the decision: the appeal is someone else's to decide.
+    c.set_window_size(1366, 900).await.unwrap();
+    c.goto(&format!("{base}/incidents/1")).await.unwrap();
+    wait_text("appeal open").await;
+    take(&c, "uphold_appeal", &[("reasons", "维持原决定。")]).await;
+    wait_text("someone other than the person who took the contested decision").await;
+    shot("reporter-appeal-self-review-refused-1366".into()).await;
     c.close().await.ok();
     app.stop().await;
 }
