@@ -754,7 +754,12 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();
 
     // Rejected: the reporter contests the decision from the status page.
-    take(&c, "reject", &[("reasons", "该回答引用的是历史资料，并非错误。")]).await;
+    take(
+        &c,
+        "reject",
+        &[("reasons", "该回答引用的是历史资料，并非错误。")],
+    )
+    .await;
     wait_text("REJECTED").await;
     c.goto(&format!("{status_url}?lang=zh-CN")).await.unwrap();
     wait_text("对处理决定提出申诉").await;
