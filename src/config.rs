@@ -30,6 +30,30 @@ pub struct Settings {
     pub discovery: DiscoverySettings,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// The `[attachments]` table: where files are kept and how large they may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentSettings {
+    /// Where attachment bytes are stored, by SHA-256 (on PostgreSQL deployments too: a folder
+    /// every instance shares).
+    pub dir: PathBuf,
+    /// Screenshots per report, and the largest each may be.
+    pub max_images: usize,
+    pub max_image_bytes: usize,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            dir: PathBuf::from("./data/attachments"),
+            max_images: 3,
+            max_image_bytes: 5 * 1024 * 1024,
+        }
+    }
 }
 
 /// The `[retention]` table: how long personal data is kept.

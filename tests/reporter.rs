@@ -803,3 +803,187 @@ async fn an_appeal_is_decided_by_someone_else_and_the_reporter_is_told() {
         app.stop().await;
     }
 }
+
+/// A JPEG with an EXIF block that carries a location, as a phone camera writes one.
+fn jpeg_with_exif() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&img)
+        .unwrap();
+    let mut payload = b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0".to_vec();
+    payload.extend_from_slice(b"GPS 48.8584N 2.2945E secret-location");
+    let len = (payload.len() + 2) as u16;
+    let mut out = jpeg[..2].to_vec(); // SOI
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn report_parts(files: Vec<(&str, Vec<u8>, &str)>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in valid_form() {
+        form = form.text(k, v);
+    }
+    for (name, bytes, mime) in files {
+        form = form.part(
+            "screenshots",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_owned())
+                .mime_str(mime)
+                .unwrap(),
+        );
+    }
+    form
+}
+
+#[tokio::test]
+async fn screenshots_with_a_report_are_re_encoded_and_only_staff_get_them() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "tri@example.com", "triager").await;
+        let staff = sign_in(&app, "tri@example.com").await;
+        let original = jpeg_with_exif();
+        assert!(original.windows(4).any(|w| w == b"Exif"));
+
+        // Through the form's no-JavaScript flow: multipart with the file.
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![(
+                "IMG_0001.jpg",
+                original.clone(),
+                "image/jpeg",
+            )]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let code = r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .trim_start_matches("/status/")
+            .to_owned();
+        let rid = report_id(&app, &code).await;
+        let rows = rectify::db::entities::attachment::Entity::find()
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].report_id, Some(rid));
+        assert_eq!(rows[0].media_type, "image/png");
+        let stored = std::fs::read(rectify::db::attachments::path_of(
+            &app.settings.attachments.dir,
+            &rows[0].sha256,
+        ))
+        .unwrap();
+        assert_eq!(rectify::db::attachments::sha256_of(&stored), rows[0].sha256);
+        let decoded = image::load_from_memory(&stored).expect("the stored image decodes");
+        assert_eq!((decoded.width(), decoded.height()), (40, 30));
+        assert!(!stored.windows(4).any(|w| w == b"Exif"), "EXIF is gone");
+        assert!(!stored.windows(15).any(|w| w == b"secret-location"));
+
+        // Staff download it, as an attachment; the public cannot.
+        let r = staff
+            .get(app.url(&format!("/attachments/{}", rows[0].id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/png");
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.bytes().await.unwrap().to_vec(), stored);
+        let r = app
+            .client
+            .get(app.url(&format!("/attachments/{}", rows[0].id)))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 200, "not for the public");
+        let id = report::Entity::find_by_id(rid)
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .incident_id;
+        let page = staff
+            .get(app.url(&format!("/incidents/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&format!("/attachments/{}", rows[0].id)));
+
+        // A text file named .png is refused by its content; every typed value comes back.
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![(
+                "photo.png",
+                b"<script>alert(1)</script>".to_vec(),
+                "image/png",
+            )]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("not a PNG, JPEG or WebP image"), "{body}");
+        assert!(body.contains("The capital of Australia is Sydney."));
+        assert!(body.contains("ada@example.com"));
+
+        // Over the per-file limit: 413, the form back with its values.
+        let big = vec![0u8; app.settings.attachments.max_image_bytes + 1];
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![("big.png", big, "image/png")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("larger than 5 MiB"));
+        assert!(body.contains("The capital is Canberra."));
+
+        // More than three: refused, values kept.
+        let png = rectify::media::reencode(&original).unwrap();
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![
+                ("1.png", png.clone(), "image/png"),
+                ("2.png", png.clone(), "image/png"),
+                ("3.png", png.clone(), "image/png"),
+                ("4.png", png, "image/png"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains("At most 3 screenshots"));
+        assert_eq!(
+            rectify::db::entities::attachment::Entity::find()
+                .all(&app.db.conn)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "nothing stored from refused forms"
+        );
+        app.stop().await;
+    }
+}

@@ -10,6 +10,7 @@ mod m20261129_000003_outbox_claim_index;
 mod m20261202_000010_calendars;
 mod m20261202_000050_retraining_loop;
 mod m20261202_000060_reporter_messages;
+mod m20261202_000061_attachments;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_calendars::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
             Box::new(m20261202_000060_reporter_messages::Migration),
+            Box::new(m20261202_000061_attachments::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! application needs, grouped by what they serve.
 
 pub mod appeals;
+pub mod attachments;
 pub mod audit;
 pub mod board;
 pub mod cases;

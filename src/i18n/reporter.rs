@@ -55,6 +55,12 @@ pub struct ReporterTexts {
     pub appeal_closed: &'static str,
     pub appeal_already: &'static str,
     pub appeal_subject: &'static str,
+    pub f_screenshots: &'static str,
+    /// "{n}" files of at most "{mib}" MiB.
+    pub f_screenshots_help: &'static str,
+    pub screenshot_too_large: &'static str,
+    pub screenshot_too_many: &'static str,
+    pub screenshot_not_image: &'static str,
 }
 
 pub static EN: ReporterTexts = ReporterTexts {
@@ -107,6 +113,11 @@ pub static EN: ReporterTexts = ReporterTexts {
     appeal_closed: "The period for contesting this decision has ended.",
     appeal_already: "This decision has already been contested; an appeal is decided once.",
     appeal_subject: "The outcome of your appeal",
+    f_screenshots: "Screenshots",
+    f_screenshots_help: "Up to {n} images (PNG, JPEG or WebP), each at most {mib} MiB. We remove location and camera data from them.",
+    screenshot_too_large: "A screenshot is larger than {n} MiB. Please choose smaller files again; everything else you typed is kept.",
+    screenshot_too_many: "At most {n} screenshots. Please choose them again; everything else you typed is kept.",
+    screenshot_not_image: "A file is not a PNG, JPEG or WebP image we can read. Please choose the screenshots again; everything else you typed is kept.",
 };
 
 pub static ZH: ReporterTexts = ReporterTexts {
@@ -159,6 +170,11 @@ pub static ZH: ReporterTexts = ReporterTexts {
     appeal_closed: "对此决定提出申诉的期限已过。",
     appeal_already: "已对此决定提出过申诉；每项决定只复核一次。",
     appeal_subject: "您的申诉处理结果",
+    f_screenshots: "截图",
+    f_screenshots_help: "最多 {n} 张图片（PNG、JPEG 或 WebP），每张不超过 {mib} MiB。我们会删除其中的位置和拍摄设备信息。",
+    screenshot_too_large: "有截图超过 {n} MiB。请重新选择较小的文件；您填写的其他内容已保留。",
+    screenshot_too_many: "最多 {n} 张截图。请重新选择；您填写的其他内容已保留。",
+    screenshot_not_image: "有文件不是可读取的 PNG、JPEG 或 WebP 图片。请重新选择截图；您填写的其他内容已保留。",
 };
 
 pub fn reporter_texts(locale: Locale) -> &'static ReporterTexts {

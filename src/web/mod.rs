@@ -184,8 +184,12 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // The report form carries screenshots: its own limit, every allowed file at its largest.
+    let with_files = req.method() == Method::POST && req.uri().path() == "/report";
     let limit = if retraining::takes_large_bodies(req.uri().path()) {
         state.settings.discovery.max_body_bytes
+    } else if with_files {
+        report_body_limit(&state.settings) as u64
     } else {
         state.settings.limits.max_body_bytes as u64
     };
@@ -201,7 +205,20 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
+    if with_files {
+        // The route lifts the default extractor limit; a body without a length is cut here.
+        let (parts, body) = req.into_parts();
+        let limited = http_body_util::Limited::new(body, report_body_limit(&state.settings));
+        return next
+            .run(Request::from_parts(parts, axum::body::Body::new(limited)))
+            .await;
+    }
     next.run(req).await
+}
+
+/// The largest report form: the text limit plus every allowed screenshot at its largest.
+pub fn report_body_limit(s: &Settings) -> usize {
+    s.limits.max_body_bytes + s.attachments.max_images * s.attachments.max_image_bytes
 }
 
 async fn not_found(lang: Lang) -> WebError {

@@ -25,7 +25,13 @@ use crate::i18n::{Texts, problem_message, stage_name, texts};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/report", get(report_form).post(submit_report))
+        .route(
+            "/report",
+            get(report_form)
+                .post(submit_report)
+                // Screenshots: every allowed file at its largest, beside the text fields.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/status", get(status_lookup))
         .route("/status/{code}", get(status_page))
         .route(
@@ -148,6 +154,8 @@ struct FormPage<'a> {
     limits: Limits,
     /// How long contact details are kept (`retention.reporter_days`).
     privacy: String,
+    rt: &'a ReporterTexts,
+    screenshots_help: String,
 }
 
 impl FormPage<'_> {
@@ -160,12 +168,32 @@ impl FormPage<'_> {
 }
 
 fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldError]) -> Response {
-    let s = &state.settings;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    form_page_with(state, lang, form, errors, None, status)
+}
+
+/// The form with its errors, and a screenshots error (files cannot be sent back to a browser:
+/// the message asks for them again).
+fn form_page_with(
+    state: &AppState,
+    lang: Lang,
+    form: ReportForm,
+    errors: &[FieldError],
+    file_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let s = &state.settings;
+    let mut errors: Vec<(&'static str, String)> = errors
+        .iter()
+        .map(|e| (e.field, problem_message(lang.locale, &e.problem)))
+        .collect();
+    if let Some(m) = file_error {
+        errors.push(("screenshots", m));
+    }
     html(
         status,
         FormPage {
@@ -174,10 +202,15 @@ fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldErro
             service: &s.public.service_name,
             footer: crate::mail::render::operator_line(s, lang.locale),
             form,
-            errors: errors
-                .iter()
-                .map(|e| (e.field, problem_message(lang.locale, &e.problem)))
-                .collect(),
+            errors,
+            screenshots_help: reporter_texts(lang.locale)
+                .f_screenshots_help
+                .replace("{n}", &s.attachments.max_images.to_string())
+                .replace(
+                    "{mib}",
+                    &(s.attachments.max_image_bytes / (1024 * 1024)).to_string(),
+                ),
+            rt: reporter_texts(lang.locale),
             categories: s.taxonomy.options(lang.locale.is_zh()),
             limits: limits(s),
             privacy: reporter_texts(lang.locale)
@@ -205,7 +238,11 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
     if security::is_cross_site(req.headers(), &public_origin(&s), host_of(req.headers())) {
         return WebError::page(Kind::Forbidden, lang.locale).into_response();
     }
-    let posted = match read_report(req).await {
+    let file_limits = super::form::FileLimits {
+        max_files: s.attachments.max_images,
+        max_bytes: s.attachments.max_image_bytes,
+    };
+    let mut posted = match read_report(req, file_limits).await {
         Ok(p) => p,
         Err(FormError::Unsupported) => {
             return WebError::page(Kind::Unsupported, lang.locale).into_response();
@@ -231,11 +268,60 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
         tracing::info!("honeypot submission dropped");
         return Redirect::to("/").into_response();
     }
-    let valid = match validate(&posted.form, &s.taxonomy, limits(&s)) {
-        Ok(v) => v,
-        Err(errors) => return form_page(&state, lang, posted.form, &errors),
+    // Screenshots: each within the limit, at most the allowed number, each an image by its
+    // content; decoded and re-encoded off the async threads.
+    let rt = reporter_texts(lang.locale);
+    let mib = s.attachments.max_image_bytes / (1024 * 1024);
+    let file_error = match posted.file_problem {
+        Some(super::form::FileProblem::TooLarge) => Some((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            rt.screenshot_too_large.replace("{n}", &mib.to_string()),
+        )),
+        Some(super::form::FileProblem::TooMany) => Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rt.screenshot_too_many
+                .replace("{n}", &s.attachments.max_images.to_string()),
+        )),
+        None => None,
     };
-    match accept(&state, valid, lang.locale, Channel::WebForm).await {
+    let files = std::mem::take(&mut posted.files);
+    let images = match file_error {
+        Some(e) => Err(e),
+        None => tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    crate::media::reencode(&f.bytes).map(|png| crate::db::attachments::NewFile {
+                        filename: format!("screenshot-{}.png", i + 1),
+                        media_type: "image/png".into(),
+                        bytes: png,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap_or(Err(crate::media::ImageError::Undecodable))
+        .map_err(|_| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rt.screenshot_not_image.to_owned(),
+            )
+        }),
+    };
+    let validated = validate(&posted.form, &s.taxonomy, limits(&s));
+    let (valid, images) = match (validated, images) {
+        (Ok(v), Ok(images)) => (v, images),
+        (validated, images) => {
+            let errors = validated.err().unwrap_or_default();
+            let (status, file_error) = match images {
+                Err((status, m)) => (status, Some(m)),
+                Ok(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            };
+            return form_page_with(&state, lang, posted.form, &errors, file_error, status);
+        }
+    };
+    match accept_with(&state, valid, lang.locale, Channel::WebForm, images).await {
         // The status page opens once with the "received" confirmation: a short-lived cookie
         // naming the code says so, leaving the status address itself as it always was.
         Ok(code) => (
@@ -250,6 +336,36 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
             .into_response(),
         Err(e) => WebError::internal(lang.locale, false, e).into_response(),
     }
+}
+
+/// [`accept`], then the report's screenshots (already re-encoded), stored by content beside it.
+pub async fn accept_with(
+    state: &AppState,
+    report: crate::domain::report::ValidReport,
+    locale: Locale,
+    channel: Channel,
+    images: Vec<crate::db::attachments::NewFile>,
+) -> Result<TrackingCode, anyhow::Error> {
+    let code = accept(state, report, locale, channel).await?;
+    if !images.is_empty() {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rep = crate::db::entities::report::Entity::find()
+            .filter(crate::db::entities::report::Column::TrackingCode.eq(code.as_str()))
+            .one(&state.db.conn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the report just stored is missing"))?;
+        let dir = state.settings.attachments.dir.clone();
+        crate::db::attachments::add_to_report(
+            &state.db,
+            &dir,
+            rep.id,
+            rep.incident_id,
+            &images,
+            crate::domain::audit::truncate_micros(Utc::now()),
+        )
+        .await?;
+    }
+    Ok(code)
 }
 
 /// Stores a valid report (with its acknowledgement mail) and answers once it is committed.

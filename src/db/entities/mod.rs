@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table. Hand-written logic lives in the query modules beside them.
 
+pub mod attachment;
 pub mod calendar_notice;
 pub mod calendar_revision;
 pub mod calendar_year;

@@ -228,6 +228,8 @@ fn role_table() {
                 RetireCase,
                 MessageReporter,
                 PublishSummary,
+                UpholdAppeal,
+                GrantAppeal,
             ],
         ),
         (

@@ -1,6 +1,7 @@
 //! The staff side: sign-in, the triage board, incident pages and the admin pages.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod board;
 pub mod deadlines;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/act", post(incident::act))
         .route("/admin/outbox", get(admin::outbox))
         .route("/admin/outbox/retry", post(admin::retry))
+        .route("/attachments/{id}", get(attachments::download))
 }
 
 /// "INC-42": how staff refer to an incident.

@@ -28,6 +28,8 @@ pub struct ReporterView {
     pub recipients: Vec<(String, String)>,
     /// A reporter contested the decision and nobody has decided the appeal yet.
     pub appeal_open: bool,
+    /// Screenshots with the reports: (id, "#3 screenshot-1.png (120 KiB)").
+    pub attachments: Vec<(i64, String)>,
 }
 
 fn label(r: &report::Model) -> String {
@@ -96,7 +98,25 @@ pub async fn view(
         format!("every reporter of this incident ({})", reports.len()),
     )];
     recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r))));
+    let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
+    let attachments = crate::db::attachments::for_incident(db, incident_id, &ids)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let whose = a.report_id.map(|r| format!("#{r} ")).unwrap_or_default();
+            (
+                a.id,
+                format!(
+                    "{whose}{} ({} KiB, sha256 {}…)",
+                    a.filename,
+                    (a.size + 1023) / 1024,
+                    &a.sha256[..12]
+                ),
+            )
+        })
+        .collect();
     Ok(ReporterView {
+        attachments,
         appeal_open: crate::db::appeals::is_open(&db.conn, incident_id).await?,
         summary: messages::public_summary(db, incident_id).await?,
         messages: views,
