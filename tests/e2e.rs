@@ -656,6 +656,20 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     fill(&c, "category", "accuracy.inaccurate").await;
     fill(&c, "description", "首都是堪培拉，不是悉尼。").await;
     fill(&c, "email", "reporter@example.com").await;
+    // A screenshot from the phone, through the file input (the form posts multipart).
+    let shot_dir = tempfile::tempdir().unwrap();
+    let shot_path = shot_dir.path().join("截图.png");
+    image::RgbImage::from_fn(320, 200, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 160])
+    })
+    .save(&shot_path)
+    .unwrap();
+    c.find(Locator::Id("screenshots"))
+        .await
+        .unwrap()
+        .send_keys(&shot_path.display().to_string())
+        .await
+        .unwrap();
     c.find(Locator::Id("good_faith"))
         .await
         .unwrap()
@@ -750,6 +764,10 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
         .find(Locator::Css("section.reporter-panel"))
         .await
         .unwrap();
+    assert!(
+        el.text().await.unwrap().contains("screenshot-1.png"),
+        "the screenshot is on the incident page"
+    );
     let png = el.screenshot().await.unwrap();
     std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();
 

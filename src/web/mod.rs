@@ -184,8 +184,16 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // The report form carries screenshots: its own limit, every allowed file at its largest.
-    let with_files = req.method() == Method::POST && req.uri().path() == "/report";
+    // The report form: its route lifts the extractors' default limit, so the limit is set
+    // here on the body itself; a multipart form (screenshots) may carry every allowed file at
+    // its largest, any other body only the usual limit.
+    let report_form = req.method() == Method::POST && req.uri().path() == "/report";
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let with_files = report_form && multipart;
     let limit = if retraining::takes_large_bodies(req.uri().path()) {
         state.settings.discovery.max_body_bytes
     } else if with_files {
@@ -205,10 +213,10 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
-    if with_files {
-        // The route lifts the default extractor limit; a body without a length is cut here.
+    if report_form {
+        // A body without a declared length is cut here as it streams in.
         let (parts, body) = req.into_parts();
-        let limited = http_body_util::Limited::new(body, report_body_limit(&state.settings));
+        let limited = http_body_util::Limited::new(body, limit as usize);
         return next
             .run(Request::from_parts(parts, axum::body::Body::new(limited)))
             .await;
