@@ -44,6 +44,8 @@ pub struct AttachmentSettings {
     /// Screenshots per report, and the largest each may be.
     pub max_images: usize,
     pub max_image_bytes: usize,
+    /// The largest evidence file staff may attach to an incident.
+    pub max_evidence_bytes: usize,
 }
 
 impl Default for AttachmentSettings {
@@ -52,6 +54,7 @@ impl Default for AttachmentSettings {
             dir: PathBuf::from("./data/attachments"),
             max_images: 3,
             max_image_bytes: 5 * 1024 * 1024,
+            max_evidence_bytes: 20 * 1024 * 1024,
         }
     }
 }

@@ -38,3 +38,23 @@ pub fn reencode(bytes: &[u8]) -> Result<Vec<u8>, ImageError> {
         .map_err(|_| ImageError::Undecodable)?;
     Ok(out.into_inner())
 }
+
+/// What a staff evidence file is, by its content: images (re-encoded like screenshots), PDF,
+/// JSON, or other UTF-8 text (CSV, logs). Anything else is refused.
+pub fn evidence(bytes: &[u8]) -> Result<(Vec<u8>, &'static str), ImageError> {
+    if accepted(bytes).is_some() {
+        return reencode(bytes).map(|png| (png, "image/png"));
+    }
+    if bytes.starts_with(b"%PDF-") {
+        return Ok((bytes.to_vec(), "application/pdf"));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if serde_json::from_str::<serde_json::Value>(text).is_ok() => {
+            Ok((bytes.to_vec(), "application/json"))
+        }
+        Ok(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
+            Ok((bytes.to_vec(), "text/plain"))
+        }
+        _ => Err(ImageError::NotAnImage),
+    }
+}

@@ -987,3 +987,77 @@ async fn screenshots_with_a_report_are_re_encoded_and_only_staff_get_them() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn staff_evidence_is_an_event_carrying_its_hash() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "eng@example.com", "engineer").await;
+        let staff = sign_in(&app, "eng@example.com").await;
+        let (id, _) = submit_form(&app, &valid_form()).await;
+        let (csrf, _, _) = common::staff::form_tokens(&app, &staff, id).await;
+        let csv = b"prompt,output,passed\nWhat is the capital?,Canberra,true\n".to_vec();
+        let upload = |csrf: Option<&str>, name: &str, bytes: Vec<u8>| {
+            let mut form = reqwest::multipart::Form::new();
+            if let Some(c) = csrf {
+                form = form.text("csrf", c.to_owned());
+            }
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+            staff
+                .post(app.url(&format!("/incidents/{id}/evidence")))
+                .multipart(form)
+                .send()
+        };
+        // Without the CSRF token: refused.
+        let r = upload(None, "eval.csv", csv.clone()).await.unwrap();
+        assert_eq!(r.status(), 403);
+        // A binary that is none of the accepted kinds: refused.
+        let r = upload(
+            Some(&csrf),
+            "tool.exe",
+            vec![0x4d, 0x5a, 0x90, 0x00, 0x03, 0xff],
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 422);
+        let r = upload(Some(&csrf), "eval results.csv", csv.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("attach_evidence"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .expect("an attach_evidence event");
+        let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap();
+        assert_eq!(data["sha256"], rectify::db::attachments::sha256_of(&csv));
+        assert_eq!(data["media_type"], "text/plain");
+        assert_eq!(ev.actor, "eng@example.com");
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { .. } => {}
+            other => panic!("the chain should hold: {other:?}"),
+        }
+        // Served to staff as bytes to save, never as something to run.
+        let aid = data["attachment_id"].as_i64().unwrap();
+        let r = staff
+            .get(app.url(&format!("/attachments/{aid}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        assert_eq!(
+            r.headers()["content-disposition"],
+            "attachment; filename=\"eval_results.csv\""
+        );
+        assert_eq!(r.bytes().await.unwrap().to_vec(), csv);
+        app.stop().await;
+    }
+}

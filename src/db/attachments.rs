@@ -100,3 +100,54 @@ pub async fn for_incident(
 pub async fn get(db: &Db, id: i64) -> Result<Option<attachment::Model>, DbError> {
     Ok(attachment::Entity::find_by_id(id).one(&db.conn).await?)
 }
+
+/// Attaches a file to an incident as evidence: the bytes stored by hash, the row, and an
+/// `attach_evidence` event carrying the SHA-256 (so the audit chain covers the file), together.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_evidence(
+    db: &Db,
+    policy: &crate::domain::deadlines::Policy,
+    dir: &Path,
+    incident_id: i64,
+    file: &NewFile,
+    actor: &crate::domain::workflow::Actor,
+    now: DateTime<Utc>,
+) -> Result<attachment::Model, super::workflow::ActError> {
+    let sha =
+        write_content(dir, &file.bytes).map_err(|e| DbError::Setup(format!("attachments: {e}")))?;
+    let txn = db.begin_write().await?;
+    let row = attachment::ActiveModel {
+        sha256: Set(sha.clone()),
+        media_type: Set(file.media_type.clone()),
+        size: Set(file.bytes.len() as i64),
+        filename: Set(file.filename.clone()),
+        report_id: Set(None),
+        incident_id: Set(incident_id),
+        uploaded_by: Set(actor.label.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*txn)
+    .await?;
+    let action = crate::domain::workflow::Action::AttachEvidence {
+        attachment_id: row.id,
+        sha256: sha,
+        filename: file.filename.clone(),
+        media_type: file.media_type.clone(),
+        size: row.size,
+    };
+    super::workflow::act_in(
+        &txn,
+        db,
+        policy,
+        incident_id,
+        None,
+        &action,
+        actor,
+        now,
+        &super::workflow::no_mail,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}

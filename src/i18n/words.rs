@@ -71,6 +71,7 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
             "维持原决定（驳回申诉）",
         ),
         GrantAppeal => pick(locale, "Reopen on appeal", "申诉成立，重新处理"),
+        AttachEvidence => pick(locale, "Evidence attached", "附加证据"),
     }
 }
 

@@ -194,10 +194,15 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let with_files = report_form && multipart;
+    let evidence = req.method() == Method::POST
+        && req.uri().path().starts_with("/incidents/")
+        && req.uri().path().ends_with("/evidence");
     let limit = if retraining::takes_large_bodies(req.uri().path()) {
         state.settings.discovery.max_body_bytes
     } else if with_files {
         report_body_limit(&state.settings) as u64
+    } else if evidence {
+        (state.settings.attachments.max_evidence_bytes + 64 * 1024) as u64
     } else {
         state.settings.limits.max_body_bytes as u64
     };
@@ -213,7 +218,7 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
-    if report_form {
+    if report_form || evidence {
         // A body without a declared length is cut here as it streams in.
         let (parts, body) = req.into_parts();
         let limited = http_body_util::Limited::new(body, limit as usize);

@@ -54,12 +54,13 @@ pub enum ActionKind {
     Appeal,
     UpholdAppeal,
     GrantAppeal,
+    AttachEvidence,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 33] = [
+    pub const ALL: [ActionKind; 34] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -93,6 +94,7 @@ impl ActionKind {
         ActionKind::Appeal,
         ActionKind::UpholdAppeal,
         ActionKind::GrantAppeal,
+        ActionKind::AttachEvidence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +132,7 @@ impl ActionKind {
             ActionKind::Appeal => "appeal",
             ActionKind::UpholdAppeal => "uphold_appeal",
             ActionKind::GrantAppeal => "grant_appeal",
+            ActionKind::AttachEvidence => "attach_evidence",
         }
     }
 
@@ -214,6 +217,7 @@ impl ActionKind {
             ActionKind::Appeal => "Decision contested (appeal)",
             ActionKind::UpholdAppeal => "Uphold the decision (appeal refused)",
             ActionKind::GrantAppeal => "Reopen on appeal",
+            ActionKind::AttachEvidence => "Evidence attached",
         }
     }
 
@@ -253,6 +257,7 @@ impl ActionKind {
             ActionKind::Appeal => "contest a decision",
             ActionKind::UpholdAppeal => "uphold a contested decision",
             ActionKind::GrantAppeal => "reopen an incident on appeal",
+            ActionKind::AttachEvidence => "attach evidence to an incident",
         }
     }
 }
@@ -496,6 +501,15 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contested_by: Option<i64>,
     },
+    /// A file staff attached as evidence (evaluation results, the filter rule's proof): the
+    /// chain covers its SHA-256, so the file cannot be swapped unnoticed.
+    AttachEvidence {
+        attachment_id: i64,
+        sha256: String,
+        filename: String,
+        media_type: String,
+        size: i64,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -542,6 +556,7 @@ impl Action {
             Action::Appeal { .. } => ActionKind::Appeal,
             Action::UpholdAppeal { .. } => ActionKind::UpholdAppeal,
             Action::GrantAppeal { .. } => ActionKind::GrantAppeal,
+            Action::AttachEvidence { .. } => ActionKind::AttachEvidence,
         }
     }
 
@@ -777,6 +792,19 @@ impl Action {
                 reasons: required("reasons", reasons)?,
                 contested_by: *contested_by,
             },
+            Action::AttachEvidence {
+                attachment_id,
+                sha256,
+                filename,
+                media_type,
+                size,
+            } => Action::AttachEvidence {
+                attachment_id: positive("attachment_id", *attachment_id)?,
+                sha256: required("sha256", sha256)?,
+                filename: required("filename", filename)?,
+                media_type: required("media_type", media_type)?,
+                size: *size,
+            },
             Action::Redact {
                 report_id,
                 sha256,
@@ -912,6 +940,14 @@ impl Action {
             ActionKind::UpholdAppeal => Action::UpholdAppeal {
                 reasons: form.text("reasons")?,
                 contested_by: None,
+            },
+            // Written by the upload, which stores the file first; the form names what it stored.
+            ActionKind::AttachEvidence => Action::AttachEvidence {
+                attachment_id: form.id("attachment_id")?,
+                sha256: form.text("sha256")?,
+                filename: form.text("filename")?,
+                media_type: form.text("media_type")?,
+                size: form.id("size")?,
             },
             ActionKind::GrantAppeal => Action::GrantAppeal {
                 reasons: form.text("reasons")?,

@@ -558,7 +558,8 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         | Action::ReporterReply { .. }
         | Action::Redact { .. }
         | Action::Appeal { .. }
-        | Action::UpholdAppeal { .. } => {}
+        | Action::UpholdAppeal { .. }
+        | Action::AttachEvidence { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,

@@ -18,7 +18,8 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         // Regression cases are the people's who read the reports and who build the fix.
         Role::Triager => matches!(
             action,
-            MessageReporter
+            AttachEvidence
+                | MessageReporter
                 | Triage
                 | Reject
                 | Merge
@@ -33,7 +34,8 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         ),
         Role::Engineer => matches!(
             action,
-            PublishSummary
+            AttachEvidence
+                | PublishSummary
                 | Contain
                 | PlanFix
                 | StartRetraining
@@ -72,6 +74,7 @@ pub fn may(role: Role, action: ActionKind) -> bool {
                 | Reopen
                 | MessageReporter
                 | PublishSummary
+                | AttachEvidence
         ),
         Role::Admin => true,
     }
@@ -136,6 +139,8 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // Erasure under the retention policy happens to closed incidents (and whatever the
         // state: it is the law's, not the workflow's).
         (Redact, s) => s,
+        // Evidence is kept whatever the state (a duplicate has no life of its own).
+        (AttachEvidence, s) if s != Duplicate => s,
         // An appeal contests the decision that closed the incident; a lead decides it.
         (Appeal | UpholdAppeal, s @ (Rejected | Resolved)) => s,
         (GrantAppeal, Resolved) => Triaged,

@@ -186,6 +186,7 @@ fn role_table() {
                 EditCase,
                 RetireCase,
                 MessageReporter,
+                AttachEvidence,
             ],
         ),
         (
@@ -201,6 +202,7 @@ fn role_table() {
                 EditCase,
                 RetireCase,
                 PublishSummary,
+                AttachEvidence,
             ],
         ),
         (
@@ -230,6 +232,7 @@ fn role_table() {
                 PublishSummary,
                 UpholdAppeal,
                 GrantAppeal,
+                AttachEvidence,
             ],
         ),
         (
@@ -243,6 +246,7 @@ fn role_table() {
                 Reopen,
                 MessageReporter,
                 PublishSummary,
+                AttachEvidence,
             ],
         ),
     ];
@@ -324,12 +328,20 @@ fn available_actions_follow_role_and_state() {
             AddCase,
             EditCase,
             RetireCase,
-            MessageReporter
+            MessageReporter,
+            AttachEvidence
         ]
     );
     assert_eq!(
         available_actions(&new, Role::Engineer),
-        vec![Assign, Comment, AddCase, EditCase, RetireCase]
+        vec![
+            Assign,
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase,
+            AttachEvidence
+        ]
     );
     assert_eq!(
         available_actions(&new, Role::Compliance),
@@ -339,7 +351,8 @@ fn available_actions_follow_role_and_state() {
             SetEvidenceHold,
             RecordAuthorityReport,
             Comment,
-            MessageReporter
+            MessageReporter,
+            AttachEvidence
         ]
     );
     let verifying = incident_in(State::Verifying);
@@ -358,7 +371,8 @@ fn available_actions_follow_role_and_state() {
             EditCase,
             RetireCase,
             MessageReporter,
-            PublishSummary
+            PublishSummary,
+            AttachEvidence
         ]
     );
     let duplicate = incident_in(State::Duplicate);
@@ -1139,6 +1153,11 @@ fn forms_map_to_actions() {
         ("report_id", "4"),
         ("new_incident_id", "5"),
         ("public_summary", "s"),
+        ("attachment_id", "7"),
+        ("sha256", "ab"),
+        ("filename", "f.csv"),
+        ("media_type", "text/plain"),
+        ("size", "3"),
     ]);
     for kind in ActionKind::ALL {
         let parsed = Action::from_form(kind.as_str(), &all_fields);
@@ -1466,6 +1485,13 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
         ActionKind::GrantAppeal => Action::GrantAppeal {
             reasons: text(0),
             contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::AttachEvidence => Action::AttachEvidence {
+            attachment_id: id(0),
+            sha256: text(1),
+            filename: text(2),
+            media_type: text(0),
+            size: id(1),
         },
     }
 }

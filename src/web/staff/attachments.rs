@@ -80,3 +80,110 @@ pub async fn download(
     );
     resp
 }
+
+/// `POST /incidents/{id}/evidence` (multipart: `csrf`, `file`): a staff evidence file of at
+/// most `attachments.max_evidence_bytes`, typed by content, recorded in the chain.
+pub async fn upload(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    req: axum::extract::Request,
+) -> Response {
+    use crate::domain::workflow::{ActionKind, Actor};
+    use axum::extract::FromRequest;
+    use axum::http::StatusCode;
+    let max = state.settings.attachments.max_evidence_bytes;
+    let headers = req.headers().clone();
+    let Ok(mut mp) = axum::extract::Multipart::from_request(req, &()).await else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "send the file as multipart/form-data",
+        )
+            .into_response();
+    };
+    let mut csrf = None;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        let mut field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return (e.status(), "the upload could not be read").into_response(),
+        };
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.ok(),
+            "file" => {
+                let name = field.file_name().unwrap_or("evidence").to_owned();
+                let mut bytes = Vec::new();
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(c)) => {
+                            if bytes.len() + c.len() > max {
+                                return (
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    format!(
+                                        "Evidence files may be at most {} MiB.",
+                                        max / (1024 * 1024)
+                                    ),
+                                )
+                                    .into_response();
+                            }
+                            bytes.extend_from_slice(&c);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            return (e.status(), "the upload could not be read").into_response();
+                        }
+                    }
+                }
+                file = Some((name, bytes));
+            }
+            _ => {}
+        }
+    }
+    if let Err(f) = super::auth::check_csrf(&state, &staff, &headers, csrf.as_deref()) {
+        return f.into_response();
+    }
+    if !staff.may(ActionKind::AttachEvidence) {
+        return (StatusCode::FORBIDDEN, "Your role may not attach evidence.").into_response();
+    }
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "Choose a file to attach.").into_response();
+    };
+    let typed = tokio::task::spawn_blocking(move || crate::media::evidence(&bytes)).await;
+    let Ok(Ok((bytes, media_type))) = typed else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Evidence must be an image (PNG, JPEG, WebP), a PDF, JSON, CSV or text file.",
+        )
+            .into_response();
+    };
+    let file = crate::db::attachments::NewFile {
+        filename: safe_name(&name),
+        media_type: media_type.into(),
+        bytes,
+    };
+    let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
+    let now = crate::domain::audit::truncate_micros(chrono::Utc::now());
+    match crate::db::attachments::add_evidence(
+        &state.db,
+        &state.settings.deadlines,
+        &state.settings.attachments.dir,
+        id,
+        &file,
+        &actor,
+        now,
+    )
+    .await
+    {
+        Ok(_) => {
+            axum::response::Redirect::to(&format!("/incidents/{id}#reporters")).into_response()
+        }
+        Err(crate::db::workflow::ActError::Refused(r)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, r.reason()).into_response()
+        }
+        Err(crate::db::workflow::ActError::NotFound) => {
+            WebError::page(Kind::NotFound, Locale::En).into_response()
+        }
+        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+    }
+}

@@ -248,7 +248,8 @@ fn fields_for(
         | ActionKind::RecordVerification
         | ActionKind::ReporterReply
         | ActionKind::Redact
-        | ActionKind::Appeal => vec![],
+        | ActionKind::Appeal
+        | ActionKind::AttachEvidence => vec![],
         ActionKind::UpholdAppeal => vec![area(
             "reasons",
             "Why the decision stands (the reporter reads this)",
@@ -310,7 +311,8 @@ async fn load_page(
     let fmt_utc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut forms: Vec<ActionForm> = workflow::available_actions(&domain, staff.role)
         .into_iter()
-        .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
+        // Evidence is uploaded from the reporter panel's file form, not an action form.
+        .filter(|k| *k != ActionKind::SplitOut && *k != ActionKind::AttachEvidence && !k.is_case())
         // An appeal's decision is offered only while one is open.
         .filter(|k| {
             reporter.appeal_open || !matches!(k, ActionKind::UpholdAppeal | ActionKind::GrantAppeal)

@@ -25,6 +25,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/outbox", get(admin::outbox))
         .route("/admin/outbox/retry", post(admin::retry))
         .route("/attachments/{id}", get(attachments::download))
+        .route(
+            "/incidents/{id}/evidence",
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// "INC-42": how staff refer to an incident.

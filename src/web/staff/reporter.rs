@@ -28,8 +28,11 @@ pub struct ReporterView {
     pub recipients: Vec<(String, String)>,
     /// A reporter contested the decision and nobody has decided the appeal yet.
     pub appeal_open: bool,
-    /// Screenshots with the reports: (id, "#3 screenshot-1.png (120 KiB)").
+    /// Screenshots with the reports and evidence: (id, "#3 screenshot-1.png (120 KiB, …)").
     pub attachments: Vec<(i64, String)>,
+    /// The evidence form is shown: every staff role may attach evidence (the role table);
+    /// the upload checks the role again.
+    pub can_attach: bool,
 }
 
 fn label(r: &report::Model) -> String {
@@ -103,7 +106,10 @@ pub async fn view(
         .await?
         .into_iter()
         .map(|a| {
-            let whose = a.report_id.map(|r| format!("#{r} ")).unwrap_or_default();
+            let whose = a
+                .report_id
+                .map(|r| format!("#{r} "))
+                .unwrap_or_else(|| format!("evidence by {}: ", a.uploaded_by));
             (
                 a.id,
                 format!(
@@ -116,6 +122,7 @@ pub async fn view(
         })
         .collect();
     Ok(ReporterView {
+        can_attach: true,
         attachments,
         appeal_open: crate::db::appeals::is_open(&db.conn, incident_id).await?,
         summary: messages::public_summary(db, incident_id).await?,
