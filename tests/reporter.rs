@@ -1061,3 +1061,56 @@ async fn staff_evidence_is_an_event_carrying_its_hash() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn screenshots_through_the_json_api() {
+    use base64::Engine;
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(jpeg_with_exif());
+        let mut body = serde_json::json!({
+            "output": "The capital of Australia is Sydney.",
+            "category": "accuracy.inaccurate",
+            "description": "It is Canberra.",
+            "good_faith": true,
+            "screenshots": [format!("data:image/jpeg;base64,{b64}")],
+        });
+        let r = app
+            .client
+            .post(app.url("/api/v1/reports"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let rows = rectify::db::entities::attachment::Entity::find()
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let stored = std::fs::read(rectify::db::attachments::path_of(
+            &app.settings.attachments.dir,
+            &rows[0].sha256,
+        ))
+        .unwrap();
+        assert!(image::load_from_memory(&stored).is_ok());
+        assert!(!stored.windows(4).any(|w| w == b"Exif"));
+
+        // Text called an image: refused by its content, naming the field.
+        body["screenshots"] = serde_json::json!([
+            base64::engine::general_purpose::STANDARD.encode(b"GIF89a not really")
+        ]);
+        let r = app
+            .client
+            .post(app.url("/api/v1/reports"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["errors"][0]["field"], "screenshots");
+        app.stop().await;
+    }
+}
