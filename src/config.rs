@@ -28,6 +28,50 @@ pub struct Settings {
     pub deadlines: Policy,
     #[serde(default)]
     pub discovery: DiscoverySettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// The `[attachments]` table: where files are kept and how large they may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentSettings {
+    /// Where attachment bytes are stored, by SHA-256 (on PostgreSQL deployments too: a folder
+    /// every instance shares).
+    pub dir: PathBuf,
+    /// Screenshots per report, and the largest each may be.
+    pub max_images: usize,
+    pub max_image_bytes: usize,
+    /// The largest evidence file staff may attach to an incident.
+    pub max_evidence_bytes: usize,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            dir: PathBuf::from("./data/attachments"),
+            max_images: 3,
+            max_image_bytes: 5 * 1024 * 1024,
+            max_evidence_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// The `[retention]` table: how long personal data is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Days after an incident closes (resolved, rejected, duplicate) before its reporters'
+    /// names, addresses and reply texts are erased.
+    pub reporter_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { reporter_days: 365 }
+    }
 }
 
 /// The `[discovery]` table: how red-team findings (garak, promptfoo) become reports.
@@ -271,12 +315,37 @@ pub struct LimitSettings {
 pub struct PublicSettings {
     pub service_name: String,
     pub operator_name: String,
+    /// How reporters reach the operator (an address, a phone number, a web page): shown in the
+    /// footer of every public page and reporter mail.
+    #[serde(default)]
+    pub operator_contact: String,
+    /// The longest message a reporter may send from the status page, in characters.
+    #[serde(default = "default_reply_chars")]
+    pub reply_chars: usize,
+    /// Days after a rejection or resolution during which the reporter may contest it.
+    #[serde(default = "default_appeal_days")]
+    pub appeal_days: u32,
+    /// The `appeal` clock: working days (the feedback limit's calendar) to decide an appeal.
+    #[serde(default = "default_appeal_working_days")]
+    pub appeal_working_days: u32,
     /// The feedback time limit we publish; it must match the `acknowledge` clock.
     pub feedback_working_days: u32,
     /// The zone in which dates are shown to the public.
     pub time_zone: chrono_tz::Tz,
     /// The language of pages when the browser asks for neither of ours.
     pub default_locale: String,
+}
+
+fn default_reply_chars() -> usize {
+    5000
+}
+
+fn default_appeal_days() -> u32 {
+    180
+}
+
+fn default_appeal_working_days() -> u32 {
+    15
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod log_format;
 pub mod mail;
+pub mod media;
 pub mod nice;
 pub mod web;
 

@@ -61,6 +61,23 @@ enum Command {
     /// Holiday calendars: what they cover, and loading a year's official arrangement.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Personal data retention: erase reporters' data `retention.reporter_days` after closing.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Erase the name, email and reply texts of every report whose incident closed at least
+    /// `retention.reporter_days` ago, each with a `redact` event (the sweep does this too).
+    Run {
+        /// Print what would be erased; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The instant to run at (RFC 3339); the current time when absent.
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -191,6 +208,16 @@ async fn main() -> ExitCode {
         Command::User(cmd) => user_command(&settings, cmd).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&settings).await,
         Command::Sweep { now, dry_run } => job(&settings, Job::Sweep { now, dry_run }).await,
+        Command::Retention(RetentionCommand::Run { dry_run, now }) => {
+            match connect_and_migrate(&settings).await {
+                Ok(db) => {
+                    rectify::jobs::retention::command(&db, &settings, now.as_deref(), dry_run)
+                        .await
+                        .map(|out| print!("{out}"))
+                }
+                Err(e) => Err(e),
+            }
+        }
         Command::Outbox(OutboxCommand::List { status, limit }) => {
             job(&settings, Job::OutboxList { status, limit }).await
         }

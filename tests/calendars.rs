@@ -276,7 +276,12 @@ async fn rejected_and_merged_incidents_stop_their_clocks_and_a_reopen_resumes_th
         )
         .await
         .unwrap();
-        for name in ["acknowledge", "triage", "remediate"] {
+        // The statement of reasons is the feedback the complaint clock promises (issue 17):
+        // given late, it is breached rather than stopped.
+        let ack = clock(&app, rejected, "acknowledge").await;
+        assert_eq!(ack.status, "breached", "{backend:?} acknowledge");
+        assert_eq!(ack.stop_reason.as_deref(), Some("reject"));
+        for name in ["triage", "remediate"] {
             let c = clock(&app, rejected, name).await;
             assert_eq!(c.status, "stopped", "{backend:?} {name}");
             assert_eq!(c.stop_reason.as_deref(), Some("reject"));
@@ -603,9 +608,11 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
             page.contains(">stopped<") && page.contains("(incident rejected)"),
             "{page}"
         );
-        assert!(
-            !page.contains(">met<"),
-            "a rejected incident never shows met"
+        // Only the feedback clock may show met: the rejection's reasons are feedback (issue 17).
+        assert_eq!(
+            page.matches(">met<").count(),
+            usize::from(page.contains("feedback to the reporter")),
+            "a rejected incident's work clocks never show met"
         );
         let board = staff
             .get(app.url("/board"))
@@ -638,7 +645,11 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
             .text()
             .await
             .unwrap();
-        assert!(en.contains("stopped (incident rejected)"), "{en}");
+        // A closed report's page promises no more feedback (issue 17): the decision instead.
+        assert!(
+            en.contains("Closed: no action") && !en.contains("Feedback due by"),
+            "{en}"
+        );
         let zh = app
             .client
             .get(app.url(&format!("/status/{code}?lang=zh-CN")))
@@ -649,7 +660,7 @@ async fn pages_show_the_state_words_and_the_provisional_mark() {
             .await
             .unwrap();
         assert!(
-            zh.contains("已终止（事件不予处理）") || zh.contains("已终止 (事件不予处理)"),
+            zh.contains("已办结：不予处理") && !zh.contains("反馈期限"),
             "{zh}"
         );
         let code = rectify::db::entities::report::Entity::find()

@@ -410,14 +410,14 @@ async fn clock_states_and_provisional_marks_in_the_browser() {
         (
             format!("{base}/status/{}?lang=en", ids[1].1),
             "status-stopped-en",
-            "stopped (incident rejected)",
-            "dl.dates",
+            "Closed: no action",
+            "ol.stages",
         ),
         (
             format!("{base}/status/{}?lang=zh-CN", ids[1].1),
             "status-stopped-zh",
-            "已终止",
-            "dl.dates",
+            "已办结：不予处理",
+            "ol.stages",
         ),
     ];
     for (width, height) in [(1366u32, 900u32), (390, 844)] {
@@ -957,6 +957,223 @@ async fn the_workflow_from_the_primary_action_alone_on_desktop_and_phone_in_both
             }
         }
     }
+    c.close().await.ok();
+    app.stop().await;
+}
+
+/// The reporter's side in the browser: the "received" confirmation after sending a report in
+/// Chinese, a staff message on the status page, the reporter's reply, and the reply on the
+/// incident page; status pages at 1366 and 390 px in both languages without sideways scrolling.
+/// Screenshots under target/e2e/reporter-*.png.
+#[tokio::test]
+async fn the_reporter_hears_back_and_answers_in_the_browser() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.public.operator_name = "示例智能科技有限公司".into();
+        s.public.operator_contact = "trust@example.com".into();
+    })
+    .await;
+    add_user(&app, "admin@example.com", "admin").await;
+    let (_driver, c, _profile) = browser().await;
+    let base = app.base.clone();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/e2e");
+    std::fs::create_dir_all(dir).unwrap();
+    let shot = |name: String| {
+        let c = c.clone();
+        async move {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+        }
+    };
+    let wait_text = |expect: &'static str| {
+        let c = c.clone();
+        async move {
+            for _ in 0..200 {
+                if text_of(&c).await.contains(expect) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{expect:?} never shown; page: {}", text_of(&c).await);
+        }
+    };
+    let no_sideways = |name: String| {
+        let c = c.clone();
+        async move {
+            let scroll = c
+                .execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                scroll.as_i64().unwrap_or(0) <= 0,
+                "{name} scrolls sideways by {scroll}"
+            );
+        }
+    };
+
+    // The reporter, in Chinese, on a phone.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/report?lang=zh-CN")).await.unwrap();
+    fill(&c, "output", "澳大利亚的首都是悉尼。").await;
+    fill(&c, "category", "accuracy.inaccurate").await;
+    fill(&c, "description", "首都是堪培拉，不是悉尼。").await;
+    fill(&c, "email", "reporter@example.com").await;
+    // A screenshot from the phone, through the file input (the form posts multipart).
+    let shot_dir = tempfile::tempdir().unwrap();
+    let shot_path = shot_dir.path().join("截图.png");
+    image::RgbImage::from_fn(320, 200, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 160])
+    })
+    .save(&shot_path)
+    .unwrap();
+    c.find(Locator::Id("screenshots"))
+        .await
+        .unwrap()
+        .send_keys(&shot_path.display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("good_faith"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status_url = wait_for_path(&c, "/status/").await.to_string();
+    wait_text("我们已收到您的举报").await;
+    let page = text_of(&c).await;
+    assert!(page.contains("北京时间") && page.contains("运营方：示例智能科技有限公司"));
+    no_sideways("received-390".into()).await;
+    shot("reporter-received-zh-390".into()).await;
+
+    // Staff send a message from the incident page.
+    c.set_window_size(1366, 900).await.unwrap();
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(&c, "email", "admin@example.com").await;
+    fill(&c, "password", PASSWORD).await;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&c, "/board").await;
+    c.goto(&format!("{base}/incidents/1")).await.unwrap();
+    take(
+        &c,
+        "message_reporter",
+        &[("text", "请问您是在哪个应用、哪个版本中看到这段内容的？")],
+    )
+    .await;
+    wait_text("请问您是在哪个应用").await;
+
+    // The reporter reads it and answers, in both languages and widths.
+    c.goto(&status_url).await.unwrap();
+    wait_text("请问您是在哪个应用").await;
+    fill(&c, "message", "安卓应用 3.2 版，2026年12月1日。").await;
+    c.find(Locator::Css("form.reply button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text("留言已发送").await;
+    assert!(text_of(&c).await.contains("安卓应用 3.2 版"));
+    for (width, height) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        for lang in ["zh-CN", "en"] {
+            c.goto(&format!("{status_url}?lang={lang}")).await.unwrap();
+            wait_text(if lang == "en" {
+                "You wrote"
+            } else {
+                "您的留言"
+            })
+            .await;
+            no_sideways(format!("status {lang} {width}")).await;
+            shot(format!("reporter-thread-{lang}-{width}")).await;
+            let el = c.find(Locator::Css("section.messages")).await.unwrap();
+            let png = el.screenshot().await.unwrap();
+            std::fs::write(
+                format!("{dir}/reporter-thread-{lang}-{width}-part.png"),
+                png,
+            )
+            .unwrap();
+        }
+    }
+
+    // A reply with nothing in it comes back with the mistake named.
+    c.goto(&format!("{status_url}?lang=en")).await.unwrap();
+    wait_text("Answer us").await;
+    c.find(Locator::Css("form.reply button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text("Write a message first.").await;
+    shot("reporter-reply-error-en-390".into()).await;
+
+    // The reply on the incident page.
+    c.set_window_size(1366, 900).await.unwrap();
+    c.goto(&format!("{base}/incidents/1")).await.unwrap();
+    wait_text("安卓应用 3.2 版").await;
+    let el = c
+        .find(Locator::Css("section.reporter-panel"))
+        .await
+        .unwrap();
+    assert!(
+        el.text().await.unwrap().contains("screenshot-1.png"),
+        "the screenshot is on the incident page"
+    );
+    let png = el.screenshot().await.unwrap();
+    std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();
+
+    // Rejected: the reporter contests the decision from the status page.
+    take(
+        &c,
+        "reject",
+        &[("reasons", "该回答引用的是历史资料，并非错误。")],
+    )
+    .await;
+    wait_text("REJECTED").await;
+    c.goto(&format!("{status_url}?lang=zh-CN")).await.unwrap();
+    wait_text("对处理决定提出申诉").await;
+    fill(&c, "reasons", "资料中的说法已经过时，首都是堪培拉。").await;
+    c.find(Locator::Css("form.appeal button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text("我们已收到您的申诉").await;
+    for (width, height) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        for lang in ["zh-CN", "en"] {
+            c.goto(&format!("{status_url}?lang={lang}")).await.unwrap();
+            wait_text(if lang == "en" {
+                "You contested this decision"
+            } else {
+                "您已对此决定提出申诉"
+            })
+            .await;
+            no_sideways(format!("appeal {lang} {width}")).await;
+            shot(format!("reporter-appeal-{lang}-{width}")).await;
+        }
+    }
+    // The admin took the decision: the appeal is someone else's to decide.
+    c.set_window_size(1366, 900).await.unwrap();
+    c.goto(&format!("{base}/incidents/1")).await.unwrap();
+    wait_text("appeal open").await;
+    take(&c, "uphold_appeal", &[("reasons", "维持原决定。")]).await;
+    wait_text("someone other than the person who took the contested decision").await;
+    shot("reporter-appeal-self-review-refused-1366".into()).await;
     c.close().await.ok();
     app.stop().await;
 }

@@ -106,8 +106,9 @@ async fn take(app: &TestApp, id: i64, action: Action, at: DateTime<Utc>) {
     .unwrap();
 }
 
-/// Triage at low severity: the acknowledge and triage clocks stop, no contain clock starts, and
-/// only `remediate` runs on.
+/// Triage at low severity and a message to the reporter: the triage clock stops, the feedback
+/// clock is met by the message (triage alone does not meet it: issue 17), no contain clock
+/// starts, and only `remediate` runs on.
 async fn triage(app: &TestApp, id: i64) {
     take(
         app,
@@ -115,6 +116,16 @@ async fn triage(app: &TestApp, id: i64) {
         Action::Triage {
             category: "accuracy.inaccurate".into(),
             severity: Severity::Low,
+        },
+        Utc::now(),
+    )
+    .await;
+    take(
+        app,
+        id,
+        Action::MessageReporter {
+            report_id: None,
+            text: "We are looking into your report.".into(),
         },
         Utc::now(),
     )

@@ -7,7 +7,7 @@ use common::staff::{PASSWORD, act, add_user, form_tokens, sign_in};
 use common::{Backend, TestApp, backends, valid_form, wait_for_mail, with};
 use rectify::db::entities::{incident, outbox, report};
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 async fn submit(app: &TestApp, output: &str) -> (i64, String) {
     common::submit_form(app, &with(valid_form(), "output", output)).await
@@ -602,6 +602,7 @@ async fn every_workflow_step_through_the_page_and_the_reporter_follows() {
         // The reporter got the acknowledgement and the resolution notice, through the outbox
         // (beside them, the mail telling the engineer of the assignment).
         let kinds: Vec<String> = outbox::Entity::find()
+            .order_by_asc(outbox::Column::Id)
             .all(&app.db.conn)
             .await
             .unwrap()

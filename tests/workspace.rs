@@ -27,7 +27,7 @@ fn shows(page: &str, id: i64) -> bool {
     page.contains(&format!(">INC-{id}<"))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_search_box_finds_open_and_closed_incidents_every_way() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -140,7 +140,7 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_confirm_refusals_reload_and_unknown_incidents_are_staff_pages() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -228,7 +228,7 @@ async fn actions_confirm_refusals_reload_and_unknown_incidents_are_staff_pages()
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_pages_follow_the_members_language() {
     let app = TestApp::spawn(common::Backend::Sqlite).await;
     add_user(&app, "lead@example.com", "lead").await;
@@ -335,7 +335,7 @@ fn strip_tags(html: &str) -> String {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_view_sorts_filters_and_exports_what_it_shows() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
@@ -449,7 +449,7 @@ async fn the_list_view_sorts_filters_and_exports_what_it_shows() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_actions_apply_per_incident_and_say_what_was_refused() {
     use rectify::db::entities::{incident, incident_event};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -582,7 +582,7 @@ async fn bulk_actions_apply_per_incident_and_say_what_was_refused() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assignment_tells_the_assignee_in_their_language_grouped_not_when_self() {
     use common::smtp::SmtpServer;
     use rectify::config::MailTransport;
@@ -675,7 +675,7 @@ async fn assignment_tells_the_assignee_in_their_language_grouped_not_when_self()
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_give_an_incident_its_title_as_an_event() {
     use rectify::db::entities::incident_event;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -12,6 +12,8 @@ mod m20261202_000020_alert_mail;
 mod m20261202_000030_staff_search;
 mod m20261202_000040_ready_probe;
 mod m20261202_000050_retraining_loop;
+mod m20261202_000060_reporter_messages;
+mod m20261202_000061_attachments;
 
 pub struct Migrator;
 
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000030_staff_search::Migration),
             Box::new(m20261202_000040_ready_probe::Migration),
             Box::new(m20261202_000050_retraining_loop::Migration),
+            Box::new(m20261202_000060_reporter_messages::Migration),
+            Box::new(m20261202_000061_attachments::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! Storage: the connection (SQLite in WAL mode, or PostgreSQL), entities, and the queries the
 //! application needs, grouped by what they serve.
 
+pub mod appeals;
+pub mod attachments;
 pub mod audit;
 pub mod board;
 pub mod cases;
@@ -14,8 +16,10 @@ pub mod incident_page;
 pub mod incidents;
 pub mod intake;
 pub mod list;
+pub mod messages;
 pub mod outbox;
 mod raw;
+pub mod retention;
 pub mod search;
 pub mod status;
 pub mod storage;

@@ -9,6 +9,8 @@ use crate::domain::tracking_code::TrackingCode;
 use crate::domain::workflow::State;
 
 pub struct StatusView {
+    /// The report the tracking code names.
+    pub report_id: i64,
     /// The incident that now carries the report (after merges).
     pub incident_id: i64,
     pub received_at: DateTime<Utc>,
@@ -41,6 +43,7 @@ pub async fn lookup(db: &Db, code: &TrackingCode) -> Result<Option<StatusView>, 
             (State::Duplicate, Some(target)) => id = target,
             _ => {
                 return Ok(Some(StatusView {
+                    report_id: rep.id,
                     incident_id: id,
                     received_at: rep.received_at,
                     state,

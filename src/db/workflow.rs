@@ -400,7 +400,11 @@ pub async fn update_clocks<C: ConnectionTrait>(
                 if row.status == "running" {
                     let ends = stops || closing;
                     if ends {
-                        let end = ClockEnd::after(stops, without_work, now, c.due);
+                        // A rejection ends the work but is itself the feedback the complaint
+                        // clock promises: the reporter is told the decision with its reasons.
+                        let feedback =
+                            rule.name == COMPLAINT_CLOCK && kind == Some(ActionKind::Reject);
+                        let end = ClockEnd::after(stops, without_work && !feedback, now, c.due);
                         a.stopped_at = Set(Some(now));
                         a.status = Set(end.as_str().into());
                         a.stop_reason = Set(Some(action.to_owned()));
@@ -420,7 +424,12 @@ pub async fn update_clocks<C: ConnectionTrait>(
                         }
                         changed = true;
                     }
-                } else if kind == Some(ActionKind::Reopen) && deadlines::ended_by_closing(&row) {
+                } else if matches!(kind, Some(ActionKind::Reopen | ActionKind::GrantAppeal))
+                    && deadlines::ended_by_closing(&row)
+                    // Feedback given (the rejection's reasons) stays given: a reopen does not
+                    // take back what the reporter was told.
+                    && !(rule.name == COMPLAINT_CLOCK && row.status != "stopped")
+                {
                     // Legal clocks do not restart: the incident is open again against the
                     // deadline it always had.
                     a.stopped_at = Set(None);

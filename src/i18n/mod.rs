@@ -3,9 +3,11 @@
 //! (states, actions, roles, severities, clocks), and how instants are written.
 
 pub mod alert;
+pub mod dates;
 pub mod format;
 pub mod hardening;
 mod public;
+pub mod reporter;
 pub mod staff;
 pub mod words;
 

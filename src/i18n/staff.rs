@@ -385,10 +385,31 @@ pub fn field_label(kind: ActionKind, name: &str, locale: Locale) -> &'static str
         (Triage, "category") => pick(locale, "Specific risk", "具体风险类别"),
         (_, "category") => pick(locale, "Category", "类别"),
         (_, "severity") => pick(locale, "Severity", "严重程度"),
+        (UpholdAppeal, "reasons") => pick(
+            locale,
+            "Why the decision stands (the reporter reads this)",
+            "维持原决定的理由（举报人可见）",
+        ),
+        (GrantAppeal, "reasons") => pick(
+            locale,
+            "Why the incident reopens (the reporter reads this)",
+            "重新处理的理由（举报人可见）",
+        ),
         (_, "reasons") => pick(
             locale,
             "Statement of reasons (the reporter sees this)",
             "理由说明（举报人可见）",
+        ),
+        (_, "public_summary") => pick(
+            locale,
+            "Public summary for the reporters: what was done, in public terms, never internal notes (shown on the status page and mailed; meets the feedback clock)",
+            "给举报人的公开说明：以公开的措辞说明所做的处理，不含内部记录（显示在进度页面并发送邮件；满足反馈时限）",
+        ),
+        (MessageReporter, "report_id") => pick(locale, "To", "发给"),
+        (MessageReporter, "text") => pick(
+            locale,
+            "Message to the reporter (sent by mail and shown on the status page)",
+            "给举报人的消息（通过邮件发送并显示在进度页面）",
         ),
         (_, "target") => pick(locale, "Merge into incident number", "并入的事件编号"),
         (_, "filter_rule") => pick(locale, "Filter rule reference", "过滤规则编号"),

@@ -61,6 +61,18 @@ pub fn action(a: ActionKind, locale: Locale) -> &'static str {
             "并入被合并事件的举报",
         ),
         RecomputeClock => pick(locale, "Deadline recomputed", "期限已重新计算"),
+        MessageReporter => pick(locale, "Message to the reporter", "给举报人的消息"),
+        PublishSummary => pick(locale, "Public summary", "公开处理说明"),
+        ReporterReply => pick(locale, "Reporter replied", "举报人回复"),
+        Redact => pick(locale, "Personal data erased", "个人信息已删除"),
+        Appeal => pick(locale, "Decision contested (appeal)", "举报人提出申诉"),
+        UpholdAppeal => pick(
+            locale,
+            "Uphold the decision (appeal refused)",
+            "维持原决定（驳回申诉）",
+        ),
+        GrantAppeal => pick(locale, "Reopen on appeal", "申诉成立，重新处理"),
+        AttachEvidence => pick(locale, "Evidence attached", "附加证据"),
     }
 }
 

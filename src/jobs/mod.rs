@@ -3,5 +3,6 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod retention;
 pub mod retraining;
 pub mod sweep;

@@ -54,6 +54,8 @@ pub struct SweepReport {
     pub mails: Vec<Queued>,
     /// Clocks looked at (each had its next fire time at or before `now`).
     pub clocks: usize,
+    /// Reports whose personal data the retention policy erased (or would, in a dry run).
+    pub redacted: Vec<crate::db::retention::Due>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,9 @@ pub async fn sweep(
     if settings.escalation.daily_digest {
         send_digests(db, settings, now, dry_run, &mut report).await?;
     }
+    report.redacted = crate::jobs::retention::run(db, settings, now, dry_run)
+        .await
+        .map_err(|e| SweepError::Db(DbError::Setup(format!("retention: {e}"))))?;
     Ok(report)
 }
 
@@ -468,6 +473,7 @@ pub fn describe(report: &SweepReport, now: DateTime<Utc>, dry_run: bool) -> Stri
         report.mails.len(),
         if dry_run { "would be queued" } else { "queued" },
     );
+    out.push_str(&crate::jobs::retention::describe(&report.redacted, dry_run));
     for f in &report.fired {
         let _ = writeln!(
             out,

@@ -10,7 +10,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::error::{Kind, WebError};
-use super::public::{accept, limits};
+use super::public::limits;
 use super::{AppState, Lang};
 use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, ReportForm, validate};
@@ -20,6 +20,82 @@ pub const REPORTS_PATH: &str = "/api/v1/reports";
 
 pub fn router() -> Router<AppState> {
     Router::new().route(REPORTS_PATH, post(create_report))
+}
+
+/// `screenshots`: up to `attachments.max_images` base64 strings (a `data:image/...;base64,`
+/// prefix is allowed), each decoding to at most `attachments.max_image_bytes` of PNG, JPEG or
+/// WebP; re-encoded like the form's. Errors are (status, field error). The whole JSON body
+/// stays within `limits.max_body_bytes`, screenshots included (the API's body limit is a
+/// contract of its own; raise it to take larger screenshots this way).
+fn screenshots_from_json(
+    obj: &serde_json::Map<String, Value>,
+    s: &crate::config::Settings,
+    locale: Locale,
+) -> Result<Vec<crate::db::attachments::NewFile>, (StatusCode, Value)> {
+    use base64::Engine;
+    let rt = crate::i18n::reporter::reporter_texts(locale);
+    let err = |status, message: String| {
+        (
+            status,
+            json!({ "field": "screenshots", "message": message }),
+        )
+    };
+    let list = match obj.get("screenshots") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Must be a list of base64 strings.".into(),
+            ));
+        }
+    };
+    if list.len() > s.attachments.max_images {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rt.screenshot_too_many
+                .replace("{n}", &s.attachments.max_images.to_string()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let Some(text) = v.as_str() else {
+            return Err(err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Must be a list of base64 strings.".into(),
+            ));
+        };
+        let data = text.split_once(";base64,").map_or(text, |(_, d)| d).trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| {
+                err(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    rt.screenshot_not_image.into(),
+                )
+            })?;
+        if bytes.len() > s.attachments.max_image_bytes {
+            return Err(err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                rt.screenshot_too_large.replace(
+                    "{n}",
+                    &(s.attachments.max_image_bytes / (1024 * 1024)).to_string(),
+                ),
+            ));
+        }
+        let png = crate::media::reencode(&bytes).map_err(|_| {
+            err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rt.screenshot_not_image.into(),
+            )
+        })?;
+        out.push(crate::db::attachments::NewFile {
+            filename: format!("screenshot-{}.png", i + 1),
+            media_type: "image/png".into(),
+            bytes: png,
+        });
+    }
+    Ok(out)
 }
 
 const TEXT_FIELDS: [&str; 9] = [
@@ -120,11 +196,34 @@ async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) 
         Some(l) => l,
         None => lang.locale,
     };
+    let s = &state.settings;
+    let obj = std::sync::Arc::new(obj);
+    let images = {
+        let (obj, settings) = (obj.clone(), s.clone());
+        tokio::task::spawn_blocking(move || screenshots_from_json(&obj, &settings, locale))
+            .await
+            .unwrap_or_else(|_| {
+                Err((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "field": "screenshots", "message": "internal error" }),
+                ))
+            })
+    };
     let form = match form_from_json(&obj, locale) {
         Ok(f) => f,
-        Err(errors) => return unprocessable(errors),
+        Err(mut errors) => {
+            if let Err((_, e)) = images {
+                errors.push(e);
+            }
+            return unprocessable(errors);
+        }
     };
-    let s = &state.settings;
+    let images = match images {
+        Ok(i) => i,
+        Err((status, e)) => {
+            return (status, Json(json!({ "errors": [e] }))).into_response();
+        }
+    };
     let valid = match validate(&form, &s.taxonomy, limits(s)) {
         Ok(v) => v,
         Err(errors) => {
@@ -136,7 +235,7 @@ async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) 
             );
         }
     };
-    match accept(&state, valid, locale, Channel::Api).await {
+    match super::public::accept_with(&state, valid, locale, Channel::Api, images).await {
         Ok(code) => {
             let status_url = s.public_link(&format!("/status/{code}"));
             (

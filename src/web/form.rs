@@ -16,12 +16,35 @@ pub enum FormError {
     TooLarge,
 }
 
-/// What a form post carried: the report fields, the honeypot, and the chosen language.
+/// What a form post carried: the report fields, the honeypot, the chosen language, and any
+/// files (screenshots), each read no further than the per-file limit.
 #[derive(Debug, Default)]
 pub struct PostedReport {
     pub form: ReportForm,
     pub honeypot: bool,
     pub lang: Option<String>,
+    pub files: Vec<PostedFile>,
+    /// A file over the limit, or more files than allowed (the rest of the form was still read).
+    pub file_problem: Option<FileProblem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostedFile {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileProblem {
+    TooLarge,
+    TooMany,
+}
+
+/// How many files a form may carry and how large each may be.
+#[derive(Debug, Clone, Copy)]
+pub struct FileLimits {
+    pub max_files: usize,
+    pub max_bytes: usize,
 }
 
 impl PostedReport {
@@ -109,29 +132,51 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<PostedReport, FormError> {
     Ok(posted)
 }
 
-async fn parse_multipart(mut mp: Multipart) -> Result<PostedReport, FormError> {
+async fn parse_multipart(mut mp: Multipart, files: FileLimits) -> Result<PostedReport, FormError> {
+    let too_large = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            FormError::TooLarge
+        } else {
+            FormError::Malformed("malformed multipart body")
+        }
+    };
     let mut posted = PostedReport::default();
     loop {
-        let field = match mp.next_field().await {
+        let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(posted),
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(FormError::TooLarge);
-            }
-            Err(_) => return Err(FormError::Malformed("malformed multipart body")),
+            Err(e) => return Err(too_large(e)),
         };
         let name = field.name().unwrap_or("").to_string();
-        // Files are not part of the contract; skip them rather than read them into memory.
-        if field.file_name().is_some() {
+        if let Some(filename) = field.file_name().map(str::to_owned) {
+            // Read chunk by chunk, never past the per-file limit: a file over it is dropped
+            // (the rest of the body is still read, so every typed value comes back).
+            let mut bytes = Vec::new();
+            let mut over = false;
+            while let Some(chunk) = field.chunk().await.map_err(too_large)? {
+                if over {
+                    continue;
+                }
+                if bytes.len() + chunk.len() > files.max_bytes {
+                    over = true;
+                    bytes = Vec::new();
+                } else {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            if over {
+                posted.file_problem = Some(FileProblem::TooLarge);
+            } else if !bytes.is_empty() {
+                // A browser sends an empty part for a file input left empty.
+                if posted.files.len() >= files.max_files {
+                    posted.file_problem.get_or_insert(FileProblem::TooMany);
+                } else {
+                    posted.files.push(PostedFile { filename, bytes });
+                }
+            }
             continue;
         }
-        let bytes = match field.bytes().await {
-            Ok(b) => b,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(FormError::TooLarge);
-            }
-            Err(_) => return Err(FormError::Malformed("malformed multipart body")),
-        };
+        let bytes = field.bytes().await.map_err(too_large)?;
         let value = String::from_utf8(bytes.to_vec())
             .map_err(|_| FormError::Malformed("text is not valid UTF-8"))?;
         posted.set(&name, value);
@@ -139,7 +184,7 @@ async fn parse_multipart(mut mp: Multipart) -> Result<PostedReport, FormError> {
 }
 
 /// Reads either kind of form body.
-pub async fn read_report(req: Request) -> Result<PostedReport, FormError> {
+pub async fn read_report(req: Request, files: FileLimits) -> Result<PostedReport, FormError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -159,7 +204,7 @@ pub async fn read_report(req: Request) -> Result<PostedReport, FormError> {
         let mp = Multipart::from_request(req, &())
             .await
             .map_err(|_| FormError::Malformed("malformed multipart body"))?;
-        parse_multipart(mp).await
+        parse_multipart(mp, files).await
     } else {
         Err(FormError::Unsupported)
     }

@@ -8,6 +8,7 @@ pub mod machine;
 pub mod proxy;
 pub mod public;
 pub mod ratelimit;
+pub mod reply;
 pub mod request_log;
 pub mod retraining;
 pub mod security;
@@ -156,7 +157,10 @@ async fn remember_lang(req: Request, next: Next) -> Response {
 /// Refuses a flood of reports from one address with 429; other addresses are unaffected.
 async fn limit_intake(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH) {
+    // A reporter's reply is rate-limited like a report: both are the public writing to us.
+    let reply =
+        path.starts_with("/status/") && (path.ends_with("/reply") || path.ends_with("/appeal"));
+    if req.method() == Method::POST && (path == "/report" || path == api::REPORTS_PATH || reply) {
         let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>();
         let ip = security::client_ip(req.headers(), peer, &state.proxies);
         if !state.limiter.allow(ip, Instant::now()) {
@@ -182,8 +186,25 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // The report form: its route lifts the extractors' default limit, so the limit is set
+    // here on the body itself; a multipart form (screenshots) may carry every allowed file at
+    // its largest, any other body only the usual limit.
+    let report_form = req.method() == Method::POST && req.uri().path() == "/report";
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let with_files = report_form && multipart;
+    let evidence = req.method() == Method::POST
+        && req.uri().path().starts_with("/incidents/")
+        && req.uri().path().ends_with("/evidence");
     let limit = if retraining::takes_large_bodies(req.uri().path()) {
         state.settings.discovery.max_body_bytes
+    } else if with_files {
+        report_body_limit(&state.settings) as u64
+    } else if evidence {
+        (state.settings.attachments.max_evidence_bytes + 64 * 1024) as u64
     } else {
         state.settings.limits.max_body_bytes as u64
     };
@@ -199,7 +220,20 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
+    if report_form || evidence {
+        // A body without a declared length is cut here as it streams in.
+        let (parts, body) = req.into_parts();
+        let limited = http_body_util::Limited::new(body, limit as usize);
+        return next
+            .run(Request::from_parts(parts, axum::body::Body::new(limited)))
+            .await;
+    }
     next.run(req).await
+}
+
+/// The largest report form: the text limit plus every allowed screenshot at its largest.
+pub fn report_body_limit(s: &Settings) -> usize {
+    s.limits.max_body_bytes + s.attachments.max_images * s.attachments.max_image_bytes
 }
 
 async fn not_found(lang: Lang) -> WebError {

@@ -18,15 +18,30 @@ use crate::domain::locale::Locale;
 use crate::domain::report::{Channel, FieldError, Limits, ReportForm, validate};
 use crate::domain::stage::Stage;
 use crate::domain::tracking_code::TrackingCode;
-use crate::i18n::format::{local_deadline, local_time};
+use crate::i18n::dates::{reader_day, reader_deadline, reader_time};
+use crate::i18n::reporter::{ReporterTexts, reporter_texts};
 use crate::i18n::{Texts, problem_message, stage_name, texts};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/report", get(report_form).post(submit_report))
+        .route(
+            "/report",
+            get(report_form)
+                .post(submit_report)
+                // Screenshots: every allowed file at its largest, beside the text fields.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/status", get(status_lookup))
         .route("/status/{code}", get(status_page))
+        .route(
+            "/status/{code}/reply",
+            axum::routing::post(super::reply::reply),
+        )
+        .route(
+            "/status/{code}/appeal",
+            axum::routing::post(super::reply::appeal),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/staff.js", get(script))
 }
@@ -86,6 +101,8 @@ struct IndexPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     groups: Vec<(String, String)>,
     limit_text: String,
 }
@@ -115,6 +132,7 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
             t,
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
             groups,
             limit_text: limit_text(t, s),
         },
@@ -128,10 +146,16 @@ struct FormPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     form: ReportForm,
     errors: Vec<(&'static str, String)>,
     categories: Vec<(String, String, bool)>,
     limits: Limits,
+    /// How long contact details are kept (`retention.reporter_days`).
+    privacy: String,
+    rt: &'a ReporterTexts,
+    screenshots_help: String,
 }
 
 impl FormPage<'_> {
@@ -144,25 +168,54 @@ impl FormPage<'_> {
 }
 
 fn form_page(state: &AppState, lang: Lang, form: ReportForm, errors: &[FieldError]) -> Response {
-    let s = &state.settings;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    form_page_with(state, lang, form, errors, None, status)
+}
+
+/// The form with its errors, and a screenshots error (files cannot be sent back to a browser:
+/// the message asks for them again).
+fn form_page_with(
+    state: &AppState,
+    lang: Lang,
+    form: ReportForm,
+    errors: &[FieldError],
+    file_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let s = &state.settings;
+    let mut errors: Vec<(&'static str, String)> = errors
+        .iter()
+        .map(|e| (e.field, problem_message(lang.locale, &e.problem)))
+        .collect();
+    if let Some(m) = file_error {
+        errors.push(("screenshots", m));
+    }
     html(
         status,
         FormPage {
             t: texts(lang.locale),
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
             form,
-            errors: errors
-                .iter()
-                .map(|e| (e.field, problem_message(lang.locale, &e.problem)))
-                .collect(),
+            errors,
+            screenshots_help: reporter_texts(lang.locale)
+                .f_screenshots_help
+                .replace("{n}", &s.attachments.max_images.to_string())
+                .replace(
+                    "{mib}",
+                    &(s.attachments.max_image_bytes / (1024 * 1024)).to_string(),
+                ),
+            rt: reporter_texts(lang.locale),
             categories: s.taxonomy.options(lang.locale.is_zh()),
             limits: limits(s),
+            privacy: reporter_texts(lang.locale)
+                .privacy_notice
+                .replace("{n}", &s.retention.reporter_days.to_string()),
         },
         lang.locale,
     )
@@ -185,7 +238,11 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
     if security::is_cross_site(req.headers(), &public_origin(&s), host_of(req.headers())) {
         return WebError::page(Kind::Forbidden, lang.locale).into_response();
     }
-    let posted = match read_report(req).await {
+    let file_limits = super::form::FileLimits {
+        max_files: s.attachments.max_images,
+        max_bytes: s.attachments.max_image_bytes,
+    };
+    let mut posted = match read_report(req, file_limits).await {
         Ok(p) => p,
         Err(FormError::Unsupported) => {
             return WebError::page(Kind::Unsupported, lang.locale).into_response();
@@ -211,14 +268,104 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
         tracing::info!("honeypot submission dropped");
         return Redirect::to("/").into_response();
     }
-    let valid = match validate(&posted.form, &s.taxonomy, limits(&s)) {
-        Ok(v) => v,
-        Err(errors) => return form_page(&state, lang, posted.form, &errors),
+    // Screenshots: each within the limit, at most the allowed number, each an image by its
+    // content; decoded and re-encoded off the async threads.
+    let rt = reporter_texts(lang.locale);
+    let mib = s.attachments.max_image_bytes / (1024 * 1024);
+    let file_error = match posted.file_problem {
+        Some(super::form::FileProblem::TooLarge) => Some((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            rt.screenshot_too_large.replace("{n}", &mib.to_string()),
+        )),
+        Some(super::form::FileProblem::TooMany) => Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rt.screenshot_too_many
+                .replace("{n}", &s.attachments.max_images.to_string()),
+        )),
+        None => None,
     };
-    match accept(&state, valid, lang.locale, Channel::WebForm).await {
-        Ok(code) => Redirect::to(&format!("/status/{code}")).into_response(),
+    let files = std::mem::take(&mut posted.files);
+    let images = match file_error {
+        Some(e) => Err(e),
+        None => tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    crate::media::reencode(&f.bytes).map(|png| crate::db::attachments::NewFile {
+                        filename: format!("screenshot-{}.png", i + 1),
+                        media_type: "image/png".into(),
+                        bytes: png,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap_or(Err(crate::media::ImageError::Undecodable))
+        .map_err(|_| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rt.screenshot_not_image.to_owned(),
+            )
+        }),
+    };
+    let validated = validate(&posted.form, &s.taxonomy, limits(&s));
+    let (valid, images) = match (validated, images) {
+        (Ok(v), Ok(images)) => (v, images),
+        (validated, images) => {
+            let errors = validated.err().unwrap_or_default();
+            let (status, file_error) = match images {
+                Err((status, m)) => (status, Some(m)),
+                Ok(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            };
+            return form_page_with(&state, lang, posted.form, &errors, file_error, status);
+        }
+    };
+    match accept_with(&state, valid, lang.locale, Channel::WebForm, images).await {
+        // The status page opens once with the "received" confirmation: a short-lived cookie
+        // naming the code says so, leaving the status address itself as it always was.
+        Ok(code) => (
+            [(
+                header::SET_COOKIE,
+                format!(
+                    "{RECEIVED_COOKIE}={code}; Path=/status/; Max-Age=600; SameSite=Lax; HttpOnly"
+                ),
+            )],
+            Redirect::to(&format!("/status/{code}")),
+        )
+            .into_response(),
         Err(e) => WebError::internal(lang.locale, false, e).into_response(),
     }
+}
+
+/// [`accept`], then the report's screenshots (already re-encoded), stored by content beside it.
+pub async fn accept_with(
+    state: &AppState,
+    report: crate::domain::report::ValidReport,
+    locale: Locale,
+    channel: Channel,
+    images: Vec<crate::db::attachments::NewFile>,
+) -> Result<TrackingCode, anyhow::Error> {
+    let code = accept(state, report, locale, channel).await?;
+    if !images.is_empty() {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rep = crate::db::entities::report::Entity::find()
+            .filter(crate::db::entities::report::Column::TrackingCode.eq(code.as_str()))
+            .one(&state.db.conn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the report just stored is missing"))?;
+        let dir = state.settings.attachments.dir.clone();
+        crate::db::attachments::add_to_report(
+            &state.db,
+            &dir,
+            rep.id,
+            rep.incident_id,
+            &images,
+            crate::domain::audit::truncate_micros(Utc::now()),
+        )
+        .await?;
+    }
+    Ok(code)
 }
 
 /// Stores a valid report (with its acknowledgement mail) and answers once it is committed.
@@ -261,6 +408,8 @@ struct LookupPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
     code: String,
     error: Option<&'a str>,
 }
@@ -284,6 +433,7 @@ async fn status_lookup(
                 t,
                 q: lang.q(),
                 service: &state.settings.public.service_name,
+                footer: crate::mail::render::operator_line(&state.settings, lang.locale),
                 code: String::new(),
                 error: None,
             },
@@ -298,6 +448,7 @@ async fn status_lookup(
                 t,
                 q: lang.q(),
                 service: &state.settings.public.service_name,
+                footer: crate::mail::render::operator_line(&state.settings, lang.locale),
                 code: typed,
                 error: Some(t.bad_code),
             },
@@ -308,24 +459,64 @@ async fn status_lookup(
 
 #[derive(Template)]
 #[template(path = "status.html")]
-struct StatusPage<'a> {
+pub struct StatusPage<'a> {
     t: &'a Texts,
     q: String,
     service: &'a str,
+    /// The operator's name and contact (footer of every public page).
+    footer: String,
+    rt: &'a ReporterTexts,
     code: String,
+    /// Just submitted: the "received" confirmation.
+    received: bool,
+    /// A reply was just sent.
+    reply_sent: bool,
     stage_key: &'static str,
     stage_name: &'static str,
-    stage_index: usize,
-    stages: [&'static str; 4],
+    /// The path this report takes, each step with "done", "current" or "".
+    stages: Vec<(&'static str, &'static str)>,
+    /// What the current stage means.
+    stage_text: &'static str,
     rejection: Option<String>,
     resolved: bool,
-    received: String,
+    closed: bool,
+    /// What was done, in public terms (at "action taken" and after).
+    summary: Option<String>,
+    received_at: String,
     updated: String,
     feedback_due: String,
     /// The feedback clock's state, in the same words as the staff pages, with the provisional
     /// mark when its due instant rests on a provisional calendar year.
     feedback_state: String,
     limit_text: String,
+    messages: Vec<ThreadEntry>,
+    reply: String,
+    reply_error: Option<String>,
+    reply_max: usize,
+    /// The latest appeal: open (with its due instant) or decided.
+    appeal: Option<PublicAppeal>,
+    /// The appeal form, with the last day to use it, while the decision may be contested.
+    appeal_until: Option<String>,
+    /// The period for contesting has ended (a decision with no appeal).
+    appeal_closed: bool,
+    appeal_typed: String,
+    appeal_error: Option<String>,
+    appeal_sent: bool,
+}
+
+/// An appeal as the reporter sees it.
+pub struct PublicAppeal {
+    /// "You contested this decision… we will answer by …" while open.
+    pub open_text: Option<String>,
+    /// (granted, reasons) once decided.
+    pub decision: Option<(bool, String)>,
+}
+
+/// One message on the status page.
+pub struct ThreadEntry {
+    pub from_us: bool,
+    pub at: String,
+    pub body: String,
 }
 
 /// "met", "running · provisional deadline", "stopped (incident rejected)"…
@@ -357,45 +548,227 @@ async fn feedback_state(
     out
 }
 
+/// What the reply form brings back to the page: the confirmation, or the typed text with
+/// what is wrong with it.
+#[derive(Default)]
+pub struct ReplyState {
+    pub sent: bool,
+    pub typed: String,
+    pub error: Option<String>,
+    pub appeal_sent: bool,
+    pub appeal_typed: String,
+    pub appeal_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    received: Option<String>,
+    sent: Option<String>,
+    appealed: Option<String>,
+}
+
+const RECEIVED_COOKIE: &str = "rectify_received";
+
+/// Whether the request carries the "just received" cookie for this code.
+fn just_received(headers: &HeaderMap, code: &TrackingCode) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(RECEIVED_COOKIE)?.strip_prefix('='))
+        .any(|v| TrackingCode::parse(v).is_ok_and(|v| v == *code))
+}
+
 async fn status_page(
     State(state): State<AppState>,
     lang: Lang,
     Path(code): Path<String>,
+    Query(query): Query<StatusQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(code) = TrackingCode::parse(&code) else {
         return WebError::page(Kind::NotFound, lang.locale).into_response();
     };
-    let view = match crate::db::status::lookup(&state.db, &code).await {
+    let reply = ReplyState {
+        sent: query.sent.is_some(),
+        appeal_sent: query.appealed.is_some(),
+        ..Default::default()
+    };
+    let received = query.received.is_some() || just_received(&headers, &code);
+    let mut resp = render_status(&state, lang, &code, received, reply, StatusCode::OK).await;
+    if received
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+            "{RECEIVED_COOKIE}=; Path=/status/; Max-Age=0; SameSite=Lax; HttpOnly"
+        ))
+    {
+        // Shown once: a reload is the ordinary status page.
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The status page of `code`: stage, what it means, the decision or what was done, the
+/// feedback promise while one is owed, and the messages with a reply form.
+pub async fn render_status(
+    state: &AppState,
+    lang: Lang,
+    code: &TrackingCode,
+    received: bool,
+    reply: ReplyState,
+    status: StatusCode,
+) -> Response {
+    let view = match crate::db::status::lookup(&state.db, code).await {
         Ok(Some(v)) => v,
         Ok(None) => return WebError::page(Kind::NotFound, lang.locale).into_response(),
         Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
     };
     let s = &state.settings;
     let t = texts(lang.locale);
+    let rt = reporter_texts(lang.locale);
     let stage = Stage::of(view.state);
     let zone = s.public.time_zone;
-    let feedback_state = feedback_state(&state, &view, lang.locale).await;
+    let feedback_state = feedback_state(state, &view, lang.locale).await;
+    let rejected = view.rejection_reasons.is_some();
+    let closed = stage == Stage::Closed;
+    let stages: Vec<(&'static str, &'static str)> = if rejected {
+        rt.rejected_stages
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, if i == 2 { "current" } else { "done" }))
+            .collect()
+    } else {
+        t.stages
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let class = match i.cmp(&stage.index()) {
+                    std::cmp::Ordering::Less => "done",
+                    std::cmp::Ordering::Equal => "current",
+                    std::cmp::Ordering::Greater => "",
+                };
+                (*n, class)
+            })
+            .collect()
+    };
+    let summary = if matches!(stage, Stage::ActionTaken | Stage::Closed) && !rejected {
+        match crate::db::messages::public_summary(&state.db, view.incident_id).await {
+            Ok(s) => s,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        }
+    } else {
+        None
+    };
+    let messages = match crate::db::messages::for_report(&state.db, view.report_id).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|m| ThreadEntry {
+                from_us: m.direction == crate::db::messages::FROM_STAFF,
+                at: reader_time(m.created_at, zone, lang.locale),
+                body: if m.redacted_at.is_some() {
+                    rt.reply_redacted.to_owned()
+                } else {
+                    m.body
+                },
+            })
+            .collect(),
+        Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+    };
+    let (appeal, appeal_until, appeal_closed) =
+        match appeal_parts(state, code, &view, lang.locale).await {
+            Ok(v) => v,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        };
     html(
-        StatusCode::OK,
+        status,
         StatusPage {
             t,
             q: lang.q(),
             service: &s.public.service_name,
+            footer: crate::mail::render::operator_line(s, lang.locale),
+            rt,
+            appeal,
+            appeal_until,
+            appeal_closed,
+            appeal_typed: reply.appeal_typed,
+            appeal_error: reply.appeal_error,
+            appeal_sent: reply.appeal_sent,
             code: code.to_string(),
-            stage_key: stage.as_str(),
-            stage_name: stage_name(lang.locale, stage),
-            stage_index: stage.index(),
-            stages: t.stages,
+            received,
+            reply_sent: reply.sent,
+            stage_key: if rejected { "rejected" } else { stage.as_str() },
+            stage_name: if rejected {
+                rt.rejected_stages[2]
+            } else {
+                stage_name(lang.locale, stage)
+            },
+            stages,
+            stage_text: if rejected {
+                rt.stage_texts[4]
+            } else {
+                rt.stage_texts[stage.index()]
+            },
             rejection: view.rejection_reasons.clone(),
             resolved: view.state == crate::domain::workflow::State::Resolved,
-            received: local_time(view.received_at, zone, lang.locale),
-            updated: local_time(view.updated_at, zone, lang.locale),
+            closed,
+            summary,
+            received_at: reader_time(view.received_at, zone, lang.locale),
+            updated: reader_time(view.updated_at, zone, lang.locale),
             feedback_due: feedback_due(s, view.received_at)
-                .map(|d| local_deadline(d, zone, lang.locale))
+                .map(|d| reader_deadline(d, zone, lang.locale))
                 .unwrap_or_default(),
             feedback_state,
             limit_text: limit_text(t, s),
+            messages,
+            reply: reply.typed,
+            reply_error: reply.error,
+            reply_max: s.public.reply_chars,
         },
         lang.locale,
     )
+}
+
+/// The status page's appeal parts: the latest appeal, the form's last day while the decision
+/// may be contested, and whether the period has ended.
+async fn appeal_parts(
+    state: &AppState,
+    code: &TrackingCode,
+    view: &crate::db::status::StatusView,
+    locale: Locale,
+) -> Result<(Option<PublicAppeal>, Option<String>, bool), crate::db::DbError> {
+    use crate::db::appeals;
+    let s = &state.settings;
+    let zone = s.public.time_zone;
+    let rt = reporter_texts(locale);
+    let conn = &state.db.conn;
+    let appeal = appeals::latest(conn, view.incident_id)
+        .await?
+        .map(|a| PublicAppeal {
+            open_text: a.decision.is_none().then(|| {
+                rt.appeal_open.replace(
+                    "{due}",
+                    &a.due_at
+                        .map(|d| reader_deadline(d, zone, locale))
+                        .unwrap_or_default(),
+                )
+            }),
+            decision: a
+                .decision
+                .map(|(action, reasons, _)| (action == "grant_appeal", reasons)),
+        });
+    let now = Utc::now();
+    let days = s.public.appeal_days;
+    let (until, closed) = match appeals::may_appeal(conn, code, now, days).await? {
+        Ok((_, _, d)) => (
+            Some(reader_day(
+                d.at + chrono::Duration::days(i64::from(days)),
+                zone,
+                locale,
+            )),
+            false,
+        ),
+        Err(appeals::NotNow::TooLate) => (None, true),
+        Err(_) => (None, false),
+    };
+    Ok((appeal, until, closed))
 }

@@ -329,7 +329,7 @@ fn resolved_mail(state: &AppState) -> impl Fn(&Incident, &[Reporter]) -> Vec<Mai
                     &state.settings,
                     locale,
                     r,
-                    &crate::mail::render::Outcome::Resolved,
+                    &crate::mail::render::Outcome::Resolved(None),
                 )
                 .map_err(|e| tracing::error!(error = %e, "rendering an outcome mail failed"))
                 .ok()

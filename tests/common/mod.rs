@@ -113,6 +113,7 @@ pub fn test_settings(db: &TestDb) -> Settings {
     s.database.url = db.url.clone();
     s.mail.transport = MailTransport::File;
     s.mail.dir = db.dir().join("mail");
+    s.attachments.dir = db.dir().join("attachments");
     s.mail.deliver_interval_secs = 1;
     s
 }

@@ -48,12 +48,20 @@ pub enum ActionKind {
     AddReport,
     Absorb,
     RecomputeClock,
+    MessageReporter,
+    PublishSummary,
+    ReporterReply,
+    Redact,
+    Appeal,
+    UpholdAppeal,
+    GrantAppeal,
+    AttachEvidence,
 }
 
 impl ActionKind {
     /// In the order an incident page offers them: the workflow's path first, then corrections,
     /// the legal side, comments; the system's own actions last.
-    pub const ALL: [ActionKind; 27] = [
+    pub const ALL: [ActionKind; 35] = [
         ActionKind::Triage,
         ActionKind::Contain,
         ActionKind::PlanFix,
@@ -81,6 +89,14 @@ impl ActionKind {
         ActionKind::AddReport,
         ActionKind::Absorb,
         ActionKind::RecomputeClock,
+        ActionKind::MessageReporter,
+        ActionKind::PublishSummary,
+        ActionKind::ReporterReply,
+        ActionKind::Redact,
+        ActionKind::Appeal,
+        ActionKind::UpholdAppeal,
+        ActionKind::GrantAppeal,
+        ActionKind::AttachEvidence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +128,14 @@ impl ActionKind {
             ActionKind::AddReport => "add_report",
             ActionKind::Absorb => "absorb",
             ActionKind::RecomputeClock => "recompute_clock",
+            ActionKind::MessageReporter => "message_reporter",
+            ActionKind::PublishSummary => "publish_summary",
+            ActionKind::ReporterReply => "reporter_reply",
+            ActionKind::Redact => "redact",
+            ActionKind::Appeal => "appeal",
+            ActionKind::UpholdAppeal => "uphold_appeal",
+            ActionKind::GrantAppeal => "grant_appeal",
+            ActionKind::AttachEvidence => "attach_evidence",
         }
     }
 
@@ -125,6 +149,9 @@ impl ActionKind {
                 | ActionKind::Absorb
                 | ActionKind::RecomputeClock
                 | ActionKind::RecordVerification
+                | ActionKind::ReporterReply
+                | ActionKind::Redact
+                | ActionKind::Appeal
         )
     }
 
@@ -153,6 +180,7 @@ impl ActionKind {
                 | Reject
                 | Merge
                 | Open
+                | GrantAppeal
         )
     }
 
@@ -186,6 +214,14 @@ impl ActionKind {
             ActionKind::AddReport => "Report added",
             ActionKind::Absorb => "Merged incident's reports added",
             ActionKind::RecomputeClock => "Deadline recomputed",
+            ActionKind::MessageReporter => "Message to the reporter",
+            ActionKind::PublishSummary => "Public summary",
+            ActionKind::ReporterReply => "Reporter replied",
+            ActionKind::Redact => "Personal data erased",
+            ActionKind::Appeal => "Decision contested (appeal)",
+            ActionKind::UpholdAppeal => "Uphold the decision (appeal refused)",
+            ActionKind::GrantAppeal => "Reopen on appeal",
+            ActionKind::AttachEvidence => "Evidence attached",
         }
     }
 
@@ -219,6 +255,14 @@ impl ActionKind {
             ActionKind::AddReport => "add a report to an incident",
             ActionKind::Absorb => "move a merged incident's reports",
             ActionKind::RecomputeClock => "recompute a deadline",
+            ActionKind::MessageReporter => "send a message to a reporter",
+            ActionKind::PublishSummary => "publish what was done for the reporters",
+            ActionKind::ReporterReply => "record a reporter's reply",
+            ActionKind::Redact => "erase a reporter's personal data",
+            ActionKind::Appeal => "contest a decision",
+            ActionKind::UpholdAppeal => "uphold a contested decision",
+            ActionKind::GrantAppeal => "reopen an incident on appeal",
+            ActionKind::AttachEvidence => "attach evidence to an incident",
         }
     }
 }
@@ -413,6 +457,68 @@ pub enum Action {
         /// Whether the new due instant still rests on a provisional year.
         provisional: bool,
     },
+    /// Staff → reporter: shown on the status page and mailed, in each reporter's language.
+    /// `report_id: None` is every reporter of the incident. The text is what reporters read,
+    /// so the chain covers it.
+    MessageReporter {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_id: Option<i64>,
+        text: String,
+    },
+    /// What was done, in public terms (never internal notes): the status page shows the latest
+    /// one at "action taken" and "closed", and reporters are mailed it.
+    PublishSummary {
+        text: String,
+    },
+    /// System: a reporter answered on their status page. The text is personal data the
+    /// retention policy erases, so the chain covers its SHA-256 and the text lives beside it.
+    ReporterReply {
+        report_id: i64,
+        message_id: i64,
+        sha256: String,
+    },
+    /// System: the retention policy erased a report's personal data (name, email, reply texts).
+    /// The chain covers the SHA-256 of what was erased, never the content itself, so it still
+    /// verifies and still proves what was there.
+    Redact {
+        report_id: i64,
+        sha256: String,
+        fields: Vec<String>,
+    },
+    /// A reporter contests the decision that closed the incident (DSA Art. 20). The reasons are
+    /// the reporter's text, kept beside the event (the chain covers their SHA-256); the event
+    /// names the contested decision and who took it, so someone else decides the appeal.
+    Appeal {
+        report_id: i64,
+        message_id: i64,
+        sha256: String,
+        contested: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
+    /// The appeal is refused: the decision stands, with reasons the reporter reads.
+    /// `contested_by` is filled in by the caller from the open appeal (like a merge target's
+    /// state), so the engine can refuse a self-review.
+    UpholdAppeal {
+        reasons: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
+    /// The appeal succeeds: the incident reopens (as `reopen` does), with reasons.
+    GrantAppeal {
+        reasons: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contested_by: Option<i64>,
+    },
+    /// A file staff attached as evidence (evaluation results, the filter rule's proof): the
+    /// chain covers its SHA-256, so the file cannot be swapped unnoticed.
+    AttachEvidence {
+        attachment_id: i64,
+        sha256: String,
+        filename: String,
+        media_type: String,
+        size: i64,
+    },
     /// System: the other side of a merge: the merged incident's reports, and the instant of its
     /// first report, move here (the earlier first report wins).
     Absorb {
@@ -453,6 +559,14 @@ impl Action {
             Action::AddReport { .. } => ActionKind::AddReport,
             Action::Absorb { .. } => ActionKind::Absorb,
             Action::RecomputeClock { .. } => ActionKind::RecomputeClock,
+            Action::MessageReporter { .. } => ActionKind::MessageReporter,
+            Action::PublishSummary { .. } => ActionKind::PublishSummary,
+            Action::ReporterReply { .. } => ActionKind::ReporterReply,
+            Action::Redact { .. } => ActionKind::Redact,
+            Action::Appeal { .. } => ActionKind::Appeal,
+            Action::UpholdAppeal { .. } => ActionKind::UpholdAppeal,
+            Action::GrantAppeal { .. } => ActionKind::GrantAppeal,
+            Action::AttachEvidence { .. } => ActionKind::AttachEvidence,
         }
     }
 
@@ -670,6 +784,71 @@ impl Action {
             Action::AddReport { report_id } => Action::AddReport {
                 report_id: positive("report_id", *report_id)?,
             },
+            Action::MessageReporter { report_id, text } => Action::MessageReporter {
+                report_id: report_id.map(|id| positive("report_id", id)).transpose()?,
+                text: required("text", text)?,
+            },
+            Action::PublishSummary { text } => Action::PublishSummary {
+                text: required("text", text)?,
+            },
+            Action::Appeal {
+                report_id,
+                message_id,
+                sha256,
+                contested,
+                contested_by,
+            } => Action::Appeal {
+                report_id: positive("report_id", *report_id)?,
+                message_id: positive("message_id", *message_id)?,
+                sha256: required("sha256", sha256)?,
+                contested: required("contested", contested)?,
+                contested_by: *contested_by,
+            },
+            Action::UpholdAppeal {
+                reasons,
+                contested_by,
+            } => Action::UpholdAppeal {
+                reasons: required("reasons", reasons)?,
+                contested_by: *contested_by,
+            },
+            Action::GrantAppeal {
+                reasons,
+                contested_by,
+            } => Action::GrantAppeal {
+                reasons: required("reasons", reasons)?,
+                contested_by: *contested_by,
+            },
+            Action::AttachEvidence {
+                attachment_id,
+                sha256,
+                filename,
+                media_type,
+                size,
+            } => Action::AttachEvidence {
+                attachment_id: positive("attachment_id", *attachment_id)?,
+                sha256: required("sha256", sha256)?,
+                filename: required("filename", filename)?,
+                media_type: required("media_type", media_type)?,
+                size: *size,
+            },
+            Action::Redact {
+                report_id,
+                sha256,
+                fields,
+            } => Action::Redact {
+                report_id: positive("report_id", *report_id)?,
+                sha256: required("sha256", sha256)?,
+                fields: fields.clone(),
+            },
+            Action::ReporterReply {
+                report_id,
+                message_id,
+                sha256,
+            } => Action::ReporterReply {
+                report_id: positive("report_id", *report_id)?,
+                message_id: positive("message_id", *message_id)?,
+                sha256: required("sha256", sha256)?,
+            },
             Action::Absorb {
                 from_incident,
                 reports,
@@ -707,7 +886,10 @@ impl Action {
             | ActionKind::AddReport
             | ActionKind::Absorb
             | ActionKind::RecomputeClock
-            | ActionKind::RecordVerification => {
+            | ActionKind::RecordVerification
+            | ActionKind::ReporterReply
+            | ActionKind::Redact
+            | ActionKind::Appeal => {
                 return Err(Refusal::NotPermitted {
                     action: kind,
                     role: None,
@@ -769,6 +951,33 @@ impl Action {
             },
             ActionKind::Comment => Action::Comment {
                 text: form.text("text")?,
+            },
+            // Blank or "all": every reporter of the incident.
+            ActionKind::MessageReporter => Action::MessageReporter {
+                report_id: match form.raw("report_id") {
+                    "" | "all" => None,
+                    _ => Some(form.id("report_id")?),
+                },
+                text: form.text("text")?,
+            },
+            ActionKind::PublishSummary => Action::PublishSummary {
+                text: form.text("public_summary")?,
+            },
+            ActionKind::UpholdAppeal => Action::UpholdAppeal {
+                reasons: form.text("reasons")?,
+                contested_by: None,
+            },
+            // Written by the upload, which stores the file first; the form names what it stored.
+            ActionKind::AttachEvidence => Action::AttachEvidence {
+                attachment_id: form.id("attachment_id")?,
+                sha256: form.text("sha256")?,
+                filename: form.text("filename")?,
+                media_type: form.text("media_type")?,
+                size: form.id("size")?,
+            },
+            ActionKind::GrantAppeal => Action::GrantAppeal {
+                reasons: form.text("reasons")?,
+                contested_by: None,
             },
             ActionKind::AddCase => Action::AddCase {
                 case_id: form.id("case_id")?,

@@ -250,6 +250,18 @@ pub fn apply(
     };
     let action = action.normalized()?;
     check_against(incident, &action)?;
+    // Separation of duties (DSA Art. 20): an appeal is decided by someone other than the
+    // person who took the contested decision.
+    if let Action::UpholdAppeal { contested_by, .. } | Action::GrantAppeal { contested_by, .. } =
+        &action
+        && contested_by.is_some()
+        && *contested_by == actor.user_id
+    {
+        return Err(Refusal::Invalid {
+            field: "appeal",
+            reason: "an appeal is decided by someone other than the person who took the contested decision".into(),
+        });
+    }
     Ok(NewEvent {
         action: action.name().to_owned(),
         actor: actor.label.clone(),
@@ -543,7 +555,14 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         | Action::AddCase { .. }
         | Action::EditCase { .. }
         | Action::RetireCase { .. }
-        | Action::RecordVerification { .. } => {}
+        | Action::RecordVerification { .. }
+        | Action::MessageReporter { .. }
+        | Action::PublishSummary { .. }
+        | Action::ReporterReply { .. }
+        | Action::Redact { .. }
+        | Action::Appeal { .. }
+        | Action::UpholdAppeal { .. }
+        | Action::AttachEvidence { .. } => {}
         Action::AddReport { .. } => next.report_count += 1,
         Action::Absorb {
             reports,
@@ -590,7 +609,7 @@ fn fold(before: Option<&Incident>, id: i64, action: &Action, event: &NewEvent) -
         }
         Action::VerifyPass { .. } => next.resolved_at = Some(at),
         Action::VerifyFail { .. } => next.candidate_model_version = None,
-        Action::Reopen { .. } => {
+        Action::Reopen { .. } | Action::GrantAppeal { .. } => {
             next.resolved_at = None;
             next.rejection_reasons = None;
         }

@@ -18,7 +18,9 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         // Regression cases are the people's who read the reports and who build the fix.
         Role::Triager => matches!(
             action,
-            Triage
+            AttachEvidence
+                | MessageReporter
+                | Triage
                 | Reject
                 | Merge
                 | Assign
@@ -33,7 +35,9 @@ pub fn may(role: Role, action: ActionKind) -> bool {
         ),
         Role::Engineer => matches!(
             action,
-            Contain
+            AttachEvidence
+                | PublishSummary
+                | Contain
                 | PlanFix
                 | StartRetraining
                 | SubmitForVerification
@@ -50,14 +54,28 @@ pub fn may(role: Role, action: ActionKind) -> bool {
                 || may(Role::Engineer, action)
                 || matches!(
                     action,
-                    VerifyPass | VerifyFail | Reopen | SetEvidenceHold | SetSerious
+                    VerifyPass
+                        | VerifyFail
+                        | Reopen
+                        | SetEvidenceHold
+                        | SetSerious
+                        | UpholdAppeal
+                        | GrantAppeal
                 )
         }
         // Compliance handles the reporter-facing and authority-facing side: rejections and
         // their appeals (reopen), serious-incident designation and the authority report.
         Role::Compliance => matches!(
             action,
-            Reject | SetEvidenceHold | SetSerious | RecordAuthorityReport | Comment | Reopen
+            Reject
+                | SetEvidenceHold
+                | SetSerious
+                | RecordAuthorityReport
+                | Comment
+                | Reopen
+                | MessageReporter
+                | PublishSummary
+                | AttachEvidence
         ),
         Role::Admin => true,
     }
@@ -117,6 +135,28 @@ pub fn next_state(action: ActionKind, state: State, ever_triaged: bool) -> Optio
         // A better title helps find a closed incident too (a duplicate is found through the
         // incident it was merged into).
         (SetTitle, s) if s != Duplicate => s,
+        // Talking with reporters goes on after the decision (questions about it, an appeal);
+        // a duplicate's reporters are the target's now.
+        (MessageReporter, s) if s != Duplicate => s,
+        // A reporter's reply lands on the incident that now carries the report, whatever its state.
+        (ReporterReply, s) => s,
+        // Erasure under the retention policy happens to closed incidents (and whatever the
+        // state: it is the law's, not the workflow's).
+        (Redact, s) => s,
+        // Evidence is kept whatever the state (a duplicate has no life of its own).
+        (AttachEvidence, s) if s != Duplicate => s,
+        // An appeal contests the decision that closed the incident; a lead decides it.
+        (Appeal | UpholdAppeal, s @ (Rejected | Resolved)) => s,
+        (GrantAppeal, Resolved) => Triaged,
+        (GrantAppeal, Rejected) => {
+            if ever_triaged {
+                Triaged
+            } else {
+                New
+            }
+        }
+        // What was done, once something was: from containment on.
+        (PublishSummary, Contained | FixPlanned | Retraining | Verifying | Resolved) => state,
         // A deadline moved by a calendar change is recorded whatever the state.
         (RecomputeClock, s) => s,
         // Changing what is being worked on only makes sense while it is being worked on;

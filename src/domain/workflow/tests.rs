@@ -186,6 +186,8 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                MessageReporter,
+                AttachEvidence,
             ],
         ),
         (
@@ -200,6 +202,8 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                PublishSummary,
+                AttachEvidence,
             ],
         ),
         (
@@ -226,6 +230,11 @@ fn role_table() {
                 AddCase,
                 EditCase,
                 RetireCase,
+                MessageReporter,
+                PublishSummary,
+                UpholdAppeal,
+                GrantAppeal,
+                AttachEvidence,
             ],
         ),
         (
@@ -237,6 +246,9 @@ fn role_table() {
                 RecordAuthorityReport,
                 Comment,
                 Reopen,
+                MessageReporter,
+                PublishSummary,
+                AttachEvidence,
             ],
         ),
     ];
@@ -318,12 +330,21 @@ fn available_actions_follow_role_and_state() {
             Comment,
             AddCase,
             EditCase,
-            RetireCase
+            RetireCase,
+            MessageReporter,
+            AttachEvidence
         ]
     );
     assert_eq!(
         available_actions(&new, Role::Engineer),
-        vec![Assign, Comment, AddCase, EditCase, RetireCase]
+        vec![
+            Assign,
+            Comment,
+            AddCase,
+            EditCase,
+            RetireCase,
+            AttachEvidence
+        ]
     );
     assert_eq!(
         available_actions(&new, Role::Compliance),
@@ -332,7 +353,9 @@ fn available_actions_follow_role_and_state() {
             SetSerious,
             SetEvidenceHold,
             RecordAuthorityReport,
-            Comment
+            Comment,
+            MessageReporter,
+            AttachEvidence
         ]
     );
     let verifying = incident_in(State::Verifying);
@@ -350,7 +373,10 @@ fn available_actions_follow_role_and_state() {
             Comment,
             AddCase,
             EditCase,
-            RetireCase
+            RetireCase,
+            MessageReporter,
+            PublishSummary,
+            AttachEvidence
         ]
     );
     let duplicate = incident_in(State::Duplicate);
@@ -1131,6 +1157,12 @@ fn forms_map_to_actions() {
         ("title", "a better title"),
         ("report_id", "4"),
         ("new_incident_id", "5"),
+        ("public_summary", "s"),
+        ("attachment_id", "7"),
+        ("sha256", "ab"),
+        ("filename", "f.csv"),
+        ("media_type", "text/plain"),
+        ("size", "3"),
     ]);
     for kind in ActionKind::ALL {
         let parsed = Action::from_form(kind.as_str(), &all_fields);
@@ -1429,6 +1461,43 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             calendar: text(1),
             change: text(2),
             provisional: seed[0].is_multiple_of(2),
+        },
+        ActionKind::MessageReporter => Action::MessageReporter {
+            report_id: seed[1].is_multiple_of(2).then(|| id(0)),
+            text: text(0),
+        },
+        ActionKind::PublishSummary => Action::PublishSummary { text: text(0) },
+        ActionKind::ReporterReply => Action::ReporterReply {
+            report_id: id(0),
+            message_id: id(1),
+            sha256: text(2),
+        },
+        ActionKind::Redact => Action::Redact {
+            report_id: id(0),
+            sha256: text(1),
+            fields: vec![text(2)],
+        },
+        ActionKind::Appeal => Action::Appeal {
+            report_id: id(0),
+            message_id: id(1),
+            sha256: text(2),
+            contested: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::UpholdAppeal => Action::UpholdAppeal {
+            reasons: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::GrantAppeal => Action::GrantAppeal {
+            reasons: text(0),
+            contested_by: seed[1].is_multiple_of(2).then(|| id(2)),
+        },
+        ActionKind::AttachEvidence => Action::AttachEvidence {
+            attachment_id: id(0),
+            sha256: text(1),
+            filename: text(2),
+            media_type: text(0),
+            size: id(1),
         },
     }
 }

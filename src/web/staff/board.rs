@@ -52,6 +52,8 @@ pub struct CardView {
     pub provisional: String,
     /// Serious incident, evidence hold: (css key, words).
     pub flags: Vec<(&'static str, String)>,
+    /// A reporter replied and nobody has opened the incident since.
+    pub unread_reply: bool,
 }
 
 pub struct ColumnView {
@@ -216,6 +218,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
         let provisional =
             crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
+        let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
@@ -254,6 +257,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                         .unwrap_or_default(),
                     provisional: super::deadlines::card_mark(provisional.get(&c.id), l),
                     flags,
+                    unread_reply: unread.contains(&c.id),
                 }
             })
             .collect::<Vec<_>>();

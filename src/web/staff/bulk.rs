@@ -151,7 +151,7 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
         }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
-    let mails = super::incident::outcome_mails(&state, kind);
+    let mails = super::incident::outcome_mails(&state, kind, None);
     let tell = match super::notify::assignee_to_tell(&state, &staff, &action).await {
         Ok(t) => t,
         Err(e) => return WebError::internal(l, false, e).into_response(),

@@ -30,6 +30,8 @@ struct IncidentPage<'a> {
     retraining: super::retraining::RetrainingView,
     /// The clocks partial reads `deadlines` by that name.
     deadlines: super::deadlines::DeadlinesView,
+    /// Messages with the reporters and the public summary (its own partial and view model).
+    reporter: super::reporter::ReporterView,
 }
 
 #[derive(Template)]
@@ -72,8 +74,12 @@ async fn load_page(
     let retraining = super::retraining::view(state, staff, &domain)
         .await
         .map_err(|e| internal(&e))?;
+    let now = Utc::now();
+    let reporter = super::reporter::view(state, id, &rec.reports, now)
+        .await
+        .map_err(|e| internal(&e))?;
     let (p, deadlines) =
-        incident_view::build(state, staff, rec, &domain, refused, done, Utc::now());
+        incident_view::build(state, staff, rec, &domain, refused, done, &reporter, now);
     let status = if p.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -85,6 +91,7 @@ async fn load_page(
         p,
         retraining,
         deadlines,
+        reporter,
     };
     let html = page.render().map_err(|e| internal(&e))?;
     Ok((status, Html(html)).into_response())
@@ -133,13 +140,21 @@ pub async fn act_get(Path(id): Path<String>) -> Response {
 pub(super) fn outcome_mails(
     state: &AppState,
     kind: ActionKind,
+    summary: Option<String>,
 ) -> impl Fn(&Incident, &[Reporter]) -> Vec<Mail> + Sync + '_ {
+    use crate::mail::render::Outcome;
     move |inc, reporters| {
-        let outcome = match kind {
-            ActionKind::Reject => crate::mail::render::Outcome::Rejected(
-                inc.rejection_reasons.clone().unwrap_or_default(),
-            ),
-            ActionKind::VerifyPass => crate::mail::render::Outcome::Resolved,
+        let outcome = match (kind, &summary) {
+            (ActionKind::Reject, _) => {
+                Outcome::Rejected(inc.rejection_reasons.clone().unwrap_or_default())
+            }
+            (ActionKind::VerifyPass, s) => Outcome::Resolved(s.clone()),
+            (ActionKind::PublishSummary, Some(s))
+                if inc.state == crate::domain::workflow::State::Resolved =>
+            {
+                Outcome::Resolved(Some(s.clone()))
+            }
+            (ActionKind::PublishSummary, Some(s)) => Outcome::ActionTaken(s.clone()),
             _ => return Vec::new(),
         };
         reporters
@@ -275,21 +290,86 @@ pub async fn act(
         Ok(t) => t,
         Err(e) => return WebError::internal(staff.locale, false, e).into_response(),
     };
-    let outcome = outcome_mails(&state, kind);
-    // The assignee's mail is written by the same transaction as the event.
-    let mails = |inc: &Incident, reporters: &[Reporter]| {
-        let mut all = outcome(inc, reporters);
-        if let Some(to) = &tell {
-            all.extend(super::notify::mail(
-                &state,
-                &staff,
-                to,
-                &[(inc.id, inc.title.clone())],
-            ));
+    let summary = fields
+        .get("public_summary")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let now = Utc::now();
+    let policy = &state.settings.deadlines;
+    let seen = Some(seen_version);
+    let done: Result<(), ActError> = match (&action, summary) {
+        (Action::MessageReporter { report_id, text }, _) => {
+            let render = |to: &crate::db::messages::Recipient, text: &str| {
+                let locale = Locale::parse(&to.locale).unwrap_or_default();
+                crate::mail::render::message(
+                    &state.settings,
+                    locale,
+                    to.email.as_deref()?,
+                    &to.tracking_code,
+                    text,
+                )
+                .map_err(|e| tracing::error!(error = %e, "rendering a message mail failed"))
+                .ok()
+            };
+            crate::db::messages::send(
+                &state.db, policy, id, seen, *report_id, text, &actor, now, &render,
+            )
+            .await
+            .map(|_| ())
         }
-        all
+        (Action::Contain { .. } | Action::VerifyPass { .. }, Some(summary)) => {
+            let mails = outcome_mails(&state, ActionKind::PublishSummary, Some(summary.clone()));
+            crate::db::messages::act_with_summary(
+                &state.db, policy, id, seen, &action, &summary, &actor, now, &mails,
+            )
+            .await
+            .map(|_| ())
+        }
+        (Action::UpholdAppeal { reasons, .. } | Action::GrantAppeal { reasons, .. }, _) => {
+            let granted = kind == ActionKind::GrantAppeal;
+            let reasons = reasons.clone();
+            let settings = state.settings.clone();
+            let mails = move |_: &Incident, reporters: &[Reporter]| -> Vec<Mail> {
+                reporters
+                    .iter()
+                    .filter_map(|r| {
+                        let locale = Locale::parse(&r.locale).unwrap_or_default();
+                        crate::mail::render::appeal_outcome(&settings, locale, r, granted, &reasons)
+                            .map_err(
+                                |e| tracing::error!(error = %e, "rendering an appeal mail failed"),
+                            )
+                            .ok()
+                    })
+                    .collect()
+            };
+            crate::db::appeals::decide(&state.db, policy, id, seen, &action, &actor, now, &mails)
+                .await
+        }
+        _ => {
+            let text = match &action {
+                Action::PublishSummary { text } => Some(text.clone()),
+                _ => None,
+            };
+            let outcome = outcome_mails(&state, kind, text);
+            // The assignee's mail is written by the same transaction as the event.
+            let mails = |inc: &Incident, reporters: &[Reporter]| {
+                let mut all = outcome(inc, reporters);
+                if let Some(to) = &tell {
+                    all.extend(super::notify::mail(
+                        &state,
+                        &staff,
+                        to,
+                        &[(inc.id, inc.title.clone())],
+                    ));
+                }
+                all
+            };
+            db_act(&state.db, policy, id, seen, &action, &actor, now, &mails)
+                .await
+                .map(|_| ())
+        }
     };
-    match db_act(&state.db, &state.settings.deadlines, id, Some(seen_version), &action, &actor, Utc::now(), &mails).await {
+    match done {
         Ok(_) => {
             state.mail_ready.notify_one();
             // Post/redirect/get: a reload cannot post twice, and the page confirms the action.

@@ -166,6 +166,7 @@ fn fields_for(
     state: &AppState,
     inc: &Incident,
     users: &[(String, String)],
+    recipients: &[(String, String)],
     l: Locale,
 ) -> Vec<FieldView> {
     let t = st::staff_texts(l);
@@ -221,7 +222,11 @@ fn fields_for(
         ],
         Reject => vec![field("reasons", "textarea")],
         Merge => vec![field("target", "number")],
-        Contain => vec![field("filter_rule", "text"), field("blocks", "textarea")],
+        Contain => vec![
+            field("filter_rule", "text"),
+            field("blocks", "textarea"),
+            field("public_summary", "textarea"),
+        ],
         PlanFix => vec![
             field("plan", "textarea"),
             field("reference_answer", "textarea"),
@@ -229,7 +234,18 @@ fn fields_for(
         ],
         StartRetraining => vec![field("training_run", "text")],
         SubmitForVerification => vec![field("model_version", "text")],
-        VerifyPass | VerifyFail => vec![field("prompts", "textarea"), field("outcome", "textarea")],
+        VerifyPass => vec![
+            field("prompts", "textarea"),
+            field("outcome", "textarea"),
+            field("public_summary", "textarea"),
+        ],
+        VerifyFail => vec![field("prompts", "textarea"), field("outcome", "textarea")],
+        MessageReporter => vec![
+            select("report_id", recipients.to_vec(), String::new()),
+            field("text", "textarea"),
+        ],
+        PublishSummary => vec![field("public_summary", "textarea")],
+        UpholdAppeal | GrantAppeal => vec![field("reasons", "textarea")],
         Reopen => vec![field("reason", "textarea")],
         Assign => {
             let mut o = users.to_vec();
@@ -271,7 +287,7 @@ fn fields_for(
         RecordAuthorityReport => vec![field("reference", "text")],
         Comment => vec![field("text", "textarea")],
         SplitOut | Open | AddReport | Absorb | RecomputeClock | AddCase | EditCase | RetireCase
-        | RecordVerification => vec![],
+        | RecordVerification | ReporterReply | Redact | Appeal | AttachEvidence => vec![],
     }
 }
 
@@ -313,6 +329,7 @@ pub fn build(
     domain: &Incident,
     refused: Option<Refused<'_>>,
     done: Option<&str>,
+    reporter: &super::reporter::ReporterView,
     now: DateTime<Utc>,
 ) -> (PageModel, super::deadlines::DeadlinesView) {
     let l = staff.locale;
@@ -353,11 +370,16 @@ pub fn build(
     // Actions: the next step as the primary one, the rest grouped.
     let mut forms: Vec<ActionForm> = workflow::available_actions(domain, staff.role)
         .into_iter()
-        .filter(|k| *k != ActionKind::SplitOut && !k.is_case())
+        // Evidence is uploaded from the reporter panel's file form, not an action form.
+        .filter(|k| *k != ActionKind::SplitOut && *k != ActionKind::AttachEvidence && !k.is_case())
+        // An appeal's decision is offered only while one is open.
+        .filter(|k| {
+            reporter.appeal_open || !matches!(k, ActionKind::UpholdAppeal | ActionKind::GrantAppeal)
+        })
         .map(|k| ActionForm {
             kind: k.as_str(),
             label: words::action(k, l),
-            fields: fields_for(k, state, domain, &user_opts, l),
+            fields: fields_for(k, state, domain, &user_opts, &reporter.recipients, l),
             error: None,
             danger: matches!(
                 k,

@@ -1,6 +1,7 @@
 //! The staff side: sign-in, the triage board, incident pages and the admin pages.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod board;
 pub mod bulk;
@@ -10,6 +11,7 @@ pub mod incident;
 pub mod incident_view;
 pub mod list;
 pub mod notify;
+pub mod reporter;
 pub mod retraining;
 pub mod signin_limits;
 
@@ -34,6 +36,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/outbox", get(admin::outbox))
         .route("/admin/outbox/retry", post(admin::retry))
+        .route("/attachments/{id}", get(attachments::download))
+        .route(
+            "/incidents/{id}/evidence",
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// "INC-42": how staff refer to an incident.
