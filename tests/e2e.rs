@@ -97,6 +97,15 @@ async fn fill(c: &Client, id: &str, value: &str) {
 /// Fills and submits the action form `kind` on the incident page, accepting the confirmation
 /// the page's script asks for on consequential actions.
 async fn take(c: &Client, kind: &str, fields: &[(&str, &str)]) {
+    // The incident page folds the actions other than the next step into groups: open the one
+    // that holds this form, as a person would.
+    c.execute(
+        "const f = document.getElementById('act-' + arguments[0]); \
+         for (let d = f && f.closest('details'); d; d = d.parentElement.closest('details')) d.open = true;",
+        vec![serde_json::json!(kind)],
+    )
+    .await
+    .unwrap();
     for (name, value) in fields {
         fill(c, &format!("{kind}-{name}"), value).await;
     }
