@@ -322,6 +322,8 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
+// Each argument is one source the page is drawn from; a struct for them would only rename this.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     state: &AppState,
     staff: &Staff,
