@@ -92,19 +92,7 @@ pub async fn add(
         bad_output: row.bad_output.clone(),
         desired: row.desired.clone(),
     };
-    act_in(
-        &txn,
-        db,
-        policy,
-        incident_id,
-        None,
-        &action,
-        actor,
-        now,
-        &no_mail,
-    )
-    .await?;
-    txn.commit().await?;
+    record(txn, db, policy, incident_id, &action, actor, now).await?;
     Ok(row)
 }
 
@@ -148,19 +136,7 @@ pub async fn edit(
         bad_output: row.bad_output.clone(),
         desired: row.desired.clone(),
     };
-    act_in(
-        &txn,
-        db,
-        policy,
-        incident_id,
-        None,
-        &action,
-        actor,
-        now,
-        &no_mail,
-    )
-    .await?;
-    txn.commit().await?;
+    record(txn, db, policy, incident_id, &action, actor, now).await?;
     Ok(row)
 }
 
@@ -193,18 +169,33 @@ pub async fn retire(
         case_id,
         reason: reason.to_owned(),
     };
+    record(txn, db, policy, incident_id, &action, actor, now).await?;
+    Ok(row)
+}
+
+/// The case change's event in the incident's chain, in the same transaction as the change;
+/// then commits both.
+async fn record(
+    txn: crate::db::WriteTxn,
+    db: &Db,
+    policy: &Policy,
+    incident_id: i64,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), CaseError> {
     act_in(
         &txn,
         db,
         policy,
         incident_id,
         None,
-        &action,
+        action,
         actor,
         now,
         &no_mail,
     )
     .await?;
     txn.commit().await?;
-    Ok(row)
+    Ok(())
 }

@@ -547,11 +547,11 @@ pub async fn notify(
                     .iter()
                     .filter(|p| p.calendar == cal && p.years.contains(&year))
                     .map(|p| {
-                        let due = if locale.is_zh() { "期限" } else { "due" };
                         format!(
-                            "INC-{} {}: {due} {}",
+                            "INC-{} {}: {} {}",
                             p.incident_id,
                             clock(&p.clock),
+                            crate::i18n::alert::labels(locale).due,
                             secs(p.due)
                         )
                     })
