@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::{Backend, TestApp, backends, valid_form};
+use common::{Backend, TestApp, backends, clock, valid_form};
 use rectify::db::entities::{incident, incident_clock, incident_event, outbox};
 use rectify::db::intake::{IntakeWriter, Submission};
 use rectify::db::workflow::{act, no_mail};
@@ -72,16 +72,6 @@ async fn report_with(
         .await
         .unwrap()
         .incident_id
-}
-
-async fn clock(app: &TestApp, id: i64, name: &str) -> incident_clock::Model {
-    incident_clock::Entity::find()
-        .filter(incident_clock::Column::IncidentId.eq(id))
-        .filter(incident_clock::Column::Clock.eq(name))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("incident {id} has a {name} clock"))
 }
 
 async fn calendar_notices(app: &TestApp) -> Vec<outbox::Model> {

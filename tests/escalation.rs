@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::smtp::{Received, SmtpServer};
-use common::{TestApp, backends, valid_form, with, without};
+use common::{TestApp, backends, clock, valid_form, with, without};
 use rectify::config::{MailTransport, Settings};
 use rectify::db::entities::{escalation, incident_clock, outbox, user};
 use rectify::db::workflow::{act, no_mail};
@@ -19,10 +19,7 @@ use rectify::domain::workflow::{Action, Actor, Role};
 use rectify::jobs::sweep::{SweepReport, sweep};
 use rectify::mail::transport::Transport;
 use rectify::mail::worker::{LEASE, Mode, Pass, Retry, deliver_pending};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
 
 fn admin() -> Actor {
     Actor::user(1, "admin@example.com", Role::Admin)
@@ -130,16 +127,6 @@ async fn triage(app: &TestApp, id: i64) {
         Utc::now(),
     )
     .await;
-}
-
-async fn clock(app: &TestApp, id: i64, name: &str) -> incident_clock::Model {
-    incident_clock::Entity::find()
-        .filter(incident_clock::Column::IncidentId.eq(id))
-        .filter(incident_clock::Column::Clock.eq(name))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 async fn fired(app: &TestApp) -> Vec<(i64, String, String)> {

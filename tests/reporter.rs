@@ -8,9 +8,9 @@ mod common;
 
 use common::smtp::{Received, SmtpServer};
 use common::staff::{act, add_user, sign_in};
-use common::{TestApp, backends, submit_form, valid_form, with};
+use common::{TestApp, backends, clock, submit_form, valid_form, with};
 use rectify::config::MailTransport;
-use rectify::db::entities::{incident_clock, incident_event, report};
+use rectify::db::entities::{incident_event, report};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 async fn spawn(backend: common::Backend, smtp: &SmtpServer) -> TestApp {
@@ -25,16 +25,6 @@ async fn spawn(backend: common::Backend, smtp: &SmtpServer) -> TestApp {
         s.public.operator_contact = "trust@example.com".into();
     })
     .await
-}
-
-async fn clock(app: &TestApp, incident: i64, name: &str) -> incident_clock::Model {
-    incident_clock::Entity::find()
-        .filter(incident_clock::Column::IncidentId.eq(incident))
-        .filter(incident_clock::Column::Clock.eq(name))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("no {name} clock"))
 }
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {

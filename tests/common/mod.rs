@@ -257,6 +257,23 @@ pub mod record;
 pub mod smtp;
 pub mod staff;
 
+/// The incident's clock `name`; panics when it has none.
+pub async fn clock(
+    app: &TestApp,
+    incident: i64,
+    name: &str,
+) -> rectify::db::entities::incident_clock::Model {
+    use rectify::db::entities::incident_clock;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    incident_clock::Entity::find()
+        .filter(incident_clock::Column::IncidentId.eq(incident))
+        .filter(incident_clock::Column::Clock.eq(name))
+        .one(&app.db.conn)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("incident {incident} has no {name} clock"))
+}
+
 /// Posts `form` to the public report form and returns the report's incident id and its
 /// tracking code.
 pub async fn submit_form(app: &TestApp, form: &[(&'static str, String)]) -> (i64, String) {
