@@ -80,6 +80,11 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// The role in the staff member's language, for the page header.
+    pub fn role_word(&self) -> &'static str {
+        crate::i18n::words::role(self.role, self.locale)
+    }
+
     /// The role table, asked in one place for every state-changing request.
     pub fn may(&self, action: ActionKind) -> bool {
         may(self.role, action)
