@@ -107,6 +107,12 @@ async fn one_search_box_finds_open_and_closed_incidents_every_way() {
             ("qwen", open, closed),
             ("v-zeta", closed, open),
             ("珠穆朗玛", other, closed),
+            // Words too short for a trigram: two characters (most Chinese words), the last two
+            // of a comment included, two ASCII letters in another case, and one character.
+            ("悉尼", open, closed),
+            ("无关", other, closed),
+            ("k2", closed, open),
+            ("峰", other, open),
         ] {
             let page = text(&app, &c, &format!("/board?q={}", urlencode(q))).await;
             assert!(

@@ -3,10 +3,13 @@
 //! reports' output, prompt, description, model and model version, or its comments.
 //!
 //! Each word must occur somewhere (AND over words, OR over places); Chinese is written without
-//! spaces, so a Chinese phrase is one word matched as a substring.
+//! spaces, so a Chinese phrase is one word matched as a substring. A search is resolved once into
+//! the ids it matches ([`matching_ids`]); the board and the list filter by those ([`among`]).
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
 
 use super::entities::{incident, report};
 use super::{Db, DbError};
@@ -44,87 +47,233 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// The incidents the search text matches, as a condition on `incidents`.
-pub fn condition(text: &str, postgres: bool) -> Condition {
-    let text = text.trim();
-    let mut any = Condition::any();
-    match exact(text) {
-        Some(Exact::Incident(id)) => any = any.add(incident::Column::Id.eq(id)),
-        Some(Exact::TrackingCode(code)) => {
-            any = any.add(Expr::cust_with_values(
-                if postgres {
-                    "EXISTS (SELECT 1 FROM reports rt WHERE rt.incident_id = incidents.id AND rt.tracking_code = $1)"
-                } else {
-                    "EXISTS (SELECT 1 FROM reports rt WHERE rt.incident_id = incidents.id AND rt.tracking_code = ?)"
-                },
-                [code],
-            ))
+/// More trigrams than this beginning with a short word (a single common character), and the
+/// search reads the texts instead of matching them all.
+const MAX_TERMS: usize = 2000;
+
+/// A statement under construction: SQL text and its values, with the placeholder spelling of
+/// the database (SQLite reads a repeated `$1` as one shared value, so each use gets its own).
+struct Sql {
+    postgres: bool,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Sql {
+    fn bind(&mut self, v: impl Into<sea_orm::Value>) -> String {
+        self.values.push(v.into());
+        if self.postgres {
+            format!("${}", self.values.len())
+        } else {
+            "?".into()
         }
+    }
+}
+
+/// The ids of the incidents the search text matches, sorted: resolved once per request, so a
+/// page that shows several columns and counts asks the full-text index once, not once per
+/// query (the board did so up to 19 times).
+pub async fn matching_ids(db: &Db, text: &str) -> Result<Vec<i64>, DbError> {
+    let text = text.trim();
+    let postgres = db.is_postgres();
+    let mut sql = Sql {
+        postgres,
+        values: Vec::new(),
+    };
+    let mut any: Vec<String> = Vec::new();
+    match exact(text) {
+        Some(Exact::Incident(id)) => {
+            any.push(format!(
+                "SELECT id FROM incidents WHERE id = {}",
+                sql.bind(id)
+            ));
+        }
+        Some(Exact::TrackingCode(code)) => any.push(format!(
+            "SELECT incident_id AS id FROM reports WHERE tracking_code = {}",
+            sql.bind(code)
+        )),
         None => {}
     }
     if text.contains('@') && !text.contains(char::is_whitespace) {
-        any = any.add(Expr::cust_with_values(
-            if postgres {
-                "EXISTS (SELECT 1 FROM reports re WHERE re.incident_id = incidents.id AND LOWER(re.reporter_email) = $1)"
-            } else {
-                "EXISTS (SELECT 1 FROM reports re WHERE re.incident_id = incidents.id AND LOWER(re.reporter_email) = ?)"
-            },
-            [text.to_lowercase()],
+        any.push(format!(
+            "SELECT incident_id AS id FROM reports WHERE lower(reporter_email) = {}",
+            sql.bind(text.to_lowercase())
         ));
     }
-    let mut words = Condition::all();
-    let mut n = 0;
+    let mut words = Vec::new();
     for word in text.split_whitespace().take(8) {
-        words = words.add(word_matches(word, postgres));
-        n += 1;
+        let union = if postgres {
+            word_pg(&mut sql, word)
+        } else {
+            word_sqlite(db, &mut sql, word).await?
+        };
+        words.push(format!("SELECT id FROM ({union}) AS w{}", words.len()));
     }
-    if n > 0 {
-        any = any.add(words);
+    if !words.is_empty() {
+        // Every word somewhere in the incident.
+        any.push(words.join(" INTERSECT "));
     }
-    any
+    if any.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parts: Vec<String> = any
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("SELECT id FROM ({p}) AS a{i}"))
+        .collect();
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        db.backend(),
+        format!(
+            "SELECT id FROM ({}) AS m ORDER BY id",
+            parts.join(" UNION ")
+        ),
+        sql.values,
+    );
+    #[derive(sea_orm::FromQueryResult)]
+    struct Id {
+        id: i64,
+    }
+    Ok(Id::find_by_statement(stmt)
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }
 
-/// One word anywhere in the incident: its title, a report's texts, or a comment.
-fn word_matches(word: &str, postgres: bool) -> SimpleExpr {
-    let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
-    if postgres {
-        // ILIKE (ASCII and Unicode case); pg_trgm's GIN indexes serve it where installed.
-        let like = "ILIKE $1 ESCAPE '\\'";
-        let sql = format!(
-            "(incidents.title {like} \
-             OR EXISTS (SELECT 1 FROM reports rw WHERE rw.incident_id = incidents.id AND (\
-                rw.output {like} OR rw.prompt {like} OR rw.description {like} \
-                OR rw.model {like} OR rw.model_version {like})) \
-             OR EXISTS (SELECT 1 FROM incident_events ew WHERE ew.incident_id = incidents.id \
-                AND ew.action = 'comment' AND ew.data {like}))"
-        );
-        return Expr::cust_with_values(sql, [pattern]);
+/// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`.
+fn word_pg(sql: &mut Sql, word: &str) -> String {
+    let p = sql.bind(format!("%{}%", like_escape(&word.to_lowercase())));
+    let like = format!("ILIKE {p} ESCAPE '\\'");
+    format!(
+        "SELECT id FROM incidents WHERE title {like} \
+         UNION SELECT incident_id AS id FROM reports WHERE output {like} OR prompt {like} \
+            OR description {like} OR model {like} OR model_version {like} \
+         UNION SELECT incident_id AS id FROM incident_events WHERE action = 'comment' AND data {like}"
+    )
+}
+
+/// One word's incidents on SQLite, through the trigram tables.
+async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbError> {
+    let word = word.to_lowercase();
+    let tables = [
+        (
+            "title_search",
+            "SELECT rowid AS id FROM title_search WHERE title_search MATCH {}",
+        ),
+        (
+            "report_search",
+            "SELECT incident_id AS id FROM reports WHERE id IN \
+             (SELECT rowid FROM report_search WHERE report_search MATCH {})",
+        ),
+        (
+            "comment_search",
+            "SELECT incident_id AS id FROM incident_events WHERE id IN \
+             (SELECT rowid FROM comment_search WHERE comment_search MATCH {})",
+        ),
+    ];
+    let mut union = Vec::new();
+    for (table, select) in tables {
+        let query = if word.chars().count() >= 3 {
+            // The phrase is quoted so that FTS5 syntax in it is taken literally.
+            Some(quote(&word))
+        } else {
+            // Too short to be a trigram: every occurrence begins one (each indexed text ends in
+            // a newline), and the index's vocabulary lists them in order.
+            match short_word_terms(db, table, &word).await? {
+                Some(terms) if terms.is_empty() => continue,
+                Some(terms) => Some(
+                    terms
+                        .iter()
+                        .map(|t| quote(t))
+                        .collect::<Vec<_>>()
+                        .join(" OR "),
+                ),
+                None => None,
+            }
+        };
+        match query {
+            Some(q) => union.push(select.replace("{}", &sql.bind(q))),
+            None => union.push(scan(sql, table, &word)),
+        }
     }
-    if word.chars().count() >= 3 {
-        // The trigram FTS5 tables find substrings of three characters or more through their
-        // index; the phrase is quoted so that FTS5 syntax in it is taken literally.
-        let phrase = format!("\"{}\"", word.replace('"', "\"\""));
-        let sql = "(incidents.id IN (SELECT rowid FROM title_search WHERE title_search MATCH ?) \
-             OR incidents.id IN (SELECT r.incident_id FROM reports r WHERE r.id IN \
-                (SELECT rowid FROM report_search WHERE report_search MATCH ?)) \
-             OR incidents.id IN (SELECT e.incident_id FROM incident_events e WHERE e.id IN \
-                (SELECT rowid FROM comment_search WHERE comment_search MATCH ?)))";
-        return Expr::cust_with_values(sql, [phrase.clone(), phrase.clone(), phrase]);
+    if union.is_empty() {
+        // Found nowhere: a query that yields no row keeps the statement's shape.
+        union.push("SELECT id FROM incidents WHERE 0".into());
     }
-    // One or two characters (a two-character Chinese word): too short for trigrams, so the
-    // texts are read through (SQLite's LIKE ignores ASCII case).
-    let like = "LIKE ? ESCAPE '\\'";
-    let sql = format!(
-        "(incidents.title {like} \
-         OR EXISTS (SELECT 1 FROM reports rw WHERE rw.incident_id = incidents.id AND (\
-            rw.output {like} OR rw.prompt {like} OR rw.description {like} \
-            OR rw.model {like} OR rw.model_version {like})) \
-         OR EXISTS (SELECT 1 FROM incident_events ew WHERE ew.incident_id = incidents.id \
-            AND ew.action = 'comment' AND ew.data {like}))"
+    Ok(union.join(" UNION "))
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The trigrams of `table` that begin with the (one- or two-character) word, or None where
+/// there are too many to match them all.
+async fn short_word_terms(
+    db: &Db,
+    table: &str,
+    word: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        format!("SELECT term FROM {table}_terms WHERE term >= ? AND term < ? LIMIT ?"),
+        [
+            word.into(),
+            format!("{word}{}", char::MAX).into(),
+            i64::try_from(MAX_TERMS + 1).unwrap_or(i64::MAX).into(),
+        ],
     );
-    // SQLite would read a repeated `$1` as one parameter shared by every expression of the
-    // statement, so it gets one `?` and one value per use.
-    Expr::cust_with_values(sql, std::iter::repeat_n(pattern, 7))
+    let terms: Vec<String> = db
+        .conn
+        .query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "term"))
+        .collect::<Result<_, _>>()?;
+    Ok((terms.len() <= MAX_TERMS).then_some(terms))
+}
+
+/// Reads the texts of one table through (a single common character; SQLite's LIKE ignores
+/// ASCII case).
+fn scan(sql: &mut Sql, table: &str, word: &str) -> String {
+    let pattern = format!("%{}%", like_escape(word));
+    let mut like = || format!("LIKE {} ESCAPE '\\'", sql.bind(pattern.clone()));
+    match table {
+        "title_search" => format!("SELECT id FROM incidents WHERE title {}", like()),
+        "report_search" => format!(
+            "SELECT incident_id AS id FROM reports WHERE output {} OR prompt {} \
+             OR description {} OR model {} OR model_version {}",
+            like(),
+            like(),
+            like(),
+            like(),
+            like()
+        ),
+        _ => format!(
+            "SELECT incident_id AS id FROM incident_events WHERE action = 'comment' AND data {}",
+            like()
+        ),
+    }
+}
+
+/// The incidents among `ids` (a search's [`matching_ids`]), as a condition on `incidents`: one
+/// value, however many ids.
+pub fn among(ids: &[i64], postgres: bool) -> SimpleExpr {
+    if ids.is_empty() {
+        return Expr::cust("1 = 0");
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    if postgres {
+        Expr::cust_with_values(
+            "incidents.id = ANY(CAST($1 AS bigint[]))",
+            [format!("{{{list}}}")],
+        )
+    } else {
+        Expr::cust_with_values(
+            "incidents.id IN (SELECT value FROM json_each(?))",
+            [format!("[{list}]")],
+        )
+    }
 }
 
 /// The one incident a reference or tracking code names, if it exists.

@@ -145,7 +145,11 @@ pub async fn board(
 }
 
 /// The filters a board or list URL asks for, parsed once into the names the rows hold.
-pub fn filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
+pub async fn filters(
+    state: &AppState,
+    staff: &Staff,
+    q: &BoardQuery,
+) -> Result<Filters, crate::db::DbError> {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
         None => AssigneeFilter::Anyone,
@@ -170,13 +174,16 @@ pub fn filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
             .as_deref()
             .is_some_and(|v| matches!(v, "1" | "on" | "true")),
         text: nonempty(&q.q),
+        matched: None,
     }
+    .resolve(&state.db)
+    .await
 }
 
 async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
     let now = Utc::now();
     let s = &state.settings;
-    let filters = filters(state, staff, q);
+    let filters = filters(state, staff, q).await?;
     let open: Vec<WfState> = WfState::ALL
         .iter()
         .copied()

@@ -201,7 +201,7 @@ async fn render(
     let l = staff.locale;
     let t = staff.t();
     let s = &state.settings;
-    let f = filters(state, staff, q);
+    let f = filters(state, staff, q).await?;
     let states = states_of(q);
     let sort = nonempty(&q.sort)
         .and_then(|v| Sort::parse(&v))
