@@ -1,83 +1,38 @@
-//! Intake throughput and p99 latency at 32 concurrent clients on the default SQLite, against the
-//! same server's `GET /healthz` as the baseline, in one run:
+//! Intake throughput and latency at 32 concurrent clients against the same server's
+//! `GET /healthz` as the baseline, in one run:
 //!
-//!     cargo bench --bench intake
+//!     cargo bench --bench intake                                  # SQLite, in process
+//!     BENCH_DB=postgres cargo bench --bench intake                # PostgreSQL (RECTIFY_TEST_POSTGRES_URL)
+//!     BENCH_DB=postgres BENCH_INSTANCES=2 cargo bench --bench intake
 //!
-//! Report content comes from JADE-DB (../shared/data/jade-db, real Chinese prompts and violating
-//! answers) when it is there, otherwise from generated text.
+//! The content is what a flood looks like (benches/common/content.rs): nine reports in ten
+//! with an output nobody reported before, one in ten repeating a popular answer. The same mix
+//! for wrk is benches/wrk/intake.lua (`BENCH_WRITE_CONTENT=FILE` writes its pieces).
 //!
-//! Each round has three phases: `GET /healthz`; intake of reports without an email address (the
-//! form POST answered 303 that the targets are for: see the README); and intake where half the reports give an address, so half the
-//! transactions also render and queue an acknowledgement, which the outbox worker delivers (as
-//! `.eml` files, the default transport) while intake runs. The run says how many had gone out
-//! by the end of that phase, and waits for the rest before the next.
+//! Rounds (BENCH_ROUNDS, default 3) of three phases of BENCH_SECONDS (default 3) each:
+//! `GET /healthz`; intake of reports without an email address; intake where half give one (so
+//! half the transactions also queue an acknowledgement, delivered as `.eml` files while intake
+//! runs). Figures are totals over the rounds, so a neighbour's burst falls on both sides of a
+//! ratio. Then one flood of BENCH_FLOOD_SECONDS (default 60; 0 skips it): intake without a
+//! pause, its p99 over the whole flood, its throughput second by second (the first 10 s
+//! against the last 10 s), and on SQLite the WAL file's largest size during the flood and its
+//! size once intake is quiet.
 //!
-//! The phases alternate, round after round, and the figures are totals over every round: on a
-//! shared machine a neighbour's burst then falls on both sides of the ratio instead of on one
-//! phase.
-//! Settings: BENCH_ROUNDS (default 3), BENCH_SECONDS per phase (default 3), BENCH_CLIENTS
-//! (default 32), BENCH_NO_MAIL (set: skip the phase with acknowledgements), BENCH_HEALTHZ_SECONDS (default BENCH_SECONDS; 0 skips
-//! the baseline, for profiling intake), BENCH_INTAKE_BATCH (the writer's batch size).
+//! On PostgreSQL the servers are `rectify serve` processes (BENCH_INSTANCES of them, default
+//! 1) on a fresh database, the client alternating between them; afterwards every tracking code
+//! a client was given is looked up: found exactly once, and every incident's chain verifies.
+//!
+//! Other settings: BENCH_CLIENTS (32), BENCH_NO_MAIL (skip the phase with acknowledgements),
+//! BENCH_HEALTHZ_SECONDS (BENCH_SECONDS; 0 skips the baseline), BENCH_INTAKE_BATCH.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use std::path::Path;
-
+use common::content::{Content, POPULAR, REPEAT_EVERY};
 use rectify::app::Application;
-
-struct Sample {
-    prompt: String,
-    output: String,
-}
-
-/// The urlencoded fields every report of a sample shares, encoded once: encoding 2 KB of
-/// Chinese per request would spend the load generator's share of the two cores, not the
-/// server's.
-fn encoded(s: &Sample) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("output", &s.output)
-        .append_pair("prompt", &s.prompt)
-        .append_pair("model", "demo-chat")
-        .append_pair("category", "core_values")
-        .append_pair("good_faith", "on")
-        .finish()
-}
-
-fn samples() -> Vec<Sample> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/jade-db/jade_alignment_zh.jsonl");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let v: Vec<Sample> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|j| {
-                Some(Sample {
-                    prompt: j["问题"].as_str()?.to_string(),
-                    output: j["违规回答"].as_str()?.chars().take(2000).collect(),
-                })
-            })
-            .collect();
-        if !v.is_empty() {
-            eprintln!(
-                "content: {} JADE-DB answers from {}",
-                v.len(),
-                path.display()
-            );
-            return v;
-        }
-    }
-    eprintln!("content: generated (../shared/data/jade-db not found)");
-    (0..500)
-        .map(|i| Sample {
-            prompt: format!("生成测试提示 {i}"),
-            output: format!("这是第 {i} 条模型生成的违规回答，内容包含虚假信息。").repeat(8),
-        })
-        .collect()
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -94,49 +49,13 @@ fn url(base: &str, path: &str) -> reqwest::Url {
     reqwest::Url::parse(&format!("{base}{path}")).unwrap()
 }
 
-async fn load(name: &str, clients: usize, secs: u64, make: MakeRequest, expect: u16) -> Phase {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(clients)
-        .build()
-        .unwrap();
-    let stop = Instant::now() + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let client = client.clone();
-        let make = make.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = c;
-            while Instant::now() < stop {
-                let t = Instant::now();
-                let resp = make(&client, i).send().await.expect("request");
-                assert_eq!(resp.status().as_u16(), expect, "unexpected status");
-                let _ = resp.bytes().await;
-                lat.push(t.elapsed());
-                i += clients;
-            }
-            lat
-        }));
-    }
-    let started = Instant::now();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let phase = Phase {
-        secs: started.elapsed().as_secs_f64(),
-        latencies: all,
-    };
-    phase.print(name);
-    phase
-}
-
-/// What one or more phases of a load did.
+/// What one or more phases of a load did: each request's end (from the phase's start) and
+/// latency.
 #[derive(Default)]
 struct Phase {
     secs: f64,
     latencies: Vec<Duration>,
+    ends: Vec<Duration>,
 }
 
 impl Phase {
@@ -156,11 +75,12 @@ impl Phase {
         let mut sorted = self.latencies.clone();
         sorted.sort();
         println!(
-            "{name:<14} {:>8} requests  {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            "{name:<14} {:>8} requests  {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.1} ms",
             sorted.len(),
             self.rps(),
             percentile(&sorted, 0.5).as_secs_f64() * 1e3,
-            percentile(&sorted, 0.99).as_secs_f64() * 1e3
+            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+            sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
     }
 
@@ -169,12 +89,97 @@ impl Phase {
         sorted.sort();
         percentile(&sorted, 0.99)
     }
+
+    /// Requests per second that ended within [from, to) seconds of the start.
+    fn rate_between(&self, from: f64, to: f64) -> f64 {
+        let n = self
+            .ends
+            .iter()
+            .filter(|e| (from..to).contains(&e.as_secs_f64()))
+            .count();
+        n as f64 / (to - from)
+    }
 }
 
-fn main() {
-    let secs: u64 = common::env_number("BENCH_SECONDS", 3);
-    let rounds: u64 = common::env_number("BENCH_ROUNDS", 3).max(1);
-    let clients: usize = common::env_number("BENCH_CLIENTS", 32);
+/// `clients` loops sending `make`'s requests to the servers in turn for `secs` seconds; every
+/// answer must have status `expect`. `seen` gets each answer's Location.
+async fn load(
+    name: &str,
+    (clients, secs): (usize, u64),
+    make: MakeRequest,
+    expect: u16,
+    seen: Option<Arc<Mutex<Vec<String>>>>,
+) -> Phase {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, make, seen) = (client.clone(), make.clone(), seen.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut ends = Vec::new();
+            let mut locations = Vec::new();
+            let mut i = c;
+            while Instant::now() < stop {
+                let t = Instant::now();
+                let resp = make(&client, i).send().await.expect("request");
+                assert_eq!(resp.status().as_u16(), expect, "unexpected status");
+                if seen.is_some()
+                    && let Some(l) = resp.headers().get("location")
+                {
+                    locations.push(l.to_str().unwrap().to_owned());
+                }
+                let _ = resp.bytes().await;
+                lat.push(t.elapsed());
+                ends.push(started.elapsed());
+                i += clients;
+            }
+            if let Some(seen) = seen {
+                seen.lock().unwrap().extend(locations);
+            }
+            (lat, ends)
+        }));
+    }
+    let mut phase = Phase::default();
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        phase.latencies.extend(l);
+        phase.ends.extend(e);
+    }
+    phase.secs = started.elapsed().as_secs_f64();
+    phase.print(name);
+    phase
+}
+
+/// The servers under test, and how to look at their database afterwards.
+struct Servers {
+    bases: Vec<String>,
+    mail_dir: std::path::PathBuf,
+    /// SQLite: the WAL file.
+    wal: Option<std::path::PathBuf>,
+    /// PostgreSQL: the database's URL, and the `rectify serve` processes.
+    postgres: Option<(String, Vec<std::process::Child>)>,
+    _runtime: Option<tokio::runtime::Runtime>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        if let Some((_, children)) = &mut self.postgres {
+            for c in children {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn sqlite_server() -> Servers {
     let dir = tempfile::tempdir().unwrap();
     let mut s = common::sqlite_settings(dir.path());
     s.limits.intake_burst = 0; // one client address sends everything
@@ -184,89 +189,228 @@ fn main() {
     {
         s.database.intake_batch = n;
     }
-    if let Some(n) = std::env::var("BENCH_DB_CONNECTIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        s.database.max_connections = n;
-    }
-
     // The server gets its own runtime (as `rectify serve` would), the load generator another.
     // Named apart so that a profile of the bench tells the server's threads from the client's.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("server")
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let mail_dir = s.mail.dir.clone();
-    let app = server_rt.block_on(Application::build(s)).unwrap();
+    let app = rt.block_on(Application::build(s)).unwrap();
     let base = format!("http://{}", app.local_addr());
-    server_rt.spawn(app.run_until_stopped());
+    rt.spawn(app.run_until_stopped());
+    Servers {
+        bases: vec![base],
+        mail_dir,
+        wal: Some(dir.path().join("rectify.db-wal")),
+        postgres: None,
+        _runtime: Some(rt),
+        _dir: dir,
+    }
+}
 
-    let samples = samples();
+/// A fresh database on the PostgreSQL server of RECTIFY_TEST_POSTGRES_URL, and `instances`
+/// `rectify serve` processes on it.
+fn postgres_servers(instances: usize, client_rt: &tokio::runtime::Runtime) -> Servers {
+    use sea_orm::ConnectionTrait;
+    let admin = std::env::var("RECTIFY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("rectify_bench_{}", std::process::id());
+    client_rt.block_on(async {
+        let conn = sea_orm::Database::connect(&admin).await.unwrap();
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    });
+    let mut u = url::Url::parse(&admin).unwrap();
+    u.set_path(&format!("/{name}"));
+    let db_url = u.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mail_dir = dir.path().join("mail");
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for n in 0..instances {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rectify"))
+            .arg("serve")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RECTIFY_DATABASE__URL", &db_url)
+            .env("RECTIFY_SERVER__ADDR", format!("127.0.0.1:{port}"))
+            .env("RECTIFY_LIMITS__INTAKE_BURST", "0")
+            .env("RECTIFY_MAIL__DIR", &mail_dir)
+            .env("RECTIFY_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("rectify serve starts");
+        children.push(child);
+        let base = format!("http://127.0.0.1:{port}");
+        // One at a time: the first migrates the fresh database.
+        client_rt.block_on(async {
+            let t = Instant::now();
+            loop {
+                if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+                    && r.status() == 200
+                {
+                    break;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(60),
+                    "instance {n} not ready"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        bases.push(base);
+    }
+    Servers {
+        bases,
+        mail_dir,
+        wal: None,
+        postgres: Some((db_url, children)),
+        _runtime: None,
+        _dir: dir,
+    }
+}
+
+/// Every code the clients were given is stored exactly once, and every chain verifies.
+async fn check_postgres(db_url: &str, locations: &[String]) {
+    let db = rectify::db::Db::connect(db_url, 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    #[derive(sea_orm::FromQueryResult)]
+    struct Code {
+        tracking_code: String,
+        n: i64,
+    }
+    use sea_orm::FromQueryResult;
+    let rows = Code::find_by_statement(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT tracking_code, COUNT(*) AS n FROM reports GROUP BY tracking_code",
+    ))
+    .all(&db.conn)
+    .await
+    .unwrap();
+    let stored: std::collections::HashMap<String, i64> =
+        rows.into_iter().map(|r| (r.tracking_code, r.n)).collect();
+    let mut missing = 0;
+    let mut doubled = 0;
+    for l in locations {
+        let code = l.trim_start_matches("/status/").split('?').next().unwrap();
+        match stored.get(code) {
+            None => missing += 1,
+            Some(1) => {}
+            Some(_) => doubled += 1,
+        }
+    }
+    let verdict = rectify::db::audit::verify_all(&db).await.unwrap();
+    println!(
+        "check: {} acknowledged reports, {} rows in reports; missing {missing}, doubled {doubled}; audit chains: {verdict:?}",
+        locations.len(),
+        stored.values().sum::<i64>()
+    );
+    assert_eq!((missing, doubled), (0, 0), "every acknowledged report once");
+}
+
+fn main() {
+    let secs: u64 = common::env_number("BENCH_SECONDS", 3);
+    let rounds: u64 = common::env_number("BENCH_ROUNDS", 3).max(1);
+    let clients: usize = common::env_number("BENCH_CLIENTS", 32);
+    let flood_secs: u64 = common::env_number("BENCH_FLOOD_SECONDS", 60);
+    let postgres = std::env::var("BENCH_DB").is_ok_and(|v| v == "postgres");
+    let instances: usize = common::env_number("BENCH_INSTANCES", 1).max(1);
+
+    let content = Arc::new(Content::load());
+    if let Ok(path) = std::env::var("BENCH_WRITE_CONTENT") {
+        content.write_for_wrk(std::path::Path::new(&path)).unwrap();
+        println!("wrote the pieces for benches/wrk/intake.lua to {path}");
+    }
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("load")
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    let servers = if postgres {
+        postgres_servers(instances, &client_rt)
+    } else {
+        sqlite_server()
+    };
+    println!(
+        "{clients} clients, {rounds} rounds of {secs} s per load, then a {flood_secs} s flood; {}; \
+         content: {} in 10 reports distinct, 1 in 10 one of {POPULAR} popular answers ({})",
+        if postgres {
+            format!(
+                "PostgreSQL, {} `rectify serve` instance(s)",
+                servers.bases.len()
+            )
+        } else {
+            "SQLite (WAL), in process".to_owned()
+        },
+        REPEAT_EVERY - 1,
+        content.source
+    );
     client_rt.block_on(async {
-        println!(
-            "{clients} clients, {rounds} rounds of {secs} s per load, SQLite (WAL) in {}",
-            dir.path().display()
-        );
-        let healthz_url = url(&base, "/healthz");
         let healthz_secs = common::env_number("BENCH_HEALTHZ_SECONDS", secs);
-        let report_url = url(&base, "/report");
-        let bodies: Arc<Vec<String>> = Arc::new(samples.iter().map(encoded).collect());
+        let healthz_urls: Arc<Vec<reqwest::Url>> =
+            Arc::new(servers.bases.iter().map(|b| url(b, "/healthz")).collect());
+        let report_urls: Arc<Vec<reqwest::Url>> =
+            Arc::new(servers.bases.iter().map(|b| url(b, "/report")).collect());
         let with_mail = std::env::var("BENCH_NO_MAIL").is_err();
         let queued = Arc::new(AtomicUsize::new(0));
-        // Each round's reports are new ones: their descriptions carry a running number.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let track = postgres.then(|| seen.clone());
+        // Every report is a new one: a running number goes into its description and picks its
+        // content.
         let next = Arc::new(AtomicUsize::new(0));
         let intake_load = |with_mail: bool| -> MakeRequest {
-            let (bodies, report_url, counted, next) =
-                (bodies.clone(), report_url.clone(), queued.clone(), next.clone());
+            let (content, urls, counted, next) =
+                (content.clone(), report_urls.clone(), queued.clone(), next.clone());
             Arc::new(move |c: &reqwest::Client, _| {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let mut body = format!(
-                    "{}&description=%E8%BF%9D%E8%A7%84%E5%86%85%E5%AE%B9+%23{i}",
-                    bodies[i % bodies.len()]
-                );
-                if i % 2 == 0 && with_mail {
-                    body.push_str(&format!("&email=r{i}%40example.com"));
+                let email = i % 2 == 0 && with_mail;
+                if email {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
-                c.post(report_url.clone())
+                c.post(urls[i % urls.len()].clone())
                     .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
+                    .body(content.body(i, email))
             })
         };
         let (mut healthz, mut intake, mut with_acks) =
             (Phase::default(), Phase::default(), Phase::default());
         for round in 1..=rounds {
-            let healthz_url = healthz_url.clone();
+            let urls = healthz_urls.clone();
             healthz.add(
                 load(
                     &format!("{round}: healthz"),
-                    clients,
-                    healthz_secs,
-                    Arc::new(move |c: &reqwest::Client, _| c.get(healthz_url.clone())),
+                    (clients, healthz_secs),
+                    Arc::new(move |c: &reqwest::Client, i| c.get(urls[i % urls.len()].clone())),
                     200,
+                    None,
                 )
                 .await,
             );
             let label = format!("{round}: intake");
-            intake.add(load(&label, clients, secs, intake_load(false), 303).await);
+            intake.add(load(&label, (clients, secs), intake_load(false), 303, track.clone()).await);
             if !with_mail {
                 continue;
             }
             let label = format!("{round}: + acks");
-            with_acks.add(load(&label, clients, secs, intake_load(true), 303).await);
+            with_acks
+                .add(load(&label, (clients, secs), intake_load(true), 303, track.clone()).await);
             // Delivery runs beside intake; a backlog left here is work the figure did not pay
             // for, so it is shown, and drained before the next phase so that phase does not
             // pay for it either.
-            let count = || std::fs::read_dir(&mail_dir).map_or(0, |d| d.count());
+            let count = || std::fs::read_dir(&servers.mail_dir).map_or(0, |d| d.count());
             let want = queued.load(Ordering::Relaxed);
             let delivered = count();
             let t = Instant::now();
@@ -285,7 +429,7 @@ fn main() {
             with_acks.print("+ acks");
         }
         println!(
-            "intake / healthz = {:.3}   (targets: intake >= 3000 req/s, ratio >= 0.2; p99 {:.2} ms)",
+            "intake / healthz = {:.3}   (target >= 0.3; p99 {:.2} ms)",
             intake.rps() / healthz.rps(),
             intake.p99().as_secs_f64() * 1e3
         );
@@ -295,6 +439,62 @@ fn main() {
                 with_acks.rps() / healthz.rps(),
                 with_acks.p99().as_secs_f64() * 1e3
             );
+        }
+        if flood_secs > 0 {
+            let wal_max = Arc::new(AtomicUsize::new(0));
+            let sampling = servers.wal.clone().map(|wal| {
+                let wal_max = wal_max.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let len = std::fs::metadata(&wal).map_or(0, |m| m.len() as usize);
+                        wal_max.fetch_max(len, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                })
+            });
+            let flood = load(
+                "flood",
+                (clients, flood_secs),
+                intake_load(false),
+                303,
+                track.clone(),
+            )
+            .await;
+            if let Some(s) = sampling {
+                s.abort();
+            }
+            let window = 10f64.min(flood.secs / 3.0);
+            let (first, last) = (
+                flood.rate_between(0.0, window),
+                flood.rate_between(flood.secs - window, flood.secs),
+            );
+            println!(
+                "flood: p99 {:.2} ms over {:.0} s; first {window:.0} s {first:.0} reports/s, last {window:.0} s {last:.0} reports/s (last / first {:.3}; target >= 0.9)",
+                flood.p99().as_secs_f64() * 1e3,
+                flood.secs,
+                last / first
+            );
+            let per_second: Vec<String> = (0..flood.secs as usize)
+                .map(|s| format!("{:.0}", flood.rate_between(s as f64, s as f64 + 1.0)))
+                .collect();
+            println!("flood, reports per second: {}", per_second.join(" "));
+            if let Some(wal) = &servers.wal {
+                let mib = |b: usize| b as f64 / (1u64 << 20) as f64;
+                let t = Instant::now();
+                let len = || std::fs::metadata(wal).map_or(0, |m| m.len() as usize);
+                while len() > (64 << 20) && t.elapsed() < Duration::from_secs(10) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                println!(
+                    "WAL: at most {:.0} MiB during the flood (target <= 256); {:.0} MiB {:.1} s after it",
+                    mib(wal_max.load(Ordering::Relaxed)),
+                    mib(len()),
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if let Some((db_url, _)) = &servers.postgres {
+            check_postgres(db_url, &seen.lock().unwrap()).await;
         }
     });
 }

@@ -735,3 +735,100 @@ async fn staff_give_an_incident_its_title_as_an_event() {
         app.stop().await;
     }
 }
+
+/// SQLite: the intake writer indexes new reports and titles when no report waits; a search
+/// finds a report before that (reading the rows beyond the index's mark) and after; an edited
+/// title replaces the indexed one, inside the edit's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
+    use sea_orm::{ConnectionTrait, Statement};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "t@example.com", "triager").await;
+        let t = sign_in(&app, "t@example.com").await;
+        let (id, _) = submit(
+            &app,
+            &[
+                ("output", "独角兽工厂生产了会飞的摩托车。"),
+                ("description", "回答不实"),
+            ],
+        )
+        .await;
+        for q in ["独角兽工厂", "不实", "摩托"] {
+            let page = text(
+                &app,
+                &t,
+                &format!("/incidents?state=all&q={}", urlencode(q)),
+            )
+            .await;
+            assert!(shows(&page, id), "{backend:?} {q}: found at once");
+        }
+        let mut titled = false;
+        if backend == common::Backend::Sqlite {
+            let one = |sql: &str| {
+                let sql = sql.to_owned();
+                let db = app.db.clone();
+                async move {
+                    db.conn
+                        .query_one_raw(Statement::from_string(db.backend(), sql))
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .try_get_by_index::<i64>(0)
+                        .unwrap()
+                }
+            };
+            // The writer indexes as soon as no report waits: waiting on a worker here, not on a
+            // deadline.
+            let started = std::time::Instant::now();
+            while one("SELECT (SELECT indexed_to FROM search_marks WHERE tbl = 'reports') >= (SELECT MAX(id) FROM reports)").await == 0 {
+                assert!(started.elapsed().as_secs() < 10, "the writer indexes new reports");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert_eq!(
+                one("SELECT COUNT(*) FROM report_search WHERE report_search MATCH '\"独角兽\"'")
+                    .await,
+                1
+            );
+            for q in ["独角兽工厂", "不实", "摩托"] {
+                let page = text(
+                    &app,
+                    &t,
+                    &format!("/incidents?state=all&q={}", urlencode(q)),
+                )
+                .await;
+                assert!(shows(&page, id), "{q}: found through the index");
+            }
+            let r = act(&app, &t, id, "set_title", &[("title", "彩虹桥上的摩托车")]).await;
+            assert_eq!(r.status(), 303);
+            titled = true;
+            assert_eq!(
+                one(&format!(
+                    "SELECT COUNT(*) FROM title_search WHERE title_search MATCH '\"彩虹桥\"' AND rowid = {id}"
+                ))
+                .await,
+                1
+            );
+            assert_eq!(
+                one(&format!(
+                    "SELECT COUNT(*) FROM title_search WHERE title_search MATCH '\"独角兽\"' AND rowid = {id}"
+                ))
+                .await,
+                0,
+                "the old title left the index"
+            );
+        }
+        if !titled {
+            let r = act(&app, &t, id, "set_title", &[("title", "彩虹桥上的摩托车")]).await;
+            assert_eq!(r.status(), 303);
+        }
+        let page = text(
+            &app,
+            &t,
+            &format!("/incidents?state=all&q={}", urlencode("彩虹桥")),
+        )
+        .await;
+        assert!(shows(&page, id), "{backend:?}: the new title is found");
+        app.stop().await;
+    }
+}

@@ -2,6 +2,8 @@
 //! numbers from the environment.
 #![allow(dead_code)]
 
+pub mod content;
+
 use std::path::Path;
 
 use rectify::config::Settings;

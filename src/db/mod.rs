@@ -21,6 +21,7 @@ pub mod outbox;
 mod raw;
 pub mod retention;
 pub mod search;
+pub(crate) mod search_index;
 pub mod status;
 pub mod storage;
 pub mod tokens;
@@ -262,6 +263,21 @@ impl Db {
             return Some(Err(stopped()));
         }
         Some(wait.await.unwrap_or_else(|_| Err(stopped())))
+    }
+
+    /// Brings the staff search's index up to date now. On SQLite the intake writer indexes new
+    /// rows when no report waits (see [`search_index`]); this is for rows written around it in
+    /// bulk (benchmarks' seeding). PostgreSQL's indexes are always up to date.
+    pub async fn index_search_now(&self) -> Result<(), DbError> {
+        if self.is_postgres() {
+            return Ok(());
+        }
+        while let Some(more) = self.on_writer(|txn| search_index::step(txn, 1024)).await {
+            if !more? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Runs one write statement: on the SQLite writer's thread when it runs, otherwise through

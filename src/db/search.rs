@@ -193,8 +193,13 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
         };
         match query {
             Some(q) => union.push(select.replace("{}", &sql.bind(q))),
-            None => union.push(scan(sql, table, &word)),
+            None => union.push(scan(sql, table, &word, false)),
         }
+    }
+    // Reports and titles the writer has not indexed yet: read directly, found by their ids (a
+    // handful, or a flood's worth while it lasts; see `search_index`).
+    for table in ["title_search", "report_search"] {
+        union.push(scan(sql, table, &word, true));
     }
     if union.is_empty() {
         // Found nowhere: a query that yields no row keeps the statement's shape.
@@ -233,16 +238,28 @@ async fn short_word_terms(
     Ok((terms.len() <= MAX_TERMS).then_some(terms))
 }
 
-/// Reads the texts of one table through (a single common character; SQLite's LIKE ignores
-/// ASCII case).
-fn scan(sql: &mut Sql, table: &str, word: &str) -> String {
+/// Reads the texts of one table through (SQLite's LIKE ignores ASCII case): all of them (for a
+/// single common character), or only the rows beyond the index's mark (`unindexed`).
+fn scan(sql: &mut Sql, table: &str, word: &str, unindexed: bool) -> String {
     let pattern = format!("%{}%", like_escape(word));
     let mut like = || format!("LIKE {} ESCAPE '\\'", sql.bind(pattern.clone()));
+    let beyond = |mark: &str| {
+        if unindexed {
+            format!("id > (SELECT indexed_to FROM search_marks WHERE tbl = '{mark}') AND ")
+        } else {
+            String::new()
+        }
+    };
     match table {
-        "title_search" => format!("SELECT id FROM incidents WHERE title {}", like()),
+        "title_search" => format!(
+            "SELECT id FROM incidents WHERE {}title {}",
+            beyond("incidents"),
+            like()
+        ),
         "report_search" => format!(
-            "SELECT incident_id AS id FROM reports WHERE output {} OR prompt {} \
-             OR description {} OR model {} OR model_version {}",
+            "SELECT incident_id AS id FROM reports WHERE {}(output {} OR prompt {} \
+             OR description {} OR model {} OR model_version {})",
+            beyond("reports"),
             like(),
             like(),
             like(),

@@ -213,7 +213,46 @@ fn run(
     let mut work: Vec<Work> = Vec::with_capacity(batch);
     let mut failing = false;
     let mut reopen = false;
-    while rx.blocking_recv_many(&mut work, batch) > 0 {
+    // Waiting for reports with a timeout, to look for rows to index that others wrote (an
+    // import in another process, the seeding of a benchmark).
+    let Ok(waiter) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
+        tracing::error!("the SQLite writer cannot start its timer");
+        return;
+    };
+    let mut to_index = true;
+    loop {
+        if to_index && rx.is_empty() && !failing {
+            // Nothing waits: index a chunk of what was stored (see `search_index`).
+            let _gate = db.write_guard_blocking();
+            to_index = match in_transaction(&mut conn, |txn| {
+                crate::db::search_index::step(txn, crate::db::search_index::IDLE_CHUNK)
+            }) {
+                Ok(more) => more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "indexing new reports for search failed; retried later");
+                    false
+                }
+            };
+            continue;
+        }
+        let received = waiter.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                rx.recv_many(&mut work, batch),
+            )
+            .await
+        });
+        match received {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                to_index = crate::db::search_index::pending(&conn).unwrap_or(false);
+                continue;
+            }
+        }
         if reopen {
             // A connection that met an I/O error may keep a broken view of the files; a new
             // one sees them as they are now, so the writer recovers once they are writable.
@@ -234,6 +273,7 @@ fn run(
             // Only a round that stored reports shows the writer can write again (one with only
             // tasks may have met the same lock and said nothing).
             Ok(Ok(stored)) => {
+                to_index |= stored;
                 if failing && stored {
                     tracing::info!(path = %path_of(&db), "the SQLite writer can write again");
                     failing = false;

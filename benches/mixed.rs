@@ -1,0 +1,345 @@
+//! Mixed load on SQLite: while intake runs at half the rate it reaches alone, the staff work
+//! goes on beside it. One run, four figures:
+//!
+//!     cargo bench --bench mixed
+//!
+//! Seeds 100,000 open incidents (one report each, real Chinese text as in the intake bench),
+//! each with a running remediation clock; 1,000 of them have an escalation step due at an
+//! instant an hour ahead (so the server's own sweep leaves them alone; it is off here anyway).
+//! Then measures intake alone for BENCH_PROBE_SECONDS (5) at 32 clients (the same content mix
+//! as `intake`: 9 in 10 distinct), and for BENCH_SECONDS (20) paces intake at half that rate
+//! while one signed-in client reads the board (`/board`, 100,000 open incidents) over and
+//! over, another searches (a Chinese word, `/incidents?q=…`), and half-way a sweep at that
+//! instant fires the 1,000 escalations (mail to the leads included), timed alone.
+//! Targets: board p95 <= 50 ms, search p95 <= 100 ms, sweep <= 1 s, intake keeping its pace.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+mod common;
+
+use common::content::Content;
+use rectify::app::Application;
+
+const INCIDENTS: usize = 100_000;
+const DUE: usize = 1_000;
+
+fn q(s: &str) -> String {
+    s.replace('\'', "''")
+}
+
+fn ts(t: chrono::DateTime<Utc>) -> String {
+    format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+}
+
+/// The incidents, their reports and clocks, and the staff; returns the sweep's instant.
+async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
+    let db = &app.state().db;
+    let now = rectify::domain::audit::truncate_micros(Utc::now());
+    let hash = rectify::web::staff::auth::hash_password("benchmark password".into())
+        .await
+        .unwrap();
+    for (i, role) in ["lead", "triager", "lead", "compliance"].iter().enumerate() {
+        rectify::db::users::create(
+            db,
+            &format!("u{i}@example.com"),
+            &format!("User {i}"),
+            role,
+            &hash,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let sweep_at = now + chrono::Duration::hours(1);
+    let first = now - chrono::Duration::days(30);
+    let states = [
+        "new",
+        "triaged",
+        "contained",
+        "fix_planned",
+        "retraining",
+        "verifying",
+    ];
+    let decode = |s: String| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let txn = db.conn.begin().await.unwrap();
+    for chunk in 0..INCIDENTS / 500 {
+        let (mut inc, mut rep, mut clk) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..500 {
+            let i = chunk * 500 + k;
+            let id = i + 1;
+            // Content numbers far from the ones intake sends during the run.
+            let output = decode(content.output(1_000_000_000 + i * 10));
+            let title: String = output.chars().take(80).collect();
+            let due_fires = i % (INCIDENTS / DUE) == 0;
+            let due = if due_fires {
+                sweep_at + chrono::Duration::days(30)
+            } else {
+                now + chrono::Duration::minutes(
+                    ((i * 7919) % (110 * 24 * 60)) as i64 + 60 * 24 * 40,
+                )
+            };
+            let fire = if due_fires {
+                sweep_at
+            } else {
+                due - chrono::Duration::days(30)
+            };
+            let state = states[i % states.len()];
+            let sev = if state == "new" { "NULL" } else { "'medium'" };
+            inc.push(format!(
+                "({id}, '{state}', 1, 'core_values.false_information', {sev}, NULL, '{title}', 'seedfp{id}', '{first}', 1, false, '{first}', '', {due}, 'remediate', '{first}')",
+                title = q(&title),
+                first = first.format("%Y-%m-%d %H:%M:%S%.6f+00:00"),
+                due = ts(due),
+            ));
+            let code = rectify::domain::tracking_code::TrackingCode::from_bytes({
+                let mut b = [0u8; 10];
+                b[..8].copy_from_slice(
+                    &(id as u64)
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .to_be_bytes(),
+                );
+                b[9] = 0x5a;
+                b
+            });
+            rep.push(format!(
+                "('{code}', {id}, '{first}', 'zh-CN', 'web', '{output}', NULL, 'demo-chat', NULL, 'core_values.false_information', NULL, NULL, 'seedfp{id}')",
+                code = code.as_str(),
+                first = first.format("%Y-%m-%d %H:%M:%S%.6f+00:00"),
+                output = q(&output),
+            ));
+            clk.push(format!(
+                "({id}, 'remediate', {started}, {due}, 'running', {fire})",
+                started = ts(first),
+                due = ts(due),
+                fire = ts(fire),
+            ));
+        }
+        for (sql, rows) in [
+            (
+                "INSERT INTO incidents (id, state, version, category, severity, assignee_id, title, fingerprint, first_reported_at, report_count, evidence_hold, last_event_at, last_event_hash, next_due_at, next_due_clock, created_at) VALUES ",
+                inc,
+            ),
+            (
+                "INSERT INTO reports (tracking_code, incident_id, received_at, locale, channel, output, prompt, model, model_version, category, description, reporter_email, fingerprint) VALUES ",
+                rep,
+            ),
+            (
+                "INSERT INTO incident_clocks (incident_id, clock, started_at, due_at, status, next_fire_at) VALUES ",
+                clk,
+            ),
+        ] {
+            txn.execute_raw(Statement::from_string(
+                db.backend(),
+                format!("{sql}{}", rows.join(",")),
+            ))
+            .await
+            .unwrap();
+        }
+    }
+    txn.commit().await.unwrap();
+    db.index_search_now().await.unwrap();
+    db.conn.execute_unprepared("ANALYZE").await.unwrap();
+    sweep_at
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+}
+
+/// Sends GETs to `url` one after another until `stop`; their latencies.
+async fn reader(c: reqwest::Client, url: String, stop: Instant) -> Vec<Duration> {
+    let mut lat = Vec::new();
+    while Instant::now() < stop {
+        let t = Instant::now();
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        r.bytes().await.unwrap();
+        lat.push(t.elapsed());
+    }
+    lat
+}
+
+fn main() {
+    let probe_secs: u64 = common::env_number("BENCH_PROBE_SECONDS", 5);
+    let secs: u64 = common::env_number("BENCH_SECONDS", 20);
+    let clients: usize = common::env_number("BENCH_CLIENTS", 32);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::sqlite_settings(dir.path());
+    s.limits.intake_burst = 0;
+    s.escalation.sweep_interval_secs = 0;
+    let settings = s.clone();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("server")
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let content = Arc::new(Content::load());
+    let app = server_rt.block_on(Application::build(s)).unwrap();
+    let t = Instant::now();
+    let sweep_at = server_rt.block_on(seed(&app, &content));
+    println!(
+        "seeded {INCIDENTS} open incidents with a report and a clock each ({DUE} with a step due) in {:.1} s; content: {}",
+        t.elapsed().as_secs_f64(),
+        content.source
+    );
+    let db = app.state().db.clone();
+    let base = format!("http://{}", app.local_addr());
+    server_rt.spawn(app.run_until_stopped());
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("load")
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(clients)
+            .build()
+            .unwrap();
+        let report_url = format!("{base}/report");
+        let next = Arc::new(AtomicUsize::new(0));
+        let send = {
+            let (plain, content, next, report_url) = (
+                plain.clone(),
+                content.clone(),
+                next.clone(),
+                report_url.clone(),
+            );
+            move || {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                plain
+                    .post(&report_url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(content.body(i, false))
+                    .send()
+            }
+        };
+
+        // Intake alone, as fast as it goes.
+        let stop = Instant::now() + Duration::from_secs(probe_secs);
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (send, done) = (send.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < stop {
+                    assert_eq!(send().await.unwrap().status(), 303);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let max_rate = done.load(Ordering::Relaxed) as f64 / probe_secs as f64;
+        let rate = max_rate / 2.0;
+        println!(
+            "intake alone: {max_rate:.0} reports/s; paced at half: {rate:.0} reports/s for {secs} s"
+        );
+
+        // Staff, signed in.
+        let staff = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = staff
+            .post(format!("{base}/login"))
+            .form(&[
+                ("email", "u0@example.com"),
+                ("password", "benchmark password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+
+        let started = Instant::now();
+        let stop = started + Duration::from_secs(secs);
+        // Paced intake: one request every 1/rate seconds, each on its own task, so a slow
+        // answer does not slow the pace (what a flood of independent people does).
+        let pacer = {
+            let send = send.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut inflight = Vec::new();
+                while Instant::now() < stop {
+                    tick.tick().await;
+                    let send = send.clone();
+                    inflight.push(tokio::spawn(async move {
+                        let t = Instant::now();
+                        assert_eq!(send().await.unwrap().status(), 303);
+                        t.elapsed()
+                    }));
+                }
+                let mut lat = Vec::new();
+                for t in inflight {
+                    lat.push(t.await.unwrap());
+                }
+                lat
+            })
+        };
+        let board = tokio::spawn(reader(staff.clone(), format!("{base}/board"), stop));
+        let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();
+        let search = tokio::spawn(reader(
+            staff.clone(),
+            format!("{base}/incidents?q={word}"),
+            stop,
+        ));
+        tokio::time::sleep(Duration::from_secs(secs / 2)).await;
+        let t = Instant::now();
+        let fired = rectify::jobs::sweep::sweep(&db, &settings, sweep_at, false)
+            .await
+            .unwrap();
+        let sweep_time = t.elapsed();
+        let mut intake = pacer.await.unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut board = board.await.unwrap();
+        let mut search = search.await.unwrap();
+        intake.sort();
+        board.sort();
+        search.sort();
+        println!(
+            "intake at half:   {} reports in {elapsed:.1} s ({:.0}/s)  p50 {:.2} ms  p99 {:.2} ms",
+            intake.len(),
+            intake.len() as f64 / elapsed,
+            pct(&intake, 0.5),
+            pct(&intake, 0.99)
+        );
+        println!(
+            "board (/board):   {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 50 ms)",
+            board.len(),
+            pct(&board, 0.5),
+            pct(&board, 0.95)
+        );
+        println!(
+            "search (隐私):    {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 100 ms)",
+            search.len(),
+            pct(&search, 0.5),
+            pct(&search, 0.95)
+        );
+        println!(
+            "sweep:            {} escalations fired in {:.0} ms   (target <= 1000 ms)",
+            fired.fired.len(),
+            sweep_time.as_secs_f64() * 1e3
+        );
+        assert_eq!(fired.fired.len(), DUE, "every due step fired");
+    });
+}
