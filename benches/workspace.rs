@@ -226,7 +226,7 @@ fn main() {
         let t = Instant::now();
         let code = seed(&app).await;
         println!(
-            "seeded {INCIDENTS} incidents and {} reports (FTS5 kept in step by triggers) in {:.1} s",
+            "seeded and indexed {INCIDENTS} incidents and {} reports in {:.1} s",
             INCIDENTS * REPORTS_PER,
             t.elapsed().as_secs_f64()
         );
@@ -239,7 +239,10 @@ fn main() {
             .unwrap();
         let r = c
             .post(format!("{base}/login"))
-            .form(&[("email", "u0@example.com"), ("password", "benchmark password")])
+            .form(&[
+                ("email", "u0@example.com"),
+                ("password", "benchmark password"),
+            ])
             .send()
             .await
             .unwrap();
@@ -247,14 +250,49 @@ fn main() {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let cases = [
             ("board", "/board".to_string(), 200, n),
-            ("list, sorted by deadline", "/incidents?sort=deadline".to_string(), 200, n),
-            ("list, every state, by last change", "/incidents?state=all&sort=last_change".to_string(), 200, n),
-            ("word search 摄像头 (board)", format!("/board?q={}", enc("摄像头")), 200, n),
-            ("word search 摄像头 (list)", format!("/incidents?state=all&q={}", enc("摄像头")), 200, n),
-            ("tracking-code search", format!("/board?q={}", enc(&code.to_lowercase().replace('-', ""))), 303, n),
+            (
+                "list, sorted by deadline",
+                "/incidents?sort=deadline".to_string(),
+                200,
+                n,
+            ),
+            (
+                "list, every state, by last change",
+                "/incidents?state=all&sort=last_change".to_string(),
+                200,
+                n,
+            ),
+            (
+                "word search 摄像头 (board)",
+                format!("/board?q={}", enc("摄像头")),
+                200,
+                n,
+            ),
+            (
+                "word search 摄像头 (list)",
+                format!("/incidents?state=all&q={}", enc("摄像头")),
+                200,
+                n,
+            ),
+            (
+                "tracking-code search",
+                format!("/board?q={}", enc(&code.to_lowercase().replace('-', ""))),
+                303,
+                n,
+            ),
             ("INC-n search", "/board?q=INC-54321".to_string(), 303, n),
-            ("2-char word 隐私 (board)", format!("/board?q={}", enc("隐私")), 200, n),
-            ("2-char word 隐私 (list)", format!("/incidents?state=all&q={}", enc("隐私")), 200, n),
+            (
+                "2-char word 隐私 (board)",
+                format!("/board?q={}", enc("隐私")),
+                200,
+                n,
+            ),
+            (
+                "2-char word 隐私 (list)",
+                format!("/incidents?state=all&q={}", enc("隐私")),
+                200,
+                n,
+            ),
         ];
         for (name, path, status, rounds) in cases {
             let url = format!("{base}{path}");
