@@ -160,8 +160,9 @@ async fn load(
 struct Servers {
     bases: Vec<String>,
     mail_dir: std::path::PathBuf,
-    /// SQLite: the WAL file.
+    /// SQLite: the WAL file, and the database.
     wal: Option<std::path::PathBuf>,
+    db: Option<rectify::db::Db>,
     /// PostgreSQL: the database's URL, and the `rectify serve` processes.
     postgres: Option<(String, Vec<std::process::Child>)>,
     _runtime: Option<tokio::runtime::Runtime>,
@@ -200,11 +201,13 @@ fn sqlite_server() -> Servers {
     let mail_dir = s.mail.dir.clone();
     let app = rt.block_on(Application::build(s)).unwrap();
     let base = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
     rt.spawn(app.run_until_stopped());
     Servers {
         bases: vec![base],
         mail_dir,
         wal: Some(dir.path().join("rectify.db-wal")),
+        db: Some(db),
         postgres: None,
         _runtime: Some(rt),
         _dir: dir,
@@ -275,6 +278,7 @@ fn postgres_servers(instances: usize, client_rt: &tokio::runtime::Runtime) -> Se
         bases,
         mail_dir,
         wal: None,
+        db: None,
         postgres: Some((db_url, children)),
         _runtime: None,
         _dir: dir,
@@ -491,6 +495,17 @@ fn main() {
                     mib(len()),
                     t.elapsed().as_secs_f64()
                 );
+                if let Some(db) = &servers.db {
+                    let backlog = common::index_backlog(db).await;
+                    let t = Instant::now();
+                    while common::index_backlog(db).await > 0 && t.elapsed() < Duration::from_secs(300) {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    println!(
+                        "search index: {backlog} reports waited to be indexed after the flood; all indexed {:.1} s later",
+                        t.elapsed().as_secs_f64()
+                    );
+                }
             }
         }
         if let Some((db_url, _)) = &servers.postgres {

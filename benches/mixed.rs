@@ -341,5 +341,7 @@ fn main() {
             sweep_time.as_secs_f64() * 1e3
         );
         assert_eq!(fired.fired.len(), DUE, "every due step fired");
+        let backlog = common::index_backlog(&db).await;
+        println!("search index: {backlog} reports waiting to be indexed at the end (read directly meanwhile)");
     });
 }

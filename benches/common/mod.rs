@@ -29,3 +29,19 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// SQLite: how many reports the intake writer has not indexed for search yet.
+pub async fn index_backlog(db: &rectify::db::Db) -> i64 {
+    use sea_orm::ConnectionTrait;
+    db.conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM reports) - \
+             (SELECT indexed_to FROM search_marks WHERE tbl = 'reports')",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}

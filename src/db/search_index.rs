@@ -1,5 +1,5 @@
-//! SQLite: the staff search's trigram index, brought up to date by the intake writer when no
-//! report waits, instead of inside each report's transaction.
+//! SQLite: the staff search's trigram index, brought up to date by the intake writer once no
+//! report has come for a moment, instead of inside each report's transaction.
 //!
 //! Indexing a report's texts cost about 160 µs of CPU per report (268 characters of Chinese
 //! output; `perf stat` of FTS5 inserts), more than all the rest of storing it, on the one thread
@@ -13,11 +13,28 @@ use rusqlite::{OptionalExtension, Transaction};
 
 use super::DbError;
 
-/// Rows of each table the writer indexes at a time when no report waits: about 3 ms of work,
-/// the longest a report that arrives meanwhile waits for it. (The writer finds moments with no
-/// report waiting even in a flood, between one batch's answers and the next requests; a larger
-/// chunk there is a larger wait for the next batch.)
-pub(crate) const IDLE_CHUNK: i64 = 16;
+/// How long no report must have come before the writer indexes: in a flood it never does,
+/// and the flood's reports are indexed after it.
+pub(crate) const QUIET: std::time::Duration = std::time::Duration::from_millis(50);
+/// Rows of each table indexed per transaction when quiet: some 40 ms of work, which a report
+/// arriving meanwhile waits for. Large steps also mean fewer, larger segments for FTS5 to merge
+/// (in steps of 16 rows the merging cost more than the indexing).
+pub(crate) const QUIET_CHUNK: i64 = 256;
+/// Reports not yet indexed beyond which the writer indexes [`STEADY_CHUNK`] rows after every
+/// batch, quiet or not: a search reads the unindexed rows directly, and intake that never
+/// pauses must not leave it ever more to read.
+pub(crate) const BEHIND: i64 = 200_000;
+pub(crate) const STEADY_CHUNK: i64 = 64;
+
+/// How many reports wait to be indexed.
+pub(crate) fn backlog(conn: &rusqlite::Connection) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM reports) - \
+             (SELECT indexed_to FROM search_marks WHERE tbl = 'reports')",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
 
 /// The tables indexed this way: (mark, table, columns of the FTS table, its name).
 const TABLES: [(&str, &str, &[&str], &str); 2] = [

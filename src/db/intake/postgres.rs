@@ -84,15 +84,24 @@ async fn store_batch(
     let subs = to_store.as_slice();
     let fps = Fingerprints::of(subs);
     // Two instances receiving the same content at once must not both open an incident;
-    // sorted, so two batches never wait on each other in opposite orders.
-    for fp in &fps.distinct {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [fp.as_str().into()],
-        ))
-        .await?;
-    }
+    // sorted, so two batches never wait on each other in opposite orders. One statement for
+    // the batch (a round trip per content was most of a batch of distinct reports' waiting);
+    // the locks are taken in the array's order.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
+         FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+        [sea_orm::Value::Array(
+            sea_orm::sea_query::ArrayType::String,
+            Some(Box::new(
+                fps.distinct
+                    .iter()
+                    .map(|f| sea_orm::Value::from(f.as_str()))
+                    .collect(),
+            )),
+        )],
+    ))
+    .await?;
     let existing = fps.incidents().all(&txn).await?;
     let incident_ids = next_ids(&txn, "incidents", fps.new_incidents(&existing)).await?;
     let report_ids = next_ids(&txn, "reports", subs.len()).await?;

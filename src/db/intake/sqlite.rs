@@ -43,11 +43,12 @@ pub fn start(
     // WAL's size. A flood grows the WAL by about 400 MB/s (each report changes about six pages,
     // four of them at random places in indexes and incidents), so SQLite's default 1,000
     // frames would stop intake all the time; 20,000 frames (every ~200 ms) measured
-    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. Cutting
-    // the file back at each restart (journal_size_limit) cost 9%; the checkpointer cuts it
-    // back once intake is quiet instead. When intake is quiet the checkpointer also catches up
-    // and the WAL restarts without a stop.
-    conn.pragma_update(None, "wal_autocheckpoint", 100_000)?;
+    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 60,000
+    // (~235 MiB) keeps the file within the 256 MiB a flood may take on disk. Cutting the file
+    // back at each restart (journal_size_limit) cost 9%; the checkpointer cuts it back once
+    // intake is quiet instead. When intake is quiet the checkpointer also catches up and the
+    // WAL restarts without a stop.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_FRAMES)?;
     let checkpointer = Checkpointer::new(db.clone())?;
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let spawn_err =
@@ -86,8 +87,11 @@ fn checkpoint_until(mut checkpointer: Checkpointer, writer_gone: std::sync::mpsc
     }
 }
 
+/// Frames (pages of 4 KiB) the WAL may grow to before the writer restarts it.
+const WAL_FRAMES: i64 = 60_000;
+
 /// The WAL file's size to give back to the disk once intake is quiet: a flood leaves it at up
-/// to about 390 MiB (see `wal_autocheckpoint` in [`start`]).
+/// to about 235 MiB (see [`WAL_FRAMES`]).
 const KEEP_WAL_BYTES: u64 = 64 << 20;
 
 /// The checkpointer's connection, and what its last round found.
@@ -213,8 +217,8 @@ fn run(
     let mut work: Vec<Work> = Vec::with_capacity(batch);
     let mut failing = false;
     let mut reopen = false;
-    // Waiting for reports with a timeout, to look for rows to index that others wrote (an
-    // import in another process, the seeding of a benchmark).
+    // Waiting for reports with a timeout: the search index is brought up to date when no
+    // report has come for a while.
     let Ok(waiter) = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -223,33 +227,49 @@ fn run(
         return;
     };
     let mut to_index = true;
+    let mut last_work = std::time::Instant::now();
     loop {
-        if to_index && rx.is_empty() && !failing {
-            // Nothing waits: index a chunk of what was stored (see `search_index`).
-            let _gate = db.write_guard_blocking();
-            to_index = match in_transaction(&mut conn, |txn| {
-                crate::db::search_index::step(txn, crate::db::search_index::IDLE_CHUNK)
-            }) {
-                Ok(more) => more,
-                Err(e) => {
-                    tracing::warn!(error = %e, "indexing new reports for search failed; retried later");
-                    false
+        if to_index && !failing {
+            use crate::db::search_index::{BEHIND, QUIET, QUIET_CHUNK, STEADY_CHUNK, backlog};
+            // Indexing takes the write lock like a batch: only once no report has come for a
+            // while (in a flood, never: the index catches up after it), or a step per batch
+            // when the index is far behind, so the rows a search must read directly stay few.
+            let quiet = rx.is_empty() && last_work.elapsed() >= QUIET;
+            let behind = !quiet && backlog(&conn).unwrap_or(0) > BEHIND;
+            if quiet || behind {
+                let _gate = db.write_guard_blocking();
+                let chunk = if quiet { QUIET_CHUNK } else { STEADY_CHUNK };
+                to_index = match in_transaction(&mut conn, |txn| {
+                    crate::db::search_index::step(txn, chunk)
+                }) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "indexing new reports for search failed; retried later");
+                        false
+                    }
+                };
+                if quiet {
+                    continue;
                 }
-            };
-            continue;
+            }
         }
-        let received = waiter.block_on(async {
-            tokio::time::timeout(
-                std::time::Duration::from_secs(1),
-                rx.recv_many(&mut work, batch),
-            )
-            .await
-        });
+        let wait = if to_index {
+            crate::db::search_index::QUIET
+                .saturating_sub(last_work.elapsed())
+                .max(std::time::Duration::from_millis(1))
+        } else {
+            // Rows others wrote (an import in another process) are looked for now and then.
+            std::time::Duration::from_secs(1)
+        };
+        let received = waiter
+            .block_on(async { tokio::time::timeout(wait, rx.recv_many(&mut work, batch)).await });
         match received {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(_) => last_work = std::time::Instant::now(),
             Err(_) => {
-                to_index = crate::db::search_index::pending(&conn).unwrap_or(false);
+                if !to_index {
+                    to_index = crate::db::search_index::pending(&conn).unwrap_or(false);
+                }
                 continue;
             }
         }
