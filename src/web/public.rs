@@ -338,7 +338,10 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
     }
 }
 
-/// [`accept`], then the report's screenshots (already re-encoded), stored by content beside it.
+/// Stores a valid report with its screenshots (already re-encoded) and its acknowledgement
+/// mail, and answers once it is committed. The files are written
+/// under their hash first; their rows commit in the report's own transaction (see
+/// [`crate::db::attachments::write_files`] for why a file left over by a crash is harmless).
 pub async fn accept_with(
     state: &AppState,
     report: crate::domain::report::ValidReport,
@@ -346,35 +349,14 @@ pub async fn accept_with(
     channel: Channel,
     images: Vec<crate::db::attachments::NewFile>,
 ) -> Result<TrackingCode, anyhow::Error> {
-    let code = accept(state, report, locale, channel).await?;
-    if !images.is_empty() {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let rep = crate::db::entities::report::Entity::find()
-            .filter(crate::db::entities::report::Column::TrackingCode.eq(code.as_str()))
-            .one(&state.db.conn)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the report just stored is missing"))?;
+    // Reports without screenshots (nearly all) go straight to intake.
+    let files = if images.is_empty() {
+        Vec::new()
+    } else {
         let dir = state.settings.attachments.dir.clone();
-        crate::db::attachments::add_to_report(
-            &state.db,
-            &dir,
-            rep.id,
-            rep.incident_id,
-            &images,
-            crate::domain::audit::truncate_micros(Utc::now()),
-        )
-        .await?;
-    }
-    Ok(code)
-}
-
-/// Stores a valid report (with its acknowledgement mail) and answers once it is committed.
-pub async fn accept(
-    state: &AppState,
-    report: crate::domain::report::ValidReport,
-    locale: Locale,
-    channel: Channel,
-) -> Result<TrackingCode, anyhow::Error> {
+        tokio::task::spawn_blocking(move || crate::db::attachments::write_files(&dir, &images))
+            .await??
+    };
     // Stored instants keep microseconds (what both databases hold), so truncate once here.
     let now = crate::domain::audit::truncate_micros(Utc::now());
     let code = TrackingCode::from_bytes(rand::random());
@@ -392,7 +374,7 @@ pub async fn accept(
     let stored = state
         .intake
         .submit_within(
-            Submission::new(report, locale, channel, code, now, ack),
+            Submission::new(report, locale, channel, code, now, ack).with_files(files),
             state.db.write_timeout(),
         )
         .await?;
