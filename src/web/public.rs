@@ -36,7 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/status/{code}", get(status_page))
         .route(
             "/status/{code}/reply",
-            axum::routing::post(super::reply::reply),
+            axum::routing::post(super::reply::reply)
+                // One image beside the text: the limit is set on the body (`limit_body`).
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
             "/status/{code}/appeal",
@@ -453,6 +455,8 @@ pub struct StatusPage<'a> {
     received: bool,
     /// A reply was just sent.
     reply_sent: bool,
+    /// The reply's image: its kinds and limit.
+    reply_file_help: String,
     stage_key: &'static str,
     stage_name: &'static str,
     /// The path this report takes, each step with "done", "current" or "".
@@ -678,6 +682,10 @@ pub async fn render_status(
             code: code.to_string(),
             received,
             reply_sent: reply.sent,
+            reply_file_help: rt.reply_file_help.replace(
+                "{n}",
+                &(s.attachments.max_image_bytes / (1024 * 1024)).to_string(),
+            ),
             stage_key: if rejected { "rejected" } else { stage.as_str() },
             stage_name: if rejected {
                 rt.rejected_stages[2]
