@@ -1268,3 +1268,63 @@ async fn a_reply_carries_one_image_that_only_staff_see_and_the_chain_covers() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_appeal_shows_on_the_board_and_in_the_list() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "ann@example.com", "lead").await;
+        add_user(&app, "bob@example.com", "lead").await;
+        let ann = sign_in(&app, "ann@example.com").await;
+        let bob = sign_in(&app, "bob@example.com").await;
+        let (appealed, code) = submit_form(&app, &valid_form()).await;
+        let (other, _) = submit_form(&app, &with(valid_form(), "output", "Other content.")).await;
+        for id in [appealed, other] {
+            let r = act(&app, &ann, id, "reject", &[("reasons", "Correct.")]).await;
+            assert_eq!(r.status(), 303);
+        }
+        let get = |path: String| {
+            let ann = ann.clone();
+            let url = app.url(&path);
+            async move { ann.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        let board = get("/board".into()).await;
+        assert!(!board.contains("Open appeals waiting"), "none yet");
+
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code}/appeal")))
+            .form(&[("reasons", "Canberra is the capital.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+
+        // The board leaves closed incidents out, so it says an appeal waits and links to it.
+        let board = get("/board".into()).await;
+        assert!(board.contains("Open appeals waiting for a decision: 1."));
+        assert!(board.contains(r#"href="/board?appeal=open""#));
+        let link = |id: i64| format!(r#"href="/incidents/{id}""#);
+        let badge = r#"<span class="flag flag-appeal">appeal open</span>"#;
+        let board = get("/board?appeal=open".into()).await;
+        assert!(board.contains(&link(appealed)) && board.contains(badge));
+        assert!(!board.contains(&link(other)), "only incidents with an open appeal");
+        assert!(board.contains(r#"name="appeal" value="open" checked"#));
+        let list = get("/incidents?appeal=open".into()).await;
+        assert!(list.contains(&link(appealed)) && list.contains(badge));
+        assert!(!list.contains(&link(other)));
+        // Without the filter the list marks the row too.
+        let list = get("/incidents?state=all".into()).await;
+        assert_eq!(list.matches(badge).count(), 1);
+
+        // Decided: no longer an open appeal anywhere.
+        let r = act(&app, &bob, appealed, "uphold_appeal", &[("reasons", "Checked.")]).await;
+        assert_eq!(r.status(), 303);
+        let board = get("/board?appeal=open".into()).await;
+        assert!(!board.contains(&link(appealed)) && !board.contains(badge));
+        assert!(!get("/board".into()).await.contains("Open appeals waiting"));
+        assert!(!get("/incidents?state=all".into()).await.contains(badge));
+        app.stop().await;
+    }
+}

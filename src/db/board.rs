@@ -28,6 +28,8 @@ pub struct Filters {
     pub assignee: AssigneeFilter,
     pub overdue: bool,
     pub text: Option<String>,
+    /// Only incidents with an undecided appeal (`appeal=open`).
+    pub appeal_open: bool,
 }
 
 /// What a card shows.
@@ -64,6 +66,9 @@ pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Cond
     }
     if f.overdue {
         c = c.add(Column::NextDueAt.lt(now));
+    }
+    if f.appeal_open {
+        c = c.add(super::appeals::open_condition());
     }
     if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         c = c.add(super::search::condition(text, postgres));
