@@ -1264,6 +1264,7 @@ async fn a_reply_carries_one_image_that_only_staff_see_and_the_chain_covers() {
         assert_ne!(r.status(), 200, "not for the public");
         let (_, status_page) = page(&app, &format!("/status/{code}")).await;
         assert!(status_page.contains("The app showed this."));
+        assert!(status_page.contains("With an image (only our staff can see it)."));
         assert!(!status_page.contains("/attachments/"));
         app.stop().await;
     }

@@ -109,6 +109,18 @@ pub async fn for_incident(
         .await?)
 }
 
+/// The replies of a report that came with a file (their message ids).
+pub async fn replies_with_files(db: &Db, report_id: i64) -> Result<Vec<i64>, DbError> {
+    Ok(attachment::Entity::find()
+        .filter(attachment::Column::ReportId.eq(report_id))
+        .filter(attachment::Column::MessageId.is_not_null())
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .filter_map(|a| a.message_id)
+        .collect())
+}
+
 pub async fn get(db: &Db, id: i64) -> Result<Option<attachment::Model>, DbError> {
     Ok(attachment::Entity::find_by_id(id).one(&db.conn).await?)
 }

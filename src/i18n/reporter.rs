@@ -32,6 +32,7 @@ pub struct ReporterTexts {
     pub reply_file_too_large: &'static str,
     pub reply_file_too_many: &'static str,
     pub reply_file_not_image: &'static str,
+    pub reply_with_image: &'static str,
     pub operated_by: &'static str,
     /// "{n}" is `retention.reporter_days`.
     pub privacy_notice: &'static str,
@@ -97,6 +98,7 @@ pub static EN: ReporterTexts = ReporterTexts {
     reply_file_help: "One image (PNG, JPEG or WebP) of at most {n} MiB, for example a screenshot. Only our staff see it; we remove location and camera data from it.",
     reply_file_too_large: "The image is larger than {n} MiB. Please choose a smaller one again; your message is kept.",
     reply_file_too_many: "One image per message. Please choose it again; your message is kept.",
+    reply_with_image: "With an image (only our staff can see it).",
     reply_file_not_image: "The file is not a PNG, JPEG or WebP image we can read (only images can be sent). Please choose an image again; your message is kept.",
     operated_by: "Operated by",
     privacy_notice: "Privacy: we keep your name, email address and any messages you send us only to handle this report, and erase them {n} days after the report is closed.",
@@ -159,6 +161,7 @@ pub static ZH: ReporterTexts = ReporterTexts {
     reply_file_help: "一张图片（PNG、JPEG 或 WebP），不超过 {n} MiB，例如截图。仅我们的工作人员可见；我们会删除其中的位置和拍摄设备信息。",
     reply_file_too_large: "图片超过 {n} MiB。请重新选择较小的图片；您的留言已保留。",
     reply_file_too_many: "每条留言只能附一张图片。请重新选择；您的留言已保留。",
+    reply_with_image: "附有一张图片（仅我们的工作人员可见）。",
     reply_file_not_image: "该文件不是可读取的 PNG、JPEG 或 WebP 图片（只能发送图片）。请重新选择图片；您的留言已保留。",
     operated_by: "运营方",
     privacy_notice: "个人信息保护：您的姓名、邮箱地址及发给我们的留言仅用于处理本举报，并在举报办结 {n} 天后删除。",

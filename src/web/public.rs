@@ -503,6 +503,8 @@ pub struct ThreadEntry {
     pub from_us: bool,
     pub at: String,
     pub body: String,
+    /// The reporter sent an image with it (staff see it; the public site never serves it).
+    pub with_image: bool,
 }
 
 /// "met", "running · provisional deadline", "stopped (incident rejected)"…
@@ -645,10 +647,16 @@ pub async fn render_status(
     } else {
         None
     };
+    let with_files =
+        match crate::db::attachments::replies_with_files(&state.db, view.report_id).await {
+            Ok(ids) => ids,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        };
     let messages = match crate::db::messages::for_report(&state.db, view.report_id).await {
         Ok(rows) => rows
             .into_iter()
             .map(|m| ThreadEntry {
+                with_image: with_files.contains(&m.id),
                 from_us: m.direction == crate::db::messages::FROM_STAFF,
                 at: reader_time(m.created_at, zone, lang.locale),
                 body: if m.redacted_at.is_some() {
