@@ -1200,10 +1200,7 @@ async fn a_reply_carries_one_image_that_only_staff_see_and_the_chain_covers() {
             .await
             .unwrap();
         assert_eq!(r.status(), 303);
-        let rows = attachment::Entity::find()
-            .all(&app.db.conn)
-            .await
-            .unwrap();
+        let rows = attachment::Entity::find().all(&app.db.conn).await.unwrap();
         assert_eq!(rows.len(), 1);
         let a = &rows[0];
         let rid = report_id(&app, &code).await;
@@ -1310,7 +1307,10 @@ async fn an_open_appeal_shows_on_the_board_and_in_the_list() {
         let badge = r#"<span class="flag flag-appeal">appeal open</span>"#;
         let board = get("/board?appeal=open".into()).await;
         assert!(board.contains(&link(appealed)) && board.contains(badge));
-        assert!(!board.contains(&link(other)), "only incidents with an open appeal");
+        assert!(
+            !board.contains(&link(other)),
+            "only incidents with an open appeal"
+        );
         assert!(board.contains(r#"name="appeal" value="open" checked"#));
         let list = get("/incidents?appeal=open".into()).await;
         assert!(list.contains(&link(appealed)) && list.contains(badge));
@@ -1320,7 +1320,14 @@ async fn an_open_appeal_shows_on_the_board_and_in_the_list() {
         assert_eq!(list.matches(badge).count(), 1);
 
         // Decided: no longer an open appeal anywhere.
-        let r = act(&app, &bob, appealed, "uphold_appeal", &[("reasons", "Checked.")]).await;
+        let r = act(
+            &app,
+            &bob,
+            appealed,
+            "uphold_appeal",
+            &[("reasons", "Checked.")],
+        )
+        .await;
         assert_eq!(r.status(), 303);
         let board = get("/board?appeal=open".into()).await;
         assert!(!board.contains(&link(appealed)) && !board.contains(badge));

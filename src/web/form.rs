@@ -143,7 +143,10 @@ pub struct PostedParts {
 }
 
 /// Reads a multipart form whole, files within `files` (see [`PostedParts`]).
-pub async fn read_multipart(mut mp: Multipart, files: FileLimits) -> Result<PostedParts, FormError> {
+pub async fn read_multipart(
+    mut mp: Multipart,
+    files: FileLimits,
+) -> Result<PostedParts, FormError> {
     let too_large = |e: axum::extract::multipart::MultipartError| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             FormError::TooLarge

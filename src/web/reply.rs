@@ -11,9 +11,9 @@ use super::error::{Kind, WebError};
 use super::form::{
     FileLimits, FileProblem, FormError, PostedFile, PostedParts, decode_pairs, read_multipart,
 };
-use crate::db::attachments::NewFile;
 use super::public::{ReplyState, public_origin, render_status};
 use super::{AppState, Lang, security};
+use crate::db::attachments::NewFile;
 use crate::db::workflow::ActError;
 use crate::domain::locale::Locale;
 use crate::domain::tracking_code::TrackingCode;

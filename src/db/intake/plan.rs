@@ -221,9 +221,9 @@ pub fn plan(
             erased_at: Set(None),
         });
         out.attachments.extend(
-            sub.files
-                .iter()
-                .map(|f| crate::db::attachments::reporter_row(f, report_id, incident_id, None, now)),
+            sub.files.iter().map(|f| {
+                crate::db::attachments::reporter_row(f, report_id, incident_id, None, now)
+            }),
         );
         if let Some(prompt) = r.prompt.as_ref().filter(|p| !p.trim().is_empty()) {
             let source = if sub.channel.is_complaint() {
