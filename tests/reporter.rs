@@ -1336,3 +1336,43 @@ async fn an_open_appeal_shows_on_the_board_and_in_the_list() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_never_stored_without_its_screenshots() {
+    use sea_orm::{ConnectionTrait, PaginatorTrait};
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        let reports = || async { report::Entity::find().count(&app.db.conn).await.unwrap() };
+        // The screenshots' rows cannot be written: the report with them must not be stored.
+        app.db
+            .conn
+            .execute_unprepared("DROP TABLE attachments")
+            .await
+            .unwrap();
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![(
+                "IMG_0001.jpg",
+                jpeg_with_exif(),
+                "image/jpeg",
+            )]))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_server_error(), "{}", r.status());
+        assert_eq!(reports().await, 0, "no report without its screenshots");
+        // A report without screenshots writes no attachment row, and is stored.
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .form(&valid_form())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(reports().await, 1);
+        app.stop().await;
+    }
+}
