@@ -1087,6 +1087,13 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     c.goto(&status_url).await.unwrap();
     wait_text("请问您是在哪个应用").await;
     fill(&c, "message", "安卓应用 3.2 版，2026年12月1日。").await;
+    // With the same image again, through the reply form's file input (multipart, no script).
+    c.find(Locator::Id("attachment"))
+        .await
+        .unwrap()
+        .send_keys(&shot_path.display().to_string())
+        .await
+        .unwrap();
     c.find(Locator::Css("form.reply button[type=submit]"))
         .await
         .unwrap()
@@ -1140,6 +1147,10 @@ async fn the_reporter_hears_back_and_answers_in_the_browser() {
     assert!(
         el.text().await.unwrap().contains("screenshot-1.png"),
         "the screenshot is on the incident page"
+    );
+    assert!(
+        el.text().await.unwrap().contains("reply.png"),
+        "the reply's image is shown with the reply"
     );
     let png = el.screenshot().await.unwrap();
     std::fs::write(format!("{dir}/reporter-panel-1366.png"), png).unwrap();

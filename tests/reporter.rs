@@ -1104,3 +1104,275 @@ async fn screenshots_through_the_json_api() {
         app.stop().await;
     }
 }
+
+fn reply_parts(message: &str, files: Vec<(&str, Vec<u8>)>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new()
+        .text("message", message.to_owned())
+        .text("lang", "en");
+    for (name, bytes) in files {
+        form = form.part(
+            "attachment",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    }
+    form
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_carries_one_image_that_only_staff_see_and_the_chain_covers() {
+    use rectify::db::entities::attachment;
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "tri@example.com", "triager").await;
+        let staff = sign_in(&app, "tri@example.com").await;
+        let (id, code) = submit_form(&app, &with(valid_form(), "email", "")).await;
+        let reply_url = app.url(&format!("/status/{code}/reply"));
+
+        // The no-JavaScript form posts the file with the text.
+        let (_, status_page) = page(&app, &format!("/status/{code}")).await;
+        assert!(status_page.contains(r#"enctype="multipart/form-data""#));
+        assert!(status_page.contains(r#"name="attachment" type="file""#));
+
+        // A text file named .png: refused by its content, the message kept (escaped).
+        let typed = "Here is <b>the screen</b> I saw";
+        let r = app
+            .client
+            .post(&reply_url)
+            .multipart(reply_parts(
+                typed,
+                vec![("photo.png", b"<script>alert(1)</script>".to_vec())],
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("not a PNG, JPEG or WebP image"), "{body}");
+        assert!(body.contains("Here is &#60;b&#62;the screen&#60;/b&#62; I saw"));
+
+        // Over the limit: 413, read no further than the limit, the message kept.
+        let big = vec![0u8; app.settings.attachments.max_image_bytes + 1];
+        let r = app
+            .client
+            .post(&reply_url)
+            .multipart(reply_parts(typed, vec![("big.jpg", big)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("larger than 5 MiB"), "{body}");
+        assert!(body.contains("Here is &#60;b&#62;the screen&#60;/b&#62; I saw"));
+
+        // Two files: one image per message.
+        let png = rectify::media::reencode(&jpeg_with_exif()).unwrap();
+        let r = app
+            .client
+            .post(&reply_url)
+            .multipart(reply_parts(
+                typed,
+                vec![("1.png", png.clone()), ("2.png", png)],
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains("One image per message"));
+        assert!(
+            attachment::Entity::find()
+                .all(&app.db.conn)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing stored from refused replies"
+        );
+
+        // An image from a phone: stored re-encoded, without its EXIF block.
+        let r = app
+            .client
+            .post(&reply_url)
+            .multipart(reply_parts(
+                "The app showed this.",
+                vec![("IMG_0002.jpg", jpeg_with_exif())],
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let rows = attachment::Entity::find().all(&app.db.conn).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        let a = &rows[0];
+        let rid = report_id(&app, &code).await;
+        assert_eq!((a.report_id, a.incident_id), (Some(rid), id));
+        assert_eq!(a.media_type, "image/png");
+        let stored = std::fs::read(rectify::db::attachments::path_of(
+            &app.settings.attachments.dir,
+            &a.sha256,
+        ))
+        .unwrap();
+        assert!(image::load_from_memory(&stored).is_ok());
+        assert!(!stored.windows(15).any(|w| w == b"secret-location"));
+
+        // Linked to the reply, and the reply's event carries the file's hash.
+        let msg = rectify::db::messages::for_report(&app.db, rid)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.body == "The app showed this.")
+            .expect("the reply is stored");
+        assert_eq!(a.message_id, Some(msg.id));
+        let ev = incident_event::Entity::find()
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::Action.eq("reporter_reply"))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .expect("a reporter_reply event");
+        let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap();
+        assert_eq!(data["attachment_sha256"], a.sha256.as_str());
+        assert_eq!(data["attachment_id"], a.id);
+        assert_eq!(rectify::db::attachments::sha256_of(&stored), a.sha256);
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { .. } => {}
+            other => panic!("the chain should hold: {other:?}"),
+        }
+
+        // Staff see it with the reply and download it; the public never gets it.
+        let inc_page = staff
+            .get(app.url(&format!("/incidents/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let link = format!("/attachments/{}", a.id);
+        let reply_at = inc_page.find("The app showed this.").unwrap();
+        let shown = &inc_page[reply_at..];
+        assert!(
+            shown[..shown.find("</li>").unwrap()].contains(&link),
+            "the image is shown with its reply"
+        );
+        let r = staff.get(app.url(&link)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), stored);
+        let r = app.client.get(app.url(&link)).send().await.unwrap();
+        assert_ne!(r.status(), 200, "not for the public");
+        let (_, status_page) = page(&app, &format!("/status/{code}")).await;
+        assert!(status_page.contains("The app showed this."));
+        assert!(status_page.contains("With an image (only our staff can see it)."));
+        assert!(!status_page.contains("/attachments/"));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_appeal_shows_on_the_board_and_in_the_list() {
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        add_user(&app, "ann@example.com", "lead").await;
+        add_user(&app, "bob@example.com", "lead").await;
+        let ann = sign_in(&app, "ann@example.com").await;
+        let bob = sign_in(&app, "bob@example.com").await;
+        let (appealed, code) = submit_form(&app, &valid_form()).await;
+        let (other, _) = submit_form(&app, &with(valid_form(), "output", "Other content.")).await;
+        for id in [appealed, other] {
+            let r = act(&app, &ann, id, "reject", &[("reasons", "Correct.")]).await;
+            assert_eq!(r.status(), 303);
+        }
+        let get = |path: String| {
+            let ann = ann.clone();
+            let url = app.url(&path);
+            async move { ann.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        let board = get("/board".into()).await;
+        assert!(!board.contains("Open appeals waiting"), "none yet");
+
+        let r = app
+            .client
+            .post(app.url(&format!("/status/{code}/appeal")))
+            .form(&[("reasons", "Canberra is the capital.")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+
+        // The board leaves closed incidents out, so it says an appeal waits and links to it.
+        let board = get("/board".into()).await;
+        assert!(board.contains("Open appeals waiting for a decision: 1."));
+        assert!(board.contains(r#"href="/board?appeal=open""#));
+        let link = |id: i64| format!(r#"href="/incidents/{id}""#);
+        let badge = r#"<span class="flag flag-appeal">appeal open</span>"#;
+        let board = get("/board?appeal=open".into()).await;
+        assert!(board.contains(&link(appealed)) && board.contains(badge));
+        assert!(
+            !board.contains(&link(other)),
+            "only incidents with an open appeal"
+        );
+        assert!(board.contains(r#"name="appeal" value="open" checked"#));
+        let list = get("/incidents?appeal=open".into()).await;
+        assert!(list.contains(&link(appealed)) && list.contains(badge));
+        assert!(!list.contains(&link(other)));
+        // Without the filter the list marks the row too.
+        let list = get("/incidents?state=all".into()).await;
+        assert_eq!(list.matches(badge).count(), 1);
+
+        // Decided: no longer an open appeal anywhere.
+        let r = act(
+            &app,
+            &bob,
+            appealed,
+            "uphold_appeal",
+            &[("reasons", "Checked.")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let board = get("/board?appeal=open".into()).await;
+        assert!(!board.contains(&link(appealed)) && !board.contains(badge));
+        assert!(!get("/board".into()).await.contains("Open appeals waiting"));
+        assert!(!get("/incidents?state=all".into()).await.contains(badge));
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_never_stored_without_its_screenshots() {
+    use sea_orm::{ConnectionTrait, PaginatorTrait};
+    for backend in backends() {
+        let smtp = SmtpServer::start();
+        let app = spawn(backend, &smtp).await;
+        let reports = || async { report::Entity::find().count(&app.db.conn).await.unwrap() };
+        // The screenshots' rows cannot be written: the report with them must not be stored.
+        app.db
+            .conn
+            .execute_unprepared("DROP TABLE attachments")
+            .await
+            .unwrap();
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .multipart(report_parts(vec![(
+                "IMG_0001.jpg",
+                jpeg_with_exif(),
+                "image/jpeg",
+            )]))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_server_error(), "{}", r.status());
+        assert_eq!(reports().await, 0, "no report without its screenshots");
+        // A report without screenshots writes no attachment row, and is stored.
+        let r = app
+            .client
+            .post(app.url("/report"))
+            .form(&valid_form())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(reports().await, 1);
+        app.stop().await;
+    }
+}

@@ -14,6 +14,7 @@ mod m20261202_000040_ready_probe;
 mod m20261202_000050_retraining_loop;
 mod m20261202_000060_reporter_messages;
 mod m20261202_000061_attachments;
+mod m20261202_000062_reply_attachments;
 mod m20261202_000080_search_short_words;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000050_retraining_loop::Migration),
             Box::new(m20261202_000060_reporter_messages::Migration),
             Box::new(m20261202_000061_attachments::Migration),
+            Box::new(m20261202_000062_reply_attachments::Migration),
             Box::new(m20261202_000080_search_short_words::Migration),
         ]
     }

@@ -301,3 +301,49 @@ pub async fn decide(
     txn.commit().await?;
     Ok(())
 }
+
+/// The actions that open and close an appeal, in the order the event log holds them: an
+/// incident's appeal is open when the latest of these is an `appeal`.
+const APPEAL_ACTIONS: [&str; 3] = ["appeal", "uphold_appeal", "grant_appeal"];
+
+/// Incidents (among `ids`) with an appeal nobody has decided yet: one query for a page.
+pub async fn open_among<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events = incident_event::Entity::find()
+        .filter(incident_event::Column::IncidentId.is_in(ids.iter().copied()))
+        .filter(incident_event::Column::Action.is_in(APPEAL_ACTIONS))
+        .order_by_asc(incident_event::Column::IncidentId)
+        .order_by_asc(incident_event::Column::Seq)
+        .all(conn)
+        .await?;
+    let mut open: Vec<i64> = Vec::new();
+    for e in events {
+        open.retain(|id| *id != e.incident_id);
+        if e.action == "appeal" {
+            open.push(e.incident_id);
+        }
+    }
+    Ok(open)
+}
+
+/// The board's and list's `appeal=open` filter, as a condition on `incidents.id`: the same
+/// rule as [`open_among`] (an `appeal` with no decision after it), in SQL both databases run.
+pub fn open_condition() -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::cust(
+        r#""incidents"."id" IN (SELECT a."incident_id" FROM "incident_events" a
+            WHERE a."action" = 'appeal' AND NOT EXISTS (
+              SELECT 1 FROM "incident_events" d WHERE d."incident_id" = a."incident_id"
+              AND d."seq" > a."seq" AND d."action" IN ('uphold_appeal', 'grant_appeal')))"#,
+    )
+}
+
+/// How many incidents have an undecided appeal, open or closed (the board's notice).
+pub async fn open_count(db: &Db) -> Result<u64, DbError> {
+    use sea_orm::PaginatorTrait;
+    Ok(incident::Entity::find()
+        .filter(open_condition())
+        .count(&db.conn)
+        .await?)
+}

@@ -42,43 +42,55 @@ pub fn write_content(dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     Ok(sha)
 }
 
-/// Stores a report's screenshots (already re-encoded) and their rows.
-pub async fn add_to_report(
-    db: &Db,
-    dir: &Path,
+/// A file whose bytes are on disk under their hash, ready for its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub sha256: String,
+    pub media_type: String,
+    pub size: i64,
+    pub filename: String,
+}
+
+/// Writes each file's bytes under their hash, before the transaction that records them: the
+/// store is content-addressed, so a crash (or a refused transaction) after this leaves at most
+/// an orphan file nobody points to, harmless and never served, while the rows commit together
+/// with whatever they belong to.
+pub fn write_files(dir: &Path, files: &[NewFile]) -> Result<Vec<WrittenFile>, DbError> {
+    files
+        .iter()
+        .map(|f| {
+            let sha = write_content(dir, &f.bytes)
+                .map_err(|e| DbError::Setup(format!("attachments: {e}")))?;
+            Ok(WrittenFile {
+                sha256: sha,
+                media_type: f.media_type.clone(),
+                size: f.bytes.len() as i64,
+                filename: f.filename.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The row of a file a reporter sent, with their report (or, with `message_id`, their reply).
+pub fn reporter_row(
+    f: &WrittenFile,
     report_id: i64,
     incident_id: i64,
-    files: &[NewFile],
+    message_id: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Vec<attachment::Model>, DbError> {
-    let mut hashes = Vec::new();
-    for f in files {
-        hashes.push(
-            write_content(dir, &f.bytes)
-                .map_err(|e| DbError::Setup(format!("attachments: {e}")))?,
-        );
+) -> attachment::ActiveModel {
+    attachment::ActiveModel {
+        sha256: Set(f.sha256.clone()),
+        media_type: Set(f.media_type.clone()),
+        size: Set(f.size),
+        filename: Set(f.filename.clone()),
+        report_id: Set(Some(report_id)),
+        message_id: Set(message_id),
+        incident_id: Set(incident_id),
+        uploaded_by: Set("reporter".into()),
+        created_at: Set(now),
+        ..Default::default()
     }
-    let txn = db.begin_write().await?;
-    let mut out = Vec::new();
-    for (f, sha) in files.iter().zip(hashes) {
-        out.push(
-            attachment::ActiveModel {
-                sha256: Set(sha),
-                media_type: Set(f.media_type.clone()),
-                size: Set(f.bytes.len() as i64),
-                filename: Set(f.filename.clone()),
-                report_id: Set(Some(report_id)),
-                incident_id: Set(incident_id),
-                uploaded_by: Set("reporter".into()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&*txn)
-            .await?,
-        );
-    }
-    txn.commit().await?;
-    Ok(out)
 }
 
 /// The attachments of an incident's reports and of the incident itself, oldest first.
@@ -95,6 +107,18 @@ pub async fn for_incident(
         .order_by_asc(attachment::Column::Id)
         .all(&db.conn)
         .await?)
+}
+
+/// The replies of a report that came with a file (their message ids).
+pub async fn replies_with_files(db: &Db, report_id: i64) -> Result<Vec<i64>, DbError> {
+    Ok(attachment::Entity::find()
+        .filter(attachment::Column::ReportId.eq(report_id))
+        .filter(attachment::Column::MessageId.is_not_null())
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .filter_map(|a| a.message_id)
+        .collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<attachment::Model>, DbError> {

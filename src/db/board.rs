@@ -30,6 +30,8 @@ pub struct Filters {
     pub text: Option<String>,
     /// What `text` matched, resolved once with [`Filters::resolve`] before the queries.
     pub matched: Option<std::sync::Arc<Vec<i64>>>,
+    /// Only incidents with an undecided appeal (`appeal=open`).
+    pub appeal_open: bool,
 }
 
 impl Filters {
@@ -87,6 +89,9 @@ pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Cond
     }
     if f.overdue {
         c = c.add(Column::NextDueAt.lt(now));
+    }
+    if f.appeal_open {
+        c = c.add(super::appeals::open_condition());
     }
     if let Some(ids) = &f.matched {
         c = c.add(super::search::among(ids, postgres));

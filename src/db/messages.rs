@@ -123,12 +123,16 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// A reporter's answer on their status page: stored beside a `reporter_reply` event that
 /// carries only the text's SHA-256 (the text is personal data the retention policy erases),
-/// and the assignee (or the leads) told by mail. `None` when no report has that code.
+/// and the assignee (or the leads) told by mail. A `file` (bytes already written by hash)
+/// gets its row, linked to the reply and the incident, and the event carries its SHA-256 too.
+/// `None` when no report has that code.
+#[allow(clippy::too_many_arguments)]
 pub async fn reply(
     db: &Db,
     policy: &Policy,
     code: &TrackingCode,
     text: &str,
+    file: Option<&super::attachments::WrittenFile>,
     now: DateTime<Utc>,
     notice: ReplyNotice<'_>,
 ) -> Result<Option<i64>, ActError> {
@@ -161,10 +165,20 @@ pub async fn reply(
         role: None,
         token: None,
     };
+    let attachment = match file {
+        Some(f) => Some(
+            super::attachments::reporter_row(f, rep.id, rep.incident_id, Some(stored.id), now)
+                .insert(&*txn)
+                .await?,
+        ),
+        None => None,
+    };
     let action = Action::ReporterReply {
         report_id: rep.id,
         message_id: stored.id,
         sha256: sha256_hex(text),
+        attachment_id: attachment.as_ref().map(|a| a.id),
+        attachment_sha256: attachment.map(|a| a.sha256),
     };
     act_in(
         &txn,

@@ -132,7 +132,21 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<PostedReport, FormError> {
     Ok(posted)
 }
 
-async fn parse_multipart(mut mp: Multipart, files: FileLimits) -> Result<PostedReport, FormError> {
+/// What a multipart form carried: its text fields in order, and its files, each read no
+/// further than the per-file limit.
+#[derive(Debug, Default)]
+pub struct PostedParts {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<PostedFile>,
+    /// A file over the limit, or more files than allowed (the rest of the form was still read).
+    pub file_problem: Option<FileProblem>,
+}
+
+/// Reads a multipart form whole, files within `files` (see [`PostedParts`]).
+pub async fn read_multipart(
+    mut mp: Multipart,
+    files: FileLimits,
+) -> Result<PostedParts, FormError> {
     let too_large = |e: axum::extract::multipart::MultipartError| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             FormError::TooLarge
@@ -140,7 +154,7 @@ async fn parse_multipart(mut mp: Multipart, files: FileLimits) -> Result<PostedR
             FormError::Malformed("malformed multipart body")
         }
     };
-    let mut posted = PostedReport::default();
+    let mut posted = PostedParts::default();
     loop {
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -179,8 +193,21 @@ async fn parse_multipart(mut mp: Multipart, files: FileLimits) -> Result<PostedR
         let bytes = field.bytes().await.map_err(too_large)?;
         let value = String::from_utf8(bytes.to_vec())
             .map_err(|_| FormError::Malformed("text is not valid UTF-8"))?;
-        posted.set(&name, value);
+        posted.fields.push((name, value));
     }
+}
+
+async fn parse_multipart(mp: Multipart, files: FileLimits) -> Result<PostedReport, FormError> {
+    let parts = read_multipart(mp, files).await?;
+    let mut posted = PostedReport {
+        files: parts.files,
+        file_problem: parts.file_problem,
+        ..Default::default()
+    };
+    for (k, v) in parts.fields {
+        posted.set(&k, v);
+    }
+    Ok(posted)
 }
 
 /// Reads either kind of form body.

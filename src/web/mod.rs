@@ -195,12 +195,18 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let with_files = report_form && multipart;
+    // A reply on the status page may carry one image.
+    let reply_form = req.method() == Method::POST
+        && req.uri().path().starts_with("/status/")
+        && req.uri().path().ends_with("/reply");
+    let with_files = (report_form || reply_form) && multipart;
     let evidence = req.method() == Method::POST
         && req.uri().path().starts_with("/incidents/")
         && req.uri().path().ends_with("/evidence");
     let limit = if retraining::takes_large_bodies(req.uri().path()) {
         state.settings.discovery.max_body_bytes
+    } else if with_files && reply_form {
+        (state.settings.limits.max_body_bytes + state.settings.attachments.max_image_bytes) as u64
     } else if with_files {
         report_body_limit(&state.settings) as u64
     } else if evidence {
@@ -220,7 +226,7 @@ async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
-    if report_form || evidence {
+    if report_form || reply_form || evidence {
         // A body without a declared length is cut here as it streams in.
         let (parts, body) = req.into_parts();
         let limited = http_body_util::Limited::new(body, limit as usize);

@@ -36,7 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/status/{code}", get(status_page))
         .route(
             "/status/{code}/reply",
-            axum::routing::post(super::reply::reply),
+            axum::routing::post(super::reply::reply)
+                // One image beside the text: the limit is set on the body (`limit_body`).
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
             "/status/{code}/appeal",
@@ -338,7 +340,10 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
     }
 }
 
-/// [`accept`], then the report's screenshots (already re-encoded), stored by content beside it.
+/// Stores a valid report with its screenshots (already re-encoded) and its acknowledgement
+/// mail, and answers once it is committed. The files are written
+/// under their hash first; their rows commit in the report's own transaction (see
+/// [`crate::db::attachments::write_files`] for why a file left over by a crash is harmless).
 pub async fn accept_with(
     state: &AppState,
     report: crate::domain::report::ValidReport,
@@ -346,35 +351,14 @@ pub async fn accept_with(
     channel: Channel,
     images: Vec<crate::db::attachments::NewFile>,
 ) -> Result<TrackingCode, anyhow::Error> {
-    let code = accept(state, report, locale, channel).await?;
-    if !images.is_empty() {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let rep = crate::db::entities::report::Entity::find()
-            .filter(crate::db::entities::report::Column::TrackingCode.eq(code.as_str()))
-            .one(&state.db.conn)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the report just stored is missing"))?;
+    // Reports without screenshots (nearly all) go straight to intake.
+    let files = if images.is_empty() {
+        Vec::new()
+    } else {
         let dir = state.settings.attachments.dir.clone();
-        crate::db::attachments::add_to_report(
-            &state.db,
-            &dir,
-            rep.id,
-            rep.incident_id,
-            &images,
-            crate::domain::audit::truncate_micros(Utc::now()),
-        )
-        .await?;
-    }
-    Ok(code)
-}
-
-/// Stores a valid report (with its acknowledgement mail) and answers once it is committed.
-pub async fn accept(
-    state: &AppState,
-    report: crate::domain::report::ValidReport,
-    locale: Locale,
-    channel: Channel,
-) -> Result<TrackingCode, anyhow::Error> {
+        tokio::task::spawn_blocking(move || crate::db::attachments::write_files(&dir, &images))
+            .await??
+    };
     // Stored instants keep microseconds (what both databases hold), so truncate once here.
     let now = crate::domain::audit::truncate_micros(Utc::now());
     let code = TrackingCode::from_bytes(rand::random());
@@ -392,7 +376,7 @@ pub async fn accept(
     let stored = state
         .intake
         .submit_within(
-            Submission::new(report, locale, channel, code, now, ack),
+            Submission::new(report, locale, channel, code, now, ack).with_files(files),
             state.db.write_timeout(),
         )
         .await?;
@@ -471,6 +455,8 @@ pub struct StatusPage<'a> {
     received: bool,
     /// A reply was just sent.
     reply_sent: bool,
+    /// The reply's image: its kinds and limit.
+    reply_file_help: String,
     stage_key: &'static str,
     stage_name: &'static str,
     /// The path this report takes, each step with "done", "current" or "".
@@ -517,6 +503,8 @@ pub struct ThreadEntry {
     pub from_us: bool,
     pub at: String,
     pub body: String,
+    /// The reporter sent an image with it (staff see it; the public site never serves it).
+    pub with_image: bool,
 }
 
 /// "met", "running · provisional deadline", "stopped (incident rejected)"…
@@ -659,10 +647,16 @@ pub async fn render_status(
     } else {
         None
     };
+    let with_files =
+        match crate::db::attachments::replies_with_files(&state.db, view.report_id).await {
+            Ok(ids) => ids,
+            Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+        };
     let messages = match crate::db::messages::for_report(&state.db, view.report_id).await {
         Ok(rows) => rows
             .into_iter()
             .map(|m| ThreadEntry {
+                with_image: with_files.contains(&m.id),
                 from_us: m.direction == crate::db::messages::FROM_STAFF,
                 at: reader_time(m.created_at, zone, lang.locale),
                 body: if m.redacted_at.is_some() {
@@ -696,6 +690,10 @@ pub async fn render_status(
             code: code.to_string(),
             received,
             reply_sent: reply.sent,
+            reply_file_help: rt.reply_file_help.replace(
+                "{n}",
+                &(s.attachments.max_image_bytes / (1024 * 1024)).to_string(),
+            ),
             stage_key: if rejected { "rejected" } else { stage.as_str() },
             stage_name: if rejected {
                 rt.rejected_stages[2]

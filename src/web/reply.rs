@@ -8,32 +8,36 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 
 use super::error::{Kind, WebError};
-use super::form::{FormError, decode_pairs};
+use super::form::{
+    FileLimits, FileProblem, FormError, PostedFile, PostedParts, decode_pairs, read_multipart,
+};
 use super::public::{ReplyState, public_origin, render_status};
 use super::{AppState, Lang, security};
+use crate::db::attachments::NewFile;
 use crate::db::workflow::ActError;
 use crate::domain::locale::Locale;
 use crate::domain::tracking_code::TrackingCode;
 use crate::i18n::reporter::reporter_texts;
 
-/// The reply's text from an urlencoded or multipart body (text fields only).
-async fn read_text(req: Request, field: &str) -> Result<(String, Option<String>), FormError> {
+/// A status-page form: its text field, the page's language, and at most one file.
+#[derive(Debug, Default)]
+struct Posted {
+    text: String,
+    lang: Option<String>,
+    file: Option<PostedFile>,
+    file_problem: Option<FileProblem>,
+}
+
+/// The form's `field` from an urlencoded or multipart body, and with `files` one file (any
+/// other file is left out unread past `files.max_bytes`).
+async fn read_form(req: Request, field: &str, files: FileLimits) -> Result<Posted, FormError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let mut message = String::new();
-    let mut lang = None;
-    let mut take = |name: &str, value: String| {
-        if name == field {
-            message = value;
-        } else if name == "lang" {
-            lang = Some(value);
-        }
-    };
-    if ctype.starts_with("application/x-www-form-urlencoded") {
+    let (pairs, mut files) = if ctype.starts_with("application/x-www-form-urlencoded") {
         let body = Bytes::from_request(req, &()).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 FormError::TooLarge
@@ -41,41 +45,75 @@ async fn read_text(req: Request, field: &str) -> Result<(String, Option<String>)
                 FormError::Malformed("the body could not be read")
             }
         })?;
-        for (k, v) in decode_pairs(&body)? {
-            take(&k, v);
-        }
+        (decode_pairs(&body)?, PostedParts::default())
     } else if ctype.starts_with("multipart/form-data") {
-        let mut mp = axum::extract::Multipart::from_request(req, &())
+        let mp = axum::extract::Multipart::from_request(req, &())
             .await
             .map_err(|_| FormError::Malformed("malformed multipart body"))?;
-        loop {
-            let field = match mp.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    return Err(FormError::TooLarge);
-                }
-                Err(_) => return Err(FormError::Malformed("malformed multipart body")),
-            };
-            if field.file_name().is_some() {
-                continue;
-            }
-            let name = field.name().unwrap_or("").to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    FormError::TooLarge
-                } else {
-                    FormError::Malformed("malformed multipart body")
-                }
-            })?;
-            let value = String::from_utf8(bytes.to_vec())
-                .map_err(|_| FormError::Malformed("text is not valid UTF-8"))?;
-            take(&name, value);
-        }
+        let mut parts = read_multipart(mp, files).await?;
+        (std::mem::take(&mut parts.fields), parts)
     } else {
         return Err(FormError::Unsupported);
+    };
+    let mut posted = Posted {
+        file: files.files.pop(),
+        file_problem: files.file_problem,
+        ..Default::default()
+    };
+    for (name, value) in pairs {
+        if name == field {
+            posted.text = value;
+        } else if name == "lang" {
+            posted.lang = Some(value);
+        }
     }
-    Ok((message, lang))
+    Ok(posted)
+}
+
+/// The attachment of a reply, re-encoded (PNG, metadata dropped), or what the reporter reads
+/// when it is refused, with the status to answer.
+async fn reply_file(
+    posted: &mut Posted,
+    max_bytes: usize,
+    rt: &crate::i18n::reporter::ReporterTexts,
+) -> Result<Option<NewFile>, (StatusCode, String)> {
+    match posted.file_problem {
+        Some(FileProblem::TooLarge) => {
+            let mib = (max_bytes / (1024 * 1024)).to_string();
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                rt.reply_file_too_large.replace("{n}", &mib),
+            ));
+        }
+        Some(FileProblem::TooMany) => {
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rt.reply_file_too_many.to_owned(),
+            ));
+        }
+        None => {}
+    }
+    let Some(file) = posted.file.take() else {
+        return Ok(None);
+    };
+    // Images only: a reporter's file is shown to staff, and an image re-encoded from its
+    // pixels is the one kind that carries nothing but what it shows.
+    tokio::task::spawn_blocking(move || crate::media::reencode(&file.bytes))
+        .await
+        .unwrap_or(Err(crate::media::ImageError::Undecodable))
+        .map(|png| {
+            Some(NewFile {
+                filename: "reply.png".into(),
+                media_type: "image/png".into(),
+                bytes: png,
+            })
+        })
+        .map_err(|_| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rt.reply_file_not_image.to_owned(),
+            )
+        })
 }
 
 pub async fn reply(
@@ -96,7 +134,11 @@ pub async fn reply(
     let Ok(code) = TrackingCode::parse(&code) else {
         return WebError::page(Kind::NotFound, lang.locale).into_response();
     };
-    let (message, posted_lang) = match read_text(req, "message").await {
+    let files = FileLimits {
+        max_files: 1,
+        max_bytes: s.attachments.max_image_bytes,
+    };
+    let mut posted = match read_form(req, "message", files).await {
         Ok(v) => v,
         Err(FormError::Unsupported) => {
             return WebError::page(Kind::Unsupported, lang.locale).into_response();
@@ -109,7 +151,7 @@ pub async fn reply(
             return WebError::page(Kind::BadRequest, lang.locale).into_response();
         }
     };
-    let lang = match posted_lang.as_deref().and_then(Locale::parse) {
+    let lang = match posted.lang.as_deref().and_then(Locale::parse) {
         Some(locale) => Lang {
             locale,
             explicit: lang.explicit,
@@ -117,6 +159,8 @@ pub async fn reply(
         None => lang,
     };
     let rt = reporter_texts(lang.locale);
+    let file = reply_file(&mut posted, s.attachments.max_image_bytes, rt).await;
+    let message = posted.text;
     let text = message.trim();
     let problem = if text.is_empty() {
         Some(rt.reply_required.to_owned())
@@ -136,23 +180,41 @@ pub async fn reply(
     } else {
         None
     };
-    if let Some(error) = problem {
-        let typed = ReplyState {
-            sent: false,
-            typed: message,
-            error: Some(error),
-            ..Default::default()
-        };
-        return render_status(
-            &state,
-            lang,
-            &code,
-            false,
-            typed,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
+    // Every problem at once, the text's first; a file over the limit answers 413.
+    let (status, errors) = match (problem, &file) {
+        (None, Ok(_)) => (StatusCode::OK, Vec::new()),
+        (Some(p), Ok(_)) => (StatusCode::UNPROCESSABLE_ENTITY, vec![p]),
+        (p, Err((status, m))) => (*status, p.into_iter().chain([m.clone()]).collect()),
+    };
+    let file = match file {
+        Ok(file) if errors.is_empty() => file,
+        _ => {
+            let typed = ReplyState {
+                sent: false,
+                typed: message,
+                error: Some(errors.join(" ")),
+                ..Default::default()
+            };
+            return render_status(&state, lang, &code, false, typed, status).await;
+        }
+    };
+    // The bytes go to disk by their hash before the reply's transaction (an orphan file left
+    // by a crash is harmless: nothing points to it and nothing serves it).
+    let written = match file {
+        None => None,
+        Some(f) => {
+            let dir = s.attachments.dir.clone();
+            match tokio::task::spawn_blocking(move || {
+                crate::db::attachments::write_files(&dir, std::slice::from_ref(&f))
+            })
+            .await
+            {
+                Ok(Ok(mut w)) => w.pop(),
+                Ok(Err(e)) => return WebError::internal(lang.locale, false, e).into_response(),
+                Err(e) => return WebError::internal(lang.locale, false, e).into_response(),
+            }
+        }
+    };
     let now = crate::domain::audit::truncate_micros(Utc::now());
     let notice = |inc: &crate::db::entities::incident::Model,
                   u: &crate::db::entities::user::Model| {
@@ -161,7 +223,17 @@ pub async fn reply(
             .map_err(|e| tracing::error!(error = %e, "rendering a reply notice failed"))
             .ok()
     };
-    match crate::db::messages::reply(&state.db, &s.deadlines, &code, text, now, &notice).await {
+    match crate::db::messages::reply(
+        &state.db,
+        &s.deadlines,
+        &code,
+        text,
+        written.as_ref(),
+        now,
+        &notice,
+    )
+    .await
+    {
         Ok(Some(_)) => {
             state.mail_ready.notify_one();
             let sep = if lang.q().is_empty() { "?" } else { "&" };
@@ -222,8 +294,13 @@ pub async fn appeal(
     let Ok(code) = TrackingCode::parse(&code) else {
         return WebError::page(Kind::NotFound, lang.locale).into_response();
     };
-    let (reasons, posted_lang) = match read_text(req, "reasons").await {
-        Ok(v) => v,
+    // An appeal takes no file: one sent anyway is left unread.
+    let no_files = FileLimits {
+        max_files: 0,
+        max_bytes: 0,
+    };
+    let (reasons, posted_lang) = match read_form(req, "reasons", no_files).await {
+        Ok(p) => (p.text, p.lang),
         Err(FormError::Unsupported) => {
             return WebError::page(Kind::Unsupported, lang.locale).into_response();
         }

@@ -13,6 +13,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub filename: String,
     pub report_id: Option<i64>,
+    /// The reporter's reply the file came with, if it came with one.
+    pub message_id: Option<i64>,
     pub incident_id: i64,
     pub uploaded_by: String,
     pub created_at: DateTimeUtc,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use super::attachments::WrittenFile;
 use super::{Db, DbError};
 use crate::domain::deadlines::Policy;
 use crate::domain::fingerprint::fingerprint;
@@ -40,6 +41,8 @@ pub struct Submission {
     fingerprint: String,
     /// For a discovery report: the tool's id for the finding, and what it said.
     pub source: Option<DiscoverySource>,
+    /// Screenshots whose bytes are already on disk: their rows commit with the report.
+    files: Vec<WrittenFile>,
     /// A web request's report must be stored by then (its write timeout) or is answered
     /// [`DbError::Busy`] and not stored: its submitter is told 503. Imports have none.
     answer_by: Option<std::time::Instant>,
@@ -79,8 +82,16 @@ impl Submission {
             ack,
             fingerprint,
             source: None,
+            files: Vec::new(),
             answer_by: None,
         }
+    }
+
+    /// The same submission with screenshots written by [`crate::db::attachments::write_files`]: their
+    /// rows are stored in the report's transaction, so a report is never stored without them.
+    pub fn with_files(mut self, files: Vec<WrittenFile>) -> Submission {
+        self.files = files;
+        self
     }
 
     /// The report must be stored within `timeout` from now, or not at all (see

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::{Stored, Submission};
 use crate::db::entities::{
-    discovery_source, incident, incident_clock, incident_event, outbox as outbox_row,
+    attachment, discovery_source, incident, incident_clock, incident_event, outbox as outbox_row,
     regression_case, report,
 };
 use crate::db::{DbError, incidents, outbox};
@@ -68,6 +68,8 @@ pub struct Planned {
     pub events: Vec<incident_event::ActiveModel>,
     pub clocks: Vec<incident_clock::ActiveModel>,
     pub reports: Vec<report::ActiveModel>,
+    /// After the reports: the screenshots that came with them.
+    pub attachments: Vec<attachment::ActiveModel>,
     /// After the reports: a regression case for each report with a prompt.
     pub cases: Vec<regression_case::ActiveModel>,
     /// After the reports: where each discovery report came from.
@@ -127,6 +129,7 @@ pub fn plan(
         events: Vec::new(),
         clocks: Vec::new(),
         reports: Vec::with_capacity(subs.len()),
+        attachments: Vec::new(),
         cases: Vec::new(),
         sources: Vec::new(),
         mails: Vec::new(),
@@ -217,6 +220,11 @@ pub fn plan(
             fingerprint: Set(fp.clone()),
             erased_at: Set(None),
         });
+        out.attachments.extend(
+            sub.files.iter().map(|f| {
+                crate::db::attachments::reporter_row(f, report_id, incident_id, None, now)
+            }),
+        );
         if let Some(prompt) = r.prompt.as_ref().filter(|p| !p.trim().is_empty()) {
             let source = if sub.channel.is_complaint() {
                 CaseSource::Report

@@ -120,6 +120,7 @@ async fn store_batch(
     insert(&txn, p.events).await?;
     insert(&txn, p.clocks).await?;
     insert(&txn, p.reports).await?;
+    insert(&txn, p.attachments).await?;
     insert(&txn, p.cases).await?;
     insert(&txn, p.sources).await?;
     insert(&txn, p.mails).await?;

@@ -518,6 +518,7 @@ fn store_batch_once(
         insert(txn, p.events)?;
         insert(txn, p.clocks)?;
         insert(txn, p.reports)?;
+        insert(txn, p.attachments)?;
         insert(txn, p.cases)?;
         insert(txn, p.sources)?;
         insert(txn, p.mails)?;

@@ -476,6 +476,12 @@ pub enum Action {
         report_id: i64,
         message_id: i64,
         sha256: String,
+        /// The file that came with the reply (re-encoded), and its SHA-256: the chain covers
+        /// the file as it covers staff evidence.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment_id: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment_sha256: Option<String>,
     },
     /// System: the retention policy erased a report's personal data (name, email, reply texts).
     /// The chain covers the SHA-256 of what was erased, never the content itself, so it still
@@ -844,10 +850,19 @@ impl Action {
                 report_id,
                 message_id,
                 sha256,
+                attachment_id,
+                attachment_sha256,
             } => Action::ReporterReply {
                 report_id: positive("report_id", *report_id)?,
                 message_id: positive("message_id", *message_id)?,
                 sha256: required("sha256", sha256)?,
+                attachment_id: attachment_id
+                    .map(|id| positive("attachment_id", id))
+                    .transpose()?,
+                attachment_sha256: attachment_sha256
+                    .as_deref()
+                    .map(|h| required("attachment_sha256", h))
+                    .transpose()?,
             },
             Action::Absorb {
                 from_incident,

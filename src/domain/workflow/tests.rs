@@ -1471,6 +1471,8 @@ fn make_action(kind: ActionKind, seed: [usize; 4], incident: &Incident) -> Actio
             report_id: id(0),
             message_id: id(1),
             sha256: text(2),
+            attachment_id: seed[1].is_multiple_of(2).then(|| id(2)),
+            attachment_sha256: seed[1].is_multiple_of(2).then(|| text(1)),
         },
         ActionKind::Redact => Action::Redact {
             report_id: id(0),

@@ -33,6 +33,8 @@ pub struct BoardQuery {
     /// The list view's sorting (the board ignores them).
     pub sort: Option<String>,
     pub dir: Option<String>,
+    /// `open`: only incidents with an undecided appeal (closed ones included).
+    pub appeal: Option<String>,
 }
 
 pub struct CardView {
@@ -80,6 +82,9 @@ struct BoardPage<'a> {
     f_severity: String,
     f_assignee: String,
     f_overdue: bool,
+    f_appeal: bool,
+    /// "Open appeals waiting for a decision: 2." with its link, unless already filtered so.
+    appeals_waiting: Option<String>,
     f_q: String,
     single: bool,
     prev_link: Option<String>,
@@ -104,6 +109,7 @@ pub fn filter_query(q: &BoardQuery) -> Vec<(&'static str, String)> {
         ("severity", &q.severity),
         ("assignee", &q.assignee),
         ("overdue", &q.overdue),
+        ("appeal", &q.appeal),
         ("q", &q.q),
     ] {
         if let Some(v) = nonempty(v) {
@@ -175,9 +181,15 @@ pub async fn filters(
             .is_some_and(|v| matches!(v, "1" | "on" | "true")),
         text: nonempty(&q.q),
         matched: None,
+        appeal_open: appeal_filter(q),
     }
     .resolve(&state.db)
     .await
+}
+
+/// Whether the URL asks for open appeals only (`appeal=open`).
+pub fn appeal_filter(q: &BoardQuery) -> bool {
+    nonempty(&q.appeal).as_deref() == Some("open")
 }
 
 async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
@@ -192,7 +204,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     // Any state may be asked for alone, the closed ones included.
     let single = nonempty(&q.state).and_then(|st| st.parse::<WfState>().ok());
     let every = nonempty(&q.state).as_deref() == Some("all");
-    let searching = filters.text.is_some() || every;
+    // A search, and the open appeals (most are on closed incidents), look through every state.
+    let searching = filters.text.is_some() || every || filters.appeal_open;
     let shown: Vec<WfState> = match single {
         Some(s) => vec![s],
         // A search looks through closed incidents too.
@@ -226,6 +239,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         let provisional =
             crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
         let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
+        let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
@@ -237,6 +251,9 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                 }
                 if c.evidence_hold {
                     flags.push(("hold", staff.t().evidence_hold.to_string()));
+                }
+                if appealed.contains(&c.id) {
+                    flags.push(("appeal", staff.t().appeal_badge.to_string()));
                 }
                 CardView {
                     id: c.id,
@@ -289,6 +306,16 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         None => (None, None),
     };
     let total: u64 = counts.values().sum();
+    // Appeals are mostly on closed incidents, which the board leaves out: it says how many
+    // wait for a decision and links to them.
+    let appeals_waiting = if filters.appeal_open {
+        None
+    } else {
+        match crate::db::appeals::open_count(&state.db).await? {
+            0 => None,
+            n => Some(staff.t().appeals_waiting.replace("{n}", &n.to_string())),
+        }
+    };
     let page = BoardPage {
         service: &s.public.service_name,
         staff,
@@ -316,6 +343,8 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         f_severity: filters.severity.clone().unwrap_or_default(),
         f_assignee: nonempty(&q.assignee).unwrap_or_default(),
         f_overdue: filters.overdue,
+        f_appeal: filters.appeal_open,
+        appeals_waiting,
         f_q: nonempty(&q.q).unwrap_or_default(),
         single: single.is_some(),
         prev_link,

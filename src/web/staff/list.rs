@@ -70,6 +70,7 @@ struct ListPage<'a> {
     f_severity: String,
     f_assignee: String,
     f_overdue: bool,
+    f_appeal: bool,
     f_q: String,
     sort: String,
     dir: String,
@@ -87,6 +88,8 @@ struct ListPage<'a> {
 fn states_of(q: &BoardQuery) -> States {
     match nonempty(&q.state).as_deref() {
         Some("all") => States::All,
+        // Most appeals contest a closing decision: they are looked for in every state.
+        None if super::board::appeal_filter(q) => States::All,
         Some(s) => match s.parse::<WfState>() {
             Ok(st) => States::One(st.as_str().to_string()),
             Err(_) => States::Open,
@@ -240,9 +243,17 @@ async fn render(
         (PAGE, (page - 1) * PAGE),
     )
     .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
     let rows: Vec<RowView> = rows
         .into_iter()
-        .map(|r| view(state, l, t, &names, r, now))
+        .map(|r| {
+            let mut v = view(state, l, t, &names, r, now);
+            if appealed.contains(&v.id) {
+                v.flags.push(("appeal", t.appeal_badge.to_string()));
+            }
+            v
+        })
         .collect();
     let captions = [
         (Sort::Id, t.col_id),
@@ -300,6 +311,7 @@ async fn render(
         f_severity: f.severity.clone().unwrap_or_default(),
         f_assignee: nonempty(&q.assignee).unwrap_or_default(),
         f_overdue: f.overdue,
+        f_appeal: f.appeal_open,
         f_q: nonempty(&q.q).unwrap_or_default(),
         sort: sort.as_str().into(),
         dir: if desc { "desc" } else { "asc" }.into(),

@@ -18,6 +18,8 @@ pub struct MessageView {
     pub body: String,
     pub unread: bool,
     pub redacted: bool,
+    /// The image that came with a reporter's reply: (attachment id, label).
+    pub attachment: Option<(i64, String)>,
 }
 
 pub struct ReporterView {
@@ -54,6 +56,34 @@ pub async fn view(
 ) -> Result<ReporterView, DbError> {
     let db = &state.db;
     let rows = messages::for_incident(db, incident_id).await?;
+    let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
+    let files = crate::db::attachments::for_incident(db, incident_id, &ids).await?;
+    let attachments: Vec<(i64, String)> = files
+        .iter()
+        .map(|a| {
+            let whose = a
+                .report_id
+                .map(|r| format!("#{r} "))
+                .unwrap_or_else(|| format!("evidence by {}: ", a.uploaded_by));
+            (
+                a.id,
+                format!(
+                    "{whose}{} ({} KiB, sha256 {}…)",
+                    a.filename,
+                    (a.size + 1023) / 1024,
+                    &a.sha256[..12]
+                ),
+            )
+        })
+        .collect();
+    // A reply's image is shown with the reply too.
+    let with_message = |id: i64| {
+        files
+            .iter()
+            .zip(&attachments)
+            .find(|(f, _)| f.message_id == Some(id))
+            .map(|(_, shown)| shown.clone())
+    };
     let code_of = |id: i64| {
         reports
             .iter()
@@ -90,6 +120,7 @@ pub async fn view(
             body: m.body.clone(),
             unread: from_reporter && m.read_at.is_none(),
             redacted: m.redacted_at.is_some(),
+            attachment: with_message(m.id),
         });
     }
     let unread = views.iter().filter(|v| v.unread).count();
@@ -101,26 +132,6 @@ pub async fn view(
         format!("every reporter of this incident ({})", reports.len()),
     )];
     recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r))));
-    let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
-    let attachments = crate::db::attachments::for_incident(db, incident_id, &ids)
-        .await?
-        .into_iter()
-        .map(|a| {
-            let whose = a
-                .report_id
-                .map(|r| format!("#{r} "))
-                .unwrap_or_else(|| format!("evidence by {}: ", a.uploaded_by));
-            (
-                a.id,
-                format!(
-                    "{whose}{} ({} KiB, sha256 {}…)",
-                    a.filename,
-                    (a.size + 1023) / 1024,
-                    &a.sha256[..12]
-                ),
-            )
-        })
-        .collect();
     Ok(ReporterView {
         can_attach: true,
         attachments,
