@@ -7,6 +7,7 @@ pub mod dates;
 pub mod format;
 pub mod hardening;
 mod public;
+pub mod refusal;
 pub mod reporter;
 pub mod staff;
 pub mod words;

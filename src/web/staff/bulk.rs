@@ -141,7 +141,9 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
             None => {
                 let r = Refusal::Invalid {
                     field: "category",
-                    reason: format!("{category:?} is not a category of the taxonomy"),
+                    problem: crate::domain::workflow::Problem::NotInTaxonomy {
+                        value: category.clone(),
+                    },
                 };
                 return render(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -257,7 +257,9 @@ pub async fn act(
             None => {
                 let r = Refusal::Invalid {
                     field: "category",
-                    reason: format!("{category:?} is not a category of the taxonomy"),
+                    problem: crate::domain::workflow::Problem::NotInTaxonomy {
+                        value: category.clone(),
+                    },
                 };
                 return refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
