@@ -6,6 +6,7 @@ pub mod alert;
 pub mod dates;
 pub mod format;
 pub mod hardening;
+pub mod panels;
 mod public;
 pub mod refusal;
 pub mod reporter;

@@ -250,6 +250,12 @@ fn or_list(items: &[&str], or: &str) -> String {
     }
 }
 
+/// A form field's name as a person reads it: "Fix plan" / "整改方案".
+pub fn field_name(field: &str, locale: Locale) -> &'static str {
+    let w = field_words(field);
+    if locale.is_zh() { w.zh } else { w.en }
+}
+
 /// A form field as a person calls it.
 struct FieldWords {
     /// After "… is required", with its article.
@@ -383,6 +389,143 @@ fn field_words(field: &str) -> FieldWords {
         zh_required,
         zh,
     }
+}
+
+fn pick(locale: Locale, en: &'static str, zh: &'static str) -> &'static str {
+    if locale.is_zh() { zh } else { en }
+}
+
+/// Two people acted on the incident at once and the other won.
+pub fn conflict(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "Someone else changed this incident while you were looking at it. Check the timeline \
+         below and try again.",
+        "在您查看期间，其他人修改了该事件。请查看下方的处理记录后重试。",
+    )
+}
+
+/// The same, for one incident of a bulk action.
+pub fn conflict_in_bulk(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "Someone else changed this incident at the same moment; try it again.",
+        "其他人在同一时刻修改了该事件，请重试。",
+    )
+}
+
+/// A row the action refers to vanished meanwhile, or would be duplicated.
+pub fn constraint(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The action refers to something that does not exist (any more), or repeats something \
+         that exists; nothing was changed.",
+        "该操作引用的内容不存在（或已不存在），或与已有内容重复；未作任何更改。",
+    )
+}
+
+/// An action form without the incident's version (a stale or hand-made form).
+pub fn no_version(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The form did not say which version of the incident it was filled in on. Reload the \
+         page and try again.",
+        "表单未注明填写时事件的版本。请刷新页面后重试。",
+    )
+}
+
+pub fn no_staff_account(user_id: i64, locale: Locale) -> String {
+    if locale.is_zh() {
+        format!("没有编号为 {user_id} 的在用工作人员账号，无法指派。")
+    } else {
+        format!("There is no active staff account number {user_id} to assign to.")
+    }
+}
+
+pub fn unknown_bulk_action(locale: Locale) -> &'static str {
+    pick(locale, "Unknown bulk action.", "未知的批量操作。")
+}
+
+pub fn no_such_case(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "There is no such case on this incident.",
+        "该事件没有这个回归用例。",
+    )
+}
+
+/// The database failed; the person's change is not lost silently.
+pub fn not_stored(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The change could not be stored; nothing was changed.",
+        "无法保存更改；未作任何更改。",
+    )
+}
+
+pub fn retire_needs_reason(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "Say why the case is no longer used.",
+        "请说明停用该用例的原因。",
+    )
+}
+
+pub fn too_large(locale: Locale) -> &'static str {
+    pick(locale, "The form is too large.", "提交的内容过大。")
+}
+
+pub fn malformed_form(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The form could not be read.",
+        "无法读取提交的表单。",
+    )
+}
+
+pub fn cross_site(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "This request came from another site and was refused.",
+        "该请求来自其他网站，已被拒绝。",
+    )
+}
+
+pub fn stale_form(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The form's security token is missing or out of date. Reload the page and try again.",
+        "表单的安全令牌缺失或已过期。请刷新页面后重试。",
+    )
+}
+
+/// Evidence uploads.
+pub fn upload_unreadable(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "The upload could not be read; send the file from the incident page's form.",
+        "无法读取上传的文件；请通过事件页面的表单上传。",
+    )
+}
+
+pub fn evidence_too_large(mib: usize, locale: Locale) -> String {
+    if locale.is_zh() {
+        format!("证据文件最大为 {mib} MiB。")
+    } else {
+        format!("Evidence files may be at most {mib} MiB.")
+    }
+}
+
+pub fn choose_file(locale: Locale) -> &'static str {
+    pick(locale, "Choose a file to attach.", "请选择要附加的文件。")
+}
+
+pub fn evidence_type(locale: Locale) -> &'static str {
+    pick(
+        locale,
+        "Evidence must be an image (PNG, JPEG, WebP), a PDF, JSON, CSV or text file.",
+        "证据须为图片（PNG、JPEG、WebP）、PDF、JSON、CSV 或文本文件。",
+    )
 }
 
 #[cfg(test)]

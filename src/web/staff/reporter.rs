@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::db::DbError;
 use crate::db::entities::report;
 use crate::db::messages::{self, FROM_REPORTER};
+use crate::domain::locale::Locale;
+use crate::i18n::panels::{ReporterPanelTexts, reporter_texts};
 use crate::web::AppState;
 
 pub struct MessageView {
@@ -21,6 +23,10 @@ pub struct MessageView {
 }
 
 pub struct ReporterView {
+    /// The panel's words, in the viewer's language.
+    pub t: &'static ReporterPanelTexts,
+    /// "2 new replies".
+    pub unread_text: String,
     pub summary: Option<String>,
     pub messages: Vec<MessageView>,
     pub unread: usize,
@@ -35,11 +41,11 @@ pub struct ReporterView {
     pub can_attach: bool,
 }
 
-fn label(r: &report::Model) -> String {
+fn label(r: &report::Model, t: &ReporterPanelTexts) -> String {
     let contact = if r.reporter_email.is_some() {
-        "mail + status page"
+        t.by_mail
     } else {
-        "status page only"
+        t.page_only
     };
     format!("#{} {} ({contact})", r.id, r.tracking_code)
 }
@@ -51,8 +57,10 @@ pub async fn view(
     incident_id: i64,
     reports: &[report::Model],
     now: DateTime<Utc>,
+    locale: Locale,
 ) -> Result<ReporterView, DbError> {
     let db = &state.db;
+    let t = reporter_texts(locale);
     let rows = messages::for_incident(db, incident_id).await?;
     let code_of = |id: i64| {
         reports
@@ -77,7 +85,7 @@ pub async fn view(
         views.push(MessageView {
             from_reporter,
             author: if from_reporter {
-                format!("reporter of {}", code_of(m.report_id))
+                (t.reporter_of)(&code_of(m.report_id))
             } else {
                 m.author.clone()
             },
@@ -96,11 +104,8 @@ pub async fn view(
     if unread > 0 {
         messages::mark_read(db, incident_id, now).await?;
     }
-    let mut recipients = vec![(
-        "all".to_owned(),
-        format!("every reporter of this incident ({})", reports.len()),
-    )];
-    recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r))));
+    let mut recipients = vec![("all".to_owned(), (t.everyone)(reports.len()))];
+    recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r, t))));
     let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
     let attachments = crate::db::attachments::for_incident(db, incident_id, &ids)
         .await?
@@ -109,7 +114,7 @@ pub async fn view(
             let whose = a
                 .report_id
                 .map(|r| format!("#{r} "))
-                .unwrap_or_else(|| format!("evidence by {}: ", a.uploaded_by));
+                .unwrap_or_else(|| (t.evidence_by)(&a.uploaded_by));
             (
                 a.id,
                 format!(
@@ -122,6 +127,8 @@ pub async fn view(
         })
         .collect();
     Ok(ReporterView {
+        t,
+        unread_text: (t.new_replies)(unread),
         can_attach: true,
         attachments,
         appeal_open: crate::db::appeals::is_open(&db.conn, incident_id).await?,
