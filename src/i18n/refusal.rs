@@ -256,6 +256,15 @@ pub fn field_name(field: &str, locale: Locale) -> &'static str {
     if locale.is_zh() { w.zh } else { w.en }
 }
 
+/// "Prompt: This field is required." / "提示词：此项为必填项。"
+pub fn about_field(field: &str, what: &str, locale: Locale) -> String {
+    if locale.is_zh() {
+        format!("{}：{what}", field_name(field, locale))
+    } else {
+        format!("{}: {what}", field_name(field, locale))
+    }
+}
+
 /// A form field as a person calls it.
 struct FieldWords {
     /// After "… is required", with its article.

@@ -299,13 +299,7 @@ fn text_of(state: &AppState, f: &BTreeMap<String, String>, l: Locale) -> Result<
     )
     .map_err(|ps| {
         ps.iter()
-            .map(|p| {
-                format!(
-                    "{}: {}",
-                    say::field_name(p.field, l),
-                    crate::i18n::problem_message(l, &p.problem)
-                )
-            })
+            .map(|p| say::about_field(p.field, &crate::i18n::problem_message(l, &p.problem), l))
             .collect::<Vec<_>>()
             .join(" ")
     })
