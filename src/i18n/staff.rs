@@ -570,6 +570,73 @@ pub fn mail_kind(kind: &str, locale: Locale) -> std::borrow::Cow<'static, str> {
     std::borrow::Cow::Borrowed(word)
 }
 
+/// The words of an incident page's table of clocks.
+pub struct DeadlineLabels {
+    pub heading: &'static str,
+    pub clock: &'static str,
+    pub status: &'static str,
+    pub started: &'static str,
+    pub due_local: &'static str,
+    pub due_utc: &'static str,
+}
+
+impl DeadlineLabels {
+    pub fn of(locale: Locale) -> DeadlineLabels {
+        if locale.is_zh() {
+            DeadlineLabels {
+                heading: "期限",
+                clock: "期限项",
+                status: "状态",
+                started: "起算",
+                due_local: "截止（法定时区）",
+                due_utc: "截止（UTC）",
+            }
+        } else {
+            DeadlineLabels {
+                heading: "Clocks",
+                clock: "Clock",
+                status: "Status",
+                started: "Started",
+                due_local: "Due (legal zone)",
+                due_utc: "Due (UTC)",
+            }
+        }
+    }
+}
+
+/// The list export's (CSV) header row, in the reader's language.
+pub fn export_headers(l: Locale) -> [&'static str; 11] {
+    if l.is_zh() {
+        [
+            "事件",
+            "标题",
+            "状态",
+            "类别",
+            "严重程度",
+            "负责人",
+            "最近期限",
+            "期限项",
+            "举报数",
+            "最近变更",
+            "标记",
+        ]
+    } else {
+        [
+            "Incident",
+            "Title",
+            "State",
+            "Category",
+            "Severity",
+            "Assignee",
+            "Nearest deadline",
+            "Clock",
+            "Reports",
+            "Last change",
+            "Flags",
+        ]
+    }
+}
+
 /// The sign-in page's words (the page is in the language the browser asks for, or the one
 /// chosen with its switch: nobody is signed in yet to have a language of their own).
 pub struct LoginTexts {
