@@ -73,7 +73,7 @@ async fn a_refused_action_is_said_in_the_members_language() {
             said.starts_with("只有") && said.ends_with("可以制定整改方案。"),
             "{said}"
         );
-        assert!(said.contains("工程师") && said.contains("负责人"), "{said}");
+        assert!(said.contains("工程师") && said.contains("组长"), "{said}");
         // A missing field by its name: the statement of reasons, not `reasons`.
         let r = act(&app, &lead_c, id, "reject", &[("reasons", " ")]).await;
         assert_eq!(r.status(), 422);

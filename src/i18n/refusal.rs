@@ -115,7 +115,7 @@ fn zh(r: &Refusal) -> String {
             format!("{}：{}", field_words(field).zh, zh_problem(problem))
         }
         Refusal::EvidenceHold => "证据保全中：该严重事件尚未向主管机关报告，不能开始优化训练\
-             （欧盟《人工智能法》第73条第6款）；请先记录向主管机关报告，或由负责人或合规专员解除证据保全"
+             （欧盟《人工智能法》第73条第6款）；请先记录向主管机关报告，或由组长或合规专员解除证据保全"
             .into(),
         Refusal::LastReport => "举报：不能拆分出事件唯一的举报".into(),
         Refusal::NothingToChange { what } => format!("无需变更：{}", zh_unchanged(what)),
@@ -375,7 +375,7 @@ fn field_words(field: &str) -> FieldWords {
             "被合并的事件",
             "被合并的事件",
         ),
-        "assignee" => ("an assignee", "Assignee", "被指派人", "被指派人"),
+        "assignee" => ("an assignee", "Assignee", "负责人", "负责人"),
         "kind" => (
             "a serious-incident kind",
             "Serious-incident kind",
