@@ -319,7 +319,8 @@ async fn cases_are_built_from_reports_and_edited_by_staff_and_api() {
         assert_eq!(resp.status(), 422);
         let body = resp.text().await.unwrap();
         assert!(
-            body.contains("&#60;kept prompt&#62;") && body.contains("bad output"),
+            body.contains("&#60;kept prompt&#62;")
+                && body.contains("Bad output: This field is required."),
             "{body}"
         );
         // Compliance may not.

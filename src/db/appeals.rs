@@ -15,7 +15,7 @@ use super::workflow::{ActError, MailFor, act_in, no_mail};
 use super::{Db, DbError, outbox};
 use crate::domain::deadlines::Policy;
 use crate::domain::tracking_code::TrackingCode;
-use crate::domain::workflow::{Action, Actor, Refusal};
+use crate::domain::workflow::{Action, Actor, Problem, Refusal};
 use crate::mail::Mail;
 
 pub const APPEAL_CLOCK: &str = "appeal";
@@ -258,7 +258,7 @@ pub async fn decide(
     let Some(open) = open else {
         return Err(ActError::Refused(Refusal::Invalid {
             field: "appeal",
-            reason: "this incident has no open appeal to decide".into(),
+            problem: Problem::NoOpenAppeal,
         }));
     };
     let action = match action {

@@ -11,7 +11,7 @@ use super::workflow::{ActError, act_in, no_mail};
 use super::{Db, DbError};
 use crate::domain::cases::{CaseSource, CaseText};
 use crate::domain::deadlines::Policy;
-use crate::domain::workflow::{Action, Actor, Refusal};
+use crate::domain::workflow::{Action, Actor, Problem, Refusal, Unchanged};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
@@ -114,13 +114,13 @@ pub async fn edit(
     if row.retired {
         return Err(refused(Refusal::Invalid {
             field: "case_id",
-            reason: format!("case #{case_id} is retired; add a new case instead"),
+            problem: Problem::CaseRetired { case_id },
         }));
     }
     if row.prompt == text.prompt && row.bad_output == text.bad_output && row.desired == text.desired
     {
         return Err(refused(Refusal::NothingToChange {
-            what: format!("case #{case_id} already reads so"),
+            what: Unchanged::CaseText { case_id },
         }));
     }
     let incident_id = row.incident_id;
@@ -157,7 +157,7 @@ pub async fn retire(
         .ok_or(CaseError::NotFound)?;
     if row.retired {
         return Err(refused(Refusal::NothingToChange {
-            what: format!("case #{case_id} is retired already"),
+            what: Unchanged::CaseRetired { case_id },
         }));
     }
     let incident_id = row.incident_id;

@@ -13,7 +13,7 @@ use super::workflow::{ActError, act_in, no_mail};
 use super::{Db, DbError, outbox};
 use crate::domain::deadlines::Policy;
 use crate::domain::tracking_code::TrackingCode;
-use crate::domain::workflow::{Action, Actor, Refusal};
+use crate::domain::workflow::{Action, Actor, Problem, Refusal};
 use crate::mail::Mail;
 
 pub const FROM_STAFF: &str = "staff";
@@ -59,7 +59,7 @@ pub async fn send(
         if reports.is_empty() {
             return Err(ActError::Refused(Refusal::Invalid {
                 field: "report_id",
-                reason: format!("report {one} is not one of this incident's reports"),
+                problem: Problem::NotThisIncidentsReport { report_id: one },
             }));
         }
     }

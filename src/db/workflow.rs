@@ -181,7 +181,7 @@ async fn merge_in(
                 return Err(ActError::Refused(
                     workflow::apply(&dup, &action, actor, now).err().unwrap_or(
                         Refusal::NothingToChange {
-                            what: "merge target".into(),
+                            what: workflow::Unchanged::MergeTarget,
                         },
                     ),
                 ));
@@ -243,7 +243,7 @@ async fn split_in(
         .filter(|r| r.incident_id == row.id)
         .ok_or(ActError::Refused(Refusal::Invalid {
             field: "report_id",
-            reason: format!("report {report_id} is not one of this incident's reports"),
+            problem: workflow::Problem::NotThisIncidentsReport { report_id },
         }))?;
     // Check the split is allowed before creating anything (new_incident_id is filled in below).
     workflow::check_allowed(&domain, ActionKind::SplitOut, actor.role)

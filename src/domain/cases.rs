@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::report::Problem;
 use super::severity::UnknownName;
 use super::workflow::State;
 
@@ -94,11 +95,22 @@ pub struct CaseText {
     pub desired: Option<String>,
 }
 
-/// A field of a case that will not do, and why (a sentence for the person who typed it).
+/// A field of a case that will not do, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseProblem {
     pub field: &'static str,
-    pub message: String,
+    pub problem: Problem,
+}
+
+impl CaseProblem {
+    /// The English that follows the field's name, for the API: "is required".
+    pub fn message(&self) -> String {
+        match &self.problem {
+            Problem::ControlCharacters => "contains control characters".into(),
+            Problem::TooLong { max } => format!("is longer than {max} characters"),
+            _ => "is required".into(),
+        }
+    }
 }
 
 impl CaseText {
@@ -117,14 +129,14 @@ impl CaseText {
             {
                 problems.push(CaseProblem {
                     field,
-                    message: "contains control characters".into(),
+                    problem: Problem::ControlCharacters,
                 });
                 return None;
             }
             if v.chars().count() > max_chars {
                 problems.push(CaseProblem {
                     field,
-                    message: format!("is longer than {max_chars} characters"),
+                    problem: Problem::TooLong { max: max_chars },
                 });
                 return None;
             }
@@ -132,7 +144,7 @@ impl CaseText {
                 if required {
                     problems.push(CaseProblem {
                         field,
-                        message: "is required".into(),
+                        problem: Problem::Required,
                     });
                 }
                 return None;

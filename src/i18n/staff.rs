@@ -116,6 +116,21 @@ pub struct StaffTexts {
     pub edit_title: &'static str,
     pub nothing_waiting: &'static str,
     pub save_title: &'static str,
+    pub unread_reporter_mail: &'static str,
+    pub outbox_dead: &'static str,
+    pub outbox_dead_help: &'static str,
+    pub outbox_requeue_all: &'static str,
+    pub outbox_requeue: &'static str,
+    pub outbox_pending: &'static str,
+    pub outbox_created: &'static str,
+    pub outbox_kind: &'static str,
+    pub outbox_recipient: &'static str,
+    pub outbox_subject: &'static str,
+    pub outbox_attempts: &'static str,
+    pub outbox_next_attempt: &'static str,
+    pub outbox_last_error: &'static str,
+    pub outbox_admins_only: &'static str,
+    pub outbox_bad_id: &'static str,
 }
 
 pub static EN: StaffTexts = StaffTexts {
@@ -227,6 +242,21 @@ pub static EN: StaffTexts = StaffTexts {
     edit_title: "Edit the title",
     nothing_waiting: "Nothing is waiting: this incident is closed. The other actions are below.",
     save_title: "Save title",
+    unread_reporter_mail: "unread reporter mail",
+    outbox_dead: "Dead",
+    outbox_dead_help: "Mail that failed every attempt. It is not sent again until someone requeues it: fix the cause (the address, the SMTP settings) first.",
+    outbox_requeue_all: "Requeue all dead mail",
+    outbox_requeue: "Requeue",
+    outbox_pending: "Pending",
+    outbox_created: "Created",
+    outbox_kind: "Kind",
+    outbox_recipient: "Recipient",
+    outbox_subject: "Subject",
+    outbox_attempts: "Attempts",
+    outbox_next_attempt: "Next attempt",
+    outbox_last_error: "Last error",
+    outbox_admins_only: "Only an admin may see the outbox.",
+    outbox_bad_id: "That is not the number of an outbox row.",
 };
 
 pub static ZH: StaffTexts = StaffTexts {
@@ -338,6 +368,21 @@ pub static ZH: StaffTexts = StaffTexts {
     edit_title: "修改标题",
     nothing_waiting: "无待办事项：该事件已结束。其他操作见下方。",
     save_title: "保存标题",
+    unread_reporter_mail: "举报人有未读回复",
+    outbox_dead: "投递失败",
+    outbox_dead_help: "所有尝试均失败的邮件。在有人重新排队之前不会再次发送：请先排除原因（邮箱地址、SMTP 设置）。",
+    outbox_requeue_all: "全部重新排队",
+    outbox_requeue: "重新排队",
+    outbox_pending: "待发送",
+    outbox_created: "创建时间",
+    outbox_kind: "类型",
+    outbox_recipient: "收件人",
+    outbox_subject: "主题",
+    outbox_attempts: "尝试次数",
+    outbox_next_attempt: "下次尝试",
+    outbox_last_error: "最近错误",
+    outbox_admins_only: "只有管理员可以查看发件箱。",
+    outbox_bad_id: "这不是发件箱中的邮件编号。",
 };
 
 pub fn staff_texts(locale: Locale) -> &'static StaffTexts {
@@ -515,6 +560,131 @@ pub fn data_label(key: &str, locale: Locale) -> Option<&'static str> {
 /// Keys kept out of the timeline's words: machine details, shown only on demand.
 pub fn is_technical(key: &str) -> bool {
     matches!(key, "fingerprint" | "hash" | "prev_hash" | "token")
+}
+
+/// A kind of mail in the outbox, as the admin reads it; a kind this module does not know is
+/// shown with its underscores read as spaces.
+pub fn mail_kind(kind: &str, locale: Locale) -> std::borrow::Cow<'static, str> {
+    let word = match kind {
+        "acknowledgement" => pick(locale, "acknowledgement to a reporter", "向举报人确认收到"),
+        "assignment" => pick(locale, "assignment", "指派通知"),
+        "calendar_notice" => pick(locale, "calendar notice", "日历提醒"),
+        "reporter_message" => pick(locale, "message to a reporter", "给举报人的消息"),
+        "outcome_rejected" => pick(locale, "decision: rejected", "处理结果：不予处理"),
+        "outcome_action_taken" => pick(locale, "what was done", "已采取的措施"),
+        "outcome_resolved" => pick(locale, "decision: resolved", "处理结果：已整改"),
+        "appeal_filed" => pick(locale, "appeal filed", "收到申诉"),
+        "reporter_reply" => pick(locale, "reporter replied", "举报人回复"),
+        "appeal_granted" => pick(locale, "appeal granted", "申诉成立"),
+        "appeal_upheld" => pick(locale, "appeal refused", "申诉驳回"),
+        "escalation" => pick(locale, "deadline escalation", "期限提醒"),
+        "digest" => pick(locale, "daily digest", "每日汇总"),
+        other => return std::borrow::Cow::Owned(other.replace('_', " ")),
+    };
+    std::borrow::Cow::Borrowed(word)
+}
+
+/// The words of an incident page's table of clocks.
+pub struct DeadlineLabels {
+    pub heading: &'static str,
+    pub clock: &'static str,
+    pub status: &'static str,
+    pub started: &'static str,
+    pub due_local: &'static str,
+    pub due_utc: &'static str,
+}
+
+impl DeadlineLabels {
+    pub fn of(locale: Locale) -> DeadlineLabels {
+        if locale.is_zh() {
+            DeadlineLabels {
+                heading: "期限",
+                clock: "期限项",
+                status: "状态",
+                started: "起算",
+                due_local: "截止（法定时区）",
+                due_utc: "截止（UTC）",
+            }
+        } else {
+            DeadlineLabels {
+                heading: "Clocks",
+                clock: "Clock",
+                status: "Status",
+                started: "Started",
+                due_local: "Due (legal zone)",
+                due_utc: "Due (UTC)",
+            }
+        }
+    }
+}
+
+/// The list export's (CSV) header row, in the reader's language.
+pub fn export_headers(l: Locale) -> [&'static str; 11] {
+    if l.is_zh() {
+        [
+            "事件",
+            "标题",
+            "状态",
+            "类别",
+            "严重程度",
+            "负责人",
+            "最近期限",
+            "期限项",
+            "举报数",
+            "最近变更",
+            "标记",
+        ]
+    } else {
+        [
+            "Incident",
+            "Title",
+            "State",
+            "Category",
+            "Severity",
+            "Assignee",
+            "Nearest deadline",
+            "Clock",
+            "Reports",
+            "Last change",
+            "Flags",
+        ]
+    }
+}
+
+/// The sign-in page's words (the page is in the language the browser asks for, or the one
+/// chosen with its switch: nobody is signed in yet to have a language of their own).
+pub struct LoginTexts {
+    pub title: &'static str,
+    pub heading: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+    pub submit: &'static str,
+    pub wrong: &'static str,
+    pub too_many: &'static str,
+}
+
+pub static LOGIN_EN: LoginTexts = LoginTexts {
+    title: "Sign in",
+    heading: "Staff sign-in",
+    email: "Email",
+    password: "Password",
+    submit: "Sign in",
+    wrong: "Wrong email address or password, or the account is disabled.",
+    too_many: "Too many failed sign-in attempts. Wait a few minutes and try again.",
+};
+
+pub static LOGIN_ZH: LoginTexts = LoginTexts {
+    title: "登录",
+    heading: "工作人员登录",
+    email: "邮箱",
+    password: "密码",
+    submit: "登录",
+    wrong: "邮箱或密码错误，或该账号已停用。",
+    too_many: "登录失败次数过多。请等几分钟后再试。",
+};
+
+pub fn login_texts(locale: Locale) -> &'static LoginTexts {
+    if locale.is_zh() { &LOGIN_ZH } else { &LOGIN_EN }
 }
 
 /// The words of the "assigned to you" mail to staff.

@@ -81,7 +81,7 @@ pub fn role(r: Role, locale: Locale) -> &'static str {
     match r {
         Role::Triager => pick(locale, "triager", "研判员"),
         Role::Engineer => pick(locale, "engineer", "工程师"),
-        Role::Lead => pick(locale, "lead", "负责人"),
+        Role::Lead => pick(locale, "lead", "组长"),
         Role::Compliance => pick(locale, "compliance officer", "合规专员"),
         Role::Admin => pick(locale, "admin", "管理员"),
     }

@@ -591,7 +591,7 @@ fn case_text(
     CaseText::parse(&prompt, &bad, &desired, state.settings.limits.output_chars).map_err(|ps| {
         Box::new(unprocessable(
             ps.into_iter()
-                .map(|p| json!({ "field": p.field, "message": format!("{} {}", p.field, p.message) }))
+                .map(|p| json!({ "field": p.field, "message": format!("{} {}", p.field, p.message()) }))
                 .collect(),
         ))
     })

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::super::audit::{micros, truncate_micros};
 use super::super::severity::{SeriousKind, Severity, UnknownName};
-use super::refusal::Refusal;
+use super::refusal::{Problem, Refusal};
 use super::state::State;
 
 /// An action without its data: what the role table and the incident page's buttons deal in.
@@ -640,7 +640,7 @@ impl Action {
                     (Some(_), Some(_)) => {
                         return Err(Refusal::Invalid {
                             field: "refusal_style",
-                            reason: "give a reference answer or a refusal style, not both".into(),
+                            problem: Problem::BothDesired,
                         });
                     }
                     _ => {}
@@ -740,7 +740,7 @@ impl Action {
                 if title.chars().count() > TITLE_MAX {
                     return Err(Refusal::Invalid {
                         field: "title",
-                        reason: format!("at most {TITLE_MAX} characters"),
+                        problem: Problem::TitleTooLong { max: TITLE_MAX },
                     });
                 }
                 // One line: a line break or a control character would break the board's cards.
@@ -1053,7 +1053,7 @@ fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, Ref
     {
         return Err(Refusal::Invalid {
             field,
-            reason: "it contains control characters (only line breaks and tabs are allowed)".into(),
+            problem: Problem::ControlCharacters,
         });
     }
     let value = value.trim();
@@ -1065,7 +1065,7 @@ fn optional_text(field: &'static str, value: &str) -> Result<Option<String>, Ref
     {
         return Err(Refusal::Invalid {
             field,
-            reason: format!("it is longer than {max} characters"),
+            problem: Problem::TooLong { max },
         });
     }
     Ok(Some(value.to_owned()))
@@ -1092,7 +1092,7 @@ fn positive(field: &'static str, id: i64) -> Result<i64, Refusal> {
     } else {
         Err(Refusal::Invalid {
             field,
-            reason: format!("{id} is not a valid number here (it must be 1 or more)"),
+            problem: Problem::NotPositive { value: id },
         })
     }
 }
@@ -1122,7 +1122,9 @@ impl Form<'_> {
             Ok(id) => positive(field, id).map(Some),
             Err(_) => Err(Refusal::Invalid {
                 field,
-                reason: format!("{raw:?} is not a number"),
+                problem: Problem::NotANumber {
+                    value: raw.to_owned(),
+                },
             }),
         }
     }
@@ -1133,7 +1135,9 @@ impl Form<'_> {
             "true" | "on" | "yes" | "1" => Ok(true),
             other => Err(Refusal::Invalid {
                 field,
-                reason: format!("{other:?} is neither on nor off"),
+                problem: Problem::NotOnOrOff {
+                    value: other.to_owned(),
+                },
             }),
         }
     }
@@ -1145,7 +1149,7 @@ impl Form<'_> {
         }
         raw.parse().map_err(|e: UnknownName| Refusal::Invalid {
             field: "severity",
-            reason: e.to_string(),
+            problem: Problem::UnknownName(e),
         })
     }
 
@@ -1158,7 +1162,7 @@ impl Form<'_> {
             .map(Some)
             .map_err(|e: UnknownName| Refusal::Invalid {
                 field: "kind",
-                reason: e.to_string(),
+                problem: Problem::UnknownName(e),
             })
     }
 }

@@ -26,8 +26,9 @@ mod state;
 mod tests;
 
 pub use action::{Action, ActionKind, MergeTarget, is_invisible, max_chars};
-pub use refusal::{Refusal, ReplayError};
+pub use refusal::{Problem, Refusal, ReplayError, Unchanged};
 pub use rules::{may, next_state, token_may};
+pub use rules::{roles_allowed, states_allowing};
 pub use state::{Role, State};
 
 use chrono::{DateTime, Utc};
@@ -259,7 +260,7 @@ pub fn apply(
     {
         return Err(Refusal::Invalid {
             field: "appeal",
-            reason: "an appeal is decided by someone other than the person who took the contested decision".into(),
+            problem: Problem::OwnDecision,
         });
     }
     Ok(NewEvent {
@@ -442,65 +443,57 @@ fn allowed_state(incident: &Incident, kind: ActionKind) -> Result<State, Refusal
 
 /// What a (normalised) action's data means for this incident.
 fn check_against(incident: &Incident, action: &Action) -> Result<(), Refusal> {
-    let unchanged = |what: String| Err(Refusal::NothingToChange { what });
+    let unchanged = |what: Unchanged| Err(Refusal::NothingToChange { what });
     match action {
         Action::Merge { target } => {
-            let invalid = |reason: String| {
+            let invalid = |problem: Problem| {
                 Err(Refusal::Invalid {
                     field: "target",
-                    reason,
+                    problem,
                 })
             };
             let id = target.id;
             match target.state {
-                _ if id == incident.id => {
-                    invalid("an incident cannot be merged into itself".into())
-                }
-                None => invalid(format!("there is no incident {id}")),
-                Some(State::Duplicate) => invalid(format!(
-                    "incident {id} is itself a duplicate; merge into the incident it duplicates"
-                )),
-                Some(state) if !state.is_open() => invalid(format!(
-                    "incident {id} is {}; only an open incident can take in a merge",
-                    state.label()
-                )),
+                _ if id == incident.id => invalid(Problem::MergeIntoItself),
+                None => invalid(Problem::NoSuchIncident { id }),
+                Some(State::Duplicate) => invalid(Problem::MergeIntoDuplicate { id }),
+                Some(state) if !state.is_open() => invalid(Problem::MergeIntoClosed { id, state }),
                 Some(_) => Ok(()),
             }
         }
         Action::Absorb { from_incident, .. } if *from_incident == incident.id => {
             Err(Refusal::Invalid {
                 field: "from_incident",
-                reason: "an incident cannot absorb itself".into(),
+                problem: Problem::AbsorbItself,
             })
         }
         Action::SplitOut {
             new_incident_id, ..
         } if *new_incident_id == incident.id => Err(Refusal::Invalid {
             field: "new_incident_id",
-            reason: "a report split out must go to another incident".into(),
+            problem: Problem::SplitIntoItself,
         }),
-        Action::SetEvidenceHold { on } if *on == incident.evidence_hold => unchanged(format!(
-            "the evidence hold is already {}",
-            if *on { "on" } else { "off" }
-        )),
-        Action::SetSerious { kind } if *kind == incident.serious => unchanged(match kind {
-            Some(kind) => format!("already marked as a serious incident ({})", kind.label()),
-            None => "not marked as a serious incident".into(),
-        }),
+        Action::SetEvidenceHold { on } if *on == incident.evidence_hold => {
+            unchanged(Unchanged::EvidenceHold { on: *on })
+        }
+        Action::SetSerious { kind } if *kind == incident.serious => {
+            unchanged(Unchanged::Serious { kind: *kind })
+        }
         Action::Assign { assignee } if *assignee == incident.assignee => {
-            unchanged(match assignee {
-                Some(_) => "already assigned to that person".into(),
-                None => "not assigned to anyone".into(),
+            unchanged(Unchanged::Assignee {
+                assigned: assignee.is_some(),
             })
         }
-        Action::SetTitle { title } if *title == incident.title => {
-            unchanged("the title is already that".into())
-        }
+        Action::SetTitle { title } if *title == incident.title => unchanged(Unchanged::Title),
         Action::SetCategory { category } if *category == incident.category => {
-            unchanged(format!("the category is already {category}"))
+            unchanged(Unchanged::Category {
+                category: category.clone(),
+            })
         }
         Action::SetSeverity { severity } if Some(*severity) == incident.severity => {
-            unchanged(format!("the severity is already {severity}"))
+            unchanged(Unchanged::Severity {
+                severity: *severity,
+            })
         }
         _ => Ok(()),
     }

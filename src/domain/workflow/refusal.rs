@@ -6,9 +6,12 @@ use std::fmt;
 use super::action::ActionKind;
 use super::rules::{roles_allowed, states_allowing};
 use super::state::{Role, State};
+use crate::domain::severity::{SeriousKind, Severity, UnknownName};
 
-/// An action that was not taken, and why. Its [`Display`](fmt::Display) (also
-/// [`Refusal::reason`]) is a sentence for the person who tried.
+/// An action that was not taken, and why: data, not words. Its [`Display`](fmt::Display) (also
+/// [`Refusal::reason`]) is the English sentence for the CLI, the API and the logs; pages put
+/// it in the reader's language (`i18n::refusal`), so every detail a sentence needs is kept
+/// here as a value, never as prose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The actor's role may not take this action (or a person tried a system action, or the
@@ -22,13 +25,16 @@ pub enum Refusal {
     /// A required field is missing or blank.
     Missing { field: &'static str },
     /// A field has a value that will not do.
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        field: &'static str,
+        problem: Problem,
+    },
     /// EU AI Act Art. 73(6): no change to the system before the authority is informed.
     EvidenceHold,
     /// Splitting out the only report would leave an incident about nothing.
     LastReport,
     /// The action would change nothing (and so would only add noise to the audit trail).
-    NothingToChange { what: String },
+    NothingToChange { what: Unchanged },
     /// `open` on an incident that exists.
     AlreadyOpen { incident_id: i64 },
     /// Any action but `open` before there is an incident.
@@ -90,7 +96,7 @@ impl fmt::Display for Refusal {
             Refusal::Missing { field } => {
                 write!(f, "{field}: {} is required", field_label(field))
             }
-            Refusal::Invalid { field, reason } => write!(f, "{field}: {reason}"),
+            Refusal::Invalid { field, problem } => write!(f, "{field}: {problem}"),
             Refusal::EvidenceHold => f.write_str(
                 "evidence hold: cannot start retraining while the serious incident has not been \
                  reported to the authority (EU AI Act Art. 73(6)); record the authority report \
@@ -117,6 +123,173 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// What is wrong with a field's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A control character other than a line break or a tab.
+    ControlCharacters,
+    /// More characters than the field takes.
+    TooLong {
+        max: usize,
+    },
+    /// A title longer than [`super::action::TITLE_MAX`].
+    TitleTooLong {
+        max: usize,
+    },
+    /// A number that must be 1 or more.
+    NotPositive {
+        value: i64,
+    },
+    NotANumber {
+        value: String,
+    },
+    NotOnOrOff {
+        value: String,
+    },
+    /// Not one of a closed set of names (a severity, a serious-incident kind).
+    UnknownName(UnknownName),
+    /// A category the configured taxonomy does not have.
+    NotInTaxonomy {
+        value: String,
+    },
+    /// Both a reference answer and a refusal style.
+    BothDesired,
+    MergeIntoItself,
+    NoSuchIncident {
+        id: i64,
+    },
+    MergeIntoDuplicate {
+        id: i64,
+    },
+    MergeIntoClosed {
+        id: i64,
+        state: State,
+    },
+    AbsorbItself,
+    SplitIntoItself,
+    /// DSA Art. 20: the person who took the contested decision may not decide the appeal.
+    OwnDecision,
+    NoOpenAppeal,
+    NotThisIncidentsReport {
+        report_id: i64,
+    },
+    CaseRetired {
+        case_id: i64,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::ControlCharacters => f.write_str(
+                "it contains control characters (only line breaks and tabs are allowed)",
+            ),
+            Problem::TooLong { max } => write!(f, "it is longer than {max} characters"),
+            Problem::TitleTooLong { max } => write!(f, "at most {max} characters"),
+            Problem::NotPositive { value } => {
+                write!(
+                    f,
+                    "{value} is not a valid number here (it must be 1 or more)"
+                )
+            }
+            Problem::NotANumber { value } => write!(f, "{value:?} is not a number"),
+            Problem::NotOnOrOff { value } => write!(f, "{value:?} is neither on nor off"),
+            Problem::UnknownName(e) => write!(f, "{e}"),
+            Problem::NotInTaxonomy { value } => {
+                write!(f, "{value:?} is not a category of the taxonomy")
+            }
+            Problem::BothDesired => {
+                f.write_str("give a reference answer or a refusal style, not both")
+            }
+            Problem::MergeIntoItself => f.write_str("an incident cannot be merged into itself"),
+            Problem::NoSuchIncident { id } => write!(f, "there is no incident {id}"),
+            Problem::MergeIntoDuplicate { id } => write!(
+                f,
+                "incident {id} is itself a duplicate; merge into the incident it duplicates"
+            ),
+            Problem::MergeIntoClosed { id, state } => write!(
+                f,
+                "incident {id} is {}; only an open incident can take in a merge",
+                state.label()
+            ),
+            Problem::AbsorbItself => f.write_str("an incident cannot absorb itself"),
+            Problem::SplitIntoItself => {
+                f.write_str("a report split out must go to another incident")
+            }
+            Problem::OwnDecision => f.write_str(
+                "an appeal is decided by someone other than the person who took the contested \
+                 decision",
+            ),
+            Problem::NoOpenAppeal => f.write_str("this incident has no open appeal to decide"),
+            Problem::NotThisIncidentsReport { report_id } => {
+                write!(
+                    f,
+                    "report {report_id} is not one of this incident's reports"
+                )
+            }
+            Problem::CaseRetired { case_id } => {
+                write!(f, "case #{case_id} is retired; add a new case instead")
+            }
+        }
+    }
+}
+
+/// What an action would not have changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unchanged {
+    EvidenceHold {
+        on: bool,
+    },
+    Serious {
+        kind: Option<SeriousKind>,
+    },
+    /// `assigned`: to that person already; otherwise to nobody already.
+    Assignee {
+        assigned: bool,
+    },
+    Title,
+    Category {
+        category: String,
+    },
+    Severity {
+        severity: Severity,
+    },
+    /// A merge whose target could not be checked.
+    MergeTarget,
+    CaseText {
+        case_id: i64,
+    },
+    CaseRetired {
+        case_id: i64,
+    },
+}
+
+impl fmt::Display for Unchanged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unchanged::EvidenceHold { on } => write!(
+                f,
+                "the evidence hold is already {}",
+                if *on { "on" } else { "off" }
+            ),
+            Unchanged::Serious { kind: Some(kind) } => {
+                write!(f, "already marked as a serious incident ({})", kind.label())
+            }
+            Unchanged::Serious { kind: None } => f.write_str("not marked as a serious incident"),
+            Unchanged::Assignee { assigned: true } => {
+                f.write_str("already assigned to that person")
+            }
+            Unchanged::Assignee { assigned: false } => f.write_str("not assigned to anyone"),
+            Unchanged::Title => f.write_str("the title is already that"),
+            Unchanged::Category { category } => write!(f, "the category is already {category}"),
+            Unchanged::Severity { severity } => write!(f, "the severity is already {severity}"),
+            Unchanged::MergeTarget => f.write_str("merge target"),
+            Unchanged::CaseText { case_id } => write!(f, "case #{case_id} already reads so"),
+            Unchanged::CaseRetired { case_id } => write!(f, "case #{case_id} is retired already"),
+        }
+    }
+}
 
 /// Words for a form field, for "… is required".
 fn field_label(field: &str) -> &'static str {

@@ -20,9 +20,15 @@ struct OutboxPage<'a> {
     pending: Vec<OutboxAdminRow>,
 }
 
+impl OutboxPage<'_> {
+    fn kind(&self, kind: &str) -> std::borrow::Cow<'static, str> {
+        crate::i18n::staff::mail_kind(kind, self.staff.locale)
+    }
+}
+
 fn admins_only(locale: Locale) -> Response {
     WebError::page(Kind::Forbidden, locale)
-        .with_detail("Only an admin may see the outbox.")
+        .with_detail(crate::i18n::staff::staff_texts(locale).outbox_admins_only)
         .into_response()
 }
 
@@ -63,8 +69,8 @@ pub async fn retry(State(state): State<AppState>, staff: Staff, req: Request) ->
         Some(v) => match v.parse::<i64>() {
             Ok(id) if id > 0 => vec![id],
             _ => {
-                return WebError::page(Kind::BadRequest, Locale::En)
-                    .with_detail(format!("{v:?} is not the number of an outbox row."))
+                return WebError::page(Kind::BadRequest, staff.locale)
+                    .with_detail(staff.t().outbox_bad_id)
                     .into_response();
             }
         },

@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Staff;
-use crate::domain::locale::Locale;
 use crate::web::AppState;
 use crate::web::error::{Kind, WebError};
 
@@ -45,18 +44,19 @@ fn safe_name(name: &str) -> String {
 
 pub async fn download(
     State(state): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     Path(id): Path<i64>,
 ) -> Response {
+    let l = staff.locale;
     let row = match crate::db::attachments::get(&state.db, id).await {
         Ok(Some(r)) => r,
-        Ok(None) => return WebError::page(Kind::NotFound, Locale::En).into_response(),
-        Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+        Ok(None) => return WebError::page(Kind::NotFound, l).into_response(),
+        Err(e) => return WebError::internal(l, false, e).into_response(),
     };
     let path = crate::db::attachments::path_of(&state.settings.attachments.dir, &row.sha256);
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
-        Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => return WebError::internal(l, false, e).into_response(),
     };
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
@@ -90,16 +90,14 @@ pub async fn upload(
     req: axum::extract::Request,
 ) -> Response {
     use crate::domain::workflow::{ActionKind, Actor};
+    use crate::i18n::refusal::{self as say, sentence};
     use axum::extract::FromRequest;
     use axum::http::StatusCode;
+    let l = staff.locale;
     let max = state.settings.attachments.max_evidence_bytes;
     let headers = req.headers().clone();
     let Ok(mut mp) = axum::extract::Multipart::from_request(req, &()).await else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "send the file as multipart/form-data",
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, say::upload_unreadable(l)).into_response();
     };
     let mut csrf = None;
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -107,7 +105,7 @@ pub async fn upload(
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return (e.status(), "the upload could not be read").into_response(),
+            Err(e) => return (e.status(), say::upload_unreadable(l)).into_response(),
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.ok(),
@@ -120,10 +118,7 @@ pub async fn upload(
                             if bytes.len() + c.len() > max {
                                 return (
                                     StatusCode::PAYLOAD_TOO_LARGE,
-                                    format!(
-                                        "Evidence files may be at most {} MiB.",
-                                        max / (1024 * 1024)
-                                    ),
+                                    say::evidence_too_large(max / (1024 * 1024), l),
                                 )
                                     .into_response();
                             }
@@ -131,7 +126,7 @@ pub async fn upload(
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            return (e.status(), "the upload could not be read").into_response();
+                            return (e.status(), say::upload_unreadable(l)).into_response();
                         }
                     }
                 }
@@ -144,18 +139,18 @@ pub async fn upload(
         return f.into_response();
     }
     if !staff.may(ActionKind::AttachEvidence) {
-        return (StatusCode::FORBIDDEN, "Your role may not attach evidence.").into_response();
+        let r = crate::domain::workflow::Refusal::NotPermitted {
+            action: ActionKind::AttachEvidence,
+            role: Some(staff.role),
+        };
+        return (StatusCode::FORBIDDEN, sentence(&r, l)).into_response();
     }
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "Choose a file to attach.").into_response();
+        return (StatusCode::UNPROCESSABLE_ENTITY, say::choose_file(l)).into_response();
     };
     let typed = tokio::task::spawn_blocking(move || crate::media::evidence(&bytes)).await;
     let Ok(Ok((bytes, media_type))) = typed else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Evidence must be an image (PNG, JPEG, WebP), a PDF, JSON, CSV or text file.",
-        )
-            .into_response();
+        return (StatusCode::UNPROCESSABLE_ENTITY, say::evidence_type(l)).into_response();
     };
     let file = crate::db::attachments::NewFile {
         filename: safe_name(&name),
@@ -179,11 +174,11 @@ pub async fn upload(
             axum::response::Redirect::to(&format!("/incidents/{id}#reporters")).into_response()
         }
         Err(crate::db::workflow::ActError::Refused(r)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, r.reason()).into_response()
+            (StatusCode::UNPROCESSABLE_ENTITY, sentence(&r, l)).into_response()
         }
         Err(crate::db::workflow::ActError::NotFound) => {
-            WebError::page(Kind::NotFound, Locale::En).into_response()
+            WebError::page(Kind::NotFound, l).into_response()
         }
-        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => WebError::internal(l, false, e).into_response(),
     }
 }

@@ -14,11 +14,14 @@ use serde::Deserialize;
 
 use crate::db::entities::user;
 use crate::db::users;
+use crate::domain::locale::Locale;
 use crate::domain::workflow::{ActionKind, Role, may};
+use crate::i18n::refusal as say;
+use crate::i18n::staff::{LoginTexts, StaffTexts, login_texts, staff_texts};
 use crate::web::form::parse_pairs;
 use crate::web::public::public_origin;
 use crate::web::staff::signin_limits::Gate;
-use crate::web::{AppState, security};
+use crate::web::{AppState, Lang, security};
 
 pub const SESSION_COOKIE: &str = "rectify_session";
 
@@ -156,19 +159,15 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// A state-changing request refused for coming from elsewhere (403).
+/// A state-changing request refused for coming from elsewhere (403), said in the staff
+/// member's language.
 #[derive(Debug)]
-pub struct Forged(&'static str);
+pub struct Forged(&'static str, crate::domain::locale::Locale);
 
 impl IntoResponse for Forged {
     fn into_response(self) -> Response {
-        (
-            StatusCode::FORBIDDEN,
-            Html(format!(
-                "<!DOCTYPE html><title>Forbidden</title><p>{}</p>",
-                self.0
-            )),
-        )
+        crate::web::error::WebError::page(crate::web::error::Kind::Forbidden, self.1)
+            .with_detail(self.0)
             .into_response()
     }
 }
@@ -184,7 +183,8 @@ pub fn check_csrf(
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if security::is_cross_site(headers, &public_origin(&state.settings), host) {
         return Err(Forged(
-            "This request came from another site and was refused.",
+            crate::i18n::refusal::cross_site(staff.locale),
+            staff.locale,
         ));
     }
     // Compared in constant time: the token is a secret.
@@ -197,7 +197,8 @@ pub fn check_csrf(
     });
     if !ok {
         return Err(Forged(
-            "The form's security token is missing or out of date. Reload the page and try again.",
+            crate::i18n::refusal::stale_form(staff.locale),
+            staff.locale,
         ));
     }
     Ok(())
@@ -212,11 +213,20 @@ pub async fn checked_form(
     limit: usize,
 ) -> Result<std::collections::BTreeMap<String, String>, Response> {
     let (parts, body) = req.into_parts();
+    let l = staff.locale;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response());
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::i18n::refusal::too_large(l),
+        )
+            .into_response());
     };
     let Ok(fields) = parse_pairs(&bytes) else {
-        return Err((StatusCode::BAD_REQUEST, "malformed form").into_response());
+        return Err((
+            StatusCode::BAD_REQUEST,
+            crate::i18n::refusal::malformed_form(l),
+        )
+            .into_response());
     };
     check_csrf(
         state,
@@ -232,9 +242,32 @@ pub async fn checked_form(
 #[template(path = "staff/login.html")]
 struct LoginPage<'a> {
     service: &'a str,
+    s: &'static StaffTexts,
+    t: &'static LoginTexts,
+    /// The language switch: this page in the other language, `next` kept.
+    switch: String,
     email: String,
     next: String,
     error: Option<&'a str>,
+}
+
+impl LoginPage<'_> {
+    fn new(service: &str, locale: Locale, email: String, next: String) -> LoginPage<'_> {
+        let s = staff_texts(locale);
+        let switch = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("lang", s.other_lang)
+            .append_pair("next", &next)
+            .finish();
+        LoginPage {
+            service,
+            s,
+            t: login_texts(locale),
+            switch: format!("/login?{switch}"),
+            email,
+            next,
+            error: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -263,55 +296,58 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn render(status: StatusCode, page: LoginPage<'_>) -> Response {
+fn render(status: StatusCode, page: LoginPage<'_>, locale: Locale) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            crate::web::error::WebError::internal(Default::default(), false, e).into_response()
-        }
+        Err(e) => crate::web::error::WebError::internal(locale, false, e).into_response(),
     }
 }
 
-pub async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
-    render(
-        StatusCode::OK,
-        LoginPage {
-            service: &state.settings.public.service_name,
-            email: String::new(),
-            next: safe_next(q.next.as_deref()),
-            error: None,
-        },
-    )
+/// `GET /login`, in the language the browser asks for (or `?lang=`, remembered in a cookie,
+/// so the answer to the post is in it too).
+pub async fn login_form(
+    State(state): State<AppState>,
+    lang: Lang,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let l = lang.locale;
+    let page = LoginPage::new(
+        &state.settings.public.service_name,
+        l,
+        String::new(),
+        safe_next(q.next.as_deref()),
+    );
+    render(StatusCode::OK, page, l)
 }
 
-pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+pub async fn login(State(state): State<AppState>, lang: Lang, req: Request) -> Response {
+    let l = lang.locale;
     let (parts, body) = req.into_parts();
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
     if security::is_cross_site(&parts.headers, &public_origin(&state.settings), host) {
-        return (StatusCode::FORBIDDEN, "cross-site login refused").into_response();
+        return (StatusCode::FORBIDDEN, say::cross_site(l)).into_response();
     }
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
     let ip = security::client_ip(&parts.headers, peer, &state.proxies);
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+        return (StatusCode::PAYLOAD_TOO_LARGE, say::too_large(l)).into_response();
     };
     let Ok(fields) = parse_pairs(&bytes) else {
-        return (StatusCode::BAD_REQUEST, "malformed form").into_response();
+        return (StatusCode::BAD_REQUEST, say::malformed_form(l)).into_response();
     };
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let email = get("email").trim().to_lowercase();
     let next = safe_next(fields.get("next").map(String::as_str));
     let service = state.settings.public.service_name.clone();
+    let t = login_texts(l);
     let page = |error: &'static str| LoginPage {
-        service: &service,
-        email: email.clone(),
-        next: next.clone(),
         error: Some(error),
+        ..LoginPage::new(&service, l, email.clone(), next.clone())
     };
     let now = Instant::now();
     match state.signins.gate(&email, ip, now) {
@@ -319,10 +355,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         Gate::Delay(wait) => tokio::time::sleep(wait).await,
         Gate::Refuse(wait) => {
             tracing::info!(%ip, "sign-in refused: too many failures");
-            let mut resp = render(
-                StatusCode::TOO_MANY_REQUESTS,
-                page("Too many failed sign-in attempts. Wait a few minutes and try again."),
-            );
+            let mut resp = render(StatusCode::TOO_MANY_REQUESTS, page(t.too_many), l);
             if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -332,8 +365,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let user = match users::by_email(&state.db, &email).await {
         Ok(u) => u,
         Err(e) => {
-            return crate::web::error::WebError::internal(Default::default(), false, e)
-                .into_response();
+            return crate::web::error::WebError::internal(l, false, e).into_response();
         }
     };
     // Hash even for an unknown or disabled account, so the timing does not tell which exist.
@@ -345,10 +377,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let Some(user) = user.filter(|_| verified) else {
         state.signins.failed(&email, ip, Instant::now());
         tracing::info!(%ip, "failed sign-in");
-        return render(
-            StatusCode::UNAUTHORIZED,
-            page("Wrong email address or password, or the account is disabled."),
-        );
+        return render(StatusCode::UNAUTHORIZED, page(t.wrong), l);
     };
     state.signins.succeeded(&email, ip);
     let now = Utc::now();
@@ -357,8 +386,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let token = match users::start_session(&state.db, user.id, &csrf, now, expires).await {
         Ok(t) => t,
         Err(e) => {
-            return crate::web::error::WebError::internal(Default::default(), false, e)
-                .into_response();
+            return crate::web::error::WebError::internal(l, false, e).into_response();
         }
     };
     let secure = if state.settings.server.public_url.scheme() == "https" {
@@ -382,7 +410,7 @@ pub async fn logout(State(state): State<AppState>, staff: Staff, req: Request) -
         return r;
     }
     if let Err(e) = users::end_session(&state.db, &staff.token).await {
-        return crate::web::error::WebError::internal(Default::default(), false, e).into_response();
+        return crate::web::error::WebError::internal(staff.locale, false, e).into_response();
     }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().insert(

@@ -13,6 +13,7 @@ use chrono::Utc;
 use super::auth::{Staff, check_csrf};
 use crate::db::workflow::{ActError, act as db_act};
 use crate::domain::workflow::{Action, ActionKind, Actor, Refusal};
+use crate::i18n::refusal::{self as say, sentence};
 use crate::i18n::words;
 use crate::web::AppState;
 use crate::web::error::WebError;
@@ -50,7 +51,7 @@ pub async fn bulk_get() -> Response {
 pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, state.settings.limits.max_body_bytes).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+        return (StatusCode::PAYLOAD_TOO_LARGE, say::too_large(staff.locale)).into_response();
     };
     // `ids` repeats, so the pairs are kept as a list, not a map.
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&bytes)
@@ -99,7 +100,7 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
     let Some(kind) = kind else {
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            page("", Some("Unknown bulk action.".into()), vec![], vec![]),
+            page("", Some(say::unknown_bulk_action(l).into()), vec![], vec![]),
         );
     };
     let caption = words::action(kind, l);
@@ -116,7 +117,7 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
         };
         return render(
             StatusCode::FORBIDDEN,
-            page(caption, Some(r.reason()), vec![], vec![]),
+            page(caption, Some(sentence(&r, l)), vec![], vec![]),
         );
     }
     // The same fields for every incident; only the ones the action reads matter.
@@ -131,7 +132,7 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
         Err(r) => {
             return render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(caption, Some(r.reason()), vec![], vec![]),
+                page(caption, Some(sentence(&r, l)), vec![], vec![]),
             );
         }
     };
@@ -141,11 +142,13 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
             None => {
                 let r = Refusal::Invalid {
                     field: "category",
-                    reason: format!("{category:?} is not a category of the taxonomy"),
+                    problem: crate::domain::workflow::Problem::NotInTaxonomy {
+                        value: category.clone(),
+                    },
                 };
                 return render(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    page(caption, Some(r.reason()), vec![], vec![]),
+                    page(caption, Some(sentence(&r, l)), vec![], vec![]),
                 );
             }
         }
@@ -181,11 +184,8 @@ pub async fn bulk(State(state): State<AppState>, staff: Staff, req: Request) -> 
                 done.push((id, words::state(inc.state, l).to_string()));
                 assigned.push((inc.id, inc.title));
             }
-            Err(ActError::Refused(r)) => refused.push((id, r.reason())),
-            Err(ActError::Conflict) => refused.push((
-                id,
-                "Someone else changed this incident at the same moment; try it again.".into(),
-            )),
+            Err(ActError::Refused(r)) => refused.push((id, sentence(&r, l))),
+            Err(ActError::Conflict) => refused.push((id, say::conflict_in_bulk(l).into())),
             Err(ActError::NotFound) => refused.push((id, t.not_found_title.to_string())),
             Err(ActError::Db(e)) => return WebError::internal(l, false, e).into_response(),
         }

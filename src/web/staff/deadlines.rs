@@ -33,39 +33,7 @@ pub struct DeadlineRow {
     pub provisional: Option<(&'static str, String)>,
 }
 
-/// The table's words.
-pub struct DeadlineLabels {
-    pub heading: &'static str,
-    pub clock: &'static str,
-    pub status: &'static str,
-    pub started: &'static str,
-    pub due_local: &'static str,
-    pub due_utc: &'static str,
-}
-
-impl DeadlineLabels {
-    pub fn of(locale: Locale) -> DeadlineLabels {
-        if locale.is_zh() {
-            DeadlineLabels {
-                heading: "期限",
-                clock: "期限项",
-                status: "状态",
-                started: "起算",
-                due_local: "截止（法定时区）",
-                due_utc: "截止（UTC）",
-            }
-        } else {
-            DeadlineLabels {
-                heading: "Clocks",
-                clock: "Clock",
-                status: "Status",
-                started: "Started",
-                due_local: "Due (legal zone)",
-                due_utc: "Due (UTC)",
-            }
-        }
-    }
-}
+pub use crate::i18n::staff::DeadlineLabels;
 
 /// The clocks section of an incident page.
 pub struct DeadlinesView {

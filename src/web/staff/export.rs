@@ -6,39 +6,6 @@ use axum::response::Response;
 use super::list::{RowView, download};
 use crate::domain::locale::Locale;
 
-/// The CSV's header row, in the reader's language.
-fn headers(l: Locale) -> [&'static str; 11] {
-    if l.is_zh() {
-        [
-            "事件",
-            "标题",
-            "状态",
-            "类别",
-            "严重程度",
-            "负责人",
-            "最近期限",
-            "期限项",
-            "举报数",
-            "最近变更",
-            "标记",
-        ]
-    } else {
-        [
-            "Incident",
-            "Title",
-            "State",
-            "Category",
-            "Severity",
-            "Assignee",
-            "Nearest deadline",
-            "Clock",
-            "Reports",
-            "Last change",
-            "Flags",
-        ]
-    }
-}
-
 /// One CSV cell: quoted when needed, and a leading `=`, `+`, `-` or `@` defused so that a
 /// spreadsheet does not run a reporter's text as a formula.
 fn cell(s: &str) -> String {
@@ -56,7 +23,7 @@ fn cell(s: &str) -> String {
 
 pub fn csv_text(rows: &[RowView], l: Locale) -> String {
     let mut out = String::from("\u{feff}");
-    out.push_str(&headers(l).map(cell).join(","));
+    out.push_str(&crate::i18n::staff::export_headers(l).map(cell).join(","));
     out.push_str("\r\n");
     for r in rows {
         let flags: Vec<&str> = r.flags.iter().map(|f| f.1.as_str()).collect();

@@ -15,6 +15,7 @@ use crate::db::workflow::{ActError, Reporter, act as db_act};
 use crate::db::{incident_page, incidents};
 use crate::domain::locale::Locale;
 use crate::domain::workflow::{Action, ActionKind, Actor, Incident, Refusal};
+use crate::i18n::refusal::{self as say, sentence};
 use crate::mail::Mail;
 use crate::web::AppState;
 use crate::web::error::WebError;
@@ -75,7 +76,7 @@ async fn load_page(
         .await
         .map_err(|e| internal(&e))?;
     let now = Utc::now();
-    let reporter = super::reporter::view(state, id, &rec.reports, now)
+    let reporter = super::reporter::view(state, id, &rec.reports, now, staff.locale)
         .await
         .map_err(|e| internal(&e))?;
     let (p, deadlines) =
@@ -185,6 +186,7 @@ pub async fn act(
         .get("version")
         .and_then(|v| v.trim().parse::<i64>().ok());
     let typed = fields.clone();
+    let l = staff.locale;
     let refuse = |status: StatusCode, message: String, field: Option<&'static str>| {
         let state = state.clone();
         let staff = staff.clone();
@@ -213,7 +215,12 @@ pub async fn act(
         Err(_) => {
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Unknown action {kind_name:?}."),
+                sentence(
+                    &Refusal::UnknownAction {
+                        name: kind_name.clone(),
+                    },
+                    l,
+                ),
                 None,
             )
             .await;
@@ -222,14 +229,7 @@ pub async fn act(
     // Without the version the page was drawn at, a stale page could undo someone else's
     // change unseen: every action form carries it.
     let Some(seen_version) = seen_version else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "The form did not say which version of the incident it was filled in on. Reload the \
-             page and try again."
-                .into(),
-            None,
-        )
-        .await;
+        return refuse(StatusCode::BAD_REQUEST, say::no_version(l).into(), None).await;
     };
     // The role table decides; the engine checks again, so no path around it exists.
     if !staff.may(kind) {
@@ -237,7 +237,7 @@ pub async fn act(
             action: kind,
             role: Some(staff.role),
         };
-        return refuse(StatusCode::FORBIDDEN, r.reason(), None).await;
+        return refuse(StatusCode::FORBIDDEN, sentence(&r, l), None).await;
     }
     if kind == ActionKind::SplitOut {
         // The new incident's number is only known when it is created.
@@ -247,7 +247,9 @@ pub async fn act(
     }
     let mut action = match Action::from_form(kind.as_str(), &fields) {
         Ok(a) => a,
-        Err(r) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, r.reason(), r.field()).await,
+        Err(r) => {
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, sentence(&r, l), r.field()).await;
+        }
     };
     // The workflow knows nothing of the configured taxonomy; the category must be one of it,
     // and is kept as the taxonomy's canonical key whatever its spelling.
@@ -257,11 +259,13 @@ pub async fn act(
             None => {
                 let r = Refusal::Invalid {
                     field: "category",
-                    reason: format!("{category:?} is not a category of the taxonomy"),
+                    problem: crate::domain::workflow::Problem::NotInTaxonomy {
+                        value: category.clone(),
+                    },
                 };
                 return refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    r.reason(),
+                    sentence(&r, l),
                     Some("category"),
                 )
                 .await;
@@ -277,12 +281,12 @@ pub async fn act(
             Ok(_) => {
                 return refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("There is no active staff account number {user_id} to assign to."),
+                    say::no_staff_account(*user_id, l),
                     Some("assignee"),
                 )
                 .await;
             }
-            Err(e) => return WebError::internal(Locale::En, false, e).into_response(),
+            Err(e) => return WebError::internal(l, false, e).into_response(),
         }
     }
     let actor = Actor::user(staff.user.id, &staff.user.email, staff.role);
@@ -376,12 +380,16 @@ pub async fn act(
             Redirect::to(&format!("/incidents/{id}?done={}", kind.as_str())).into_response()
         }
         Err(ActError::Refused(r)) => {
-            let status = if matches!(r, Refusal::NotPermitted { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if matches!(r, Refusal::NotPermitted { .. }) {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             let field = r.field();
-            refuse(status, r.reason(), field).await
+            refuse(status, sentence(&r, l), field).await
         }
         Err(ActError::Conflict) => {
-            refuse(StatusCode::CONFLICT, "Someone else changed this incident while you were looking at it. Check the timeline below and try again.".into(), None).await
+            refuse(StatusCode::CONFLICT, say::conflict(l).into(), None).await
         }
         Err(ActError::NotFound) => not_found(&state, &staff, &reference(id)),
         Err(ActError::Db(e)) => match e.failure() {
@@ -390,9 +398,7 @@ pub async fn act(
                 tracing::info!(error = %e, "an action broke a constraint");
                 refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "The action refers to something that does not exist (any more), or repeats \
-                     something that exists; nothing was changed."
-                        .into(),
+                    say::constraint(l).into(),
                     None,
                 )
                 .await

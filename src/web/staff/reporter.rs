@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::db::DbError;
 use crate::db::entities::report;
 use crate::db::messages::{self, FROM_REPORTER};
+use crate::domain::locale::Locale;
+use crate::i18n::panels::{ReporterPanelTexts, reporter_texts};
 use crate::web::AppState;
 
 pub struct MessageView {
@@ -23,6 +25,10 @@ pub struct MessageView {
 }
 
 pub struct ReporterView {
+    /// The panel's words, in the viewer's language.
+    pub t: &'static ReporterPanelTexts,
+    /// "2 new replies".
+    pub unread_text: String,
     pub summary: Option<String>,
     pub messages: Vec<MessageView>,
     pub unread: usize,
@@ -37,11 +43,11 @@ pub struct ReporterView {
     pub can_attach: bool,
 }
 
-fn label(r: &report::Model) -> String {
+fn label(r: &report::Model, t: &ReporterPanelTexts) -> String {
     let contact = if r.reporter_email.is_some() {
-        "mail + status page"
+        t.by_mail
     } else {
-        "status page only"
+        t.page_only
     };
     format!("#{} {} ({contact})", r.id, r.tracking_code)
 }
@@ -53,8 +59,10 @@ pub async fn view(
     incident_id: i64,
     reports: &[report::Model],
     now: DateTime<Utc>,
+    locale: Locale,
 ) -> Result<ReporterView, DbError> {
     let db = &state.db;
+    let t = reporter_texts(locale);
     let rows = messages::for_incident(db, incident_id).await?;
     let ids: Vec<i64> = reports.iter().map(|r| r.id).collect();
     let files = crate::db::attachments::for_incident(db, incident_id, &ids).await?;
@@ -64,7 +72,7 @@ pub async fn view(
             let whose = a
                 .report_id
                 .map(|r| format!("#{r} "))
-                .unwrap_or_else(|| format!("evidence by {}: ", a.uploaded_by));
+                .unwrap_or_else(|| (t.evidence_by)(&a.uploaded_by));
             (
                 a.id,
                 format!(
@@ -107,7 +115,7 @@ pub async fn view(
         views.push(MessageView {
             from_reporter,
             author: if from_reporter {
-                format!("reporter of {}", code_of(m.report_id))
+                (t.reporter_of)(&code_of(m.report_id))
             } else {
                 m.author.clone()
             },
@@ -127,12 +135,11 @@ pub async fn view(
     if unread > 0 {
         messages::mark_read(db, incident_id, now).await?;
     }
-    let mut recipients = vec![(
-        "all".to_owned(),
-        format!("every reporter of this incident ({})", reports.len()),
-    )];
-    recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r))));
+    let mut recipients = vec![("all".to_owned(), (t.everyone)(reports.len()))];
+    recipients.extend(reports.iter().map(|r| (r.id.to_string(), label(r, t))));
     Ok(ReporterView {
+        t,
+        unread_text: (t.new_replies)(unread),
         can_attach: true,
         attachments,
         appeal_open: crate::db::appeals::is_open(&db.conn, incident_id).await?,

@@ -19,9 +19,11 @@ use crate::db::DbError;
 use crate::db::cases::{self, CaseError};
 use crate::db::verification::runs_for;
 use crate::db::workflow::ActError;
-use crate::domain::cases::{CaseText, DesiredKind};
+use crate::domain::cases::CaseText;
 use crate::domain::locale::Locale;
 use crate::domain::workflow::{self, ActionKind, Actor, Incident, Refusal};
+use crate::i18n::panels::{self, RetrainingTexts};
+use crate::i18n::refusal::{self as say, sentence};
 use crate::web::AppState;
 use crate::web::error::{Kind, WebError};
 
@@ -62,6 +64,8 @@ pub struct RunView {
     pub actor: String,
     pub passed: usize,
     pub total: usize,
+    /// "3 of 4 passed", in the viewer's language.
+    pub passed_text: String,
     /// "75%".
     pub rate: String,
     pub results: Vec<ResultView>,
@@ -69,11 +73,15 @@ pub struct RunView {
 
 /// What the incident page's retraining panel shows.
 pub struct RetrainingView {
+    /// The panel's words, in the viewer's language.
+    pub t: &'static RetrainingTexts,
     pub incident_id: i64,
     /// "Reference answer" / "Refusal", and its text.
     pub desired: Option<(&'static str, String)>,
     pub cases: Vec<CaseView>,
     pub active: usize,
+    /// "3 active of 4", in the viewer's language.
+    pub active_text: String,
     pub runs: Vec<RunView>,
     /// A sentence on the automated evidence (a run covering every case), or its absence.
     pub evidence: String,
@@ -82,20 +90,13 @@ pub struct RetrainingView {
     pub can_edit: bool,
 }
 
-fn source_label(s: &str) -> &'static str {
-    match s {
-        "report" => "from a report",
-        "import" => "from a red-team import",
-        _ => "added by staff",
-    }
-}
-
 pub async fn view(
     state: &AppState,
     staff: &Staff,
     inc: &Incident,
 ) -> Result<RetrainingView, DbError> {
     let db = &state.db;
+    let l = staff.locale;
     let list = cases::list(db, inc.id).await?;
     let desired_text = inc.desired.as_ref().map(|d| d.text.clone());
     let runs = runs_for(db, inc.id).await?;
@@ -113,6 +114,7 @@ pub async fn view(
                 actor: r.actor.clone(),
                 passed,
                 total,
+                passed_text: (panels::retraining_texts(l).passed_of)(passed, total),
                 rate: format!("{}%", (passed * 100).checked_div(total).unwrap_or(0)),
                 results: r
                     .results
@@ -145,50 +147,39 @@ pub async fn view(
                 .collect();
             if failed.is_empty() {
                 (
-                    format!(
-                        "Automated evidence: run {} of {} passed all {} active cases.",
-                        r.run_id,
-                        r.model_version,
-                        active.len()
-                    ),
+                    panels::evidence_passed(&r.run_id, &r.model_version, active.len(), l),
                     true,
                 )
             } else {
                 (
-                    format!(
-                        "Automated evidence: run {} of {} failed {} of {} active cases ({}).",
-                        r.run_id,
-                        r.model_version,
+                    panels::evidence_failed(
+                        &r.run_id,
+                        &r.model_version,
                         failed.len(),
                         active.len(),
-                        crate::domain::cases::case_list(&failed)
+                        &crate::domain::cases::case_list(&failed),
+                        l,
                     ),
                     false,
                 )
             }
         }
-        None => (
-            "No automated evidence: no verification run posted by the pipeline covers every active case. A verification by hand rests on the prompts and outcome typed.".into(),
-            false,
-        ),
+        None => (panels::no_evidence(l).into(), false),
     };
     Ok(RetrainingView {
+        t: panels::retraining_texts(l),
         incident_id: inc.id,
-        desired: inc.desired.as_ref().map(|d| {
-            (
-                match d.kind {
-                    DesiredKind::Reference => "Reference answer",
-                    DesiredKind::Refusal => "Refusal",
-                },
-                d.text.clone(),
-            )
-        }),
+        desired: inc
+            .desired
+            .as_ref()
+            .map(|d| (panels::desired_kind(d.kind, l), d.text.clone())),
         active: active.len(),
+        active_text: (panels::retraining_texts(l).active_of)(active.len(), list.len()),
         cases: list
             .into_iter()
             .map(|c| CaseView {
                 id: c.id,
-                source: source_label(&c.source),
+                source: panels::case_source(&c.source, l),
                 effective: c
                     .desired
                     .clone()
@@ -228,6 +219,7 @@ struct CaseFormPage<'a> {
     retire: bool,
     values: BTreeMap<String, String>,
     error: String,
+    rt: &'static RetrainingTexts,
 }
 
 impl CaseFormPage<'_> {
@@ -258,50 +250,46 @@ fn form_again(
         retire,
         values,
         error,
+        rt: panels::retraining_texts(staff.locale),
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => WebError::internal(Locale::En, false, e).into_response(),
+        Err(e) => WebError::internal(staff.locale, false, e).into_response(),
     }
 }
 
-fn failure(e: CaseError) -> (StatusCode, String) {
+fn failure(e: CaseError, l: Locale) -> (StatusCode, String) {
     match e {
-        CaseError::NotFound | CaseError::Act(ActError::NotFound) => (
-            StatusCode::NOT_FOUND,
-            "There is no such case on this incident.".into(),
-        ),
+        CaseError::NotFound | CaseError::Act(ActError::NotFound) => {
+            (StatusCode::NOT_FOUND, say::no_such_case(l).into())
+        }
         CaseError::Act(ActError::Refused(r)) => (
             if matches!(r, Refusal::NotPermitted { .. }) {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             },
-            r.reason(),
+            sentence(&r, l),
         ),
-        CaseError::Act(ActError::Conflict) => (
-            StatusCode::CONFLICT,
-            "Someone else changed this incident meanwhile; try again.".into(),
-        ),
+        CaseError::Act(ActError::Conflict) => (StatusCode::CONFLICT, say::conflict(l).into()),
         CaseError::Act(ActError::Db(e)) => {
             tracing::error!(error = %e, "a case change failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change could not be stored; nothing was changed.".into(),
-            )
+            (StatusCode::INTERNAL_SERVER_ERROR, say::not_stored(l).into())
         }
     }
 }
 
-async fn case_on(state: &AppState, id: i64, case: i64) -> Result<(), Response> {
+async fn case_on(state: &AppState, staff: &Staff, id: i64, case: i64) -> Result<(), Response> {
     match cases::get(&state.db, case).await {
         Ok(Some(c)) if c.incident_id == id => Ok(()),
-        Ok(_) => Err(WebError::page(Kind::NotFound, Locale::En).into_response()),
-        Err(e) => Err(WebError::internal(Locale::En, false, e).into_response()),
+        Ok(_) => Err(WebError::page(Kind::NotFound, staff.locale)
+            .with_detail(say::no_such_case(staff.locale))
+            .into_response()),
+        Err(e) => Err(WebError::internal(staff.locale, false, e).into_response()),
     }
 }
 
-fn text_of(state: &AppState, f: &BTreeMap<String, String>) -> Result<CaseText, String> {
+fn text_of(state: &AppState, f: &BTreeMap<String, String>, l: Locale) -> Result<CaseText, String> {
     let get = |k: &str| f.get(k).map_or("", String::as_str);
     CaseText::parse(
         get("prompt"),
@@ -311,9 +299,9 @@ fn text_of(state: &AppState, f: &BTreeMap<String, String>) -> Result<CaseText, S
     )
     .map_err(|ps| {
         ps.iter()
-            .map(|p| format!("{}: {}", p.field.replace('_', " "), p.message))
+            .map(|p| say::about_field(p.field, &crate::i18n::problem_message(l, &p.problem), l))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join(" ")
     })
 }
 
@@ -337,7 +325,7 @@ async fn add(
             &staff,
             id,
             format!("/incidents/{id}/cases"),
-            "Add a regression case",
+            panels::retraining_texts(staff.locale).add_heading,
             false,
             f.clone(),
             status,
@@ -349,9 +337,9 @@ async fn add(
             action: ActionKind::AddCase,
             role: Some(staff.role),
         };
-        return again(StatusCode::FORBIDDEN, r.reason());
+        return again(StatusCode::FORBIDDEN, sentence(&r, staff.locale));
     }
-    let text = match text_of(&state, &f) {
+    let text = match text_of(&state, &f, staff.locale) {
         Ok(t) => t,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e),
     };
@@ -367,7 +355,7 @@ async fn add(
     {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#cases")).into_response(),
         Err(e) => {
-            let (status, message) = failure(e);
+            let (status, message) = failure(e, staff.locale);
             again(status, message)
         }
     }
@@ -383,7 +371,7 @@ async fn edit(
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = case_on(&state, id, case).await {
+    if let Err(r) = case_on(&state, &staff, id, case).await {
         return r;
     }
     let again = |status, error| {
@@ -392,7 +380,7 @@ async fn edit(
             &staff,
             id,
             format!("/incidents/{id}/cases/{case}/edit"),
-            "Edit a regression case",
+            panels::retraining_texts(staff.locale).edit_heading,
             false,
             f.clone(),
             status,
@@ -404,9 +392,9 @@ async fn edit(
             action: ActionKind::EditCase,
             role: Some(staff.role),
         };
-        return again(StatusCode::FORBIDDEN, r.reason());
+        return again(StatusCode::FORBIDDEN, sentence(&r, staff.locale));
     }
-    let text = match text_of(&state, &f) {
+    let text = match text_of(&state, &f, staff.locale) {
         Ok(t) => t,
         Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e),
     };
@@ -422,7 +410,7 @@ async fn edit(
     {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#case-{case}")).into_response(),
         Err(e) => {
-            let (status, message) = failure(e);
+            let (status, message) = failure(e, staff.locale);
             again(status, message)
         }
     }
@@ -438,7 +426,7 @@ async fn retire(
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = case_on(&state, id, case).await {
+    if let Err(r) = case_on(&state, &staff, id, case).await {
         return r;
     }
     let again = |status, error| {
@@ -447,7 +435,7 @@ async fn retire(
             &staff,
             id,
             format!("/incidents/{id}/cases/{case}/retire"),
-            "Retire a regression case",
+            panels::retraining_texts(staff.locale).retire_heading,
             true,
             f.clone(),
             status,
@@ -459,13 +447,13 @@ async fn retire(
             action: ActionKind::RetireCase,
             role: Some(staff.role),
         };
-        return again(StatusCode::FORBIDDEN, r.reason());
+        return again(StatusCode::FORBIDDEN, sentence(&r, staff.locale));
     }
     let reason = f.get("reason").map(|r| r.trim()).unwrap_or("");
     if reason.is_empty() {
         return again(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "reason: say why the case is no longer used".into(),
+            say::retire_needs_reason(staff.locale).into(),
         );
     }
     match cases::retire(
@@ -480,7 +468,7 @@ async fn retire(
     {
         Ok(_) => Redirect::to(&format!("/incidents/{id}#case-{case}")).into_response(),
         Err(e) => {
-            let (status, message) = failure(e);
+            let (status, message) = failure(e, staff.locale);
             again(status, message)
         }
     }
