@@ -95,7 +95,8 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Vec<i64>, DbError> {
     }
     if text.contains('@') && !text.contains(char::is_whitespace) {
         any.push(format!(
-            "SELECT incident_id AS id FROM reports WHERE lower(reporter_email) = {}",
+            "SELECT incident_id AS id FROM reports \
+             WHERE reporter_email IS NOT NULL AND lower(reporter_email) = {}",
             sql.bind(text.to_lowercase())
         ));
     }
