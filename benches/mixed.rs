@@ -112,7 +112,7 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
                 b
             });
             rep.push(format!(
-                "('{code}', {id}, '{first}', 'zh-CN', 'web', '{output}', NULL, 'demo-chat', NULL, 'core_values.false_information', NULL, NULL, 'seedfp{id}')",
+                "('{code}', {id}, '{first}', 'zh-CN', 'web', '{output}', NULL, 'demo-chat', NULL, 'core_values.false_information', '', NULL, 'seedfp{id}')",
                 code = code.as_str(),
                 first = first.format("%Y-%m-%d %H:%M:%S%.6f+00:00"),
                 output = q(&output),
