@@ -28,23 +28,6 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// PostgreSQL's pg_trgm indexes (migration 000030). A GIN index appends new entries to a
-/// pending list and merges the list into the index when it passes `gin_pending_list_limit`
-/// (default 4 MiB), inside whichever insert passes it: under intake, about 1.7 ms per report
-/// of Chinese text on average, and a 134 ms stall every couple of seconds. With 64 MiB the
-/// merging is left to autovacuum, in its own process, as SQLite's writer leaves indexing to
-/// quiet moments; a search reads the pending list meanwhile.
-const PG_TRGM_INDEXES: [&str; 7] = [
-    "reports_output_trgm",
-    "reports_prompt_trgm",
-    "reports_description_trgm",
-    "reports_model_trgm",
-    "reports_model_version_trgm",
-    "incidents_title_trgm",
-    "comments_trgm",
-];
-const PG_PENDING_KIB: u32 = 64 * 1024;
-
 const REPORT_COLUMNS: &str = "output, prompt, description, model, model_version";
 
 fn guard(row: &str, mark: &str) -> String {
@@ -199,42 +182,20 @@ impl MigrationTrait for Migration {
              WHERE reporter_email IS NOT NULL",
         )
         .await?;
-        match db.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in sqlite_up() {
-                    db.execute_unprepared(&sql).await?;
-                }
+        if db.get_database_backend() == DbBackend::Sqlite {
+            for sql in sqlite_up() {
+                db.execute_unprepared(&sql).await?;
             }
-            DbBackend::Postgres => {
-                for index in PG_TRGM_INDEXES {
-                    db.execute_unprepared(&format!(
-                        "ALTER INDEX IF EXISTS {index} SET (gin_pending_list_limit = {PG_PENDING_KIB})"
-                    ))
-                    .await?;
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
-        match db.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_DOWN {
-                    db.execute_unprepared(sql).await?;
-                }
+        if db.get_database_backend() == DbBackend::Sqlite {
+            for sql in SQLITE_DOWN {
+                db.execute_unprepared(sql).await?;
             }
-            DbBackend::Postgres => {
-                for index in PG_TRGM_INDEXES {
-                    db.execute_unprepared(&format!(
-                        "ALTER INDEX IF EXISTS {index} RESET (gin_pending_list_limit)"
-                    ))
-                    .await?;
-                }
-            }
-            _ => {}
         }
         db.execute_unprepared("DROP INDEX IF EXISTS reports_reporter_email_lower")
             .await?;

@@ -90,6 +90,7 @@ impl Db {
         write_timeout: Duration,
         mmap_bytes: u64,
     ) -> Result<Db, DbError> {
+        let url = &loopback_without_tls(url);
         if let Some(path) = sqlite_path(url)
             && let Some(parent) = std::path::Path::new(&path).parent()
             && !parent.as_os_str().is_empty()
@@ -354,6 +355,39 @@ impl std::ops::Deref for WriteTxn {
 /// One connection straight to the server before the pool is built, so that an unreachable or
 /// refusing server is reported at once with its cause (the pool would say only "timed out",
 /// after its own timeout, for each of its connections).
+/// A PostgreSQL URL on this machine's loopback that names no `sslmode` gets
+/// `sslmode=disable`. The driver's default (`prefer`) wraps the loopback connection in TLS,
+/// which protects nothing there, and measured: intake through TLS on 127.0.0.1 spent about
+/// 100 ms per batch waiting (283 reports/s); without it, 1,766 reports/s on the same run. A URL
+/// that says `sslmode` keeps it.
+fn loopback_without_tls(url: &str) -> String {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if !matches!(u.scheme(), "postgres" | "postgresql")
+        || u.query_pairs().any(|(k, _)| k == "sslmode")
+    {
+        return url.to_owned();
+    }
+    let loopback = match u.host() {
+        // `postgres:` is not a scheme the URL standard knows, so its host stays text.
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback())
+        }
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    };
+    if loopback {
+        u.query_pairs_mut().append_pair("sslmode", "disable");
+        return u.to_string();
+    }
+    url.to_owned()
+}
+
 async fn probe_postgres(url: &str) -> Result<(), DbError> {
     use sea_orm::sqlx::Connection;
     let limit = Duration::from_secs(10);
@@ -422,5 +456,27 @@ mod tests {
         );
         assert_eq!(super::sqlite_path("sqlite::memory:"), None);
         assert_eq!(super::sqlite_path("postgres://x"), None);
+    }
+
+    #[test]
+    fn loopback_postgres_goes_without_tls_unless_the_url_says() {
+        use super::loopback_without_tls as f;
+        assert_eq!(
+            f("postgres://postgres@127.0.0.1:5432/db"),
+            "postgres://postgres@127.0.0.1:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u@localhost/db?application_name=x"),
+            "postgres://u@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u@127.0.0.1/db?sslmode=require"),
+            "postgres://u@127.0.0.1/db?sslmode=require"
+        );
+        assert_eq!(
+            f("postgres://u@db.example/db"),
+            "postgres://u@db.example/db"
+        );
+        assert_eq!(f("sqlite://data/rectify.db"), "sqlite://data/rectify.db");
     }
 }
