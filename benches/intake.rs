@@ -18,9 +18,10 @@
 //! against the last 10 s), and on SQLite the WAL file's largest size during the flood and its
 //! size once intake is quiet.
 //!
-//! On PostgreSQL the servers are `rectify serve` processes (BENCH_INSTANCES of them, default
-//! 1) on a fresh database, the client alternating between them; afterwards every tracking code
-//! a client was given is looked up: found exactly once, and every incident's chain verifies.
+//! On PostgreSQL the servers are `rectify serve` processes (`BENCH_INSTANCES` of them,
+//! default 1) on a fresh database, the client alternating between them; afterwards every
+//! tracking code a client was given is looked up (found exactly once) and every incident's
+//! chain verified.
 //!
 //! Other settings: BENCH_CLIENTS (32), BENCH_NO_MAIL (skip the phase with acknowledgements),
 //! BENCH_HEALTHZ_SECONDS (BENCH_SECONDS; 0 skips the baseline), BENCH_INTAKE_BATCH.
@@ -511,7 +512,8 @@ fn main() {
             }
         }
         if let Some((db_url, _)) = &servers.postgres {
-            check_postgres(db_url, &seen.lock().unwrap()).await;
+            let seen = std::mem::take(&mut *seen.lock().unwrap());
+            check_postgres(db_url, &seen).await;
         }
     });
 }
