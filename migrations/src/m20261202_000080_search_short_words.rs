@@ -55,6 +55,9 @@ fn sqlite_up() -> Vec<String> {
         "CREATE VIRTUAL TABLE comment_search_terms USING fts5vocab(comment_search, 'row')".into(),
         "CREATE VIRTUAL TABLE title_search_terms USING fts5vocab(title_search, 'row')".into(),
         "CREATE TABLE search_marks (tbl TEXT PRIMARY KEY NOT NULL, indexed_to INTEGER NOT NULL)".into(),
+        // A word found in 30,000 reports means 30,000 lookups of a report's incident; through
+        // the table each reads a page of report texts, through this index a few small pages.
+        "CREATE INDEX reports_id_incident ON reports (id, incident_id)".into(),
         // Everything there is now is indexed here.
         "INSERT INTO search_marks (tbl, indexed_to) VALUES \
          ('reports', (SELECT COALESCE(MAX(id), 0) FROM reports)), \
@@ -127,6 +130,7 @@ const DROP_OLD: &[&str] = &[
 
 /// Migration 000030's tables and triggers again.
 const SQLITE_DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS reports_id_incident",
     "DROP TABLE IF EXISTS report_search_terms",
     "DROP TABLE IF EXISTS comment_search_terms",
     "DROP TABLE IF EXISTS title_search_terms",
