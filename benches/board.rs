@@ -7,7 +7,7 @@
 //! HTTP, sequentially (BENCH_REQUESTS, default 200), plus a few filtered views. Reports p50 and
 //! p95. Target: p95 <= 50 ms on a 2-core machine.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 mod common;
@@ -105,10 +105,6 @@ async fn seed(app: &Application) {
     db.conn.execute_unprepared("ANALYZE").await.unwrap();
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
-
 fn main() {
     let n: usize = common::env_number("BENCH_REQUESTS", 200);
     let dir = tempfile::tempdir().unwrap();
@@ -168,8 +164,8 @@ fn main() {
             times.sort();
             println!(
                 "{name:<26} {rounds:>4} requests  p50 {:>6.2} ms  p95 {:>6.2} ms  ({} KiB)",
-                pct(&times, 0.5),
-                pct(&times, 0.95),
+                common::pct_ms(&times, 0.5),
+                common::pct_ms(&times, 0.95),
                 bytes / 1024
             );
         }

@@ -35,14 +35,6 @@ mod common;
 use common::content::{Content, POPULAR, REPEAT_EVERY};
 use rectify::app::Application;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 /// Builds the request for the i-th call.
 type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
 
@@ -79,8 +71,8 @@ impl Phase {
             "{name:<14} {:>8} requests  {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.1} ms",
             sorted.len(),
             self.rps(),
-            percentile(&sorted, 0.5).as_secs_f64() * 1e3,
-            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+            common::pct_ms(&sorted, 0.5),
+            common::pct_ms(&sorted, 0.99),
             sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
     }
@@ -88,7 +80,7 @@ impl Phase {
     fn p99(&self) -> Duration {
         let mut sorted = self.latencies.clone();
         sorted.sort();
-        percentile(&sorted, 0.99)
+        common::percentile(&sorted, 0.99)
     }
 
     /// Requests per second that ended within [from, to) seconds of the start.

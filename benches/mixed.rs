@@ -152,13 +152,6 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
     sweep_at
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
-
 /// Sends GETs to `url` one after another until `stop`; their latencies.
 async fn reader(c: reqwest::Client, url: String, stop: Instant) -> Vec<Duration> {
     let mut lat = Vec::new();
@@ -320,20 +313,20 @@ fn main() {
             "intake at half:   {} reports in {elapsed:.1} s ({:.0}/s)  p50 {:.2} ms  p99 {:.2} ms",
             intake.len(),
             intake.len() as f64 / elapsed,
-            pct(&intake, 0.5),
-            pct(&intake, 0.99)
+            common::pct_ms(&intake, 0.5),
+            common::pct_ms(&intake, 0.99)
         );
         println!(
             "board (/board):   {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 50 ms)",
             board.len(),
-            pct(&board, 0.5),
-            pct(&board, 0.95)
+            common::pct_ms(&board, 0.5),
+            common::pct_ms(&board, 0.95)
         );
         println!(
             "search (隐私):    {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 100 ms)",
             search.len(),
-            pct(&search, 0.5),
-            pct(&search, 0.95)
+            common::pct_ms(&search, 0.5),
+            common::pct_ms(&search, 0.95)
         );
         println!(
             "sweep:            {} escalations fired in {:.0} ms   (target <= 1000 ms)",

@@ -16,7 +16,7 @@
 //!
 //!     wrk -t2 -c8 -d30s -H "Cookie: rectify_session=…" "http://127.0.0.1:8080/incidents?sort=deadline"
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 mod common;
@@ -29,12 +29,7 @@ const INCIDENTS: usize = 100_000;
 const REPORTS_PER: usize = 10;
 
 fn texts() -> (Vec<String>, Vec<String>) {
-    // Beside the repository, or beside the worktrees' folder.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = [root.join("../shared/data"), root.join("../../shared/data")]
-        .into_iter()
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| root.join("../shared/data"));
+    let dir = common::data_dir();
     let read = |f: &str, keys: &[&str]| -> Vec<String> {
         std::fs::read_to_string(dir.join(f))
             .map(|t| {
@@ -208,10 +203,6 @@ async fn seed(app: &Application) -> String {
     sample_code
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
-
 fn main() {
     let n: usize = common::env_number("BENCH_REQUESTS", 100);
     let dir = tempfile::tempdir().unwrap();
@@ -311,8 +302,8 @@ fn main() {
             times.sort();
             println!(
                 "{name:<36} {rounds:>4} requests  p50 {:>7.2} ms  p95 {:>7.2} ms  ({} KiB)",
-                pct(&times, 0.5),
-                pct(&times, 0.95),
+                common::pct_ms(&times, 0.5),
+                common::pct_ms(&times, 0.95),
                 bytes / 1024
             );
         }

@@ -10,7 +10,7 @@
 //! Every piece is urlencoded once; a body is a concatenation, so making one costs the load
 //! generator a copy, not an encoding of 2 KB of Chinese.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One in `REPEAT_EVERY` reports repeats a popular answer.
 pub const REPEAT_EVERY: usize = 10;
@@ -26,14 +26,6 @@ pub struct Content {
     /// Urlencoded prompts.
     prompts: Vec<String>,
     pub source: String,
-}
-
-fn data_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("../shared/data"), root.join("../../shared/data")]
-        .into_iter()
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| root.join("../shared/data"))
 }
 
 fn enc(s: &str) -> String {
@@ -52,7 +44,7 @@ fn pick(i: usize, k: usize, n: usize) -> usize {
 
 impl Content {
     pub fn load() -> Content {
-        let dir = data_dir();
+        let dir = super::data_dir();
         let read = |f: &str, key: &str| -> Vec<String> {
             std::fs::read_to_string(dir.join(f))
                 .map(|t| {

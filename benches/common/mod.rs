@@ -22,6 +22,29 @@ pub fn sqlite_settings(dir: &Path) -> Settings {
     s
 }
 
+/// ../shared/data beside the repository (or beside the worktrees' folder): real text for
+/// benchmark content.
+pub fn data_dir() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("../shared/data"), root.join("../../shared/data")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| root.join("../shared/data"))
+}
+
+/// The p-quantile (0..=1) of sorted latencies; zero for none.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    if sorted.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// [`percentile`] in milliseconds.
+pub fn pct_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    percentile(sorted, p).as_secs_f64() * 1e3
+}
+
 /// A number from the environment, or the default.
 pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
