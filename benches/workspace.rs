@@ -75,7 +75,7 @@ fn q(s: &str) -> String {
     s.replace('\'', "''")
 }
 
-async fn seed(app: &Application) -> String {
+async fn seed(app: &Application) {
     let db = &app.state().db;
     let now = Utc::now();
     let hash = rectify::web::staff::auth::hash_password("benchmark password".into())
@@ -119,7 +119,6 @@ async fn seed(app: &Application) -> String {
     let first = (now - chrono::Duration::days(30))
         .format("%Y-%m-%d %H:%M:%S%.6f+00:00")
         .to_string();
-    let mut sample_code = String::new();
     let txn = db.conn.begin().await.unwrap();
     for chunk in 0..INCIDENTS / 500 {
         let mut inc = Vec::with_capacity(500);
@@ -153,16 +152,7 @@ async fn seed(app: &Application) -> String {
             ));
             for r in 0..REPORTS_PER {
                 let rid = i * REPORTS_PER + r + 1;
-                let mut bytes = [0u8; 10];
-                bytes[..8].copy_from_slice(
-                    &(rid as u64)
-                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                        .to_be_bytes(),
-                );
-                let code = TrackingCode::from_bytes(bytes).as_str().to_string();
-                if rid == 123_457 {
-                    sample_code = code.clone();
-                }
+                let code = code_of(rid);
                 let output = format!("{} （{rid}）", outputs[(i + r * 37) % outputs.len()]);
                 let prompt = &prompts[(i * 3 + r) % prompts.len()];
                 rep.push(format!(
@@ -200,13 +190,39 @@ async fn seed(app: &Application) -> String {
     // Written around the intake writer: index it all now, as the writer would have.
     db.index_search_now().await.unwrap();
     db.conn.execute_unprepared("ANALYZE").await.unwrap();
-    sample_code
+}
+
+/// The tracking code of the report numbered `rid`: made up from the number, so that a kept
+/// database's codes are known without reading it.
+fn code_of(rid: usize) -> String {
+    let mut bytes = [0u8; 10];
+    bytes[..8].copy_from_slice(
+        &(rid as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .to_be_bytes(),
+    );
+    TrackingCode::from_bytes(bytes).as_str().to_string()
 }
 
 fn main() {
     let n: usize = common::env_number("BENCH_REQUESTS", 100);
     let dir = tempfile::tempdir().unwrap();
-    let s = common::sqlite_settings(dir.path());
+    // BENCH_KEEP=1 leaves the seeded database behind, to study its queries afterwards;
+    // BENCH_KEEP=<that folder> times it again without seeding.
+    let reuse = std::env::var("BENCH_KEEP")
+        .ok()
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.join("rectify.db").is_file());
+    let dir_path = match (reuse.clone(), std::env::var_os("BENCH_KEEP")) {
+        (Some(p), _) => p,
+        (None, Some(_)) => {
+            let kept = dir.keep();
+            println!("database kept in {}", kept.display());
+            kept
+        }
+        (None, None) => dir.path().to_path_buf(),
+    };
+    let s = common::sqlite_settings(&dir_path);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -215,12 +231,15 @@ fn main() {
     rt.block_on(async {
         let app = Application::build(s).await.unwrap();
         let t = Instant::now();
-        let code = seed(&app).await;
-        println!(
-            "seeded and indexed {INCIDENTS} incidents and {} reports in {:.1} s",
-            INCIDENTS * REPORTS_PER,
-            t.elapsed().as_secs_f64()
-        );
+        if reuse.is_none() {
+            seed(&app).await;
+            println!(
+                "seeded and indexed {INCIDENTS} incidents and {} reports in {:.1} s",
+                INCIDENTS * REPORTS_PER,
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let code = code_of(123_457);
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped());
         let c = reqwest::Client::builder()

@@ -16,6 +16,7 @@ mod m20261202_000060_reporter_messages;
 mod m20261202_000061_attachments;
 mod m20261202_000062_reply_attachments;
 mod m20261202_000080_search_short_words;
+mod m20261202_000090_search_counts;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000061_attachments::Migration),
             Box::new(m20261202_000062_reply_attachments::Migration),
             Box::new(m20261202_000080_search_short_words::Migration),
+            Box::new(m20261202_000090_search_counts::Migration),
         ]
     }
 }

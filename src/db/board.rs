@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::entities::incident::{self, Column};
+use super::search::Access;
 use super::{Db, DbError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct Filters {
     pub overdue: bool,
     pub text: Option<String>,
     /// What `text` matched, resolved once with [`Filters::resolve`] before the queries.
-    pub matched: Option<std::sync::Arc<Vec<i64>>>,
+    pub matched: Option<std::sync::Arc<super::search::Matched>>,
     /// Only incidents with an undecided appeal (`appeal=open`).
     pub appeal_open: bool,
 }
@@ -53,6 +54,24 @@ impl Filters {
     fn searching(&self) -> bool {
         self.matched.is_some()
     }
+
+    /// Where the queries under these filters run: a search's transaction, where it made one.
+    pub(crate) fn conn<'a>(&'a self, db: &'a Db) -> sea_orm::DatabaseExecutor<'a> {
+        match &self.matched {
+            Some(m) => m.conn(db),
+            None => sea_orm::DatabaseExecutor::Connection(&db.conn),
+        }
+    }
+
+    /// A search and no other filter.
+    pub(crate) fn only_searching(&self) -> bool {
+        self.searching()
+            && self.category.is_none()
+            && self.severity.is_none()
+            && self.assignee == AssigneeFilter::Anyone
+            && !self.overdue
+            && !self.appeal_open
+    }
 }
 
 /// What a card shows.
@@ -71,7 +90,14 @@ pub struct Card {
     pub evidence_hold: bool,
 }
 
-pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Condition {
+/// The filters as one condition on `incidents`; `access` says how the query around it reads a
+/// search's matches (see [`super::search::Access`]).
+pub(crate) fn condition(
+    f: &Filters,
+    now: DateTime<Utc>,
+    postgres: bool,
+    access: super::search::Access,
+) -> Condition {
     let mut c = Condition::all();
     if let Some(cat) = &f.category {
         // A group matches its specific risks too: keys are [a-z0-9_] and '/' sorts right after
@@ -93,8 +119,8 @@ pub(crate) fn condition(f: &Filters, now: DateTime<Utc>, postgres: bool) -> Cond
     if f.appeal_open {
         c = c.add(super::appeals::open_condition());
     }
-    if let Some(ids) = &f.matched {
-        c = c.add(super::search::among(ids, postgres));
+    if let Some(m) = &f.matched {
+        c = c.add(super::search::among(m, postgres, access));
     }
     c
 }
@@ -125,13 +151,13 @@ pub async fn column(
             Column::EvidenceHold,
         ])
         .filter(Column::State.eq(state))
-        .filter(condition(f, now, db.is_postgres()))
+        .filter(condition(f, now, db.is_postgres(), Access::InOrder))
         .order_by_asc(Column::NextDueAt)
         .order_by_asc(Column::Id)
         .limit(limit)
         .offset(offset)
         .into_model::<Card>()
-        .all(&db.conn)
+        .all(&f.conn(db))
         .await?)
 }
 
@@ -151,19 +177,41 @@ pub async fn counts(
             state: String,
             n: i64,
         }
-        let rows = incident::Entity::find()
-            .select_only()
-            .column(Column::State)
-            .column_as(Expr::col(Column::Id).count(), "n")
-            .filter(Column::State.is_in(states.iter().copied()))
-            .filter(condition(f, now, db.is_postgres()))
-            .group_by(Column::State)
-            .into_model::<Count>()
-            .all(&db.conn)
-            .await?;
         for st in states {
             out.insert((*st).to_string(), 0);
         }
+        if f.matched.as_ref().is_some_and(|m| m.is_empty()) {
+            return Ok(out);
+        }
+        let conn = f.conn(db);
+        let rows = if !db.is_postgres() && f.only_searching() {
+            // Each match's state read in a narrow index by its id (migration 000090): half the
+            // cost of reading it in the table, for tens of thousands of matches.
+            let placeholders = vec!["?"; states.len()].join(", ");
+            Count::find_by_statement(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                format!(
+                    "SELECT i.state AS state, count(*) AS n FROM temp.search_hits AS h \
+                     CROSS JOIN incidents AS i INDEXED BY incidents_id_state ON i.id = h.id \
+                     WHERE +i.state IN ({placeholders}) GROUP BY i.state"
+                ),
+                states.iter().map(|s| sea_orm::Value::from(*s)),
+            ))
+            .all(&conn)
+            .await?
+        } else {
+            incident::Entity::find()
+                .select_only()
+                .column(Column::State)
+                .column_as(Expr::col(Column::Id).count(), "n")
+                .filter(Column::State.is_in(states.iter().copied()))
+                // The board's (state, deadline) index holds all a count needs.
+                .filter(condition(f, now, db.is_postgres(), Access::InOrder))
+                .group_by(Column::State)
+                .into_model::<Count>()
+                .all(&conn)
+                .await?
+        };
         for r in rows {
             out.insert(r.state, u64::try_from(r.n).unwrap_or(0));
         }
@@ -172,8 +220,8 @@ pub async fn counts(
     for state in states {
         let n = incident::Entity::find()
             .filter(Column::State.eq(*state))
-            .filter(condition(f, now, db.is_postgres()))
-            .count(&db.conn)
+            .filter(condition(f, now, db.is_postgres(), Access::InOrder))
+            .count(&f.conn(db))
             .await?;
         out.insert((*state).to_string(), n);
     }

@@ -70,6 +70,10 @@ pub struct Db {
     /// [`DbError::Busy`] (the web answers 503).
     write_timeout: Duration,
     mmap_bytes: u64,
+    /// SQLite: searches that may hold a pooled connection at once (half the pool; see
+    /// `search::Matched`). Such a page still asks the pool for other connections meanwhile,
+    /// and a pool held entirely by searches would leave none of them one.
+    pub(crate) search_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -121,6 +125,9 @@ impl Db {
                         // page cache is emptied whenever another connection writes, and with the
                         // map refilling it costs no read calls.
                         .pragma("mmap_size", mmap_bytes.to_string())
+                        // A search's table of matches (see `search::Matched`) and its rollback
+                        // journal in memory, not in a temporary file.
+                        .pragma("temp_store", "memory")
                 });
             opts
         };
@@ -151,6 +158,9 @@ impl Db {
             busy_timeout,
             write_timeout,
             mmap_bytes,
+            search_slots: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(max_connections / 2).unwrap_or(1).max(1),
+            )),
         })
     }
 

@@ -232,14 +232,17 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     } else {
         0
     };
-    let mut columns = Vec::new();
+    let mut fetched = Vec::with_capacity(shown.len());
     for st in &shown {
-        let cards = board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?;
-        let ids: Vec<i64> = cards.iter().map(|c| c.id).collect();
-        let provisional =
-            crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
-        let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
-        let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
+        fetched.push(board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?);
+    }
+    // What the cards show beside their row, asked once for every column's cards.
+    let ids: Vec<i64> = fetched.iter().flatten().map(|c| c.id).collect();
+    let provisional = crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
+    let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
+    let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
+    let mut columns = Vec::new();
+    for (st, cards) in shown.iter().zip(fetched) {
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
         let cards = cards
             .into_iter()
