@@ -832,3 +832,60 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
         app.stop().await;
     }
 }
+
+/// SQLite only: PostgreSQL's trigram indexes are kept by the transactions that write, so they
+/// are never behind. On SQLite the intake writer indexes new reports once intake pauses; in a
+/// flood the index falls behind, and a search reads only the newest reports it has not
+/// indexed, and says about how many it could not cover.
+#[tokio::test]
+async fn a_search_behind_a_flood_reads_the_newest_reports_and_says_how_many_it_misses() {
+    use rectify::db::search::{READ_UNINDEXED, matching_ids};
+    use sea_orm::ConnectionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    // No intake writer runs on this connection, so nothing indexes what is written here.
+    let db = rectify::db::Db::connect(&url, 4, std::time::Duration::from_millis(5000))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let waiting = READ_UNINDEXED + 500;
+    // One incident per report; report n's output names it, and every output holds 摩托车.
+    db.conn
+        .execute_unprepared(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {waiting}) \
+             INSERT INTO incidents (id, state, version, category, title, fingerprint, \
+               first_reported_at, report_count, evidence_hold, last_event_at, last_event_hash, \
+               created_at) \
+             SELECT i, 'new', 1, 'accuracy.inaccurate', '标题' || i, 'fp' || i, \
+               '2026-12-01 00:00:00+00:00', 1, false, '2026-12-01 00:00:00+00:00', '', \
+               '2026-12-01 00:00:00+00:00' FROM n; \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {waiting}) \
+             INSERT INTO reports (tracking_code, incident_id, received_at, locale, channel, \
+               output, prompt, model, model_version, description, category, fingerprint) \
+             SELECT 'CODE-' || i, i, '2026-12-01 00:00:00+00:00', 'zh-CN', 'web', \
+               '会飞的摩托车 编号' || i || '号', '', '', '', '', 'accuracy.inaccurate', 'fp' || i FROM n;"
+        ))
+        .await
+        .unwrap();
+    let m = matching_ids(&db, "摩托车").await.unwrap();
+    assert_eq!(
+        m.len(),
+        READ_UNINDEXED as usize,
+        "the newest reports not yet indexed are read directly"
+    );
+    assert_eq!(
+        m.unsearched(),
+        500,
+        "and the rest are counted as not covered"
+    );
+    drop(m);
+    let newest = matching_ids(&db, &format!("编号{waiting}号"))
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 1, "the newest report is found");
+    assert_eq!(
+        matching_ids(&db, "编号1号").await.unwrap().len(),
+        0,
+        "the oldest waits for the index"
+    );
+}

@@ -82,6 +82,7 @@ impl Sql {
 pub struct Matched {
     count: usize,
     array: String,
+    unsearched: u64,
     txn: Option<DatabaseTransaction>,
     /// Held as long as the transaction is (see `Db::search_slots`).
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -103,6 +104,12 @@ impl Matched {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// About how many reports the search could not cover: stored, but neither indexed yet nor
+    /// among the newest it reads directly (SQLite during a flood; see [`READ_UNINDEXED`]).
+    pub fn unsearched(&self) -> u64 {
+        self.unsearched
     }
 
     /// Where a query filtered by these matches must run.
@@ -154,7 +161,8 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         };
         words.push(format!("SELECT id FROM ({union}) AS w{}", words.len()));
     }
-    if !words.is_empty() {
+    let has_words = !words.is_empty();
+    if has_words {
         // Every word somewhere in the incident.
         any.push(words.join(" INTERSECT "));
     }
@@ -212,8 +220,27 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
             sql.values,
         ))
         .await?;
+    // Ids are given in order and hardly ever skipped, so the span is the number of reports.
+    let unsearched: i64 = match txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            format!(
+                "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
+                 - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
+            ),
+        ))
+        .await?
+    {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
     Ok(Matched {
         count: usize::try_from(filled.rows_affected()).unwrap_or(usize::MAX),
+        unsearched: if has_words {
+            u64::try_from(unsearched).unwrap_or(0)
+        } else {
+            0
+        },
         array: String::new(),
         txn: Some(txn),
         _slot: Some(slot),
@@ -322,14 +349,25 @@ async fn short_word_terms(
     Ok((terms.len() <= MAX_TERMS).then_some(terms))
 }
 
+/// How many of the newest reports (and incidents' titles) not yet indexed a search reads
+/// directly. Normally all of them: the writer indexes within moments of a pause. In a flood
+/// the index falls behind by up to `search_index::BEHIND` reports, and reading them all cost a
+/// search over a second (108,000 waiting, `mixed` bench); beyond this many, the page says how
+/// many reports a search does not cover yet ([`Matched::unsearched`]).
+pub const READ_UNINDEXED: i64 = 2_000;
+
 /// Reads the texts of one table through (SQLite's LIKE ignores ASCII case): all of them (for a
-/// single common character), or only the rows beyond the index's mark (`unindexed`).
+/// single common character), or only the newest rows beyond the index's mark (`unindexed`).
 fn scan(sql: &mut Sql, table: &str, word: &str, unindexed: bool) -> String {
     let pattern = format!("%{}%", like_escape(word));
     let mut like = || format!("LIKE {} ESCAPE '\\'", sql.bind(pattern.clone()));
     let beyond = |mark: &str| {
         if unindexed {
-            format!("id > (SELECT indexed_to FROM search_marks WHERE tbl = '{mark}') AND ")
+            // The newest rows the writer has not indexed, at most [`READ_UNINDEXED`] of them.
+            format!(
+                "id > (SELECT max(indexed_to, (SELECT COALESCE(MAX(id), 0) FROM {mark}) - \
+                 {READ_UNINDEXED}) FROM search_marks WHERE tbl = '{mark}') AND "
+            )
         } else {
             String::new()
         }

@@ -54,6 +54,8 @@ pub struct StaffTexts {
     pub appeal_only: &'static str,
     /// The board's line when closed incidents have open appeals: `{n}` of them.
     pub appeals_waiting: &'static str,
+    /// A search during a flood: "{n}" reports it could not cover yet.
+    pub unsearched: &'static str,
     pub reply_image: &'static str,
     pub serious: &'static str,
     pub overdue_badge: &'static str,
@@ -180,6 +182,7 @@ pub static EN: StaffTexts = StaffTexts {
     appeal_badge: "appeal open",
     appeal_only: "open appeals only",
     appeals_waiting: "Open appeals waiting for a decision: {n}.",
+    unsearched: "About {n} reports received in the last minutes are not in this search yet: the search index is catching up after a surge of reports. Search again shortly to cover them.",
     reply_image: "Image with this reply:",
     serious: "serious incident",
     overdue_badge: "overdue",
@@ -306,6 +309,7 @@ pub static ZH: StaffTexts = StaffTexts {
     appeal_badge: "申诉待处理",
     appeal_only: "仅看待处理申诉",
     appeals_waiting: "待决定的申诉：{n} 件。",
+    unsearched: "最近几分钟收到的约 {n} 份举报暂未纳入本次搜索：举报激增后，搜索索引正在补建。请稍后再搜索一次。",
     reply_image: "随留言附上的图片：",
     serious: "严重事件",
     overdue_badge: "已超期",

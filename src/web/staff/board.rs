@@ -85,6 +85,8 @@ struct BoardPage<'a> {
     f_appeal: bool,
     /// "Open appeals waiting for a decision: 2." with its link, unless already filtered so.
     appeals_waiting: Option<String>,
+    /// A search during a flood: how many reports it does not cover yet, in words.
+    unsearched: Option<String>,
     f_q: String,
     single: bool,
     prev_link: Option<String>,
@@ -185,6 +187,14 @@ pub async fn filters(
     }
     .resolve(&state.db)
     .await
+}
+
+/// What a search says when the index is behind a flood of reports (see `db::search`).
+pub fn unsearched_notice(f: &board::Filters, staff: &Staff) -> Option<String> {
+    match f.matched.as_ref().map(|m| m.unsearched()) {
+        None | Some(0) => None,
+        Some(n) => Some(staff.t().unsearched.replace("{n}", &n.to_string())),
+    }
 }
 
 /// Whether the URL asks for open appeals only (`appeal=open`).
@@ -348,6 +358,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         f_overdue: filters.overdue,
         f_appeal: filters.appeal_open,
         appeals_waiting,
+        unsearched: unsearched_notice(&filters, staff),
         f_q: nonempty(&q.q).unwrap_or_default(),
         single: single.is_some(),
         prev_link,

@@ -75,6 +75,8 @@ struct ListPage<'a> {
     sort: String,
     dir: String,
     filtered: bool,
+    /// A search during a flood: how many reports it does not cover yet, in words.
+    unsearched: Option<String>,
     prev_link: Option<String>,
     next_link: Option<String>,
     csv_link: String,
@@ -316,6 +318,7 @@ async fn render(
         sort: sort.as_str().into(),
         dir: if desc { "desc" } else { "asc" }.into(),
         filtered: !filter_query(q).is_empty() || nonempty(&q.state).is_some(),
+        unsearched: super::board::unsearched_notice(&f, staff),
         prev_link: (page > 1).then(|| link(q, sort, desc, page - 1, None)),
         next_link: (page * PAGE < total).then(|| link(q, sort, desc, page + 1, None)),
         csv_link: link(q, sort, desc, 1, Some("csv")),
