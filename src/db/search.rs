@@ -351,7 +351,7 @@ async fn short_word_terms(
 
 /// How many of the newest reports (and incidents' titles) not yet indexed a search reads
 /// directly. Normally all of them: the writer indexes within moments of a pause. In a flood
-/// the index falls behind by up to `search_index::BEHIND` reports, and reading them all cost a
+/// the index falls behind (by the flood, see `search_index::SPARE_BELOW`), and reading it all cost a
 /// search over a second (108,000 waiting, `mixed` bench); beyond this many, the page says how
 /// many reports a search does not cover yet ([`Matched::unsearched`]).
 pub const READ_UNINDEXED: i64 = 2_000;

@@ -43,8 +43,10 @@ pub fn start(
     // WAL's size. A flood grows the WAL by about 400 MB/s (each report changes about six pages,
     // four of them at random places in indexes and incidents), so SQLite's default 1,000
     // frames would stop intake all the time; 20,000 frames (every ~200 ms) measured
-    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 60,000
-    // (~235 MiB) keeps the file within the 256 MiB a flood may take on disk. Cutting the file
+    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 55,000
+    // (~215 MiB) keeps the file within the 256 MiB a flood may take on disk: the WAL grows past
+    // the mark by what is written until the restart (60,000 frames reached 258 MiB in a 60 s
+    // flood of distinct reports). Cutting the file
     // back at each restart (journal_size_limit) cost 9%; the checkpointer cuts it back once
     // intake is quiet instead. When intake is quiet the checkpointer also catches up and the
     // WAL restarts without a stop.
@@ -91,10 +93,10 @@ fn checkpoint_until(mut checkpointer: Checkpointer, writer_gone: std::sync::mpsc
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 /// Frames (pages of 4 KiB) the WAL may grow to before the writer restarts it.
-const WAL_FRAMES: i64 = 60_000;
+const WAL_FRAMES: i64 = 55_000;
 
 /// The WAL file's size to give back to the disk once intake is quiet: a flood leaves it at up
-/// to about 235 MiB (see [`WAL_FRAMES`]).
+/// to about 250 MiB (see [`WAL_FRAMES`]).
 const KEEP_WAL_BYTES: u64 = 64 << 20;
 
 /// The checkpointer's connection, and what its last round found.
@@ -235,15 +237,20 @@ fn run(
     };
     let mut to_index = true;
     let mut last_work = std::time::Instant::now();
+    let mut load = Load::default();
     loop {
         if to_index && !failing {
-            use crate::db::search_index::{BEHIND, QUIET, QUIET_CHUNK, STEADY_CHUNK, backlog};
-            // Indexing takes the write lock like a batch: only once no report has come for a
-            // while (in a flood, never: the index catches up after it), or a step per batch
-            // when the index is far behind, so the rows a search must read directly stay few.
+            use crate::db::search_index::{QUIET, QUIET_CHUNK, SPARE_BELOW, STEADY_CHUNK};
+            // Indexing takes the write lock like a batch. Once no report has come for a while,
+            // in large steps; otherwise a small step after a batch only while the writer has
+            // capacity to spare (busy less than half of the last second): steady traffic is
+            // indexed as it goes, and a flood, which keeps the writer busy, is not slowed by
+            // it: the index catches up after the flood, and a search meanwhile says how many
+            // reports it does not cover (`search::READ_UNINDEXED`).
             let quiet = rx.is_empty() && last_work.elapsed() >= QUIET;
-            let behind = !quiet && backlog(&conn).unwrap_or(0) > BEHIND;
-            if quiet || behind {
+            let spare = !quiet && load.busy() < SPARE_BELOW;
+            if quiet || spare {
+                let started = std::time::Instant::now();
                 let _gate = db.write_guard_blocking();
                 let chunk = if quiet { QUIET_CHUNK } else { STEADY_CHUNK };
                 to_index = match in_transaction(&mut conn, |txn| {
@@ -255,6 +262,7 @@ fn run(
                         false
                     }
                 };
+                load.worked(started.elapsed());
                 if quiet {
                     continue;
                 }
@@ -293,9 +301,11 @@ fn run(
         // A panic inside a batch must not take intake down for good: the batch's submitters
         // are answered (their replies are dropped: 503, "try again") and the writer goes on
         // with a fresh connection, as if restarted.
+        let started = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             one_round(&mut conn, &db, &policy, jobs, tasks)
         }));
+        load.worked(started.elapsed());
         reopen |= match outcome {
             // Only a round that stored reports shows the writer can write again (one with only
             // tasks may have met the same lock and said nothing).
@@ -330,6 +340,42 @@ fn run(
                 true
             }
         };
+    }
+}
+
+/// How busy the writer has been lately: the share of the last second or so it spent writing
+/// (an average that forgets exponentially, updated as work ends).
+#[derive(Debug)]
+struct Load {
+    share: f64,
+    at: std::time::Instant,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            share: 0.0,
+            at: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Load {
+    /// Over how long the share is taken.
+    const WINDOW: f64 = 1.0;
+
+    /// Counts `busy` of work that has just ended.
+    fn worked(&mut self, busy: std::time::Duration) {
+        let now = std::time::Instant::now();
+        let dt = now.duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.share =
+            self.share * (-dt / Self::WINDOW).exp() + busy.as_secs_f64().min(dt) / Self::WINDOW;
+    }
+
+    /// The share now: what was counted, faded by the time since.
+    fn busy(&self) -> f64 {
+        self.share * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp()
     }
 }
 
