@@ -1,20 +1,19 @@
-//! SQLite: the staff search's trigram index, brought up to date by the intake writer once no
-//! report has come for a moment, instead of inside each report's transaction.
+//! SQLite: the staff search's trigram index, brought up to date by the intake writer when it has
+//! time to spare, instead of inside each report's transaction.
 //!
 //! Indexing a report's texts cost about 160 µs of CPU per report (268 characters of Chinese
 //! output; `perf stat` of FTS5 inserts), more than all the rest of storing it, on the one thread
 //! every report waits for. `search_marks` holds, per table, the id up to which rows are
 //! indexed; rows beyond it are indexed here in chunks, and until then [`super::search`] reads
-//! them directly (few, and found by their ids), so a search finds a report as soon as it is
-//! stored. Edits and erasures of rows already indexed are still applied by triggers (guarded
+//! the newest of them directly (found by their ids, at most `search::READ_UNINDEXED`), so a
+//! search finds a report as soon as it is stored, and says how many it missed in a flood. Edits and erasures of rows already indexed are still applied by triggers (guarded
 //! by the same marks; migration 000080), inside the transaction that makes them.
 
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::DbError;
 
-/// How long no report must have come before the writer indexes: in a flood it never does,
-/// and the flood's reports are indexed after it.
+/// How long no report must have come before the writer indexes in large steps.
 pub(crate) const QUIET: std::time::Duration = std::time::Duration::from_millis(50);
 /// Rows of each table indexed per transaction when quiet: some 40 ms of work, which a report
 /// arriving meanwhile waits for. Large steps also mean fewer, larger segments for FTS5 to merge
@@ -26,6 +25,8 @@ pub(crate) const QUIET_CHUNK: i64 = 256;
 /// intake bench's profile), so it is not slowed by indexing (before, a step per batch once
 /// 200,000 reports waited cut a 60 s flood from 8,400 to 2,800 reports/s after 9 s).
 pub(crate) const SPARE_BELOW: f64 = 0.5;
+/// Rows of each table indexed in such a step: about 10 ms, which a report arriving meanwhile
+/// waits for.
 pub(crate) const STEADY_CHUNK: i64 = 64;
 
 /// The tables indexed this way: (mark, table, columns of the FTS table, its name).
