@@ -220,31 +220,40 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
             sql.values,
         ))
         .await?;
-    // Ids are given in order and hardly ever skipped, so the span is the number of reports.
-    let unsearched: i64 = match txn
+    // Only words are looked up in the index; codes, references and addresses are found
+    // whether it is behind or not.
+    let unsearched = if has_words {
+        not_covered(&txn).await?
+    } else {
+        0
+    };
+    Ok(Matched {
+        count: usize::try_from(filled.rows_affected()).unwrap_or(usize::MAX),
+        unsearched,
+        array: String::new(),
+        txn: Some(txn),
+        _slot: Some(slot),
+    })
+}
+
+/// About how many reports a word search on SQLite does not cover: those beyond the index's mark
+/// and older than the newest [`READ_UNINDEXED`]. Ids are given in order and hardly ever
+/// skipped, so the span of ids is the number of reports.
+async fn not_covered(txn: &DatabaseTransaction) -> Result<u64, DbError> {
+    let row = txn
         .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
+            sea_orm::DbBackend::Sqlite,
             format!(
                 "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
                  - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
             ),
         ))
-        .await?
-    {
+        .await?;
+    let n: i64 = match row {
         Some(row) => row.try_get("", "n")?,
         None => 0,
     };
-    Ok(Matched {
-        count: usize::try_from(filled.rows_affected()).unwrap_or(usize::MAX),
-        unsearched: if has_words {
-            u64::try_from(unsearched).unwrap_or(0)
-        } else {
-            0
-        },
-        array: String::new(),
-        txn: Some(txn),
-        _slot: Some(slot),
-    })
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`.
@@ -351,7 +360,7 @@ async fn short_word_terms(
 
 /// How many of the newest reports (and incidents' titles) not yet indexed a search reads
 /// directly. Normally all of them: the writer indexes within moments of a pause. In a flood
-/// the index falls behind (by the flood, see `search_index::SPARE_BELOW`), and reading it all cost a
+/// the index falls behind (see `search_index::SPARE_BELOW`), and reading all of it cost a
 /// search over a second (108,000 waiting, `mixed` bench); beyond this many, the page says how
 /// many reports a search does not cover yet ([`Matched::unsearched`]).
 pub const READ_UNINDEXED: i64 = 2_000;
@@ -407,7 +416,8 @@ pub enum Access {
 }
 
 /// More matched incidents than this, and a query that reads in index order does so
-/// ([`Access::InOrder`]); fewer are looked up by id whatever the query (a scan of a whole state's index would cost more).
+/// ([`Access::InOrder`]); fewer are looked up by id whatever the query (a scan of a whole
+/// state's index would cost more).
 const IN_ORDER_FROM: usize = 1000;
 
 /// The incidents among `m` (a search's [`matching_ids`]), as a condition on `incidents`, for a

@@ -6,8 +6,9 @@
 //! every report waits for. `search_marks` holds, per table, the id up to which rows are
 //! indexed; rows beyond it are indexed here in chunks, and until then [`super::search`] reads
 //! the newest of them directly (found by their ids, at most `search::READ_UNINDEXED`), so a
-//! search finds a report as soon as it is stored, and says how many it missed in a flood. Edits and erasures of rows already indexed are still applied by triggers (guarded
-//! by the same marks; migration 000080), inside the transaction that makes them.
+//! search finds a report as soon as it is stored, and says how many it missed in a flood.
+//! Edits and erasures of rows already indexed are still applied by triggers (guarded by the
+//! same marks; migration 000080), inside the transaction that makes them.
 
 use rusqlite::{OptionalExtension, Transaction};
 

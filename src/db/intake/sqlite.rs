@@ -46,10 +46,9 @@ pub fn start(
     // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 55,000
     // (~215 MiB) keeps the file within the 256 MiB a flood may take on disk: the WAL grows past
     // the mark by what is written until the restart (60,000 frames reached 258 MiB in a 60 s
-    // flood of distinct reports). Cutting the file
-    // back at each restart (journal_size_limit) cost 9%; the checkpointer cuts it back once
-    // intake is quiet instead. When intake is quiet the checkpointer also catches up and the
-    // WAL restarts without a stop.
+    // flood of distinct reports). Cutting the file back at each restart (journal_size_limit)
+    // cost 9%; the checkpointer cuts it back once intake is quiet instead. When intake is quiet
+    // the checkpointer also catches up and the WAL restarts without a stop.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_FRAMES)?;
     let checkpointer = Checkpointer::new(db.clone())?;
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
