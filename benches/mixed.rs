@@ -6,8 +6,9 @@
 //! Seeds 100,000 open incidents (one report each, real Chinese text as in the intake bench),
 //! each with a running remediation clock; 1,000 of them have an escalation step due at an
 //! instant an hour ahead (so the server's own sweep leaves them alone; it is off here anyway).
-//! Then measures intake alone for BENCH_PROBE_SECONDS (5) at 32 clients (the same content mix
-//! as `intake`: 9 in 10 distinct), and for BENCH_SECONDS (20) paces intake at half that rate
+//! Then measures the board and the search alone for BENCH_ALONE_SECONDS (5) each (the
+//! baseline), intake alone for BENCH_PROBE_SECONDS (5) at 32 clients (the same content mix as
+//! `intake`: 9 in 10 distinct), and for BENCH_SECONDS (20) paces intake at half that rate
 //! while one signed-in client reads the board (`/board`, 100,000 open incidents) over and
 //! over, another searches (a Chinese word, `/incidents?q=…`), and half-way a sweep at that
 //! instant fires the 1,000 escalations (mail to the leads included), timed alone.
@@ -154,8 +155,10 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
 
 /// Sends GETs to `url` one after another until `stop`; their latencies.
 async fn reader(c: reqwest::Client, url: String, stop: Instant) -> Vec<Duration> {
+    let pause = Duration::from_millis(common::env_number("BENCH_READER_PAUSE_MS", 0));
     let mut lat = Vec::new();
     while Instant::now() < stop {
+        tokio::time::sleep(pause).await;
         let t = Instant::now();
         let r = c.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");
@@ -168,6 +171,7 @@ async fn reader(c: reqwest::Client, url: String, stop: Instant) -> Vec<Duration>
 fn main() {
     let probe_secs: u64 = common::env_number("BENCH_PROBE_SECONDS", 5);
     let secs: u64 = common::env_number("BENCH_SECONDS", 20);
+    let alone_secs: u64 = common::env_number("BENCH_ALONE_SECONDS", 5);
     let clients: usize = common::env_number("BENCH_CLIENTS", 32);
     let dir = tempfile::tempdir().unwrap();
     let mut s = common::sqlite_settings(dir.path());
@@ -224,6 +228,42 @@ fn main() {
             }
         };
 
+        // Staff, signed in.
+        let staff = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = staff
+            .post(format!("{base}/login"))
+            .form(&[
+                ("email", "u0@example.com"),
+                ("password", "benchmark password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+
+        // The same two readers alone first: the baseline the figures under intake compare with.
+        let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();
+        let board_url = format!("{base}/board");
+        let search_url = format!("{base}/incidents?q={word}");
+        let mut board_alone = reader(
+            staff.clone(),
+            board_url.clone(),
+            Instant::now() + Duration::from_secs(alone_secs),
+        )
+        .await;
+        let mut search_alone = reader(
+            staff.clone(),
+            search_url.clone(),
+            Instant::now() + Duration::from_secs(alone_secs),
+        )
+        .await;
+        board_alone.sort();
+        search_alone.sort();
+
         // Intake alone, as fast as it goes.
         let stop = Instant::now() + Duration::from_secs(probe_secs);
         let done = Arc::new(AtomicUsize::new(0));
@@ -245,23 +285,6 @@ fn main() {
         println!(
             "intake alone: {max_rate:.0} reports/s; paced at half: {rate:.0} reports/s for {secs} s"
         );
-
-        // Staff, signed in.
-        let staff = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let r = staff
-            .post(format!("{base}/login"))
-            .form(&[
-                ("email", "u0@example.com"),
-                ("password", "benchmark password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
 
         let started = Instant::now();
         let stop = started + Duration::from_secs(secs);
@@ -289,13 +312,8 @@ fn main() {
                 lat
             })
         };
-        let board = tokio::spawn(reader(staff.clone(), format!("{base}/board"), stop));
-        let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();
-        let search = tokio::spawn(reader(
-            staff.clone(),
-            format!("{base}/incidents?q={word}"),
-            stop,
-        ));
+        let board = tokio::spawn(reader(staff.clone(), board_url, stop));
+        let search = tokio::spawn(reader(staff.clone(), search_url, stop));
         tokio::time::sleep(Duration::from_secs(secs / 2)).await;
         let t = Instant::now();
         let fired = rectify::jobs::sweep::sweep(&db, &settings, sweep_at, false)
@@ -317,16 +335,20 @@ fn main() {
             common::pct_ms(&intake, 0.99)
         );
         println!(
-            "board (/board):   {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 50 ms)",
+            "board (/board):   {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 50 ms); alone: p50 {:.1} ms  p95 {:.1} ms",
             board.len(),
             common::pct_ms(&board, 0.5),
-            common::pct_ms(&board, 0.95)
+            common::pct_ms(&board, 0.95),
+            common::pct_ms(&board_alone, 0.5),
+            common::pct_ms(&board_alone, 0.95)
         );
         println!(
-            "search (隐私):    {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 100 ms)",
+            "search (隐私):    {} requests  p50 {:.1} ms  p95 {:.1} ms   (target p95 <= 100 ms); alone: p50 {:.1} ms  p95 {:.1} ms",
             search.len(),
             common::pct_ms(&search, 0.5),
-            common::pct_ms(&search, 0.95)
+            common::pct_ms(&search, 0.95),
+            common::pct_ms(&search_alone, 0.5),
+            common::pct_ms(&search_alone, 0.95)
         );
         println!(
             "sweep:            {} escalations fired in {:.0} ms   (target <= 1000 ms)",

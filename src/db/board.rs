@@ -63,6 +63,12 @@ impl Filters {
         }
     }
 
+    /// Whether the page's queries may run at once, each on a connection of the pool: not
+    /// inside a search's transaction, which is one connection.
+    pub fn concurrent(&self) -> bool {
+        !self.matched.as_ref().is_some_and(|m| m.holds_transaction())
+    }
+
     /// A search and no other filter.
     pub(crate) fn only_searching(&self) -> bool {
         self.searching()
@@ -217,13 +223,19 @@ pub async fn counts(
         }
         return Ok(out);
     }
-    for state in states {
-        let n = incident::Entity::find()
-            .filter(Column::State.eq(*state))
-            .filter(condition(f, now, db.is_postgres(), Access::InOrder))
-            .count(&f.conn(db))
-            .await?;
-        out.insert((*state).to_string(), n);
+    let count = |state: &str| {
+        let query = incident::Entity::find()
+            .filter(Column::State.eq(state))
+            .filter(condition(f, now, db.is_postgres(), Access::InOrder));
+        async move { query.count(&f.conn(db)).await }
+    };
+    if f.concurrent() {
+        let ns = futures_util::future::try_join_all(states.iter().map(|s| count(s))).await?;
+        out.extend(states.iter().map(|s| (*s).to_string()).zip(ns));
+    } else {
+        for state in states {
+            out.insert((*state).to_string(), count(state).await?);
+        }
     }
     Ok(out)
 }

@@ -74,6 +74,8 @@ pub struct Db {
     /// `search::Matched`). Such a page still asks the pool for other connections meanwhile,
     /// and a pool held entirely by searches would leave none of them one.
     pub(crate) search_slots: Arc<tokio::sync::Semaphore>,
+    /// The main pool's size.
+    pool_size: u32,
 }
 
 impl Db {
@@ -161,6 +163,7 @@ impl Db {
             search_slots: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(max_connections / 2).unwrap_or(1).max(1),
             )),
+            pool_size: max_connections,
         })
     }
 
@@ -316,6 +319,11 @@ impl Db {
 
     pub fn busy_timeout(&self) -> Duration {
         self.busy_timeout
+    }
+
+    /// How many connections the main pool holds at most.
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
     }
 
     pub fn write_timeout(&self) -> Duration {

@@ -223,13 +223,13 @@ pub struct IntakeWriter {
 }
 
 impl IntakeWriter {
-    /// Starts the writer: a thread of its own with its own connection on SQLite, a task on the
-    /// runtime on PostgreSQL. It ends when every handle is dropped.
+    /// Starts the writer: a thread of its own with its own connection on SQLite, a few tasks on
+    /// the runtime on PostgreSQL. It ends when every handle is dropped.
     pub fn start(db: Db, policy: Arc<Policy>, batch: usize) -> Result<IntakeWriter, DbError> {
         let batch = batch.max(1);
         let (tx, rx) = mpsc::channel::<Work>(batch * 16);
         if db.is_postgres() {
-            tokio::spawn(postgres::run(db, policy, batch, rx));
+            postgres::start(db, policy, batch, rx);
         } else {
             // Weakly: the thread ends when the last handle is dropped, as on PostgreSQL.
             db.set_writer(tx.downgrade());

@@ -1,5 +1,5 @@
-//! The PostgreSQL writer: a task on the server's runtime that stores each batch in one
-//! transaction through the pool. Several instances may write at once, so reports with the same
+//! The PostgreSQL writers: a few tasks on the server's runtime, each storing the batch it took
+//! in one transaction through the pool. Several instances may write at once, so reports with the same
 //! content are serialised by advisory locks and ids come from the tables' sequences.
 
 use std::sync::Arc;
@@ -17,9 +17,32 @@ use super::{
 use crate::db::{Db, DbError};
 use crate::domain::deadlines::Policy;
 
-pub async fn run(db: Db, policy: Arc<Policy>, batch: usize, mut rx: mpsc::Receiver<Work>) {
+/// Batches in flight at once, at most (and never more than half the pool, which the pages
+/// need too).
+const WRITERS: u32 = 4;
+
+/// Starts the writers: tasks that each take the batch waiting and store it. One writer spent
+/// most of each batch waiting on round trips and on the server's work while the machine sat
+/// half idle; several keep the server busy, the way several instances do (the locks below
+/// make that safe).
+pub fn start(db: Db, policy: Arc<Policy>, batch: usize, rx: mpsc::Receiver<Work>) {
+    let writers = WRITERS.min(db.pool_size() / 2).max(1);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..writers {
+        tokio::spawn(run(db.clone(), policy.clone(), batch, rx.clone()));
+    }
+}
+
+async fn run(
+    db: Db,
+    policy: Arc<Policy>,
+    batch: usize,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Work>>>,
+) {
     let mut work: Vec<Work> = Vec::with_capacity(batch);
-    while rx.recv_many(&mut work, batch).await > 0 {
+    // One writer at a time waits on the queue; it takes what is there and lets the queue go
+    // before it stores that (the guard is dropped with the loop's condition).
+    while rx.lock().await.recv_many(&mut work, batch).await > 0 {
         // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
         let (jobs, _) = split(&mut work);
         // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.

@@ -255,15 +255,24 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     } else {
         0
     };
-    let mut fetched = Vec::with_capacity(shown.len());
-    for st in &shown {
-        fetched.push(board::column(&state.db, st.as_str(), &filters, now, PAGE, offset).await?);
-    }
-    // What the cards show beside their row, asked once for every column's cards.
+    let column = |st: &WfState| board::column(&state.db, st.as_str(), &filters, now, PAGE, offset);
+    let fetched = if filters.concurrent() {
+        futures_util::future::try_join_all(shown.iter().map(column)).await?
+    } else {
+        let mut fetched = Vec::with_capacity(shown.len());
+        for st in &shown {
+            fetched.push(column(st).await?);
+        }
+        fetched
+    };
+    // What the cards show beside their row, asked once for every column's cards (and on
+    // connections of their own, so at once).
     let ids: Vec<i64> = fetched.iter().flatten().map(|c| c.id).collect();
-    let provisional = crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids).await?;
-    let unread = crate::db::messages::unread_among(&state.db, &ids).await?;
-    let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
+    let (provisional, unread, appealed) = futures_util::try_join!(
+        crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids),
+        crate::db::messages::unread_among(&state.db, &ids),
+        crate::db::appeals::open_among(&state.db.conn, &ids),
+    )?;
     let mut columns = Vec::new();
     for (st, cards) in shown.iter().zip(fetched) {
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
