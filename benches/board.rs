@@ -20,24 +20,12 @@ const INCIDENTS: usize = 100_000;
 async fn seed(app: &Application) {
     let db = &app.state().db;
     let now = Utc::now();
-    let hash = rectify::web::staff::auth::hash_password("benchmark password".into())
-        .await
-        .unwrap();
-    for (i, role) in ["lead", "triager", "engineer", "engineer", "compliance"]
-        .iter()
-        .enumerate()
-    {
-        rectify::db::users::create(
-            db,
-            &format!("u{i}@example.com"),
-            &format!("User {i}"),
-            role,
-            &hash,
-            now,
-        )
-        .await
-        .unwrap();
-    }
+    common::create_staff(
+        db,
+        &["lead", "triager", "engineer", "engineer", "compliance"],
+        now,
+    )
+    .await;
     let states = [
         "new",
         "triaged",
@@ -124,21 +112,7 @@ fn main() {
         );
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped());
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let r = c
-            .post(format!("{base}/login"))
-            .form(&[
-                ("email", "u0@example.com"),
-                ("password", "benchmark password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
+        let c = common::signed_in(&base).await;
         for (name, query) in [
             ("whole board", ""),
             ("category=rights", "?category=rights"),

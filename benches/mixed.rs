@@ -41,21 +41,7 @@ fn ts(t: chrono::DateTime<Utc>) -> String {
 async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
     let db = &app.state().db;
     let now = rectify::domain::audit::truncate_micros(Utc::now());
-    let hash = rectify::web::staff::auth::hash_password("benchmark password".into())
-        .await
-        .unwrap();
-    for (i, role) in ["lead", "triager", "lead", "compliance"].iter().enumerate() {
-        rectify::db::users::create(
-            db,
-            &format!("u{i}@example.com"),
-            &format!("User {i}"),
-            role,
-            &hash,
-            now,
-        )
-        .await
-        .unwrap();
-    }
+    common::create_staff(db, &["lead", "triager", "lead", "compliance"], now).await;
     let sweep_at = now + chrono::Duration::hours(1);
     let first = now - chrono::Duration::days(30);
     let states = [
@@ -229,21 +215,7 @@ fn main() {
         };
 
         // Staff, signed in.
-        let staff = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let r = staff
-            .post(format!("{base}/login"))
-            .form(&[
-                ("email", "u0@example.com"),
-                ("password", "benchmark password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
+        let staff = common::signed_in(&base).await;
 
         // The same two readers alone first: the baseline the figures under intake compare with.
         let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();

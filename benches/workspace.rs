@@ -78,24 +78,12 @@ fn q(s: &str) -> String {
 async fn seed(app: &Application) {
     let db = &app.state().db;
     let now = Utc::now();
-    let hash = rectify::web::staff::auth::hash_password("benchmark password".into())
-        .await
-        .unwrap();
-    for (i, role) in ["lead", "triager", "engineer", "engineer", "compliance"]
-        .iter()
-        .enumerate()
-    {
-        rectify::db::users::create(
-            db,
-            &format!("u{i}@example.com"),
-            &format!("User {i}"),
-            role,
-            &hash,
-            now,
-        )
-        .await
-        .unwrap();
-    }
+    common::create_staff(
+        db,
+        &["lead", "triager", "engineer", "engineer", "compliance"],
+        now,
+    )
+    .await;
     let (outputs, prompts) = texts();
     let states = [
         "new",
@@ -242,21 +230,7 @@ fn main() {
         let code = code_of(123_457);
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped());
-        let c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let r = c
-            .post(format!("{base}/login"))
-            .form(&[
-                ("email", "u0@example.com"),
-                ("password", "benchmark password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
+        let c = common::signed_in(&base).await;
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let cases = [
             ("board", "/board".to_string(), 200, n),

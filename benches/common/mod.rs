@@ -1,5 +1,5 @@
-//! What the benchmarks share: settings for a server on port 0 with a fresh SQLite database, and
-//! numbers from the environment.
+//! What the benchmarks share: settings for a server on port 0 with a fresh SQLite database,
+//! numbers from the environment, and signed-in staff.
 #![allow(dead_code)]
 
 pub mod content;
@@ -67,4 +67,47 @@ pub async fn index_backlog(db: &rectify::db::Db) -> i64 {
         .unwrap()
         .try_get_by_index::<i64>(0)
         .unwrap()
+}
+
+/// The staff accounts' password (`u{i}@example.com`).
+pub const STAFF_PASSWORD: &str = "benchmark password";
+
+/// One staff account per role, `u0@example.com` first.
+pub async fn create_staff(
+    db: &rectify::db::Db,
+    roles: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let hash = rectify::web::staff::auth::hash_password(STAFF_PASSWORD.into())
+        .await
+        .unwrap();
+    for (i, role) in roles.iter().enumerate() {
+        rectify::db::users::create(
+            db,
+            &format!("u{i}@example.com"),
+            &format!("User {i}"),
+            role,
+            &hash,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// A client signed in as `u0@example.com` at the server at `base`.
+pub async fn signed_in(base: &str) -> reqwest::Client {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[("email", "u0@example.com"), ("password", STAFF_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in");
+    c
 }

@@ -63,10 +63,21 @@ impl Filters {
         }
     }
 
-    /// Whether the page's queries may run at once, each on a connection of the pool: not
-    /// inside a search's transaction, which is one connection.
-    pub fn concurrent(&self) -> bool {
-        !self.matched.as_ref().is_some_and(|m| m.holds_transaction())
+    /// Runs a page's queries under these filters: at once, each on a connection of the pool,
+    /// unless they must share a search's transaction (one connection), then one after another.
+    /// Under intake each query waits for a core; a dozen in a row waited a dozen times.
+    pub async fn each<T, Q>(&self, queries: Vec<Q>) -> Result<Vec<T>, DbError>
+    where
+        Q: std::future::Future<Output = Result<T, DbError>>,
+    {
+        if !self.matched.as_ref().is_some_and(|m| m.holds_transaction()) {
+            return futures_util::future::try_join_all(queries).await;
+        }
+        let mut out = Vec::new();
+        for q in queries {
+            out.push(q.await?);
+        }
+        Ok(out)
     }
 
     /// A search and no other filter.
@@ -223,19 +234,19 @@ pub async fn counts(
         }
         return Ok(out);
     }
-    let count = |state: &str| {
-        let query = incident::Entity::find()
-            .filter(Column::State.eq(state))
-            .filter(condition(f, now, db.is_postgres(), Access::InOrder));
-        async move { query.count(&f.conn(db)).await }
-    };
-    if f.concurrent() {
-        let ns = futures_util::future::try_join_all(states.iter().map(|s| count(s))).await?;
-        out.extend(states.iter().map(|s| (*s).to_string()).zip(ns));
-    } else {
-        for state in states {
-            out.insert((*state).to_string(), count(state).await?);
-        }
-    }
+    let ns = f
+        .each(
+            states
+                .iter()
+                .map(|state| {
+                    let query = incident::Entity::find()
+                        .filter(Column::State.eq(*state))
+                        .filter(condition(f, now, db.is_postgres(), Access::InOrder));
+                    async move { Ok(query.count(&f.conn(db)).await?) }
+                })
+                .collect(),
+        )
+        .await?;
+    out.extend(states.iter().map(|s| (*s).to_string()).zip(ns));
     Ok(out)
 }

@@ -112,12 +112,12 @@ impl Matched {
         self.unsearched
     }
 
-    /// Where a query filtered by these matches must run.
     /// Whether the page's queries run in this search's transaction (SQLite), one at a time.
     pub(crate) fn holds_transaction(&self) -> bool {
         self.txn.is_some()
     }
 
+    /// Where a query filtered by these matches must run.
     pub fn conn<'a>(&'a self, db: &'a Db) -> DatabaseExecutor<'a> {
         match &self.txn {
             Some(txn) => DatabaseExecutor::Transaction(txn),

@@ -1,6 +1,7 @@
 //! The PostgreSQL writers: a few tasks on the server's runtime, each storing the batch it took
-//! in one transaction through the pool. Several instances may write at once, so reports with the same
-//! content are serialised by advisory locks and ids come from the tables' sequences.
+//! in one transaction through the pool. They, and other instances, write at once, so reports
+//! with the same content are serialised by advisory locks and ids come from the tables'
+//! sequences.
 
 use std::sync::Arc;
 

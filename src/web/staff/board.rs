@@ -255,16 +255,14 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     } else {
         0
     };
-    let column = |st: &WfState| board::column(&state.db, st.as_str(), &filters, now, PAGE, offset);
-    let fetched = if filters.concurrent() {
-        futures_util::future::try_join_all(shown.iter().map(column)).await?
-    } else {
-        let mut fetched = Vec::with_capacity(shown.len());
-        for st in &shown {
-            fetched.push(column(st).await?);
-        }
-        fetched
-    };
+    let fetched = filters
+        .each(
+            shown
+                .iter()
+                .map(|st| board::column(&state.db, st.as_str(), &filters, now, PAGE, offset))
+                .collect(),
+        )
+        .await?;
     // What the cards show beside their row, asked once for every column's cards (and on
     // connections of their own, so at once).
     let ids: Vec<i64> = fetched.iter().flatten().map(|c| c.id).collect();
