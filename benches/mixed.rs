@@ -189,6 +189,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The two staff readers get a client thread of their own: a browser on someone's desk does
+    // not wait behind the flood's client tasks, and here it would (the client shares the cores).
+    let readers_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("readers")
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let readers = readers_rt.handle().clone();
     client_rt.block_on(async {
         let plain = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -215,24 +224,34 @@ fn main() {
         };
 
         // Staff, signed in.
-        let staff = common::signed_in(&base).await;
+        let staff = {
+            let base = base.clone();
+            readers
+                .spawn(async move { common::signed_in(&base).await })
+                .await
+                .unwrap()
+        };
 
         // The same two readers alone first: the baseline the figures under intake compare with.
         let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();
         let board_url = format!("{base}/board");
         let search_url = format!("{base}/incidents?q={word}");
-        let mut board_alone = reader(
-            staff.clone(),
-            board_url.clone(),
-            Instant::now() + Duration::from_secs(alone_secs),
-        )
-        .await;
-        let mut search_alone = reader(
-            staff.clone(),
-            search_url.clone(),
-            Instant::now() + Duration::from_secs(alone_secs),
-        )
-        .await;
+        let mut board_alone = readers
+            .spawn(reader(
+                staff.clone(),
+                board_url.clone(),
+                Instant::now() + Duration::from_secs(alone_secs),
+            ))
+            .await
+            .unwrap();
+        let mut search_alone = readers
+            .spawn(reader(
+                staff.clone(),
+                search_url.clone(),
+                Instant::now() + Duration::from_secs(alone_secs),
+            ))
+            .await
+            .unwrap();
         board_alone.sort();
         search_alone.sort();
 
@@ -284,8 +303,8 @@ fn main() {
                 lat
             })
         };
-        let board = tokio::spawn(reader(staff.clone(), board_url, stop));
-        let search = tokio::spawn(reader(staff.clone(), search_url, stop));
+        let board = readers.spawn(reader(staff.clone(), board_url, stop));
+        let search = readers.spawn(reader(staff.clone(), search_url, stop));
         tokio::time::sleep(Duration::from_secs(secs / 2)).await;
         let t = Instant::now();
         let fired = rectify::jobs::sweep::sweep(&db, &settings, sweep_at, false)
