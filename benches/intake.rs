@@ -308,6 +308,18 @@ async fn check_postgres(db_url: &str, locations: &[String]) {
             Some(_) => doubled += 1,
         }
     }
+    let unindexed = Code::find_by_statement(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT '' AS tracking_code, COUNT(*) AS n FROM reports r \
+         WHERE NOT EXISTS (SELECT 1 FROM report_texts t WHERE t.report_id = r.id) \
+           AND NOT EXISTS (SELECT 1 FROM report_texts_queue q WHERE q.report_id = r.id)",
+    ))
+    .one(&db.conn)
+    .await
+    .unwrap()
+    .map_or(0, |c| c.n);
+    println!("search: {unindexed} reports neither indexed nor queued for it");
+    assert_eq!(unindexed, 0, "every report indexed or queued");
     let verdict = rectify::db::audit::verify_all(&db).await.unwrap();
     println!(
         "check: {} acknowledged reports, {} rows in reports; missing {missing}, doubled {doubled}; audit chains: {verdict:?}",
@@ -475,7 +487,16 @@ fn main() {
                 .map(|s| format!("{:.0}", flood.rate_between(s as f64, s as f64 + 1.0)))
                 .collect();
             println!("flood, reports per second: {}", per_second.join(" "));
-            if let Some(db) = &servers.db {
+            let pg = match &servers.postgres {
+                Some((url, _)) => Some(
+                    rectify::db::Db::connect(url, 2, Duration::from_secs(5))
+                        .await
+                        .unwrap(),
+                ),
+                None => None,
+            };
+            // The servers' own indexing catches up (SQLite's writer, PostgreSQL's task).
+            if let Some(db) = servers.db.as_ref().or(pg.as_ref()) {
                 let backlog = common::index_backlog(db).await;
                 let t = Instant::now();
                 while common::index_backlog(db).await > 0

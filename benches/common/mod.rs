@@ -56,12 +56,14 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// SQLite: how many reports the intake writer has not indexed for search yet.
 pub async fn index_backlog(db: &rectify::db::Db) -> i64 {
     use sea_orm::ConnectionTrait;
+    let sql = if db.is_postgres() {
+        "SELECT COUNT(*) FROM report_texts_queue"
+    } else {
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM reports) - \
+         (SELECT indexed_to FROM search_marks WHERE tbl = 'reports')"
+    };
     db.conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM reports) - \
-             (SELECT indexed_to FROM search_marks WHERE tbl = 'reports')",
-        ))
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
         .await
         .unwrap()
         .unwrap()

@@ -17,6 +17,7 @@ mod m20261202_000061_attachments;
 mod m20261202_000062_reply_attachments;
 mod m20261202_000080_search_short_words;
 mod m20261202_000090_search_counts;
+mod m20261202_000100_pg_search_queue;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000062_reply_attachments::Migration),
             Box::new(m20261202_000080_search_short_words::Migration),
             Box::new(m20261202_000090_search_counts::Migration),
+            Box::new(m20261202_000100_pg_search_queue::Migration),
         ]
     }
 }

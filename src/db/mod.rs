@@ -22,6 +22,7 @@ mod raw;
 pub mod retention;
 pub mod search;
 pub(crate) mod search_index;
+pub mod search_queue;
 pub mod status;
 pub mod storage;
 pub mod tokens;

@@ -107,7 +107,7 @@ impl Matched {
     }
 
     /// About how many reports the search could not cover: stored, but neither indexed yet nor
-    /// among the newest it reads directly (SQLite during a flood; see [`READ_UNINDEXED`]).
+    /// among the newest it reads directly (during a flood; see [`READ_UNINDEXED`]).
     pub fn unsearched(&self) -> u64 {
         self.unsearched
     }
@@ -198,8 +198,14 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
             None => String::new(),
         };
         let count = joined.split(',').filter(|s| !s.is_empty()).count();
+        let unsearched = if has_words {
+            not_covered_pg(db).await?
+        } else {
+            0
+        };
         return Ok(Matched {
             count,
+            unsearched,
             array: format!("{{{joined}}}"),
             ..Matched::default()
         });
@@ -261,16 +267,41 @@ async fn not_covered(txn: &DatabaseTransaction) -> Result<u64, DbError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`.
+/// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`. Reports are
+/// found in `report_texts`, and those still queued for it (see [`super::search_queue`]) are
+/// read directly, the newest [`READ_UNINDEXED`] of them.
 fn word_pg(sql: &mut Sql, word: &str) -> String {
     let p = sql.bind(format!("%{}%", like_escape(&word.to_lowercase())));
     let like = format!("ILIKE {p} ESCAPE '\\'");
     format!(
         "SELECT id FROM incidents WHERE title {like} \
-         UNION SELECT incident_id AS id FROM reports WHERE output {like} OR prompt {like} \
-            OR description {like} OR model {like} OR model_version {like} \
+         UNION SELECT r.incident_id AS id FROM report_texts AS t \
+            JOIN reports AS r ON r.id = t.report_id WHERE t.body {like} \
+         UNION SELECT r.incident_id AS id FROM \
+            (SELECT report_id FROM report_texts_queue ORDER BY report_id DESC \
+             LIMIT {READ_UNINDEXED}) AS q \
+            JOIN reports AS r ON r.id = q.report_id \
+            WHERE r.output {like} OR r.prompt {like} OR r.description {like} \
+               OR r.model {like} OR r.model_version {like} \
          UNION SELECT incident_id AS id FROM incident_events WHERE action = 'comment' AND data {like}"
     )
+}
+
+/// About how many reports a word search on PostgreSQL does not cover: queued for the index
+/// beyond the newest [`READ_UNINDEXED`].
+async fn not_covered_pg(db: &Db) -> Result<u64, DbError> {
+    let row = db
+        .conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT GREATEST(0, count(*) - {READ_UNINDEXED}) AS n FROM report_texts_queue"),
+        ))
+        .await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// One word's incidents on SQLite, through the trigram tables.

@@ -270,8 +270,9 @@ impl IntakeWriter {
         !self.tx.is_closed()
     }
 
-    /// Queues one report and returns at once; reports queued one after another are stored in
-    /// that order. [`Queued::stored`] waits for the commit.
+    /// Queues one report and returns at once; on SQLite reports queued one after another are
+    /// stored in that order (on PostgreSQL several writers store batches at once, so ids need
+    /// not follow it). [`Queued::stored`] waits for the commit.
     pub async fn enqueue(&self, sub: Submission) -> Result<Queued, IntakeError> {
         let (done, wait) = oneshot::channel();
         self.tx

@@ -15,7 +15,7 @@ use super::plan::{Fingerprints, plan};
 use super::{
     KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
 };
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, search_queue};
 use crate::domain::deadlines::Policy;
 
 /// Batches in flight at once, at most (and never more than half the pool, which the pages
@@ -29,9 +29,18 @@ const WRITERS: u32 = 4;
 pub fn start(db: Db, policy: Arc<Policy>, batch: usize, rx: mpsc::Receiver<Work>) {
     let writers = WRITERS.min(db.pool_size() / 2).max(1);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let load = Arc::new(search_queue::Load::default());
     for _ in 0..writers {
-        tokio::spawn(run(db.clone(), policy.clone(), batch, rx.clone()));
+        tokio::spawn(run(
+            db.clone(),
+            policy.clone(),
+            batch,
+            rx.clone(),
+            load.clone(),
+        ));
     }
+    // The search index of report texts, brought up to date when the writers leave room.
+    tokio::spawn(search_queue::run(db, load, writers));
 }
 
 async fn run(
@@ -39,6 +48,7 @@ async fn run(
     policy: Arc<Policy>,
     batch: usize,
     rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Work>>>,
+    load: Arc<search_queue::Load>,
 ) {
     let mut work: Vec<Work> = Vec::with_capacity(batch);
     // One writer at a time waits on the queue; it takes what is there and lets the queue go
@@ -57,12 +67,15 @@ async fn run(
         if jobs.is_empty() {
             continue;
         }
+        let began = std::time::Instant::now();
+        let n = jobs.len();
         let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
         let result = store_batch(&db, &policy, &subs).await;
         for (sub, done) in answer(&mut jobs, result) {
             let r = store_batch(&db, &policy, &[&sub]).await;
             let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
         }
+        load.add(began.elapsed(), n);
     }
 }
 

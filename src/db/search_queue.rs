@@ -1,0 +1,111 @@
+//! PostgreSQL: the staff search's index of report texts, brought up to date by a task while
+//! intake leaves time for it, instead of inside each report's transaction (migration 000100).
+//!
+//! A report's insert queues its id (`report_texts_queue`); [`step`] moves queued reports into
+//! `report_texts` (their texts joined, under one trigram index) and out of the queue in one
+//! statement, so a search sees each report in exactly one of the two. Several instances may
+//! drain at once: each takes rows the others have not locked.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use super::{Db, DbError};
+
+/// How often the task looks at how busy the writers were.
+const TICK: Duration = Duration::from_millis(100);
+/// Reports indexed per statement when no report came during the last tick: a few hundred
+/// milliseconds of the database's time, which reports arriving meanwhile share the cores with.
+pub const QUIET_STEP: i64 = 1_000;
+/// Below this share of their time busy the writers leave room, and a smaller step is taken
+/// after each tick: steady traffic is never quiet for a whole tick and must not leave the index
+/// ever further behind. A flood keeps them busier, and is not slowed by indexing.
+const SPARE_BELOW: f64 = 0.5;
+const STEADY_STEP: i64 = 200;
+
+/// What the writers report for the task to judge: time spent storing, and reports stored.
+#[derive(Default)]
+pub struct Load {
+    busy_nanos: AtomicU64,
+    stored: AtomicU64,
+}
+
+impl Load {
+    pub fn add(&self, busy: Duration, stored: usize) {
+        self.busy_nanos.fetch_add(
+            u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.stored.fetch_add(stored as u64, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> (u64, u64) {
+        (
+            self.busy_nanos.load(Ordering::Relaxed),
+            self.stored.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Moves up to `limit` queued reports, oldest first, into the index. Returns how many moved.
+pub async fn step(db: &Db, limit: i64) -> Result<u64, DbError> {
+    let done = db
+        .conn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH taken AS ( \
+               DELETE FROM report_texts_queue WHERE report_id IN ( \
+                 SELECT report_id FROM report_texts_queue ORDER BY report_id \
+                 LIMIT $1 FOR UPDATE SKIP LOCKED) \
+               RETURNING report_id) \
+             INSERT INTO report_texts (report_id, body) \
+             SELECT r.id, concat_ws(E'\\n', r.output, r.prompt, r.description, r.model, r.model_version) \
+             FROM reports AS r JOIN taken AS t ON t.report_id = r.id \
+             ON CONFLICT (report_id) DO NOTHING",
+            [limit.into()],
+        ))
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Indexes everything queued now, in quiet-sized steps (the command line, tests).
+pub async fn catch_up(db: &Db) -> Result<u64, DbError> {
+    let mut total = 0;
+    loop {
+        let n = step(db, QUIET_STEP).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The task: every tick, a large step when no report came, a small one while the `writers`
+/// were busy less than half the time, none in a flood. It ends with the writers.
+pub async fn run(db: Db, load: Arc<Load>, writers: u32) {
+    let (mut busy, mut stored) = load.read();
+    let mut at = Instant::now();
+    loop {
+        tokio::time::sleep(TICK).await;
+        if Arc::strong_count(&load) == 1 {
+            return;
+        }
+        let (b, s) = load.read();
+        let span = at.elapsed().as_nanos() as f64 * f64::from(writers.max(1));
+        let share = b.saturating_sub(busy) as f64 / span.max(1.0);
+        let quiet = s == stored;
+        (busy, stored, at) = (b, s, Instant::now());
+        let limit = if quiet {
+            QUIET_STEP
+        } else if share < SPARE_BELOW {
+            STEADY_STEP
+        } else {
+            continue;
+        };
+        if let Err(e) = step(&db, limit).await {
+            tracing::warn!(error = %e, "indexing queued reports for search failed; retried next tick");
+        }
+    }
+}
