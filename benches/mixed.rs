@@ -236,22 +236,12 @@ fn main() {
         let word = url::form_urlencoded::byte_serialize("隐私".as_bytes()).collect::<String>();
         let board_url = format!("{base}/board");
         let search_url = format!("{base}/incidents?q={word}");
-        let mut board_alone = readers
-            .spawn(reader(
-                staff.clone(),
-                board_url.clone(),
-                Instant::now() + Duration::from_secs(alone_secs),
-            ))
-            .await
-            .unwrap();
-        let mut search_alone = readers
-            .spawn(reader(
-                staff.clone(),
-                search_url.clone(),
-                Instant::now() + Duration::from_secs(alone_secs),
-            ))
-            .await
-            .unwrap();
+        let alone = |url: &String| {
+            let until = Instant::now() + Duration::from_secs(alone_secs);
+            readers.spawn(reader(staff.clone(), url.clone(), until))
+        };
+        let mut board_alone = alone(&board_url).await.unwrap();
+        let mut search_alone = alone(&search_url).await.unwrap();
         board_alone.sort();
         search_alone.sort();
 
