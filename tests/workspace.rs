@@ -837,6 +837,25 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
         )
         .await;
         assert!(shows(&page, id), "{backend:?}: the new title is found");
+        if backend == common::Backend::Postgres {
+            rectify::db::search_queue::catch_up(&app.db).await.unwrap();
+            assert_eq!(
+                one(&format!(
+                    "SELECT COUNT(*) FROM incident_titles WHERE incident_id = {id} \
+                     AND title = '彩虹桥上的摩托车'"
+                ))
+                .await,
+                1,
+                "the edited title replaced the indexed one"
+            );
+            let page = text(
+                &app,
+                &t,
+                &format!("/incidents?state=all&q={}", urlencode("彩虹桥")),
+            )
+            .await;
+            assert!(shows(&page, id), "the new title is found through the index");
+        }
         app.stop().await;
     }
 }
@@ -904,10 +923,16 @@ async fn a_search_behind_a_flood_reads_the_newest_reports_and_says_how_many_it_m
             "{backend:?}: the oldest waits for the index"
         );
         if backend == common::Backend::Postgres {
+            let moved = rectify::db::search_queue::catch_up(&db).await.unwrap();
             assert_eq!(
-                rectify::db::search_queue::catch_up(&db).await.unwrap(),
-                waiting as u64,
-                "every queued report indexed once"
+                (moved.reports, moved.titles),
+                (waiting as u64, waiting as u64),
+                "every queued report and title indexed once"
+            );
+            assert_eq!(
+                matching_ids(&db, "标题17").await.unwrap().len(),
+                111,
+                "titles through their index: 标题17, 标题170–179 and 标题1700–1799"
             );
             let m = matching_ids(&db, "摩托车").await.unwrap();
             assert_eq!(m.len(), waiting as usize, "all found through the index");

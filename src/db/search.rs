@@ -267,14 +267,21 @@ async fn not_covered(txn: &DatabaseTransaction) -> Result<u64, DbError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`. Reports are
-/// found in `report_texts`, and those still queued for it (see [`super::search_queue`]) are
-/// read directly, the newest [`READ_UNINDEXED`] of them.
+/// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`. Titles and
+/// reports are found in `incident_titles` and `report_texts`, and those still queued for them
+/// (see [`super::search_queue`]) are read directly, the newest [`READ_UNINDEXED`] of each; an
+/// indexed title that waits to be replaced is not matched by its old words.
 fn word_pg(sql: &mut Sql, word: &str) -> String {
     let p = sql.bind(format!("%{}%", like_escape(&word.to_lowercase())));
     let like = format!("ILIKE {p} ESCAPE '\\'");
     format!(
-        "SELECT id FROM incidents WHERE title {like} \
+        "SELECT t.incident_id AS id FROM incident_titles AS t WHERE t.title {like} \
+            AND NOT EXISTS (SELECT 1 FROM incident_titles_queue AS q \
+                            WHERE q.incident_id = t.incident_id) \
+         UNION SELECT i.id FROM \
+            (SELECT incident_id FROM incident_titles_queue ORDER BY seq DESC \
+             LIMIT {READ_UNINDEXED}) AS q \
+            JOIN incidents AS i ON i.id = q.incident_id WHERE i.title {like} \
          UNION SELECT r.incident_id AS id FROM report_texts AS t \
             JOIN reports AS r ON r.id = t.report_id WHERE t.body {like} \
          UNION SELECT r.incident_id AS id FROM \

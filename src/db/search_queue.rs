@@ -1,9 +1,11 @@
-//! PostgreSQL: the staff search's index of report texts, brought up to date by a task while
-//! intake leaves time for it, instead of inside each report's transaction (migration 000100).
+//! PostgreSQL: the staff search's index of report texts and incident titles, brought up to date
+//! by a task while intake leaves time for it, instead of inside each report's transaction
+//! (migrations 000100 and 000110).
 //!
-//! A report's insert queues its id (`report_texts_queue`); [`step`] moves queued reports into
-//! `report_texts` (their texts joined, under one trigram index) and out of the queue in one
-//! statement, so a search sees each report in exactly one of the two. Several instances may
+//! A report's insert queues its id (`report_texts_queue`), an incident's insert or a change of
+//! its title the incident's (`incident_titles_queue`); [`step`] moves queued rows into
+//! `report_texts` (a report's texts joined) and `incident_titles`, each under one trigram index,
+//! and out of the queue in one statement, so a search sees each in exactly one of the two. Several instances may
 //! drain at once: each takes rows the others have not locked.
 
 use std::sync::Arc;
@@ -49,9 +51,17 @@ impl Load {
     }
 }
 
-/// Moves up to `limit` queued reports, oldest first, into the index. Returns how many moved.
-pub async fn step(db: &Db, limit: i64) -> Result<u64, DbError> {
-    let done = db
+/// How many queued rows a step moved into the index.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub reports: u64,
+    pub titles: u64,
+}
+
+/// Moves up to `limit` queued reports and as many queued incident titles (migration 000110),
+/// oldest first, into the index.
+pub async fn step(db: &Db, limit: i64) -> Result<Moved, DbError> {
+    let reports = db
         .conn
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -66,17 +76,37 @@ pub async fn step(db: &Db, limit: i64) -> Result<u64, DbError> {
              ON CONFLICT (report_id) DO NOTHING",
             [limit.into()],
         ))
-        .await?;
-    Ok(done.rows_affected())
+        .await?
+        .rows_affected();
+    // A title changed again after it was taken is queued again (the trigger waits for this
+    // statement's rows), so the index ends with the newest title.
+    let titles = db
+        .conn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH taken AS ( \
+               DELETE FROM incident_titles_queue WHERE incident_id IN ( \
+                 SELECT incident_id FROM incident_titles_queue ORDER BY seq \
+                 LIMIT $1 FOR UPDATE SKIP LOCKED) \
+               RETURNING incident_id) \
+             INSERT INTO incident_titles (incident_id, title) \
+             SELECT i.id, i.title FROM incidents AS i JOIN taken AS t ON t.incident_id = i.id \
+             ON CONFLICT (incident_id) DO UPDATE SET title = EXCLUDED.title",
+            [limit.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(Moved { reports, titles })
 }
 
 /// Indexes everything queued now, in quiet-sized steps (the command line, tests).
-pub async fn catch_up(db: &Db) -> Result<u64, DbError> {
-    let mut total = 0;
+pub async fn catch_up(db: &Db) -> Result<Moved, DbError> {
+    let mut total = Moved::default();
     loop {
         let n = step(db, QUIET_STEP).await?;
-        total += n;
-        if n == 0 {
+        total.reports += n.reports;
+        total.titles += n.titles;
+        if n == Moved::default() {
             return Ok(total);
         }
     }
