@@ -199,7 +199,7 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         };
         let count = joined.split(',').filter(|s| !s.is_empty()).count();
         let unsearched = if has_words {
-            not_covered_pg(db).await?
+            not_covered(&db.conn).await?
         } else {
             0
         };
@@ -247,18 +247,22 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
     })
 }
 
-/// About how many reports a word search on SQLite does not cover: those beyond the index's mark
-/// and older than the newest [`READ_UNINDEXED`]. Ids are given in order and hardly ever
-/// skipped, so the span of ids is the number of reports.
-async fn not_covered(txn: &DatabaseTransaction) -> Result<u64, DbError> {
-    let row = txn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            format!(
-                "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
-                 - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
-            ),
-        ))
+/// About how many reports a word search does not cover: stored but not indexed yet, beyond the
+/// newest [`READ_UNINDEXED`] it reads directly. SQLite: the reports beyond the index's mark (ids
+/// are given in order and hardly ever skipped, so the span of ids is the number of reports);
+/// PostgreSQL: the reports queued for the index (see [`super::search_queue`]).
+async fn not_covered(conn: &impl ConnectionTrait) -> Result<u64, DbError> {
+    let backend = conn.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        format!("SELECT GREATEST(0, count(*) - {READ_UNINDEXED}) AS n FROM report_texts_queue")
+    } else {
+        format!(
+            "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
+             - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
+        )
+    };
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
         .await?;
     let n: i64 = match row {
         Some(row) => row.try_get("", "n")?,
@@ -292,23 +296,6 @@ fn word_pg(sql: &mut Sql, word: &str) -> String {
                OR r.model {like} OR r.model_version {like} \
          UNION SELECT incident_id AS id FROM incident_events WHERE action = 'comment' AND data {like}"
     )
-}
-
-/// About how many reports a word search on PostgreSQL does not cover: queued for the index
-/// beyond the newest [`READ_UNINDEXED`].
-async fn not_covered_pg(db: &Db) -> Result<u64, DbError> {
-    let row = db
-        .conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT GREATEST(0, count(*) - {READ_UNINDEXED}) AS n FROM report_texts_queue"),
-        ))
-        .await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// One word's incidents on SQLite, through the trigram tables.

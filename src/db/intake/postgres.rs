@@ -68,14 +68,13 @@ async fn run(
             continue;
         }
         let began = std::time::Instant::now();
-        let n = jobs.len();
         let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
         let result = store_batch(&db, &policy, &subs).await;
         for (sub, done) in answer(&mut jobs, result) {
             let r = store_batch(&db, &policy, &[&sub]).await;
             let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
         }
-        load.add(began.elapsed(), n);
+        load.add(began.elapsed());
     }
 }
 
