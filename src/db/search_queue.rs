@@ -94,7 +94,10 @@ pub async fn step(db: &Db, limit: i64) -> Result<Moved, DbError> {
 }
 
 /// Takes up to `limit` rows of `queue` (its `key`s, first by `order`) that no other instance
-/// holds, and runs `insert`, which reads them as `taken`, in the same statement.
+/// holds, and runs `insert`, which reads them as `taken`, in the same statement. The keys are
+/// deleted as an array, one index lookup each: `IN (subquery)` let the planner hash-join a
+/// sequential scan of the whole queue, which a flood leaves long (and, with autovacuum off,
+/// full of deleted rows).
 async fn take(
     db: &Db,
     limit: i64,
@@ -109,9 +112,9 @@ async fn take(
             DbBackend::Postgres,
             format!(
                 "WITH taken AS ( \
-                   DELETE FROM {queue} WHERE {key} IN ( \
+                   DELETE FROM {queue} WHERE {key} = ANY(ARRAY( \
                      SELECT {key} FROM {queue} ORDER BY {order} \
-                     LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                     LIMIT $1 FOR UPDATE SKIP LOCKED)) \
                    RETURNING {key}) \
                  {insert}"
             ),

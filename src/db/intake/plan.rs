@@ -35,6 +35,7 @@ impl Fingerprints {
     }
 
     /// The incidents with the batch's contents, oldest first; [`plan`] keeps the open ones.
+    /// (SQLite's writer; PostgreSQL's asks its own way, see `postgres::incidents_with`.)
     /// (Filtering by state in the query would probe the index once per fingerprint and state.)
     pub fn incidents(&self) -> sea_orm::Select<incident::Entity> {
         incident::Entity::find()
