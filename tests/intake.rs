@@ -101,6 +101,32 @@ async fn form_round_trip_in_both_languages() {
             assert_eq!(stored.locale, lang);
             assert_eq!(stored.channel, "web_form");
             assert_eq!(stored.description, "The capital is Canberra.");
+            // Every field as typed, on both databases.
+            assert_eq!(
+                (
+                    stored.output.as_str(),
+                    stored.prompt.as_deref(),
+                    stored.model.as_deref(),
+                    stored.model_version.as_deref(),
+                    stored.url.as_deref(),
+                    stored.category.as_str(),
+                    stored.reporter_name.as_deref(),
+                    stored.reporter_email.as_deref(),
+                    stored.erased_at,
+                ),
+                (
+                    "The capital of Australia is Sydney.",
+                    Some("What is the capital of Australia?"),
+                    Some("demo-chat"),
+                    Some("2026-11"),
+                    Some("conv-1234"),
+                    "accuracy.inaccurate",
+                    Some("Ada"),
+                    Some("ada@example.com"),
+                    None,
+                ),
+                "{backend:?} {lang}"
+            );
         }
 
         // Multipart works the same as urlencoded.

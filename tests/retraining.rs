@@ -9,7 +9,9 @@ use std::process::Command;
 
 use chrono::Utc;
 use common::{TestApp, backends, valid_form, with};
-use rectify::db::entities::{incident, incident_clock, incident_event, regression_case, report};
+use rectify::db::entities::{
+    discovery_source, incident, incident_clock, incident_event, regression_case, report,
+};
 use rectify::db::workflow::{act, no_mail};
 use rectify::domain::severity::Severity;
 use rectify::domain::token::{Scopes, TokenName};
@@ -952,6 +954,26 @@ async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
             "a string prompt"
         );
         assert_eq!(old.model.as_deref(), Some("huggingface gpt2"));
+        // Where each finding came from is stored as read: the detector's score exactly, the
+        // probe and the run, and nothing where the file says nothing.
+        let mut dan: Vec<discovery_source::Model> = discovery_source::Entity::find()
+            .filter(discovery_source::Column::Probe.eq("dan.Dan_11_0"))
+            .order_by_asc(discovery_source::Column::Detector)
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        assert_eq!(dan.len(), 2, "{backend:?}: one row per detector");
+        let first = dan.remove(0);
+        assert_eq!(
+            (first.tool.as_str(), first.detector.as_deref(), first.score),
+            ("garak", Some("dan.DAN"), Some(0.9))
+        );
+        assert_eq!(first.run_id.as_deref(), Some("run-new-1"));
+        assert_eq!(
+            (dan[0].detector.as_deref(), dan[0].score),
+            (Some("mitigation.MitigationBypass"), Some(1.0))
+        );
+        assert!(dan[0].imported_at <= Utc::now());
         // No acknowledge clock for a discovery incident; the others run.
         let clocks: Vec<String> = incident_clock::Entity::find()
             .filter(incident_clock::Column::IncidentId.eq(quack.incident_id))

@@ -221,8 +221,93 @@ fn text_array<S: AsRef<str>>(items: &[S]) -> sea_orm::Value {
     )
 }
 
-/// Multi-row inserts, in chunks that stay within the bind limit.
+/// A batch's rows for one table in one statement whose text does not change with the batch:
+/// the rows travel as one `jsonb` array that `jsonb_populate_recordset` turns back into the
+/// table's rows. sea-orm's multi-row `VALUES` has a different text (and a bind per value) for
+/// each batch size, so with nine tables and batches of 1 to 32 the connections' statement
+/// caches kept missing and each insert was parsed and planned again (`GetCachedPlan` and
+/// executor start-up were 18% of the backends' time in a flood). Rows whose columns differ,
+/// or that hold a type this does not carry, take sea-orm's insert.
 async fn insert<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::EntityName;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let Some((columns, json)) = json_rows(&rows) else {
+        return insert_many(txn, rows).await;
+    };
+    let table = <A::Entity as Default>::default().table_name().to_owned();
+    let columns = columns.join(", ");
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO {table} ({columns}) SELECT {columns} \
+             FROM jsonb_populate_recordset(NULL::{table}, $1)"
+        ),
+        [sea_orm::Value::Json(Some(Box::new(json)))],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The rows' set columns (quoted) and the rows as a JSON array of objects, or `None` when the
+/// rows do not all set the same columns or a value has no faithful JSON form here.
+fn json_rows<A: sea_orm::ActiveModelTrait>(rows: &[A]) -> Option<(Vec<String>, serde_json::Value)> {
+    use sea_orm::{ActiveValue, IdenStatic, Iterable};
+    let columns: Vec<&'static str> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| !matches!(rows[0].get(*c), ActiveValue::NotSet))
+        .map(|c| c.as_str())
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut object = serde_json::Map::with_capacity(columns.len());
+        for c in <A::Entity as EntityTrait>::Column::iter() {
+            let value = match row.get(c) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v,
+                ActiveValue::NotSet => continue,
+            };
+            if !columns.contains(&c.as_str()) {
+                return None;
+            }
+            object.insert(c.as_str().to_owned(), json_value(value)?);
+        }
+        if object.len() != columns.len() {
+            return None;
+        }
+        out.push(serde_json::Value::Object(object));
+    }
+    let names = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    Some((names, serde_json::Value::Array(out)))
+}
+
+/// A value as PostgreSQL's JSON-to-row conversion reads it back: numbers and booleans as
+/// such, instants in RFC 3339 with microseconds (a `timestamptz` keeps no more), `jsonb`
+/// values nested. `None` for a type the intake tables do not use.
+fn json_value(value: sea_orm::Value) -> Option<serde_json::Value> {
+    use sea_orm::Value as V;
+    use serde_json::Value as J;
+    Some(match value {
+        V::Bool(v) => v.map_or(J::Null, J::Bool),
+        V::Int(v) => v.map_or(J::Null, J::from),
+        V::BigInt(v) => v.map_or(J::Null, J::from),
+        V::Double(v) => match v {
+            None => J::Null,
+            Some(f) => J::Number(serde_json::Number::from_f64(f)?),
+        },
+        V::String(v) => v.map_or(J::Null, J::String),
+        V::Json(v) => v.map_or(J::Null, |j| *j),
+        V::ChronoDateTimeUtc(v) => v.map_or(J::Null, |t| {
+            J::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }),
+        _ => return None,
+    })
+}
+
+/// sea-orm's multi-row inserts, in chunks that stay within the bind limit.
+async fn insert_many<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
