@@ -488,8 +488,9 @@ pub async fn recompute(
 
 async fn lock_row(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, DbError> {
     let q = incident::Entity::find_by_id(id);
+    // As in `workflow::lock`: the id never changes, so rows pointing at it need not wait.
     let q = if db.is_postgres() {
-        q.lock_exclusive()
+        q.lock(sea_orm::sea_query::LockType::NoKeyUpdate)
     } else {
         q
     };

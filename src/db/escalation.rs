@@ -42,7 +42,7 @@ pub async fn due_clocks<C: ConnectionTrait>(
     Ok(q.order_by_asc(C::NextFireAt)
         .order_by_asc(C::Id)
         .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked)
         .all(conn)
         .await?)
 }
@@ -73,6 +73,10 @@ pub async fn fired_steps<C: ConnectionTrait>(
 /// rather than waited for: a workflow action locks its incident and then its clocks, while the
 /// sweep has locked clocks first; had the sweep waited here (or in the foreign-key check of the
 /// escalation rows it inserts), the two would deadlock. The next sweep takes what was left out.
+/// `FOR NO KEY UPDATE` (ids never change), not `FOR UPDATE`: the latter also counted as "being
+/// changed" every incident whose key a foreign-key check held at that moment (an intake batch
+/// adding a report, the search task indexing its title), and a due step on a new incident was
+/// skipped until the next sweep (seen as a sweep firing nothing in a test).
 pub async fn incidents<C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],
@@ -82,7 +86,7 @@ pub async fn incidents<C: ConnectionTrait>(
         for r in incident::Entity::find()
             .filter(incident::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(incident::Column::Id)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked)
             .all(conn)
             .await?
         {

@@ -144,12 +144,20 @@ pub async fn act_in(
 }
 
 /// Reads the row for update: PostgreSQL locks it until commit; SQLite's write gate already
-/// serialises writers.
+/// serialises writers. `FOR NO KEY UPDATE`, not `FOR UPDATE`: an incident's id never changes,
+/// and `FOR UPDATE` also waits for the foreign-key checks of rows that point at the incident
+/// (an intake batch's events and reports, the search task's titles). A merge locks two
+/// incidents; the search task, inserting titles, held one's key-share lock while waiting for
+/// the other's, and the two deadlocked (seen in CI).
 async fn lock(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, ActError> {
     if db.is_postgres() {
-        let q = incident::Entity::find_by_id(id);
         use sea_orm::QuerySelect;
-        q.lock_exclusive().one(txn).await?.ok_or(ActError::NotFound)
+        use sea_orm::sea_query::LockType;
+        incident::Entity::find_by_id(id)
+            .lock(LockType::NoKeyUpdate)
+            .one(txn)
+            .await?
+            .ok_or(ActError::NotFound)
     } else {
         load(txn, id).await
     }
