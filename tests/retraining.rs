@@ -909,6 +909,7 @@ async fn discovery_reports(app: &TestApp) -> Vec<report::Model> {
 async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
+        let started = Utc::now();
         let new_report = fixture("garak/new-shape.report.jsonl");
         let old_report = fixture("garak/old-shape.report.jsonl");
         let files = [new_report.to_str().unwrap(), old_report.to_str().unwrap()];
@@ -955,7 +956,7 @@ async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
         );
         assert_eq!(old.model.as_deref(), Some("huggingface gpt2"));
         // Where each finding came from is stored as read: the detector's score exactly, the
-        // probe and the run, and nothing where the file says nothing.
+        // probe, the run, and the instant of this import.
         let mut dan: Vec<discovery_source::Model> = discovery_source::Entity::find()
             .filter(discovery_source::Column::Probe.eq("dan.Dan_11_0"))
             .order_by_asc(discovery_source::Column::Detector)
@@ -973,7 +974,12 @@ async fn garak_reports_and_hit_logs_in_both_shapes_import_once() {
             (dan[0].detector.as_deref(), dan[0].score),
             (Some("mitigation.MitigationBypass"), Some(1.0))
         );
-        assert!(dan[0].imported_at <= Utc::now());
+        let imported = dan[0].imported_at.timestamp_micros();
+        assert!(
+            (started.timestamp_micros()..=Utc::now().timestamp_micros()).contains(&imported),
+            "{backend:?}: imported at {}",
+            dan[0].imported_at
+        );
         // No acknowledge clock for a discovery incident; the others run.
         let clocks: Vec<String> = incident_clock::Entity::find()
             .filter(incident_clock::Column::IncidentId.eq(quack.incident_id))

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 
@@ -486,17 +486,6 @@ pub async fn recompute(
     }
 }
 
-async fn lock_row(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, DbError> {
-    let q = incident::Entity::find_by_id(id);
-    // As in `workflow::lock`: the id never changes, so rows pointing at it need not wait.
-    let q = if db.is_postgres() {
-        q.lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-    } else {
-        q
-    };
-    q.one(txn).await?.ok_or(DbError::NotFound)
-}
-
 /// One incident's recompute, in one transaction: the rows are read again under the write lock,
 /// so what another writer did meanwhile is seen.
 async fn recompute_incident(
@@ -506,7 +495,9 @@ async fn recompute_incident(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Moved>, usize), DbError> {
     let txn = db.begin_write().await?;
-    let mut row = lock_row(&txn, db, id).await?;
+    let mut row = incidents::lock(&txn, db, id)
+        .await?
+        .ok_or(DbError::NotFound)?;
     let clocks = incident_clock::Entity::find()
         .filter(incident_clock::Column::IncidentId.eq(id))
         .filter(incident_clock::Column::Status.eq("running"))
@@ -546,7 +537,9 @@ async fn recompute_incident(
         let after = workflow::project(Some(&domain), id, &event)
             .map_err(|e| DbError::Setup(e.to_string()))?;
         incidents::append(&*txn, &row, &after, &event, None).await?;
-        row = lock_row(&txn, db, id).await?;
+        row = incidents::lock(&txn, db, id)
+            .await?
+            .ok_or(DbError::NotFound)?;
         let mut a: incident_clock::ActiveModel = c.clone().into();
         a.due_at = Set(due.due);
         set_basis(&mut a, due);

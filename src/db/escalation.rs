@@ -73,10 +73,9 @@ pub async fn fired_steps<C: ConnectionTrait>(
 /// rather than waited for: a workflow action locks its incident and then its clocks, while the
 /// sweep has locked clocks first; had the sweep waited here (or in the foreign-key check of the
 /// escalation rows it inserts), the two would deadlock. The next sweep takes what was left out.
-/// `FOR NO KEY UPDATE` (ids never change), not `FOR UPDATE`: the latter also counted as "being
-/// changed" every incident whose key a foreign-key check held at that moment (an intake batch
-/// adding a report, the search task indexing its title), and a due step on a new incident was
-/// skipped until the next sweep (seen as a sweep firing nothing in a test).
+/// The lock is [`super::incidents::lock`]'s: with `FOR UPDATE` an incident whose key a
+/// foreign-key check held at that moment (a report being added, its title being indexed) was
+/// skipped too, and a new incident's due step waited a sweep.
 pub async fn incidents<C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],

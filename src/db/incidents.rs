@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::DbError;
 use super::entities::{incident, incident_event};
+use super::{Db, DbError};
 use crate::domain::audit::StoredEvent;
 use crate::domain::workflow::{Incident, NewEvent};
 
@@ -17,6 +19,29 @@ fn bad_row(id: i64, what: &str) -> DbError {
 }
 
 /// The workflow's view of a row.
+/// The incident, read for a change in the caller's transaction: on PostgreSQL locked until it
+/// commits (SQLite's write gate already serialises writers).
+///
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: an incident's id never changes, and `FOR UPDATE` also
+/// waits for, and is waited on by, the foreign-key checks of rows that point at the incident
+/// (an intake batch's events and reports, the search task's titles). A merge locks two
+/// incidents; the search task, inserting titles, held one's key-share lock while waiting for
+/// the other's, and the two deadlocked (seen in CI). The sweep's `SKIP LOCKED` reads
+/// (`escalation::incidents`) take the same lock, so they still skip an incident an action holds.
+pub async fn lock(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    id: i64,
+) -> Result<Option<incident::Model>, DbError> {
+    let q = incident::Entity::find_by_id(id);
+    let q = if db.is_postgres() {
+        q.lock(LockType::NoKeyUpdate)
+    } else {
+        q
+    };
+    Ok(q.one(txn).await?)
+}
+
 pub fn to_domain(m: &incident::Model) -> Result<Incident, DbError> {
     Ok(Incident {
         id: m.id,

@@ -62,13 +62,6 @@ pub fn no_mail(_: &Incident, _: &[Reporter]) -> Vec<Mail> {
     Vec::new()
 }
 
-async fn load<C: ConnectionTrait>(conn: &C, id: i64) -> Result<incident::Model, ActError> {
-    incident::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(ActError::NotFound)
-}
-
 /// Takes `action` on incident `id`. `seen_version` is the version the actor was looking at:
 /// when the incident has changed since, the action is refused as a conflict rather than
 /// applied to something the actor has not seen.
@@ -143,24 +136,11 @@ pub async fn act_in(
     Ok(result)
 }
 
-/// Reads the row for update: PostgreSQL locks it until commit; SQLite's write gate already
-/// serialises writers. `FOR NO KEY UPDATE`, not `FOR UPDATE`: an incident's id never changes,
-/// and `FOR UPDATE` also waits for the foreign-key checks of rows that point at the incident
-/// (an intake batch's events and reports, the search task's titles). A merge locks two
-/// incidents; the search task, inserting titles, held one's key-share lock while waiting for
-/// the other's, and the two deadlocked (seen in CI).
+/// [`incidents::lock`], with a missing incident as the action's error.
 async fn lock(txn: &DatabaseTransaction, db: &Db, id: i64) -> Result<incident::Model, ActError> {
-    if db.is_postgres() {
-        use sea_orm::QuerySelect;
-        use sea_orm::sea_query::LockType;
-        incident::Entity::find_by_id(id)
-            .lock(LockType::NoKeyUpdate)
-            .one(txn)
-            .await?
-            .ok_or(ActError::NotFound)
-    } else {
-        load(txn, id).await
-    }
+    incidents::lock(txn, db, id)
+        .await?
+        .ok_or(ActError::NotFound)
 }
 
 async fn merge_in(
