@@ -263,29 +263,31 @@ where
 /// rows do not all set the same columns or a value has no faithful JSON form here.
 fn json_rows<A: sea_orm::ActiveModelTrait>(rows: &[A]) -> Option<(Vec<String>, serde_json::Value)> {
     use sea_orm::{ActiveValue, IdenStatic, Iterable};
-    let columns: Vec<&'static str> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|c| !matches!(rows[0].get(*c), ActiveValue::NotSet))
-        .map(|c| c.as_str())
-        .collect();
+    let set = |row: &A| -> Vec<(&'static str, sea_orm::Value)> {
+        <A::Entity as EntityTrait>::Column::iter()
+            .filter_map(|c| match row.get(c) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some((c.as_str(), v)),
+                ActiveValue::NotSet => None,
+            })
+            .collect()
+    };
+    let mut columns: Option<Vec<&'static str>> = None;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let mut object = serde_json::Map::with_capacity(columns.len());
-        for c in <A::Entity as EntityTrait>::Column::iter() {
-            let value = match row.get(c) {
-                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v,
-                ActiveValue::NotSet => continue,
-            };
-            if !columns.contains(&c.as_str()) {
-                return None;
-            }
-            object.insert(c.as_str().to_owned(), json_value(value)?);
+        let values = set(row);
+        let names = values.iter().map(|(name, _)| *name);
+        match &columns {
+            None => columns = Some(names.collect()),
+            Some(first) if !names.eq(first.iter().copied()) => return None,
+            Some(_) => {}
         }
-        if object.len() != columns.len() {
-            return None;
+        let mut object = serde_json::Map::with_capacity(values.len());
+        for (name, value) in values {
+            object.insert(name.to_owned(), json_value(value)?);
         }
         out.push(serde_json::Value::Object(object));
     }
-    let names = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let names = columns?.iter().map(|c| format!("\"{c}\"")).collect();
     Some((names, serde_json::Value::Array(out)))
 }
 
