@@ -4,7 +4,7 @@
 //!     cargo bench --bench mixed
 //!
 //! Seeds 100,000 open incidents (one report each, real Chinese text as in the intake bench),
-//! each with a running remediation clock; 1,000 of them have an escalation step due at an
+//! each with its `open` event and a running remediation clock; 1,000 of them have an escalation step due at an
 //! instant an hour ahead (so the server's own sweep leaves them alone; it is off here anyway).
 //! Then measures the board and the search alone for BENCH_ALONE_SECONDS (5) each (the
 //! baseline), intake alone for BENCH_PROBE_SECONDS (5) at 32 clients (the same content mix as
@@ -60,7 +60,7 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
     };
     let txn = db.conn.begin().await.unwrap();
     for chunk in 0..INCIDENTS / 500 {
-        let (mut inc, mut rep, mut clk) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut inc, mut rep, mut clk, mut ev) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..500 {
             let i = chunk * 500 + k;
             let id = i + 1;
@@ -104,6 +104,12 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
                 first = first.format("%Y-%m-%d %H:%M:%S%.6f+00:00"),
                 output = q(&output),
             ));
+            // Its `open` event, as every incident has (the log's size is what the board's
+            // event lookups must not depend on); the chain's hashes are not checked here.
+            ev.push(format!(
+                "({id}, 1, {first}, 'system', NULL, 'open', NULL, 'new', '{{}}', '', 'seed{id}')",
+                first = ts(first),
+            ));
             clk.push(format!(
                 "({id}, 'remediate', {started}, {due}, 'running', {fire})",
                 started = ts(first),
@@ -123,6 +129,10 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
             (
                 "INSERT INTO incident_clocks (incident_id, clock, started_at, due_at, status, next_fire_at) VALUES ",
                 clk,
+            ),
+            (
+                "INSERT INTO incident_events (incident_id, seq, at, actor, actor_id, action, from_state, to_state, data, prev_hash, hash) VALUES ",
+                ev,
             ),
         ] {
             txn.execute_raw(Statement::from_string(

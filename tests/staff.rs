@@ -1223,3 +1223,105 @@ async fn accounts_from_the_command_line() {
     );
     app.stop().await;
 }
+
+/// The board's column counts follow intake, triage, merge and split (on SQLite they are kept
+/// by triggers as incidents change, not counted at each board).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_boards_counts_follow_every_change() {
+    use sea_orm::{ConnectionTrait, Statement};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        add_user(&app, "l@example.com", "lead").await;
+        let l = sign_in(&app, "l@example.com").await;
+        let (a, code_a) = submit(&app, "counted one").await;
+        let (b, _) = submit(&app, "counted two").await;
+        let (c, _) = submit(&app, "counted three").await;
+        let (again, _) = submit(&app, "counted three").await;
+        assert_eq!(again, c, "a repeat joins its incident");
+        let triage = [("category", "rights.privacy"), ("severity", "high")];
+        assert_eq!(act(&app, &l, c, "triage", &triage).await.status(), 303);
+        let target = b.to_string();
+        let merge = [("target", target.as_str())];
+        assert_eq!(act(&app, &l, a, "merge", &merge).await.status(), 303);
+        let rid = report::Entity::find()
+            .filter(report::Column::TrackingCode.eq(code_a.as_str()))
+            .one(&app.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string();
+        let split = [("report_id", rid.as_str())];
+        assert_eq!(act(&app, &l, b, "split_out", &split).await.status(), 303);
+
+        let stored: std::collections::HashMap<String, i64> = app
+            .db
+            .conn
+            .query_all_raw(Statement::from_string(
+                app.db.backend(),
+                "SELECT state, count(*) AS n FROM incidents GROUP BY state",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "n").unwrap()))
+            .collect();
+        assert_eq!(
+            stored.get("new"),
+            Some(&2),
+            "{backend:?}: b and the split-out one"
+        );
+        assert_eq!(stored.get("triaged"), Some(&1), "{backend:?}");
+        assert_eq!(stored.get("duplicate"), Some(&1), "{backend:?}");
+        let board = l
+            .get(app.url("/board"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for state in [
+            "new",
+            "triaged",
+            "contained",
+            "fix_planned",
+            "retraining",
+            "verifying",
+        ] {
+            let shown: i64 = board
+                .split(&format!("data-state=\"{state}\""))
+                .nth(1)
+                .unwrap()
+                .split("<span class=\"count\">")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                shown,
+                stored.get(state).copied().unwrap_or(0),
+                "{backend:?}: the {state} column's count"
+            );
+        }
+        if backend == Backend::Sqlite {
+            let kept: std::collections::HashMap<String, i64> = app
+                .db
+                .conn
+                .query_all_raw(Statement::from_string(
+                    app.db.backend(),
+                    "SELECT state, n FROM incident_state_counts WHERE n <> 0",
+                ))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "n").unwrap()))
+                .collect();
+            assert_eq!(kept, stored, "every state's kept count, closed ones too");
+        }
+        app.stop().await;
+    }
+}

@@ -80,6 +80,16 @@ impl Filters {
         Ok(out)
     }
 
+    /// No filter and no search: every incident of the states asked for.
+    fn none(&self) -> bool {
+        !self.searching()
+            && self.category.is_none()
+            && self.severity.is_none()
+            && self.assignee == AssigneeFilter::Anyone
+            && !self.overdue
+            && !self.appeal_open
+    }
+
     /// A search and no other filter.
     pub(crate) fn only_searching(&self) -> bool {
         self.searching()
@@ -232,6 +242,30 @@ pub async fn counts(
         for r in rows {
             out.insert(r.state, u64::try_from(r.n).unwrap_or(0));
         }
+        return Ok(out);
+    }
+    if f.none() && !db.is_postgres() {
+        // Kept by triggers as incidents change (migration 000120): six rows, where counting
+        // read every open incident's index entry (7 ms at 100,000, four times that beside a
+        // flood).
+        #[derive(FromQueryResult)]
+        struct Kept {
+            state: String,
+            n: i64,
+        }
+        let placeholders = vec!["?"; states.len()].join(", ");
+        let rows = Kept::find_by_statement(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            format!("SELECT state, n FROM incident_state_counts WHERE state IN ({placeholders})"),
+            states.iter().map(|s| sea_orm::Value::from(*s)),
+        ))
+        .all(&db.conn)
+        .await?;
+        out.extend(states.iter().map(|s| ((*s).to_string(), 0)));
+        out.extend(
+            rows.into_iter()
+                .map(|r| (r.state, u64::try_from(r.n).unwrap_or(0))),
+        );
         return Ok(out);
     }
     let ns = f

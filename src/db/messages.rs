@@ -270,29 +270,26 @@ pub async fn mark_read(db: &Db, incident_id: i64, now: DateTime<Utc>) -> Result<
     txn.commit().await
 }
 
-/// Incidents (among `ids`) with a reporter reply no member of staff has opened yet.
-pub async fn unread_among(db: &Db, ids: &[i64]) -> Result<Vec<i64>, DbError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = reporter_message::Entity::find()
-        .filter(reporter_message::Column::Direction.eq(FROM_REPORTER))
-        .filter(reporter_message::Column::ReadAt.is_null())
+/// Incidents with a reporter reply no member of staff has opened yet (a reply follows its
+/// report into the incident that now carries it). Not limited to a page's cards, so the board
+/// asks it beside its columns instead of after them: unread replies are few, and each query
+/// waits for a core beside a flood.
+pub async fn with_unread_replies(db: &Db) -> Result<Vec<i64>, DbError> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::Query;
+    let unread = Query::select()
+        .column(reporter_message::Column::ReportId)
+        .from(reporter_message::Entity)
+        .and_where(reporter_message::Column::Direction.eq(FROM_REPORTER))
+        .and_where(reporter_message::Column::ReadAt.is_null())
+        .to_owned();
+    let mut out: Vec<i64> = report::Entity::find()
+        .select_only()
+        .column(report::Column::IncidentId)
+        .filter(report::Column::Id.in_subquery(unread))
+        .into_tuple()
         .all(&db.conn)
         .await?;
-    // A reply follows its report into the incident that now carries it.
-    let report_ids: Vec<i64> = rows.iter().map(|m| m.report_id).collect();
-    if report_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out: Vec<i64> = report::Entity::find()
-        .filter(report::Column::Id.is_in(report_ids))
-        .all(&db.conn)
-        .await?
-        .into_iter()
-        .map(|r| r.incident_id)
-        .filter(|id| ids.contains(id))
-        .collect();
     out.sort_unstable();
     out.dedup();
     Ok(out)

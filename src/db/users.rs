@@ -155,7 +155,10 @@ pub async fn session_user(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(session::Model, user::Model)>, DbError> {
-    let Some(s) = session::Entity::find_by_id(token_id(token))
+    // One query for both: every staff page asks it first, and beside a flood each query
+    // waits for a core.
+    let Some((s, Some(u))) = session::Entity::find_by_id(token_id(token))
+        .find_also_related(user::Entity)
         .one(&db.conn)
         .await?
     else {
@@ -164,9 +167,6 @@ pub async fn session_user(
     if s.expires_at <= now {
         return Ok(None);
     }
-    let Some(u) = user::Entity::find_by_id(s.user_id).one(&db.conn).await? else {
-        return Ok(None);
-    };
     if u.disabled {
         return Ok(None);
     }
