@@ -958,3 +958,144 @@ async fn a_search_behind_a_flood_reads_the_newest_reports_and_says_how_many_it_m
         tdb.drop_db().await;
     }
 }
+
+/// A search that matches many incidents lists them by deadline as a full sort would, on every
+/// page and in both directions, and counts them right (SQLite reads each state's nearest
+/// deadlines in the board's index and merges them once a search matches 1,000 or more).
+#[tokio::test]
+async fn a_search_with_many_matches_lists_them_by_deadline_on_every_page() {
+    use chrono::TimeZone;
+    use rectify::db::board::Filters;
+    use rectify::db::list::{Sort, States};
+    use sea_orm::ConnectionTrait;
+    let states = [
+        "new",
+        "triaged",
+        "contained",
+        "fix_planned",
+        "retraining",
+        "verifying",
+        "resolved",
+    ];
+    let base = chrono::Utc.with_ymd_and_hms(2027, 1, 4, 0, 0, 0).unwrap();
+    for backend in backends() {
+        let tdb = common::TestDb::new(backend).await;
+        let db = rectify::db::Db::connect(&tdb.url, 4, std::time::Duration::from_millis(5000))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let n = 1_400;
+        // (id, state, deadline): open ones with deadlines in a scrambled order, some of them
+        // equal (so the id decides); every tenth another title, every seventh closed.
+        let mut expected: Vec<(i64, &str, Option<chrono::DateTime<chrono::Utc>>)> = Vec::new();
+        let mut rows = Vec::new();
+        for i in 1..=n {
+            let state = states[i as usize % states.len()];
+            let due =
+                (state != "resolved").then(|| base + chrono::Duration::minutes((i * 7919) % 700));
+            let title = if i % 10 == 0 {
+                "另一件事"
+            } else {
+                "共同的词语"
+            };
+            rows.push(format!(
+                "({i}, '{state}', 1, 'accuracy.inaccurate', '{title} {i}', 'fp{i}', \
+                 '2026-12-01 00:00:00+00:00', 1, false, '2026-12-01 00:00:00+00:00', '', {due}, \
+                 '2026-12-01 00:00:00+00:00')",
+                due = due
+                    .map(|d| format!("'{}'", d.format("%Y-%m-%d %H:%M:%S%.6f+00:00")))
+                    .unwrap_or_else(|| "NULL".into()),
+            ));
+            if i % 10 != 0 {
+                expected.push((i, state, due));
+            }
+        }
+        db.conn
+            .execute_unprepared(&format!(
+                "INSERT INTO incidents (id, state, version, category, title, fingerprint, \
+                   first_reported_at, report_count, evidence_hold, last_event_at, last_event_hash, \
+                   next_due_at, created_at) VALUES {}",
+                rows.join(", ")
+            ))
+            .await
+            .unwrap();
+        let now = base - chrono::Duration::days(1);
+        let f = Filters {
+            text: Some("共同的词语".into()),
+            ..Filters::default()
+        }
+        .resolve(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            f.matched.as_ref().unwrap().len(),
+            expected.len(),
+            "{backend:?}"
+        );
+        let mut open: Vec<_> = expected
+            .iter()
+            .filter(|(_, s, _)| *s != "resolved")
+            .map(|(id, _, due)| (due.unwrap(), *id))
+            .collect();
+        open.sort();
+        assert_eq!(
+            rectify::db::list::count(&db, &States::Open, &f, now)
+                .await
+                .unwrap(),
+            open.len() as u64,
+            "{backend:?}: the open matches"
+        );
+        for desc in [false, true] {
+            let want: Vec<i64> = if desc {
+                open.iter().rev().map(|(_, id)| *id).collect()
+            } else {
+                open.iter().map(|(_, id)| *id).collect()
+            };
+            for (limit, offset) in [(50, 0), (50, 100), (50, 950), (50, 1_150)] {
+                let got: Vec<i64> = rectify::db::list::rows(
+                    &db,
+                    &States::Open,
+                    &f,
+                    (Sort::Deadline, desc),
+                    now,
+                    (limit, offset),
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+                let from = (offset as usize).min(want.len());
+                let to = (from + limit as usize).min(want.len());
+                assert_eq!(
+                    got,
+                    want[from..to],
+                    "{backend:?}: by deadline (desc {desc}), {limit} from {offset}"
+                );
+            }
+        }
+        let triaged: Vec<i64> = rectify::db::list::rows(
+            &db,
+            &States::One("triaged".into()),
+            &f,
+            (Sort::Deadline, false),
+            now,
+            (50, 0),
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+        let mut want: Vec<_> = expected
+            .iter()
+            .filter(|(_, s, _)| *s == "triaged")
+            .map(|(id, _, due)| (due.unwrap(), *id))
+            .collect();
+        want.sort();
+        let want: Vec<i64> = want.iter().take(50).map(|(_, id)| *id).collect();
+        assert_eq!(triaged, want, "{backend:?}: one state");
+        drop(f);
+        tdb.drop_db().await;
+    }
+}

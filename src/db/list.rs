@@ -89,16 +89,25 @@ fn base(
     f: &Filters,
     now: DateTime<Utc>,
 ) -> sea_orm::Select<incident::Entity> {
-    let open: Vec<&str> = crate::domain::workflow::State::ALL
-        .iter()
-        .filter(|s| s.is_open())
-        .map(|s| s.as_str())
-        .collect();
     let q = incident::Entity::find().filter(condition(f, now, db.is_postgres(), Access::ById));
+    match names(states) {
+        Some(names) => q.filter(Column::State.is_in(names)),
+        None => q,
+    }
+}
+
+/// The states a list of `states` holds by name, unless it holds them all.
+fn names(states: &States) -> Option<Vec<&str>> {
     match states {
-        States::Open => q.filter(Column::State.is_in(open)),
-        States::All => q,
-        States::One(s) => q.filter(Column::State.eq(s.as_str())),
+        States::Open => Some(
+            crate::domain::workflow::State::ALL
+                .iter()
+                .filter(|s| s.is_open())
+                .map(|s| s.as_str())
+                .collect(),
+        ),
+        States::All => None,
+        States::One(s) => Some(vec![s.as_str()]),
     }
 }
 
@@ -118,6 +127,79 @@ pub async fn count(
     Ok(base(db, states, f, now).count(&f.conn(db)).await?)
 }
 
+/// What a list row shows.
+const ROW_COLUMNS: [Column; 12] = [
+    Column::Id,
+    Column::State,
+    Column::Title,
+    Column::Category,
+    Column::Severity,
+    Column::ReportCount,
+    Column::AssigneeId,
+    Column::NextDueAt,
+    Column::NextDueClock,
+    Column::LastEventAt,
+    Column::Serious,
+    Column::EvidenceHold,
+];
+
+/// How deep into a search's list, by deadline, the rows are read state by state in the
+/// board's index order (each state's first `offset + limit`); deeper pages sort every match.
+const IN_ORDER_DEPTH: u64 = 1_000;
+
+/// A search's rows of open incidents by deadline, on SQLite, when it matched many: each
+/// state's nearest deadlines read in the board's (state, deadline) index, keeping the matches,
+/// then merged. Sorting every match by its deadline read each of them in the table: 24 ms for
+/// 17,800 matches of a common word at 100,000 incidents (`mixed` bench), 9-11 ms this way.
+async fn by_deadline_in_order(
+    db: &Db,
+    states: &States,
+    f: &Filters,
+    desc: bool,
+    now: DateTime<Utc>,
+    (limit, offset): (u64, u64),
+) -> Result<Option<Vec<Row>>, DbError> {
+    let many = f
+        .matched
+        .as_ref()
+        .is_some_and(|m| m.len() >= super::search::IN_ORDER_FROM);
+    let Some(names) = names(states) else {
+        return Ok(None);
+    };
+    // Closed incidents have no deadline; the general query sorts them last.
+    let all_open = names.iter().all(|n| {
+        n.parse::<crate::domain::workflow::State>()
+            .is_ok_and(|s| s.is_open())
+    });
+    if db.is_postgres() || !many || !all_open || offset + limit > IN_ORDER_DEPTH {
+        return Ok(None);
+    }
+    let order = if desc { Order::Desc } else { Order::Asc };
+    let queries = names
+        .iter()
+        .map(|state| {
+            let q = incident::Entity::find()
+                .select_only()
+                .columns(ROW_COLUMNS)
+                .filter(Column::State.eq(*state))
+                .filter(condition(f, now, false, Access::InOrder))
+                .order_by(Column::NextDueAt, order.clone())
+                .order_by(Column::Id, order.clone())
+                .limit(offset + limit)
+                .into_model::<Row>();
+            async move { Ok(q.all(&f.conn(db)).await?) }
+        })
+        .collect();
+    let mut rows: Vec<Row> = f.each(queries).await?.into_iter().flatten().collect();
+    rows.sort_by_key(|r| (r.next_due_at, r.id));
+    if desc {
+        rows.reverse();
+    }
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    Ok(Some(rows.into_iter().skip(skip).take(take).collect()))
+}
+
 pub async fn rows(
     db: &Db,
     states: &States,
@@ -126,21 +208,13 @@ pub async fn rows(
     now: DateTime<Utc>,
     (limit, offset): (u64, u64),
 ) -> Result<Vec<Row>, DbError> {
+    if sort == Sort::Deadline
+        && let Some(rows) = by_deadline_in_order(db, states, f, desc, now, (limit, offset)).await?
+    {
+        return Ok(rows);
+    }
     let order = if desc { Order::Desc } else { Order::Asc };
-    let q = base(db, states, f, now).select_only().columns([
-        Column::Id,
-        Column::State,
-        Column::Title,
-        Column::Category,
-        Column::Severity,
-        Column::ReportCount,
-        Column::AssigneeId,
-        Column::NextDueAt,
-        Column::NextDueClock,
-        Column::LastEventAt,
-        Column::Serious,
-        Column::EvidenceHold,
-    ]);
+    let q = base(db, states, f, now).select_only().columns(ROW_COLUMNS);
     let q = match sort {
         Sort::Id => q,
         Sort::Title => q.order_by(Column::Title, order.clone()),

@@ -448,7 +448,7 @@ pub enum Access {
 /// More matched incidents than this, and a query that reads in index order does so
 /// ([`Access::InOrder`]); fewer are looked up by id whatever the query (a scan of a whole
 /// state's index would cost more).
-const IN_ORDER_FROM: usize = 1000;
+pub(crate) const IN_ORDER_FROM: usize = 1000;
 
 /// The incidents among `m` (a search's [`matching_ids`]), as a condition on `incidents`, for a
 /// query run on [`Matched::conn`].
