@@ -1254,18 +1254,17 @@ async fn the_boards_counts_follow_every_change() {
         let split = [("report_id", rid.as_str())];
         assert_eq!(act(&app, &l, b, "split_out", &split).await.status(), 303);
 
-        let stored: std::collections::HashMap<String, i64> = app
-            .db
-            .conn
-            .query_all_raw(Statement::from_string(
-                app.db.backend(),
-                "SELECT state, count(*) AS n FROM incidents GROUP BY state",
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "n").unwrap()))
-            .collect();
+        let db = &app.db;
+        let by_state = |sql: &'static str| async move {
+            db.conn
+                .query_all_raw(Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "n").unwrap()))
+                .collect::<std::collections::HashMap<String, i64>>()
+        };
+        let stored = by_state("SELECT state, count(*) AS n FROM incidents GROUP BY state").await;
         assert_eq!(
             stored.get("new"),
             Some(&2),
@@ -1308,18 +1307,7 @@ async fn the_boards_counts_follow_every_change() {
             );
         }
         if backend == Backend::Sqlite {
-            let kept: std::collections::HashMap<String, i64> = app
-                .db
-                .conn
-                .query_all_raw(Statement::from_string(
-                    app.db.backend(),
-                    "SELECT state, n FROM incident_state_counts WHERE n <> 0",
-                ))
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| (r.try_get("", "state").unwrap(), r.try_get("", "n").unwrap()))
-                .collect();
+            let kept = by_state("SELECT state, n FROM incident_state_counts WHERE n <> 0").await;
             assert_eq!(kept, stored, "every state's kept count, closed ones too");
         }
         app.stop().await;

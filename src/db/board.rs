@@ -152,8 +152,24 @@ pub(crate) fn condition(
     c
 }
 
-/// One column's cards, nearest deadline first (open incidents always have a running
-/// remediation clock, so the nearest deadline is set), then oldest first.
+/// One state's incidents under the filters in the `(state, deadline)` index's order: by
+/// deadline, then by id, each way (open incidents always have a running remediation clock, so
+/// the nearest deadline is set). A search's matches are kept as the index is walked.
+pub(crate) fn by_deadline(
+    db: &Db,
+    state: &str,
+    f: &Filters,
+    now: DateTime<Utc>,
+    order: sea_orm::Order,
+) -> sea_orm::Select<incident::Entity> {
+    incident::Entity::find()
+        .filter(Column::State.eq(state))
+        .filter(condition(f, now, db.is_postgres(), Access::InOrder))
+        .order_by(Column::NextDueAt, order.clone())
+        .order_by(Column::Id, order)
+}
+
+/// One column's cards, nearest deadline first, then oldest first.
 pub async fn column(
     db: &Db,
     state: &str,
@@ -162,7 +178,7 @@ pub async fn column(
     limit: u64,
     offset: u64,
 ) -> Result<Vec<Card>, DbError> {
-    Ok(incident::Entity::find()
+    Ok(by_deadline(db, state, f, now, sea_orm::Order::Asc)
         .select_only()
         .columns([
             Column::Id,
@@ -177,10 +193,6 @@ pub async fn column(
             Column::Serious,
             Column::EvidenceHold,
         ])
-        .filter(Column::State.eq(state))
-        .filter(condition(f, now, db.is_postgres(), Access::InOrder))
-        .order_by_asc(Column::NextDueAt)
-        .order_by_asc(Column::Id)
         .limit(limit)
         .offset(offset)
         .into_model::<Card>()

@@ -163,28 +163,25 @@ async fn by_deadline_in_order(
         .matched
         .as_ref()
         .is_some_and(|m| m.len() >= super::search::IN_ORDER_FROM);
-    let Some(names) = names(states) else {
-        return Ok(None);
-    };
     // Closed incidents have no deadline; the general query sorts them last.
-    let all_open = names.iter().all(|n| {
-        n.parse::<crate::domain::workflow::State>()
-            .is_ok_and(|s| s.is_open())
-    });
+    let all_open = match states {
+        States::Open => true,
+        States::All => false,
+        States::One(s) => s
+            .parse::<crate::domain::workflow::State>()
+            .is_ok_and(|s| s.is_open()),
+    };
     if db.is_postgres() || !many || !all_open || offset + limit > IN_ORDER_DEPTH {
         return Ok(None);
     }
     let order = if desc { Order::Desc } else { Order::Asc };
-    let queries = names
-        .iter()
+    let queries = names(states)
+        .unwrap_or_default()
+        .into_iter()
         .map(|state| {
-            let q = incident::Entity::find()
+            let q = super::board::by_deadline(db, state, f, now, order.clone())
                 .select_only()
                 .columns(ROW_COLUMNS)
-                .filter(Column::State.eq(*state))
-                .filter(condition(f, now, false, Access::InOrder))
-                .order_by(Column::NextDueAt, order.clone())
-                .order_by(Column::Id, order.clone())
                 .limit(offset + limit)
                 .into_model::<Row>();
             async move { Ok(q.all(&f.conn(db)).await?) }
