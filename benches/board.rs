@@ -90,7 +90,8 @@ async fn seed(app: &Application) {
         .unwrap();
     }
     txn.commit().await.unwrap();
-    db.conn.execute_unprepared("ANALYZE").await.unwrap();
+    // The planner's statistics as `serve` gathers them (not a full ANALYZE, which it never runs).
+    rectify::db::statistics::refresh(db).await.unwrap();
 }
 
 fn main() {

@@ -128,6 +128,7 @@ impl Application {
             state.settings.clone(),
             state.mail_ready.clone(),
         ));
+        let statistics = tokio::spawn(crate::db::statistics::keep(state.db.clone()));
         let limits = web::server::Limits::from_settings(&state.settings.server);
         let app = web::router(state);
         let result = web::server::serve(
@@ -141,6 +142,7 @@ impl Application {
         worker.abort();
         sweeper.abort();
         calendars.abort();
+        statistics.abort();
         result.map_err(Into::into)
     }
 }
