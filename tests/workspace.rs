@@ -1099,3 +1099,120 @@ async fn a_search_with_many_matches_lists_them_by_deadline_on_every_page() {
         tdb.drop_db().await;
     }
 }
+
+/// A person's own board ("mine") lists their incidents nearest deadline first, and each column
+/// reads them from the assignee index in that order (migration 000130), not by walking the
+/// state's deadline index and reading every incident to find the person's: with the planner's
+/// statistics as `serve` gathers them, and without any, as a database has before its first
+/// refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_own_column_is_read_in_deadline_order_with_or_without_statistics() {
+    use sea_orm::{ConnectionTrait, Statement};
+    for backend in backends() {
+        let app = TestApp::spawn(backend).await;
+        let lead = add_user(&app, "lead@example.com", "lead").await;
+        let other = add_user(&app, "other@example.com", "triager").await;
+        let c = sign_in(&app, "lead@example.com").await;
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            let (id, _) = submit(&app, &[("output", &format!("分配给我的第{n}个回答"))]).await;
+            ids.push(id);
+        }
+        let to = |who: i64| who.to_string();
+        for (i, id) in ids.iter().enumerate() {
+            let who = if i == 3 { to(other) } else { to(lead) };
+            let r = act(&app, &c, *id, "assign", &[("assignee", who.as_str())]).await;
+            assert_eq!(r.status(), 303);
+        }
+        // Deadlines out of the order the incidents came in: the column must sort by them.
+        let db = &app.db;
+        for (id, hours) in [(ids[0], 30), (ids[1], 10), (ids[2], 20), (ids[4], 5)] {
+            let due = chrono::Utc::now() + chrono::Duration::hours(hours);
+            db.conn
+                .execute_raw(Statement::from_sql_and_values(
+                    db.backend(),
+                    if db.is_postgres() {
+                        "UPDATE incidents SET next_due_at = $1 WHERE id = $2"
+                    } else {
+                        "UPDATE incidents SET next_due_at = ? WHERE id = ?"
+                    },
+                    [due.into(), id.into()],
+                ))
+                .await
+                .unwrap();
+        }
+        let mine = text(&app, &c, "/board?assignee=mine").await;
+        let pos = |id: i64| mine.find(&format!(">INC-{id}<"));
+        assert!(
+            pos(ids[3]).is_none(),
+            "another person's incident is not mine"
+        );
+        let order: Vec<usize> = [ids[4], ids[1], ids[2], ids[0]]
+            .iter()
+            .map(|id| pos(*id).expect("each of mine is shown"))
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "nearest deadline first: {order:?}"
+        );
+
+        if db.is_postgres() {
+            // Its planner keeps statistics of its own (autovacuum); the plan below is SQLite's.
+            continue;
+        }
+        // Enough incidents over enough people that reading one person's in the wrong index
+        // and sorting them would be the planner's choice if it were the only way.
+        db.conn
+            .execute_unprepared(&format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+                 INSERT INTO incidents (state, version, category, severity, assignee_id, title, \
+                   fingerprint, first_reported_at, report_count, evidence_hold, last_event_at, \
+                   last_event_hash, next_due_at, next_due_clock, created_at) \
+                 SELECT CASE i % 3 WHEN 0 THEN 'new' WHEN 1 THEN 'triaged' ELSE 'contained' END, \
+                   1, 'core_values.false_information', 'medium', \
+                   CASE (i / 3) % 3 WHEN 0 THEN NULL WHEN 1 THEN {lead} ELSE {other} END, \
+                   'seeded ' || i, 'seedfp' || i, \
+                   '2026-12-01 00:00:00.000000+00:00', 1, false, \
+                   '2026-12-01 00:00:00.000000+00:00', '', \
+                   strftime('%Y-%m-%d %H:%M:%f+00:00', '2027-01-01', '+' || (i * 7919 % 5000) || ' minutes'), \
+                   'remediate', '2026-12-01 00:00:00.000000+00:00' FROM n"
+            ))
+            .await
+            .unwrap();
+        let plan = || async {
+            db.conn
+                .query_all_raw(Statement::from_string(
+                    db.backend(),
+                    format!(
+                        "EXPLAIN QUERY PLAN SELECT id, title FROM incidents \
+                         WHERE state = 'triaged' AND assignee_id = {lead} \
+                         ORDER BY next_due_at, id LIMIT 50"
+                    ),
+                ))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get::<String>("", "detail").unwrap())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let ordered = |p: &str| p.contains("incidents_assignee") && !p.contains("TEMP B-TREE");
+        let before = plan().await;
+        assert!(ordered(&before), "without statistics: {before}");
+        rectify::db::statistics::refresh(db).await.unwrap();
+        let analysed = db
+            .conn
+            .query_all_raw(Statement::from_string(
+                db.backend(),
+                "SELECT idx FROM sqlite_stat1 WHERE tbl = 'incidents'",
+            ))
+            .await
+            .unwrap()
+            .len();
+        assert!(analysed > 0, "the refresh gathers statistics of incidents");
+        let after = plan().await;
+        assert!(ordered(&after), "with statistics: {after}");
+        let mine_again = text(&app, &c, "/board?assignee=mine").await;
+        assert!(mine_again.contains(&format!(">INC-{}<", ids[4])));
+    }
+}

@@ -20,6 +20,7 @@ mod m20261202_000090_search_counts;
 mod m20261202_000100_pg_search_queue;
 mod m20261202_000110_pg_title_queue;
 mod m20261203_000120_board_counts;
+mod m20261203_000130_assignee_deadline;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000100_pg_search_queue::Migration),
             Box::new(m20261202_000110_pg_title_queue::Migration),
             Box::new(m20261203_000120_board_counts::Migration),
+            Box::new(m20261203_000130_assignee_deadline::Migration),
         ]
     }
 }
