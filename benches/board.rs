@@ -90,8 +90,7 @@ async fn seed(app: &Application) {
         .unwrap();
     }
     txn.commit().await.unwrap();
-    // The planner's statistics as `serve` gathers them (not a full ANALYZE, which it never runs).
-    rectify::db::statistics::refresh(db).await.unwrap();
+    db.conn.execute_unprepared("ANALYZE").await.unwrap();
 }
 
 fn main() {

@@ -145,8 +145,7 @@ async fn seed(app: &Application, content: &Content) -> chrono::DateTime<Utc> {
     }
     txn.commit().await.unwrap();
     db.index_search_now().await.unwrap();
-    // The planner's statistics as `serve` gathers them (not a full ANALYZE, which it never runs).
-    rectify::db::statistics::refresh(db).await.unwrap();
+    db.conn.execute_unprepared("ANALYZE").await.unwrap();
     sweep_at
 }
 

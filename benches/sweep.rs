@@ -125,13 +125,7 @@ async fn seed(db: &Db, incidents: usize, due: usize, now: DateTime<Utc>) {
     .await
     .unwrap();
     txn.commit().await.unwrap();
-    // The planner's statistics as `serve` gathers them on SQLite; on PostgreSQL ANALYZE stands
-    // in for autovacuum, which this machine's server runs without.
-    if db.is_postgres() {
-        db.conn.execute_unprepared("ANALYZE").await.unwrap();
-    } else {
-        rectify::db::statistics::refresh(db).await.unwrap();
-    }
+    db.conn.execute_unprepared("ANALYZE").await.unwrap();
     eprintln!(
         "  seeded {incidents} incidents and clocks ({} due) in {:.1?}",
         incidents / every,

@@ -177,8 +177,7 @@ async fn seed(app: &Application) {
     txn.commit().await.unwrap();
     // Written around the intake writer: index it all now, as the writer would have.
     db.index_search_now().await.unwrap();
-    // The planner's statistics as `serve` gathers them (not a full ANALYZE, which it never runs).
-    rectify::db::statistics::refresh(db).await.unwrap();
+    db.conn.execute_unprepared("ANALYZE").await.unwrap();
 }
 
 /// The tracking code of the report numbered `rid`: made up from the number, so that a kept

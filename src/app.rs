@@ -128,7 +128,6 @@ impl Application {
             state.settings.clone(),
             state.mail_ready.clone(),
         ));
-        let statistics = tokio::spawn(crate::db::statistics::keep(state.db.clone()));
         let limits = web::server::Limits::from_settings(&state.settings.server);
         let app = web::router(state);
         let result = web::server::serve(
@@ -142,7 +141,6 @@ impl Application {
         worker.abort();
         sweeper.abort();
         calendars.abort();
-        statistics.abort();
         result.map_err(Into::into)
     }
 }

@@ -23,7 +23,6 @@ pub mod retention;
 pub mod search;
 pub(crate) mod search_index;
 pub mod search_queue;
-pub mod statistics;
 pub mod status;
 pub mod storage;
 pub mod tokens;
