@@ -1106,7 +1106,9 @@ async fn a_search_with_many_matches_lists_them_by_deadline_on_every_page() {
 /// statistics (a Rectify database has none) and with them (an operator's ANALYZE).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persons_own_column_is_read_in_deadline_order_with_or_without_statistics() {
-    use sea_orm::{ConnectionTrait, Statement};
+    use rectify::db::entities::incident;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
     for backend in backends() {
         let app = TestApp::spawn(backend).await;
         let lead = add_user(&app, "lead@example.com", "lead").await;
@@ -1117,9 +1119,8 @@ async fn a_persons_own_column_is_read_in_deadline_order_with_or_without_statisti
             let (id, _) = submit(&app, &[("output", &format!("分配给我的第{n}个回答"))]).await;
             ids.push(id);
         }
-        let to = |who: i64| who.to_string();
         for (i, id) in ids.iter().enumerate() {
-            let who = if i == 3 { to(other) } else { to(lead) };
+            let who = if i == 3 { other } else { lead }.to_string();
             let r = act(&app, &c, *id, "assign", &[("assignee", who.as_str())]).await;
             assert_eq!(r.status(), 303);
         }
@@ -1127,16 +1128,10 @@ async fn a_persons_own_column_is_read_in_deadline_order_with_or_without_statisti
         let db = &app.db;
         for (id, hours) in [(ids[0], 30), (ids[1], 10), (ids[2], 20), (ids[4], 5)] {
             let due = chrono::Utc::now() + chrono::Duration::hours(hours);
-            db.conn
-                .execute_raw(Statement::from_sql_and_values(
-                    db.backend(),
-                    if db.is_postgres() {
-                        "UPDATE incidents SET next_due_at = $1 WHERE id = $2"
-                    } else {
-                        "UPDATE incidents SET next_due_at = ? WHERE id = ?"
-                    },
-                    [due.into(), id.into()],
-                ))
+            incident::Entity::update_many()
+                .col_expr(incident::Column::NextDueAt, Expr::value(due))
+                .filter(incident::Column::Id.eq(id))
+                .exec(&db.conn)
                 .await
                 .unwrap();
         }

@@ -271,9 +271,9 @@ pub async fn mark_read(db: &Db, incident_id: i64, now: DateTime<Utc>) -> Result<
 }
 
 /// Incidents with a reporter reply no member of staff has opened yet, sorted by id (a reply
-/// follows its report into the incident that now carries it). Not limited to a page's cards, so the board
-/// asks it beside its columns instead of after them: unread replies are few, and each query
-/// waits for a core beside a flood.
+/// follows its report into the incident that now carries it). Not limited to a page's cards,
+/// so the board asks it beside its columns instead of after them: unread replies are few, and
+/// each query waits for a core beside a flood.
 pub async fn with_unread_replies(db: &Db) -> Result<Vec<i64>, DbError> {
     use sea_orm::QuerySelect;
     use sea_orm::sea_query::Query;
