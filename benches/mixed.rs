@@ -171,6 +171,7 @@ fn main() {
     let clients: usize = common::env_number("BENCH_CLIENTS", 32);
     let dir = tempfile::tempdir().unwrap();
     let mut s = common::sqlite_settings(dir.path());
+    let wal = dir.path().join("rectify.db-wal");
     s.limits.intake_burst = 0;
     s.escalation.sweep_interval_secs = 0;
     let settings = s.clone();
@@ -256,6 +257,7 @@ fn main() {
         search_alone.sort();
 
         // Intake alone, as fast as it goes.
+        let cpu_alone = common::ThreadCpu::now();
         let stop = Instant::now() + Duration::from_secs(probe_secs);
         let done = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
@@ -271,12 +273,15 @@ fn main() {
         for t in tasks {
             t.await.unwrap();
         }
+        let alone_cpu = common::ThreadCpu::now().since(&cpu_alone, probe_secs as f64);
+        let alone_cpu_line = common::ThreadCpu::now().line(&cpu_alone, probe_secs as f64);
         let max_rate = done.load(Ordering::Relaxed) as f64 / probe_secs as f64;
         let rate = max_rate / 2.0;
         println!(
             "intake alone: {max_rate:.0} reports/s; paced at half: {rate:.0} reports/s for {secs} s"
         );
 
+        let cpu_paced = common::ThreadCpu::now();
         let started = Instant::now();
         let stop = started + Duration::from_secs(secs);
         // Paced intake: one request every 1/rate seconds, each on its own task, so a slow
@@ -313,6 +318,9 @@ fn main() {
         let sweep_time = t.elapsed();
         let mut intake = pacer.await.unwrap();
         let elapsed = started.elapsed().as_secs_f64();
+        let wal_mib = std::fs::metadata(wal.as_path()).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+        let paced_cpu = common::ThreadCpu::now().since(&cpu_paced, elapsed);
+        let paced_cpu_line = common::ThreadCpu::now().line(&cpu_paced, elapsed);
         let mut board = board.await.unwrap();
         let mut search = search.await.unwrap();
         intake.sort();
@@ -347,7 +355,32 @@ fn main() {
             sweep_time.as_secs_f64() * 1e3
         );
         assert_eq!(fired.fired.len(), DUE, "every due step fired");
+        // Where the CPU went (cores used by each group of threads), and the intake writer's
+        // time per report: at half rate its batches are small, so it costs more per report.
+        let writer_us = |cpu: &[(String, f64)], secs: f64, reports: f64| {
+            cpu.iter()
+                .find(|(n, _)| n == "sqlite-intake")
+                .map_or(0.0, |(_, share)| share * secs / reports * 1e6)
+        };
+        let alone_reports = max_rate * probe_secs as f64;
+        println!(
+            "CPU, intake alone: {alone_cpu_line}; writer {:.0} µs per report",
+            writer_us(&alone_cpu, probe_secs as f64, alone_reports)
+        );
+        println!(
+            "CPU, at half with the readers: {paced_cpu_line}; writer {:.0} µs per report",
+            writer_us(&paced_cpu, elapsed, intake.len() as f64)
+        );
+        println!("WAL at the end of the paced intake: {wal_mib:.0} MiB");
         let backlog = common::index_backlog(&db).await;
         println!("search index: {backlog} reports waiting to be indexed at the end (read directly meanwhile)");
+        // A copy of the database as the readers last saw it, to look into afterwards.
+        if let Ok(keep) = std::env::var("BENCH_KEEP_DB") {
+            db.conn
+                .execute_unprepared(&format!("VACUUM INTO '{}'", q(&keep)))
+                .await
+                .unwrap();
+            println!("database copied to {keep}");
+        }
     });
 }

@@ -113,3 +113,65 @@ pub async fn signed_in(base: &str) -> reqwest::Client {
     assert_eq!(r.status(), 303, "sign-in");
     c
 }
+
+/// CPU time of this process's threads, grouped by name (digits and a trailing `-` dropped, so
+/// `sqlx-sqlite-worker-3` counts as `sqlx-sqlite-worker`): a bench that runs the server
+/// in-process can say where a phase's CPU went without a profiler. Read from the scheduler's
+/// own account (`/proc/self/task/*/schedstat`, nanoseconds on a core); Linux only, and empty
+/// elsewhere.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadCpu(std::collections::BTreeMap<String, u64>);
+
+impl ThreadCpu {
+    pub fn now() -> ThreadCpu {
+        let mut by_name = std::collections::BTreeMap::new();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return ThreadCpu(by_name);
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            let (Ok(comm), Ok(stat)) = (
+                std::fs::read_to_string(path.join("comm")),
+                std::fs::read_to_string(path.join("schedstat")),
+            ) else {
+                continue;
+            };
+            let ns: u64 = stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let name = comm
+                .trim()
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .trim_end_matches('-')
+                .to_owned();
+            *by_name.entry(name).or_insert(0) += ns;
+        }
+        ThreadCpu(by_name)
+    }
+
+    /// What each group used since `earlier`, as a share of one core over `secs`, largest
+    /// first (threads that ended meanwhile are not counted).
+    pub fn since(&self, earlier: &ThreadCpu, secs: f64) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = self
+            .0
+            .iter()
+            .map(|(name, &ns)| {
+                let before = earlier.0.get(name).copied().unwrap_or(0);
+                (name.clone(), ns.saturating_sub(before) as f64 / 1e9 / secs)
+            })
+            .filter(|(_, share)| *share >= 0.005)
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out
+    }
+
+    /// [`ThreadCpu::since`] on one line: `name 0.62, other 0.31, ... (of 2 cores: 0.93)`.
+    pub fn line(&self, earlier: &ThreadCpu, secs: f64) -> String {
+        let shares = self.since(earlier, secs);
+        let total: f64 = shares.iter().map(|(_, s)| s).sum();
+        let parts: Vec<String> = shares.iter().map(|(n, s)| format!("{n} {s:.2}")).collect();
+        format!("{} (sum {total:.2} cores)", parts.join(", "))
+    }
+}
