@@ -192,6 +192,16 @@ impl Db {
         self.backend == DbBackend::Postgres
     }
 
+    /// SQLite: whether any pooled (reading) connection is in use now: staff pages, searches,
+    /// the sweep. Intake does not read through the pool (its writer has its own connection).
+    pub(crate) fn reading(&self) -> bool {
+        if self.is_postgres() {
+            return false;
+        }
+        let pool = self.conn.get_sqlite_connection_pool();
+        usize::try_from(pool.size()).unwrap_or(0) > pool.num_idle()
+    }
+
     /// The one way to write through sea-orm: the write gate (SQLite) and a transaction begun
     /// IMMEDIATE on the writer connection, taken together. IMMEDIATE takes SQLite's write lock
     /// at BEGIN, under the busy timeout; a deferred transaction that read first and wrote later
