@@ -396,6 +396,7 @@ fn main() {
         };
         let (mut healthz, mut intake, mut with_acks) =
             (Phase::default(), Phase::default(), Phase::default());
+        // Where the servers' search index is read: SQLite in process, or PostgreSQL.
         let index_db = match &servers.postgres {
             Some((url, _)) => Some(
                 rectify::db::Db::connect(url, 2, Duration::from_secs(5))
@@ -410,11 +411,7 @@ fn main() {
             // baseline (55,000 req/s in the first round, 28,000–29,500 in the others): the
             // baseline is taken on a server with nothing left to do, as the first round's is.
             if let Some(db) = &index_db {
-                let t = Instant::now();
-                while common::index_backlog(db).await > 0 && t.elapsed() < Duration::from_secs(600)
-                {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+                common::index_caught_up(db).await;
             }
             let urls = healthz_urls.clone();
             healthz.add(
@@ -506,26 +503,13 @@ fn main() {
                 .map(|s| format!("{:.0}", flood.rate_between(s as f64, s as f64 + 1.0)))
                 .collect();
             println!("flood, reports per second: {}", per_second.join(" "));
-            let pg = match &servers.postgres {
-                Some((url, _)) => Some(
-                    rectify::db::Db::connect(url, 2, Duration::from_secs(5))
-                        .await
-                        .unwrap(),
-                ),
-                None => None,
-            };
             // The servers' own indexing catches up (SQLite's writer, PostgreSQL's task).
-            if let Some(db) = servers.db.as_ref().or(pg.as_ref()) {
+            if let Some(db) = &index_db {
                 let backlog = common::index_backlog(db).await;
-                let t = Instant::now();
-                while common::index_backlog(db).await > 0
-                    && t.elapsed() < Duration::from_secs(600)
-                {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+                let took = common::index_caught_up(db).await;
                 println!(
                     "search index: {backlog} reports waited to be indexed after the flood; all indexed {:.1} s later",
-                    t.elapsed().as_secs_f64()
+                    took.as_secs_f64()
                 );
             }
             if let Some(wal) = &servers.wal {

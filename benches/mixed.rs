@@ -274,7 +274,6 @@ fn main() {
             t.await.unwrap();
         }
         let alone_cpu = common::ThreadCpu::now().since(&cpu_alone, probe_secs as f64);
-        let alone_cpu_line = common::ThreadCpu::now().line(&cpu_alone, probe_secs as f64);
         let max_rate = done.load(Ordering::Relaxed) as f64 / probe_secs as f64;
         let rate = max_rate / 2.0;
         println!(
@@ -320,7 +319,6 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         let wal_mib = std::fs::metadata(wal.as_path()).map_or(0.0, |m| m.len() as f64 / 1048576.0);
         let paced_cpu = common::ThreadCpu::now().since(&cpu_paced, elapsed);
-        let paced_cpu_line = common::ThreadCpu::now().line(&cpu_paced, elapsed);
         let mut board = board.await.unwrap();
         let mut search = search.await.unwrap();
         intake.sort();
@@ -364,11 +362,13 @@ fn main() {
         };
         let alone_reports = max_rate * probe_secs as f64;
         println!(
-            "CPU, intake alone: {alone_cpu_line}; writer {:.0} µs per report",
+            "CPU, intake alone: {}; writer {:.0} µs per report",
+            common::ThreadCpu::line(&alone_cpu),
             writer_us(&alone_cpu, probe_secs as f64, alone_reports)
         );
         println!(
-            "CPU, at half with the readers: {paced_cpu_line}; writer {:.0} µs per report",
+            "CPU, at half with the readers: {}; writer {:.0} µs per report",
+            common::ThreadCpu::line(&paced_cpu),
             writer_us(&paced_cpu, elapsed, intake.len() as f64)
         );
         println!("WAL at the end of the paced intake: {wal_mib:.0} MiB");

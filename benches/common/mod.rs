@@ -53,6 +53,16 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Waits until the server has indexed every report for search (at most ten minutes); how long
+/// that took.
+pub async fn index_caught_up(db: &rectify::db::Db) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    while index_backlog(db).await > 0 && t.elapsed() < std::time::Duration::from_secs(600) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    t.elapsed()
+}
+
 /// SQLite: how many reports the intake writer has not indexed for search yet.
 pub async fn index_backlog(db: &rectify::db::Db) -> i64 {
     use sea_orm::ConnectionTrait;
@@ -167,9 +177,8 @@ impl ThreadCpu {
         out
     }
 
-    /// [`ThreadCpu::since`] on one line: `name 0.62, other 0.31, ... (of 2 cores: 0.93)`.
-    pub fn line(&self, earlier: &ThreadCpu, secs: f64) -> String {
-        let shares = self.since(earlier, secs);
+    /// Shares from [`ThreadCpu::since`] on one line: `name 0.62, other 0.31 (sum 0.93 cores)`.
+    pub fn line(shares: &[(String, f64)]) -> String {
         let total: f64 = shares.iter().map(|(_, s)| s).sum();
         let parts: Vec<String> = shares.iter().map(|(n, s)| format!("{n} {s:.2}")).collect();
         format!("{} (sum {total:.2} cores)", parts.join(", "))

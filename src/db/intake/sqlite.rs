@@ -198,9 +198,7 @@ impl Checkpointer {
             }
         }
     }
-}
 
-impl Checkpointer {
     /// Starts the WAL over when staff reading beside intake kept the writer from doing so: the
     /// writer restarts it only once every frame is copied and no reader is still on it, and
     /// with a board and a search read all the time some reader always was (the `mixed` bench's
@@ -209,8 +207,7 @@ impl Checkpointer {
     /// ones then read the database file), copies everything, and the next transaction writes
     /// the WAL from its start. Intake waits meanwhile: as long as the longest read in progress
     /// (a search's page: up to a few hundred ms beside a flood) plus the copy, about once per
-    /// [`WAL_FRAMES`] written. Returns
-    /// whether the WAL was started over.
+    /// [`WAL_FRAMES`] written. Returns whether the WAL was started over.
     fn restart(&mut self) -> bool {
         let _gate = self.db.write_guard_blocking();
         let _ = self.conn.busy_timeout(RESTART_WAIT);
@@ -472,49 +469,75 @@ fn gather(
     }
 }
 
-/// How fast reports have come lately: an average over about a second that forgets
-/// exponentially, updated as they arrive.
+/// A sum over about the last second that forgets exponentially: what was added, faded by the
+/// time since, so that it reads as a rate per second (or a share of each second).
+#[derive(Debug)]
+struct Fading {
+    sum: f64,
+    at: std::time::Instant,
+}
+
+impl Default for Fading {
+    fn default() -> Self {
+        Fading {
+            sum: 0.0,
+            at: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Fading {
+    /// The time constant: the sum reads per this many seconds.
+    const WINDOW: f64 = 1.0;
+
+    /// Adds what `amount` makes of the time since the last addition.
+    fn add(&mut self, amount: impl FnOnce(std::time::Duration) -> f64) {
+        let now = std::time::Instant::now();
+        let since = now.duration_since(self.at);
+        self.at = now;
+        self.sum =
+            self.sum * (-since.as_secs_f64() / Self::WINDOW).exp() + amount(since) / Self::WINDOW;
+    }
+
+    /// The sum now.
+    fn now(&self) -> f64 {
+        self.sum * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp()
+    }
+}
+
+/// How fast reports have come lately (per second).
 #[derive(Debug)]
 struct Arrivals {
-    per_sec: f64,
-    at: std::time::Instant,
+    per_sec: Fading,
     /// Until when [`gather`] does not wait, after a wait that brought no report.
     no_wait_until: std::time::Instant,
 }
 
 impl Default for Arrivals {
     fn default() -> Self {
-        let now = std::time::Instant::now();
         Arrivals {
-            per_sec: 0.0,
-            at: now,
-            no_wait_until: now,
+            per_sec: Fading::default(),
+            no_wait_until: std::time::Instant::now(),
         }
     }
 }
 
 impl Arrivals {
-    const WINDOW: f64 = 1.0;
     const NO_WAIT_AFTER_NONE: std::time::Duration = std::time::Duration::from_secs(1);
 
     fn count(&mut self, n: usize) {
-        let now = std::time::Instant::now();
-        let dt = now.duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.per_sec = self.per_sec * (-dt / Self::WINDOW).exp() + n as f64 / Self::WINDOW;
+        self.per_sec.add(|_| n as f64);
     }
 
     /// How many reports come in `span` at the rate now (rounded down).
     fn expected(&self, span: std::time::Duration) -> usize {
-        let rate = self.per_sec * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp();
-        (rate * span.as_secs_f64()) as usize
+        (self.per_sec.now() * span.as_secs_f64()) as usize
     }
 
     /// How long without a report ends a wait: twice the mean gap between arrivals at the rate
     /// now.
     fn gap_to_give_up(&self) -> std::time::Duration {
-        let rate = self.per_sec * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp();
-        std::time::Duration::from_secs_f64((2.0 / rate.max(1.0)).min(1.0))
+        std::time::Duration::from_secs_f64((2.0 / self.per_sec.now().max(1.0)).min(1.0))
     }
 
     /// The batch [`gather`] waits for, given `have` reports: what the rate brings within
@@ -529,39 +552,20 @@ impl Arrivals {
     }
 }
 
-/// How busy the writer has been lately: the share of the last second or so it spent writing
-/// (an average that forgets exponentially, updated as work ends).
-#[derive(Debug)]
-struct Load {
-    share: f64,
-    at: std::time::Instant,
-}
-
-impl Default for Load {
-    fn default() -> Self {
-        Load {
-            share: 0.0,
-            at: std::time::Instant::now(),
-        }
-    }
-}
+/// How busy the writer has been lately: the share of the last second or so it spent writing,
+/// updated as work ends.
+#[derive(Debug, Default)]
+struct Load(Fading);
 
 impl Load {
-    /// Over how long the share is taken.
-    const WINDOW: f64 = 1.0;
-
     /// Counts `busy` of work that has just ended.
     fn worked(&mut self, busy: std::time::Duration) {
-        let now = std::time::Instant::now();
-        let dt = now.duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.share =
-            self.share * (-dt / Self::WINDOW).exp() + busy.as_secs_f64().min(dt) / Self::WINDOW;
+        self.0.add(|since| busy.min(since).as_secs_f64());
     }
 
-    /// The share now: what was counted, faded by the time since.
+    /// The share now.
     fn busy(&self) -> f64 {
-        self.share * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp()
+        self.0.now()
     }
 }
 
@@ -804,6 +808,50 @@ fn insert<A: sea_orm::ActiveModelTrait>(
 mod tests {
     use super::*;
 
+    /// A WAL database in a temporary folder and a writer on it that never checkpoints itself:
+    /// only the checkpointer's rounds copy, cut and restart.
+    struct WalFile {
+        _rt: tokio::runtime::Runtime,
+        dir: tempfile::TempDir,
+        db: Db,
+        writer: Connection,
+    }
+
+    impl WalFile {
+        fn new() -> WalFile {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
+            let db = rt
+                .block_on(Db::connect(&url, 2, std::time::Duration::from_secs(5)))
+                .unwrap();
+            let writer = open(&db).unwrap();
+            writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+            writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+            WalFile {
+                _rt: rt,
+                dir,
+                db,
+                writer,
+            }
+        }
+
+        /// Rows of about three quarters of a page each.
+        fn write(&self, rows: usize) {
+            for _ in 0..rows {
+                self.writer
+                    .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                    .unwrap();
+            }
+        }
+
+        fn wal_len(&self) -> u64 {
+            std::fs::metadata(self.dir.path().join("t.db-wal"))
+                .unwrap()
+                .len()
+        }
+    }
+
     #[test]
     fn reports_wait_for_others_to_share_a_commit_only_when_many_come() {
         let mut arrivals = Arrivals::default();
@@ -910,23 +958,10 @@ mod tests {
 
     #[test]
     fn a_wal_that_readers_keep_from_restarting_is_started_over() {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        let url = format!("sqlite:{}?mode=rwc", file.display());
-        let db = rt
-            .block_on(Db::connect(&url, 2, std::time::Duration::from_secs(5)))
-            .unwrap();
-        let writer = open(&db).unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
-        let write = |rows: usize| {
-            for _ in 0..rows {
-                writer
-                    .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
-                    .unwrap();
-            }
-        };
+        let f = WalFile::new();
+        let (db, writer) = (&f.db, &f.writer);
+        let write = |rows: usize| f.write(rows);
+        let wal_len = || f.wal_len();
         let mut c = Checkpointer::new(db.clone()).unwrap();
         let frames = |c: &Checkpointer| -> i64 {
             c.conn
@@ -935,7 +970,7 @@ mod tests {
         };
 
         // A reader on an old snapshot of the WAL: the restart waits for it, then gives up.
-        let reader = open(&db).unwrap();
+        let reader = open(db).unwrap();
         reader.execute_batch("BEGIN").unwrap();
         let _: i64 = reader
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
@@ -961,17 +996,10 @@ mod tests {
         reader.execute_batch("COMMIT").unwrap();
         c.retry_restart_at = std::time::Instant::now();
         c.round(u64::MAX, 50);
-        let len = std::fs::metadata(dir.path().join("t.db-wal"))
-            .unwrap()
-            .len();
+        let len = wal_len();
         write(10);
         assert!(frames(&c) < 50, "{} frames", frames(&c));
-        assert_eq!(
-            std::fs::metadata(dir.path().join("t.db-wal"))
-                .unwrap()
-                .len(),
-            len
-        );
+        assert_eq!(wal_len(), len);
         let rows: i64 = writer
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
@@ -980,29 +1008,10 @@ mod tests {
 
     #[test]
     fn a_quiet_wal_is_cut_back_and_a_busy_one_left() {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.db");
-        let url = format!("sqlite:{}?mode=rwc", file.display());
-        let db = rt
-            .block_on(Db::connect(&url, 2, std::time::Duration::from_secs(5)))
-            .unwrap();
-        let writer = open(&db).unwrap();
-        // No checkpoint by the writer: only the checkpointer's rounds copy and cut.
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
-        let write = |rows: usize| {
-            for _ in 0..rows {
-                writer
-                    .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
-                    .unwrap();
-            }
-        };
-        let wal_len = || {
-            std::fs::metadata(dir.path().join("t.db-wal"))
-                .unwrap()
-                .len()
-        };
+        let f = WalFile::new();
+        let (db, writer) = (&f.db, &f.writer);
+        let write = |rows: usize| f.write(rows);
+        let wal_len = || f.wal_len();
         let mut c = Checkpointer::new(db.clone()).unwrap();
 
         write(100);
@@ -1025,7 +1034,7 @@ mod tests {
 
         // A reader on the WAL: the cut gives up at once (it holds the write gate meanwhile).
         write(20);
-        let reader = open(&db).unwrap();
+        let reader = open(db).unwrap();
         reader.execute_batch("BEGIN").unwrap();
         let _: i64 = reader
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
