@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::entities::{incident, incident_event, outbox, report, reporter_message};
+use super::entities::{incident_event, outbox, report, reporter_message};
 use super::messages::FROM_REPORTER;
 use super::workflow::{ActError, act_in, no_mail};
 use super::{Db, DbError};
@@ -35,18 +35,44 @@ const CLOSED: [&str; 3] = ["resolved", "rejected", "duplicate"];
 /// Every report with personal data left whose incident closed at least `days` before `now`.
 pub async fn due(db: &Db, now: DateTime<Utc>, days: u32) -> Result<Vec<Due>, DbError> {
     let cutoff = now - Duration::days(i64::from(days));
-    let closed = incident::Entity::find()
-        .filter(incident::Column::State.is_in(CLOSED))
-        .order_by_asc(incident::Column::Id)
-        .all(&db.conn)
-        .await?;
+    // Every sweep asks this, so it must cost what is left to erase, not what is stored:
+    // incidents whose reports were erased already are left out by the `EXISTS` (before, three
+    // queries each on every sweep for ever). SQLite read the whole table for the states, in id
+    // order or through the narrow (id, state) index once statistics said every incident had
+    // the same state (128 ms a sweep at 1,000,000 open incidents, none closed, `sweep` bench);
+    // the board's (state, next_due_at) index finds the closed states' few entries.
+    let indexed = if db.is_postgres() {
+        ""
+    } else {
+        " INDEXED BY incidents_board"
+    };
+    let sql = format!(
+        "SELECT i.id, i.state FROM incidents AS i{indexed} WHERE i.state IN ('{}') \
+         AND EXISTS (SELECT 1 FROM reports AS r WHERE r.incident_id = i.id \
+           AND (r.reporter_name IS NOT NULL OR r.reporter_email IS NOT NULL \
+             OR EXISTS (SELECT 1 FROM reporter_messages AS m WHERE m.report_id = r.id \
+               AND m.direction = '{FROM_REPORTER}' AND m.redacted_at IS NULL)))",
+        CLOSED.join("', '")
+    );
+    let mut closed = Vec::new();
+    for row in db
+        .conn
+        .query_all_raw(Statement::from_string(db.backend(), sql))
+        .await?
+    {
+        closed.push((
+            row.try_get::<i64>("", "id")?,
+            row.try_get::<String>("", "state")?,
+        ));
+    }
+    closed.sort_unstable();
     let mut out = Vec::new();
-    for inc in closed {
+    for (id, state) in closed {
         // A reopened and closed again incident counts from its latest closing.
         let Some(closing) = incident_event::Entity::find()
-            .filter(incident_event::Column::IncidentId.eq(inc.id))
-            .filter(incident_event::Column::ToState.eq(inc.state.as_str()))
-            .filter(incident_event::Column::FromState.ne(inc.state.as_str()))
+            .filter(incident_event::Column::IncidentId.eq(id))
+            .filter(incident_event::Column::ToState.eq(state.as_str()))
+            .filter(incident_event::Column::FromState.ne(state.as_str()))
             .order_by_desc(incident_event::Column::Seq)
             .one(&db.conn)
             .await?
@@ -54,11 +80,11 @@ pub async fn due(db: &Db, now: DateTime<Utc>, days: u32) -> Result<Vec<Due>, DbE
             continue;
         };
         // An open appeal still needs the reporter's data (to answer them).
-        if closing.at > cutoff || super::appeals::is_open(&db.conn, inc.id).await? {
+        if closing.at > cutoff || super::appeals::is_open(&db.conn, id).await? {
             continue;
         }
         let reports = report::Entity::find()
-            .filter(report::Column::IncidentId.eq(inc.id))
+            .filter(report::Column::IncidentId.eq(id))
             .order_by_asc(report::Column::Id)
             .all(&db.conn)
             .await?;
@@ -77,7 +103,7 @@ pub async fn due(db: &Db, now: DateTime<Utc>, days: u32) -> Result<Vec<Due>, DbE
             if !fields.is_empty() {
                 out.push(Due {
                     report_id: r.id,
-                    incident_id: inc.id,
+                    incident_id: id,
                     tracking_code: r.tracking_code,
                     closed_at: closing.at,
                     fields,
