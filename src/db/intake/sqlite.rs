@@ -274,6 +274,11 @@ fn open(db: &Db) -> Result<Connection, DbError> {
     // One prepared statement per table and shape of query; batches of different sizes read
     // with different numbers of fingerprints.
     conn.set_prepared_statement_cache_capacity(256);
+    // Planned once, as the pool's connections are (see `db::plan_once`).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
