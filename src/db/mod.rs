@@ -137,6 +137,17 @@ impl Db {
                         Box::pin(async move {
                             let mut handle = conn.lock_handle().await?;
                             plan_once(handle.as_raw_handle().as_ptr());
+                            drop(handle);
+                            // A search's table of matches (see `search::Matched`), made here
+                            // once: made in the search's transaction, it went with the rollback
+                            // that ends each search, and every search changed the schema, which
+                            // made SQLite read the whole schema again and compile the search's
+                            // statements again (7% of a search's CPU).
+                            sea_orm::sqlx::Executor::execute(
+                                &mut *conn,
+                                "CREATE TEMP TABLE IF NOT EXISTS search_hits (id INTEGER PRIMARY KEY)",
+                            )
+                            .await?;
                             Ok(())
                         })
                     })

@@ -219,6 +219,8 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         .await
         .map_err(|_| DbError::Setup("the search slots were closed".into()))?;
     let txn = db.conn.begin().await?;
+    // Each pooled connection made the table when it opened (`Db::connect`): made here, the
+    // rollback would take it away again, a change of schema on every search.
     txn.execute_unprepared(
         "CREATE TEMP TABLE IF NOT EXISTS search_hits (id INTEGER PRIMARY KEY); \
          DELETE FROM temp.search_hits;",
