@@ -138,16 +138,8 @@ impl Db {
                             let mut handle = conn.lock_handle().await?;
                             plan_once(handle.as_raw_handle().as_ptr());
                             drop(handle);
-                            // A search's table of matches (see `search::Matched`), made here
-                            // once: made in the search's transaction, it went with the rollback
-                            // that ends each search, and every search changed the schema, which
-                            // made SQLite read the whole schema again and compile the search's
-                            // statements again (7% of a search's CPU).
-                            sea_orm::sqlx::Executor::execute(
-                                &mut *conn,
-                                "CREATE TEMP TABLE IF NOT EXISTS search_hits (id INTEGER PRIMARY KEY)",
-                            )
-                            .await?;
+                            sea_orm::sqlx::Executor::execute(&mut *conn, search::MATCHES_TABLE)
+                                .await?;
                             Ok(())
                         })
                     })
@@ -498,8 +490,8 @@ fn sqlite_path(url: &str) -> Option<String> {
 /// readers' CPU and 6% of the intake writer's under the `mixed` bench, which analyzes.
 pub(crate) fn plan_once(raw: *mut rusqlite::ffi::sqlite3) {
     // SAFETY: `raw` is an open connection that the caller holds exclusively (sqlx's locked
-    // handle, or a rusqlite `Connection`); the call sets one flag and writes nothing through
-    // the null pointer.
+    // handle); the call sets one flag and writes nothing through the null pointer. (The intake
+    // writer's rusqlite connection sets the same flag through rusqlite's own `set_db_config`.)
     unsafe {
         rusqlite::ffi::sqlite3_db_config(
             raw,

@@ -902,38 +902,26 @@ mod tests {
                 }
             })
         };
+        // One wait with these (window, gap), on the reports in `work`; how long it took.
+        let mut wait = |work: &mut Vec<Work>, arrivals: &mut Arrivals, windows| {
+            let t = std::time::Instant::now();
+            gather(&waiter, &mut rx, work, arrivals, 64, windows);
+            t.elapsed()
+        };
         let _sender = send_after(vec![20]);
-        let t = std::time::Instant::now();
-        gather(
-            &waiter,
-            &mut rx,
-            &mut work,
-            &mut arrivals,
-            64,
-            (ms(300), long),
-        );
+        let took = wait(&mut work, &mut arrivals, (ms(300), long));
         assert_eq!(
             work.len(),
             2,
             "the report that came within the window joined"
         );
-        assert!(t.elapsed() >= ms(300));
-        assert!(t.elapsed() < long / 2);
+        assert!(took >= ms(300) && took < long / 2, "{took:?}");
         // ...or once none has come for the gap: the clients have all sent theirs.
         work.truncate(1);
         let _sender = send_after(vec![20, 20]);
-        let t = std::time::Instant::now();
-        gather(
-            &waiter,
-            &mut rx,
-            &mut work,
-            &mut arrivals,
-            64,
-            (long, ms(300)),
-        );
+        let took = wait(&mut work, &mut arrivals, (long, ms(300)));
         assert_eq!(work.len(), 3);
-        assert!(t.elapsed() >= ms(340));
-        assert!(t.elapsed() < long / 2);
+        assert!(took >= ms(340) && took < long / 2, "{took:?}");
 
         // A wait that brings nobody (a client waiting for its answer before it sends the next
         // report) is not repeated for a while.
@@ -942,14 +930,7 @@ mod tests {
             arrivals.batch_worth_waiting_for(1, 64) > 1,
             "the rate still asks for a wait"
         );
-        gather(
-            &waiter,
-            &mut rx,
-            &mut work,
-            &mut arrivals,
-            64,
-            (ms(30), ms(30)),
-        );
+        wait(&mut work, &mut arrivals, (ms(30), ms(30)));
         assert_eq!(work.len(), 1);
         assert_eq!(arrivals.batch_worth_waiting_for(1, 64), 0);
 
