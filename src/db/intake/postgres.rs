@@ -135,10 +135,11 @@ async fn store_batch(
     ))
     .await?;
     let existing = incidents_with(&txn, &fps.distinct).await?;
-    let incident_ids = next_ids(&txn, "incidents", fps.new_incidents(&existing)).await?;
-    let report_ids = next_ids(&txn, "reports", subs.len()).await?;
+    let (incident_ids, report_ids) =
+        next_ids(&txn, fps.new_incidents(&existing), subs.len()).await?;
     let p = plan(policy, subs, &fps, existing, incident_ids, report_ids)?;
-    insert(&txn, p.new_incidents).await?;
+    // The joined incidents are old rows, so their updates go first and the batch's new rows
+    // follow in one statement.
     for update in p.updates {
         if txn
             .execute_raw(update.build(DbBackend::Postgres))
@@ -149,13 +150,18 @@ async fn store_batch(
             return Err(DbError::Conflict);
         }
     }
-    insert(&txn, p.events).await?;
-    insert(&txn, p.clocks).await?;
-    insert(&txn, p.reports).await?;
-    insert(&txn, p.attachments).await?;
-    insert(&txn, p.cases).await?;
-    insert(&txn, p.sources).await?;
-    insert(&txn, p.mails).await?;
+    let mut rows = Vec::new();
+    columns_of(p.new_incidents, &mut rows)?;
+    columns_of(p.events, &mut rows)?;
+    columns_of(p.clocks, &mut rows)?;
+    columns_of(p.reports, &mut rows)?;
+    columns_of(p.attachments, &mut rows)?;
+    columns_of(p.cases, &mut rows)?;
+    columns_of(p.sources, &mut rows)?;
+    columns_of(p.mails, &mut rows)?;
+    if let Some(insert) = insert_all(rows) {
+        txn.execute_raw(insert).await?;
+    }
     txn.commit().await?;
     Ok(reassemble(all, slots, p.stored))
 }
@@ -213,137 +219,195 @@ async fn incidents_with(
 
 /// A `text[]` parameter.
 fn text_array<S: AsRef<str>>(items: &[S]) -> sea_orm::Value {
-    sea_orm::Value::Array(
+    array(
         sea_orm::sea_query::ArrayType::String,
-        Some(Box::new(
-            items
-                .iter()
-                .map(|s| sea_orm::Value::from(s.as_ref()))
-                .collect(),
-        )),
+        items
+            .iter()
+            .map(|s| sea_orm::Value::from(s.as_ref()))
+            .collect(),
     )
 }
 
-/// A batch's rows for one table in one statement whose text does not change with the batch:
-/// the rows travel as one JSON array that `json_populate_recordset` turns back into the
-/// table's rows. sea-orm's multi-row `VALUES` has a different text (and a bind per value) for
-/// each batch size, so with nine tables and batches of 1 to 32 the connections' statement
-/// caches kept missing and each insert was parsed and planned again (`GetCachedPlan` and
-/// executor start-up were 18% of the backends' time in a flood). Sent as text and read as
-/// `json`, not `jsonb`: receiving `jsonb` built a whole binary value (11% of the backends'
-/// time) only for the rows to be taken out of it; `json` is checked, then parsed once into the
-/// rows. Rows whose columns differ, or that hold a type this does not carry, take sea-orm's
-/// insert.
-async fn insert<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
+/// Rows of one table that set the same columns, as one array per column.
+struct Rows {
+    table: &'static str,
+    columns: Vec<Column>,
+}
+
+struct Column {
+    name: &'static str,
+    nullable: bool,
+    values: Vec<sea_orm::Value>,
+}
+
+/// Adds `rows` to `out` as column arrays, a group for each set of columns the rows set.
+fn columns_of<A>(rows: Vec<A>, out: &mut Vec<Rows>) -> Result<(), DbError>
 where
-    A: sea_orm::ActiveModelTrait + Send,
+    A: sea_orm::ActiveModelTrait,
 {
-    use sea_orm::EntityName;
-    if rows.is_empty() {
-        return Ok(());
+    use sea_orm::{ActiveValue, ColumnTrait, EntityName, IdenStatic, Iterable};
+    let table = <A::Entity as Default>::default().table_name();
+    let first = out.len();
+    for row in rows {
+        let set: Vec<(<A::Entity as EntityTrait>::Column, sea_orm::Value)> =
+            <A::Entity as EntityTrait>::Column::iter()
+                .filter_map(|c| match row.get(c) {
+                    ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some((c, v)),
+                    ActiveValue::NotSet => None,
+                })
+                .collect();
+        let group = match out[first..].iter().position(|g| {
+            g.columns.len() == set.len()
+                && g.columns
+                    .iter()
+                    .zip(&set)
+                    .all(|(a, (b, _))| a.name == b.as_str())
+        }) {
+            Some(i) => &mut out[first + i],
+            None => {
+                out.push(Rows {
+                    table,
+                    columns: set
+                        .iter()
+                        .map(|(c, _)| Column {
+                            name: c.as_str(),
+                            nullable: c.def().is_null(),
+                            values: Vec::new(),
+                        })
+                        .collect(),
+                });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        for (column, (c, value)) in group.columns.iter_mut().zip(set) {
+            if sql_type(&value).is_none() || (!column.nullable && !value.is_some()) {
+                return Err(DbError::Setup(format!(
+                    "{table}.{} cannot be written as an array: {value:?}",
+                    c.as_str()
+                )));
+            }
+            column.values.push(value);
+        }
     }
-    let Some((columns, json)) = json_rows(&rows) else {
-        return insert_many(txn, rows).await;
-    };
-    let table = <A::Entity as Default>::default().table_name().to_owned();
-    let columns = columns.join(", ");
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "INSERT INTO {table} ({columns}) SELECT {columns} \
-             FROM json_populate_recordset(NULL::{table}, $1::text::json)"
-        ),
-        [sea_orm::Value::String(Some(json.to_string()))],
-    ))
-    .await?;
     Ok(())
 }
 
-/// The rows' set columns (quoted) and the rows as a JSON array of objects, or `None` when the
-/// rows do not all set the same columns or a value has no faithful JSON form here.
-fn json_rows<A: sea_orm::ActiveModelTrait>(rows: &[A]) -> Option<(Vec<String>, serde_json::Value)> {
-    use sea_orm::{ActiveValue, IdenStatic, Iterable};
-    let set = |row: &A| -> Vec<(&'static str, sea_orm::Value)> {
-        <A::Entity as EntityTrait>::Column::iter()
-            .filter_map(|c| match row.get(c) {
-                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some((c.as_str(), v)),
-                ActiveValue::NotSet => None,
-            })
-            .collect()
-    };
-    let mut columns: Option<Vec<&'static str>> = None;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let values = set(row);
-        let names = values.iter().map(|(name, _)| *name);
-        match &columns {
-            None => columns = Some(names.collect()),
-            Some(first) if !names.eq(first.iter().copied()) => return None,
-            Some(_) => {}
-        }
-        let mut object = serde_json::Map::with_capacity(values.len());
-        for (name, value) in values {
-            object.insert(name.to_owned(), json_value(value)?);
-        }
-        out.push(serde_json::Value::Object(object));
-    }
-    let names = columns?.iter().map(|c| format!("\"{c}\"")).collect();
-    Some((names, serde_json::Value::Array(out)))
-}
-
-/// A value as PostgreSQL's JSON-to-row conversion reads it back: numbers and booleans as
-/// such, instants in RFC 3339 with microseconds (a `timestamptz` keeps no more), `jsonb`
-/// values nested. `None` for a type the intake tables do not use.
-fn json_value(value: sea_orm::Value) -> Option<serde_json::Value> {
+/// PostgreSQL's name for an array of `value`'s type, for the types the intake tables use.
+fn sql_type(value: &sea_orm::Value) -> Option<&'static str> {
     use sea_orm::Value as V;
-    use serde_json::Value as J;
     Some(match value {
-        V::Bool(v) => v.map_or(J::Null, J::Bool),
-        V::Int(v) => v.map_or(J::Null, J::from),
-        V::BigInt(v) => v.map_or(J::Null, J::from),
-        V::Double(v) => match v {
-            None => J::Null,
-            Some(f) => J::Number(serde_json::Number::from_f64(f)?),
-        },
-        V::String(v) => v.map_or(J::Null, J::String),
-        V::Json(v) => v.map_or(J::Null, |j| *j),
-        V::ChronoDateTimeUtc(v) => v.map_or(J::Null, |t| {
-            J::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        }),
+        V::Bool(_) => "boolean[]",
+        V::Int(_) => "integer[]",
+        V::BigInt(_) => "bigint[]",
+        V::Double(_) => "double precision[]",
+        V::String(_) => "text[]",
+        V::ChronoDateTimeUtc(_) => "timestamptz[]",
         _ => return None,
     })
 }
 
-/// sea-orm's multi-row inserts, in chunks that stay within the bind limit.
-async fn insert_many<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbError>
-where
-    A: sea_orm::ActiveModelTrait + Send,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(256).collect();
-        let insert = <A::Entity as EntityTrait>::insert_many(chunk).build(DbBackend::Postgres);
-        txn.execute_raw(insert).await?;
+/// A batch's new rows, every table, in one statement: each group of rows is an `INSERT ...
+/// SELECT FROM unnest(...)` of one typed array per column, the groups joined as data-modifying
+/// `WITH` parts (PostgreSQL runs each exactly once; foreign keys are checked at the end of the
+/// statement, when every part's rows are there). Before, each table was a statement of its
+/// own with its rows as a JSON array: turning the JSON back into rows was 17% of the
+/// backends' time in a flood, and the start-up of each of the batch's seven statements
+/// another 10%. The text depends only on which tables and column sets the batch has, so the
+/// connections' statement caches hold a handful of them. sea-orm binds arrays without NULL
+/// elements, so a nullable column travels as values (any value where NULL) and a `boolean[]`
+/// saying which are NULL.
+fn insert_all(groups: Vec<Rows>) -> Option<Statement> {
+    use sea_orm::sea_query::ArrayType;
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut inserts = Vec::with_capacity(groups.len());
+    for rows in groups {
+        // Per column: its name, what the SELECT takes, the unnest's arrays and their names.
+        let (mut names, mut select, mut arrays, mut aliases) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (k, column) in rows.columns.into_iter().enumerate() {
+            let ty = sql_type(&column.values[0]).expect("checked by columns_of");
+            let array_type = column.values[0].array_type();
+            names.push(format!("\"{}\"", column.name));
+            if column.nullable {
+                let nulls = column
+                    .values
+                    .iter()
+                    .map(|v| (!v.is_some()).into())
+                    .collect();
+                let filled = column
+                    .values
+                    .into_iter()
+                    .map(|v| if v.is_some() { v } else { v.dummy_value() })
+                    .collect();
+                values.push(array(array_type, filled));
+                arrays.push(format!("${}::{ty}", values.len()));
+                values.push(array(ArrayType::Bool, nulls));
+                arrays.push(format!("${}::boolean[]", values.len()));
+                aliases.extend([format!("c{k}"), format!("n{k}")]);
+                select.push(format!("CASE WHEN n{k} THEN NULL ELSE c{k} END"));
+            } else {
+                values.push(array(array_type, column.values));
+                arrays.push(format!("${}::{ty}", values.len()));
+                aliases.push(format!("c{k}"));
+                select.push(format!("c{k}"));
+            }
+        }
+        inserts.push(format!(
+            "INSERT INTO {} ({}) SELECT {} FROM unnest({}) AS u({})",
+            rows.table,
+            names.join(", "),
+            select.join(", "),
+            arrays.join(", "),
+            aliases.join(", ")
+        ));
     }
-    Ok(())
+    let last = inserts.pop()?;
+    let sql = if inserts.is_empty() {
+        last
+    } else {
+        let parts: Vec<String> = inserts
+            .iter()
+            .enumerate()
+            .map(|(g, insert)| format!("t{g} AS ({insert})"))
+            .collect();
+        format!("WITH {} {last}", parts.join(", "))
+    };
+    Some(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
 }
 
-/// Ids for new rows, taken before the insert because the first event's hash covers the
-/// incident's id.
-async fn next_ids(txn: &DatabaseTransaction, table: &str, n: usize) -> Result<Vec<i64>, DbError> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
+/// An array parameter of `values`, all of `ty`.
+fn array(ty: sea_orm::sea_query::ArrayType, values: Vec<sea_orm::Value>) -> sea_orm::Value {
+    sea_orm::Value::Array(ty, Some(Box::new(values)))
+}
+
+/// Ids for the batch's new incidents and reports, taken before the insert because the first
+/// event's hash covers the incident's id; one round trip for both.
+async fn next_ids(
+    txn: &DatabaseTransaction,
+    incidents: usize,
+    reports: usize,
+) -> Result<(Vec<i64>, Vec<i64>), DbError> {
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
-                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)"
-            ),
-            [(n as i64).into()],
+            "SELECT 0 AS t, nextval(pg_get_serial_sequence('incidents', 'id')) AS id \
+             FROM generate_series(1, $1) \
+             UNION ALL SELECT 1, nextval(pg_get_serial_sequence('reports', 'id')) \
+             FROM generate_series(1, $2)",
+            [(incidents as i64).into(), (reports as i64).into()],
         ))
         .await?;
-    rows.iter()
-        .map(|r| r.try_get::<i64>("", "id").map_err(DbError::from))
-        .collect()
+    let (mut i, mut r) = (Vec::with_capacity(incidents), Vec::with_capacity(reports));
+    for row in rows {
+        let id = row.try_get::<i64>("", "id")?;
+        match row.try_get::<i32>("", "t")? {
+            0 => i.push(id),
+            _ => r.push(id),
+        }
+    }
+    Ok((i, r))
 }
