@@ -138,18 +138,11 @@ async fn store_batch(
     let (incident_ids, report_ids) =
         next_ids(&txn, fps.new_incidents(&existing), subs.len()).await?;
     let p = plan(policy, subs, &fps, existing, incident_ids, report_ids)?;
-    // The joined incidents are old rows, so their updates go first and the batch's new rows
-    // follow in one statement.
-    for update in p.updates {
-        if txn
-            .execute_raw(update.build(DbBackend::Postgres))
-            .await?
-            .rows_affected()
-            != 1
-        {
-            return Err(DbError::Conflict);
-        }
-    }
+    let updates: Vec<Statement> = p
+        .updates
+        .into_iter()
+        .map(|u| u.build(DbBackend::Postgres))
+        .collect();
     let mut rows = Vec::new();
     columns_of(p.new_incidents, &mut rows)?;
     columns_of(p.events, &mut rows)?;
@@ -159,8 +152,22 @@ async fn store_batch(
     columns_of(p.cases, &mut rows)?;
     columns_of(p.sources, &mut rows)?;
     columns_of(p.mails, &mut rows)?;
-    if let Some(insert) = insert_all(rows) {
-        txn.execute_raw(insert).await?;
+    let expected = updates.len() as i64;
+    if let Some(write) = batch_statement(updates, rows) {
+        if expected == 0 {
+            txn.execute_raw(write).await?;
+        } else {
+            // Each update is guarded by the version read: one that found the incident changed
+            // meanwhile fails the batch, as on SQLite.
+            let updated = txn
+                .query_one_raw(write)
+                .await?
+                .map(|r| r.try_get::<i64>("", "updated"))
+                .transpose()?;
+            if updated != Some(expected) {
+                return Err(DbError::Conflict);
+            }
+        }
     }
     txn.commit().await?;
     Ok(reassemble(all, slots, p.stored))
@@ -306,7 +313,8 @@ fn sql_type(value: &sea_orm::Value) -> Option<&'static str> {
     })
 }
 
-/// A batch's new rows, every table, in one statement: each group of rows is an `INSERT ...
+/// A batch's writes in one statement: the joined incidents' updates (each returning a row, so
+/// that the statement answers how many it changed) and its new rows, every table. Each group of rows is an `INSERT ...
 /// SELECT FROM unnest(...)` of one typed array per column, the groups joined as data-modifying
 /// `WITH` parts (PostgreSQL runs each exactly once; foreign keys are checked at the end of the
 /// statement, when every part's rows are there). Before, each table was a statement of its
@@ -315,10 +323,20 @@ fn sql_type(value: &sea_orm::Value) -> Option<&'static str> {
 /// another 10%. The text depends only on which tables and column sets the batch has, so the
 /// connections' statement caches hold a handful of them. sea-orm binds arrays without NULL
 /// elements, so a nullable column travels as values (any value where NULL) and a `boolean[]`
-/// saying which are NULL.
-fn insert_all(groups: Vec<Rows>) -> Option<Statement> {
+/// saying which are NULL. With updates the statement is a `SELECT` of the rows they changed
+/// (`updated`) and every insert is a `WITH` part.
+fn batch_statement(updates: Vec<Statement>, groups: Vec<Rows>) -> Option<Statement> {
     use sea_orm::sea_query::ArrayType;
     let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut parts = Vec::with_capacity(updates.len() + groups.len());
+    for (j, update) in updates.into_iter().enumerate() {
+        let sql = renumber(&update.sql, values.len());
+        values.extend(update.values.map(|v| v.0).unwrap_or_default());
+        parts.push(format!("u{j} AS ({sql} RETURNING 1)"));
+    }
+    let updated: Vec<String> = (0..parts.len())
+        .map(|j| format!("(SELECT count(*) FROM u{j})"))
+        .collect();
     let mut inserts = Vec::with_capacity(groups.len());
     for rows in groups {
         // Per column: its name, what the SELECT takes, the unnest's arrays and their names.
@@ -361,22 +379,54 @@ fn insert_all(groups: Vec<Rows>) -> Option<Statement> {
             aliases.join(", ")
         ));
     }
-    let last = inserts.pop()?;
-    let sql = if inserts.is_empty() {
-        last
+    let primary = if updated.is_empty() {
+        inserts.pop()?
     } else {
-        let parts: Vec<String> = inserts
-            .iter()
+        format!("SELECT {} AS updated", updated.join(" + "))
+    };
+    parts.extend(
+        inserts
+            .into_iter()
             .enumerate()
-            .map(|(g, insert)| format!("t{g} AS ({insert})"))
-            .collect();
-        format!("WITH {} {last}", parts.join(", "))
+            .map(|(g, insert)| format!("t{g} AS ({insert})")),
+    );
+    let sql = if parts.is_empty() {
+        primary
+    } else {
+        format!("WITH {} {primary}", parts.join(", "))
     };
     Some(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
         values,
     ))
+}
+
+/// `sql`'s placeholders `$1`, `$2`, ... counted on from `offset` (`$offset+1`, ...), to join
+/// a statement built on its own into a larger one. sea-query binds every value, so a `$`
+/// in the text is always a placeholder.
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(&(_, d)) = chars.peek()
+            && let Some(v) = d.to_digit(10)
+        {
+            n = n * 10 + v as usize;
+            digits = true;
+            chars.next();
+        }
+        if digits {
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+    out
 }
 
 /// An array parameter of `values`, all of `ty`.
@@ -410,4 +460,21 @@ async fn next_ids(
         }
     }
     Ok((i, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+
+    #[test]
+    fn placeholders_are_counted_on_from_the_offset() {
+        assert_eq!(
+            renumber(
+                r#"UPDATE "incidents" SET "a" = $1 WHERE "id" = $2 AND "v" = $10"#,
+                7
+            ),
+            r#"UPDATE "incidents" SET "a" = $8 WHERE "id" = $9 AND "v" = $17"#
+        );
+        assert_eq!(renumber("SELECT $1", 0), "SELECT $1");
+    }
 }
