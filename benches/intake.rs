@@ -24,7 +24,8 @@
 //! chain verified.
 //!
 //! Other settings: BENCH_CLIENTS (32), BENCH_NO_MAIL (skip the phase with acknowledgements),
-//! BENCH_HEALTHZ_SECONDS (BENCH_SECONDS; 0 skips the baseline), BENCH_INTAKE_BATCH.
+//! BENCH_HEALTHZ_SECONDS (BENCH_SECONDS; 0 skips the baseline), BENCH_INTAKE_BATCH,
+//! BENCH_KEEP_PG_DB (keep the PostgreSQL database, which is otherwise dropped at the end).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -169,6 +170,8 @@ impl Drop for Servers {
                 let _ = c.kill();
                 let _ = c.wait();
             }
+            // A full run leaves 100,000 reports or more (about 10 KiB each with their indexes).
+            drop_postgres_database();
         }
     }
 }
@@ -207,13 +210,46 @@ fn sqlite_server() -> Servers {
     }
 }
 
+fn postgres_admin_url() -> String {
+    std::env::var("RECTIFY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn postgres_database_name() -> String {
+    format!("rectify_bench_{}", std::process::id())
+}
+
+/// Drops this run's database, unless `BENCH_KEEP_PG_DB` asks to keep it.
+fn drop_postgres_database() {
+    use sea_orm::ConnectionTrait;
+    if std::env::var_os("BENCH_KEEP_PG_DB").is_some() {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        if let Ok(conn) = sea_orm::Database::connect(&postgres_admin_url()).await {
+            let sql = format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                postgres_database_name()
+            );
+            if let Err(e) = conn.execute_unprepared(&sql).await {
+                eprintln!("could not drop the bench's database: {e}");
+            }
+        }
+    });
+}
+
 /// A fresh database on the PostgreSQL server of RECTIFY_TEST_POSTGRES_URL, and `instances`
 /// `rectify serve` processes on it.
 fn postgres_servers(instances: usize, client_rt: &tokio::runtime::Runtime) -> Servers {
     use sea_orm::ConnectionTrait;
-    let admin = std::env::var("RECTIFY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("rectify_bench_{}", std::process::id());
+    let admin = postgres_admin_url();
+    let name = postgres_database_name();
     client_rt.block_on(async {
         let conn = sea_orm::Database::connect(&admin).await.unwrap();
         conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
