@@ -766,13 +766,7 @@ async fn addresses_the_mailer_cannot_use_are_refused_at_intake() {
     }
     // A Unicode domain is accepted and stored as punycode, so the mail can be sent.
     let (_, code) = submit_form(&app, &with(valid_form(), "email", "zhang@例子.中国")).await;
-    use sea_orm::{ColumnTrait, QueryFilter};
-    let r = rectify::db::entities::report::Entity::find()
-        .filter(rectify::db::entities::report::Column::TrackingCode.eq(code.as_str()))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = app.report(code.as_str()).await;
     assert_eq!(
         r.reporter_email.as_deref(),
         Some("zhang@xn--fsqu00a.xn--fiqs8s")

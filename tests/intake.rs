@@ -92,12 +92,7 @@ async fn form_round_trip_in_both_languages() {
             assert!(text.contains(&code), "status page shows the code");
             assert!(text.contains(stage), "{lang}: stage {stage} shown");
             assert!(text.contains("15"), "feedback limit shown");
-            let stored = report::Entity::find()
-                .filter(report::Column::TrackingCode.eq(code.as_str()))
-                .one(&app.db.conn)
-                .await
-                .unwrap()
-                .expect("report stored");
+            let stored = app.report(code.as_str()).await;
             assert_eq!(stored.locale, lang);
             assert_eq!(stored.channel, "web_form");
             assert_eq!(stored.description, "The capital is Canberra.");
@@ -257,12 +252,7 @@ async fn the_json_channel() {
             app.client.get(status_url).send().await.unwrap().status(),
             200
         );
-        let stored = report::Entity::find()
-            .filter(report::Column::TrackingCode.eq(code.as_str()))
-            .one(&app.db.conn)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = app.report(code.as_str()).await;
         assert_eq!(stored.channel, "api");
 
         let mut bad = body.clone();
@@ -791,6 +781,31 @@ async fn every_page_carries_strict_security_headers() {
     app.stop().await;
 }
 
+/// Posts `bodies` to the JSON API all at once (so that they share batches) and returns the
+/// tracking code each was given, in order.
+async fn post_together(app: &TestApp, bodies: Vec<serde_json::Value>) -> Vec<String> {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let c = app.client.clone();
+            let url = app.url("/api/v1/reports");
+            tokio::spawn(async move {
+                let resp = c.post(url).json(&body).send().await.unwrap();
+                assert_eq!(resp.status(), 201);
+                resp.json::<serde_json::Value>().await.unwrap()["tracking_code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+        })
+        .collect();
+    let mut codes = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes
+}
+
 #[tokio::test]
 async fn reports_stored_together_keep_what_each_left_out() {
     // PostgreSQL stores a batch's rows as one array per column, a nullable column with a
@@ -798,11 +813,8 @@ async fn reports_stored_together_keep_what_each_left_out() {
     // committed together, must each come back exactly as sent.
     for backend in backends() {
         let app = TestApp::spawn_with(backend, |s| s.limits.intake_burst = 0).await;
-        let mut tasks = Vec::new();
-        for i in 0..40 {
-            let c = app.client.clone();
-            let url = app.url("/api/v1/reports");
-            tasks.push(tokio::spawn(async move {
+        let bodies = (0..40)
+            .map(|i| {
                 let mut body = serde_json::json!({
                     "output": format!("Answer number {i} said something it should not"),
                     "category": "accuracy",
@@ -822,23 +834,11 @@ async fn reports_stored_together_keep_what_each_left_out() {
                         body[k] = v.clone();
                     }
                 }
-                let resp = c.post(url).json(&body).send().await.unwrap();
-                assert_eq!(resp.status(), 201);
-                let code = resp.json::<serde_json::Value>().await.unwrap()["tracking_code"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                (i, code)
-            }));
-        }
-        for t in tasks {
-            let (i, code) = t.await.unwrap();
-            let r = report::Entity::find()
-                .filter(report::Column::TrackingCode.eq(code.as_str()))
-                .one(&app.db.conn)
-                .await
-                .unwrap()
-                .unwrap();
+                body
+            })
+            .collect();
+        for (i, code) in post_together(&app, bodies).await.into_iter().enumerate() {
+            let r = app.report(code.as_str()).await;
             assert_eq!(r.description, format!("report {i}"), "{backend:?}");
             let full = i % 2 == 0;
             let want = |s: String| full.then_some(s);
@@ -887,31 +887,19 @@ async fn reports_arriving_together_are_all_stored_and_grouped() {
         let app = TestApp::spawn_with(backend, |s| s.limits.intake_burst = 0).await;
         // 60 reports at once over 20 distinct contents: they are committed in shared batches,
         // and every one must land, in the right incident, with an intact chain.
-        let mut tasks = Vec::new();
-        for i in 0..60 {
-            let c = app.client.clone();
-            let url = app.url("/api/v1/reports");
-            tasks.push(tokio::spawn(async move {
-                let body = serde_json::json!({
+        let bodies = (0..60)
+            .map(|i| {
+                serde_json::json!({
                     "output": format!("Same content number {}", i % 20),
                     "model": "demo-chat",
                     "category": "accuracy",
                     "description": format!("report {i}"),
                     "email": format!("r{i}@example.com"),
                     "good_faith": true,
-                });
-                let resp = c.post(url).json(&body).send().await.unwrap();
-                assert_eq!(resp.status(), 201);
-                resp.json::<serde_json::Value>().await.unwrap()["tracking_code"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            }));
-        }
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap());
-        }
+                })
+            })
+            .collect();
+        let codes = post_together(&app, bodies).await;
         assert_eq!(
             report::Entity::find().count(&app.db.conn).await.unwrap(),
             60,

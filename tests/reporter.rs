@@ -49,13 +49,7 @@ async fn mails_with(smtp: &SmtpServer, needle: &str, n: usize) -> Vec<Received> 
 }
 
 async fn report_id(app: &TestApp, code: &str) -> i64 {
-    report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    app.report(code).await.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,13 +334,7 @@ async fn the_status_page_says_what_each_stage_means() {
             .unwrap();
         assert!(!again.contains("我们已收到您的举报"), "shown once");
 
-        let id = report::Entity::find()
-            .filter(report::Column::TrackingCode.eq(code.as_str()))
-            .one(&app.db.conn)
-            .await
-            .unwrap()
-            .unwrap()
-            .incident_id;
+        let id = app.report(code.as_str()).await.incident_id;
         act(
             &app,
             &tri,

@@ -755,12 +755,7 @@ async fn merge_and_split_through_the_page() {
         "both reports side by side"
     );
     assert!(page.contains("reports several"));
-    let moved = report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code_a.as_str()))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .unwrap();
+    let moved = app.report(code_a.as_str()).await;
     let rid = moved.id.to_string();
     assert_eq!(
         act(&app, &t, b, "split_out", &[("report_id", rid.as_str())])
@@ -1243,14 +1238,7 @@ async fn the_boards_counts_follow_every_change() {
         let target = b.to_string();
         let merge = [("target", target.as_str())];
         assert_eq!(act(&app, &l, a, "merge", &merge).await.status(), 303);
-        let rid = report::Entity::find()
-            .filter(report::Column::TrackingCode.eq(code_a.as_str()))
-            .one(&app.db.conn)
-            .await
-            .unwrap()
-            .unwrap()
-            .id
-            .to_string();
+        let rid = app.report(code_a.as_str()).await.id.to_string();
         let split = [("report_id", rid.as_str())];
         assert_eq!(act(&app, &l, b, "split_out", &split).await.status(), 303);
 

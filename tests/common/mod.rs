@@ -185,6 +185,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The stored report with this tracking code (it must be there).
+    pub async fn report(&self, code: &str) -> rectify::db::entities::report::Model {
+        use rectify::db::entities::report;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        report::Entity::find()
+            .filter(report::Column::TrackingCode.eq(code))
+            .one(&self.db.conn)
+            .await
+            .unwrap()
+            .expect("the report is stored")
+    }
+
     pub fn mail_dir(&self) -> PathBuf {
         self.settings.mail.dir.clone()
     }
@@ -277,7 +289,6 @@ pub async fn clock(
 /// Posts `form` to the public report form and returns the report's incident id and its
 /// tracking code.
 pub async fn submit_form(app: &TestApp, form: &[(&'static str, String)]) -> (i64, String) {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let resp = app
         .client
         .post(app.url("/report"))
@@ -291,12 +302,6 @@ pub async fn submit_form(app: &TestApp, form: &[(&'static str, String)]) -> (i64
         .unwrap()
         .trim_start_matches("/status/")
         .to_string();
-    let incident_id = rectify::db::entities::report::Entity::find()
-        .filter(rectify::db::entities::report::Column::TrackingCode.eq(code.as_str()))
-        .one(&app.db.conn)
-        .await
-        .unwrap()
-        .expect("the report is stored")
-        .incident_id;
+    let incident_id = app.report(&code).await.incident_id;
     (incident_id, code)
 }
