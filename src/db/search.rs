@@ -306,9 +306,11 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
         ),
         (
             "report_search",
-            // A report's key holds its incident (migration 000140): no lookup per report, and
-            // the incidents come in order.
-            "SELECT rowid >> 32 AS id FROM report_search WHERE report_search MATCH {}",
+            // Through the narrow index (migration 000080), not the rows with their texts.
+            // Joined in the index's order, without building a set of the report ids first.
+            "SELECT r.incident_id AS id FROM report_search AS s \
+             JOIN reports AS r INDEXED BY reports_id_incident ON r.id = s.rowid \
+             WHERE report_search MATCH {}",
         ),
         (
             "comment_search",

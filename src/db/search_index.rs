@@ -30,27 +30,20 @@ pub(crate) const SPARE_BELOW: f64 = 0.5;
 /// waits for.
 pub(crate) const STEADY_CHUNK: i64 = 64;
 
-/// A report's key in `report_search`: its incident in the high bits, so that a search reads the
-/// incident from the index instead of looking each report up (migration 000140, whose triggers
-/// write the same key).
-pub(crate) const REPORT_KEY: &str = "((incident_id << 32) + (id & 4294967295))";
-
-/// The tables indexed this way: (mark, table, columns of the FTS table, its name, the row's key
-/// in it).
-const TABLES: [(&str, &str, &[&str], &str, &str); 2] = [
+/// The tables indexed this way: (mark, table, columns of the FTS table, its name).
+const TABLES: [(&str, &str, &[&str], &str); 2] = [
     (
         "reports",
         "reports",
         &["output", "prompt", "description", "model", "model_version"],
         "report_search",
-        REPORT_KEY,
     ),
-    ("incidents", "incidents", &["title"], "title_search", "id"),
+    ("incidents", "incidents", &["title"], "title_search"),
 ];
 
 /// Whether rows wait to be indexed.
 pub(crate) fn pending(conn: &rusqlite::Connection) -> Result<bool, DbError> {
-    for (mark, table, _, _, _) in TABLES {
+    for (mark, table, _, _) in TABLES {
         let waiting: Option<i64> = conn
             .prepare_cached(&format!(
                 "SELECT 1 FROM {table} WHERE id > \
@@ -69,7 +62,7 @@ pub(crate) fn pending(conn: &rusqlite::Connection) -> Result<bool, DbError> {
 /// caller's transaction. Returns whether more rows wait.
 pub(crate) fn step(txn: &Transaction<'_>, limit: i64) -> Result<bool, DbError> {
     let mut more = false;
-    for (mark, table, columns, fts, key) in TABLES {
+    for (mark, table, columns, fts) in TABLES {
         let from: i64 = txn
             .prepare_cached("SELECT indexed_to FROM search_marks WHERE tbl = ?")?
             .query_row([mark], |r| r.get(0))?;
@@ -82,13 +75,10 @@ pub(crate) fn step(txn: &Transaction<'_>, limit: i64) -> Result<bool, DbError> {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let Some(to) = to else { continue };
-        // The same newline after each text as the triggers add (see migration 000080). In the
-        // order of the keys: FTS5 writes its pending terms out as a new segment whenever a key
-        // comes below the last one, and a report joining an older incident has a smaller key.
+        // The same newline after each text as the triggers add (see migration 000080).
         let values: Vec<String> = columns.iter().map(|c| format!("{c} || char(10)")).collect();
         txn.prepare_cached(&format!(
-            "INSERT INTO {fts} (rowid, {}) SELECT {key} AS k, {} FROM {table} \
-             WHERE id > ?1 AND id <= ?2 ORDER BY k",
+            "INSERT INTO {fts} (rowid, {}) SELECT id, {} FROM {table} WHERE id > ?1 AND id <= ?2",
             columns.join(", "),
             values.join(", ")
         ))?
