@@ -146,6 +146,11 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The list view of every state for a search, as staff see it.
+async fn search_all(app: &TestApp, c: &reqwest::Client, q: &str) -> String {
+    text(app, c, &format!("/incidents?state=all&q={}", urlencode(q))).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_confirm_refusals_reload_and_unknown_incidents_are_staff_pages() {
     for backend in backends() {
@@ -758,12 +763,7 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
         let (a, signed) = (&app, &t);
         let finds_it = move |how: &'static str| async move {
             for q in ["独角兽工厂", "不实", "摩托"] {
-                let page = text(
-                    a,
-                    signed,
-                    &format!("/incidents?state=all&q={}", urlencode(q)),
-                )
-                .await;
+                let page = search_all(a, signed, q).await;
                 assert!(shows(&page, id), "{backend:?} {q}: {how}");
             }
         };
@@ -836,12 +836,7 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
             let r = act(&app, &t, id, "set_title", &[("title", "彩虹桥上的摩托车")]).await;
             assert_eq!(r.status(), 303);
         }
-        let page = text(
-            &app,
-            &t,
-            &format!("/incidents?state=all&q={}", urlencode("彩虹桥")),
-        )
-        .await;
+        let page = search_all(&app, &t, "彩虹桥").await;
         assert!(shows(&page, id), "{backend:?}: the new title is found");
         if backend == common::Backend::Postgres {
             // A staff edit stores no report: the idle task finds it when it next looks.
@@ -859,12 +854,7 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
                 1,
                 "the edited title replaced the indexed one"
             );
-            let page = text(
-                &app,
-                &t,
-                &format!("/incidents?state=all&q={}", urlencode("彩虹桥")),
-            )
-            .await;
+            let page = search_all(&app, &t, "彩虹桥").await;
             assert!(shows(&page, id), "the new title is found through the index");
         }
         app.stop().await;
@@ -888,12 +878,7 @@ async fn a_merged_reports_words_find_the_incident_it_joined() {
         // A phrase (trigrams) and a two-character word (the trigrams it begins); the duplicate
         // keeps its title, and is found by that.
         for q in ["麒麟骑着", "滑板"] {
-            let page = text(
-                &app,
-                &t,
-                &format!("/incidents?state=all&q={}", urlencode(q)),
-            )
-            .await;
+            let page = search_all(&app, &t, q).await;
             assert!(
                 shows(&page, target),
                 "{backend:?} {q}: the incident it joined"
