@@ -23,6 +23,7 @@ pub mod retention;
 pub mod search;
 pub(crate) mod search_index;
 pub mod search_queue;
+mod staff_priority;
 pub mod status;
 pub mod storage;
 pub mod tokens;
@@ -137,6 +138,12 @@ impl Db {
                         Box::pin(async move {
                             let mut handle = conn.lock_handle().await?;
                             plan_once(handle.as_raw_handle().as_ptr());
+                            staff_priority::install(handle.as_raw_handle().as_ptr());
+                            drop(handle);
+                            sea_orm::sqlx::Executor::execute(&mut *conn, staff_priority::RAISE)
+                                .await?;
+                            let mut handle = conn.lock_handle().await?;
+                            staff_priority::remove(handle.as_raw_handle().as_ptr());
                             drop(handle);
                             sea_orm::sqlx::Executor::execute(&mut *conn, search::MATCHES_TABLE)
                                 .await?;
@@ -537,6 +544,90 @@ mod tests {
             0,
             "compiled again for a new word"
         );
+    }
+
+    /// Answers the nice value of the thread that runs the statement.
+    unsafe extern "C" fn thread_nice(
+        ctx: *mut rusqlite::ffi::sqlite3_context,
+        _argc: std::os::raw::c_int,
+        _argv: *mut *mut rusqlite::ffi::sqlite3_value,
+    ) {
+        // SAFETY: plain system calls about the calling thread; `ctx` is SQLite's.
+        unsafe {
+            let nice = libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t);
+            rusqlite::ffi::sqlite3_result_int(ctx, nice);
+        }
+    }
+
+    /// What a thread that asks for `nice` gets in this process (CAP_SYS_NICE or not).
+    fn granted(nice: i32) -> i32 {
+        std::thread::spawn(move || {
+            crate::nice::set_this_thread(nice);
+            // SAFETY: as above.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Staff pages' connections run ahead of the intake writer under a flood: each pooled
+    /// connection's thread, and the staff writer's, has the raised priority (as far as the
+    /// process may raise it), and the function that raised it is gone again.
+    #[tokio::test]
+    async fn pooled_connections_run_at_the_staff_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
+        let db = super::Db::connect(&url, 3, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        let expected = granted(super::staff_priority::NICE);
+        // SAFETY: a plain system call.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(
+                expected,
+                super::staff_priority::NICE,
+                "root may raise a thread"
+            );
+        }
+        let pool = db.conn.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(pool.acquire().await.unwrap());
+        }
+        held.push(
+            db.writer
+                .get_sqlite_connection_pool()
+                .acquire()
+                .await
+                .unwrap(),
+        );
+        for conn in &mut held {
+            let mut handle = conn.lock_handle().await.unwrap();
+            // SAFETY: the locked handle is an open connection held by this test alone.
+            unsafe {
+                rusqlite::ffi::sqlite3_create_function_v2(
+                    handle.as_raw_handle().as_ptr(),
+                    c"thread_nice".as_ptr(),
+                    0,
+                    rusqlite::ffi::SQLITE_UTF8,
+                    std::ptr::null_mut(),
+                    Some(thread_nice),
+                    None,
+                    None,
+                    None,
+                );
+            }
+            drop(handle);
+            let nice: i32 = sea_orm::sqlx::query_scalar("SELECT thread_nice()")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(nice, expected, "a pooled connection's thread");
+            let gone = sea_orm::sqlx::query(super::staff_priority::RAISE)
+                .execute(&mut **conn)
+                .await;
+            assert!(gone.is_err(), "the raising function is still callable");
+        }
     }
 
     #[test]

@@ -61,10 +61,10 @@ pub fn start(
     std::thread::Builder::new()
         .name("sqlite-intake".into())
         .spawn(move || {
-            // Every report waits on this one thread, and while handlers kept both cores busy it
-            // was preempted inside its batches with the write gate held: a batch took about 1.5
-            // times its CPU time in wall time, about 1.15 times ahead of the runtime's threads.
-            crate::nice::set_this_thread(-10);
+            // At the runtime's priority, behind the pooled connections' threads (staff pages;
+            // see `staff_priority`). It ran at nice -10 until the fourteenth session: a flood
+            // with no staff reading is as fast at 0, and under staff reading the writer ahead
+            // of them doubled a search's p95.
             run(conn, db, policy, batch, rx);
             drop(alive);
         })
