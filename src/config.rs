@@ -183,7 +183,8 @@ pub struct DatabaseSettings {
     pub write_timeout_ms: u64,
     /// Largest number of reports committed together by the intake writer.
     pub intake_batch: usize,
-    /// SQLite: MiB of the file each connection maps into memory (0: none).
+    /// SQLite: MiB of the file the intake writer maps into memory (0: none); pooled
+    /// connections read without a map.
     #[serde(default = "default_mmap_mib")]
     pub mmap_mib: u64,
 }

@@ -43,9 +43,9 @@ use sea_orm::{
 
 pub use error::DbError;
 
-/// How much of an SQLite file each connection maps into memory by default (256 MiB of address
-/// space; the pages themselves are the OS's page cache, shared by every connection, but each
-/// connection's mapping counts them in the process's RSS again: see `database.mmap_mib`).
+/// How much of an SQLite file the intake writer maps into memory by default (256 MiB of address
+/// space; the pages themselves are the OS's page cache). Pooled connections map nothing (see
+/// `Db::connect_with`).
 pub const MMAP_BYTES: u64 = 256 << 20;
 
 /// The database and how to write to it safely.
@@ -125,10 +125,13 @@ impl Db {
                         .busy_timeout(busy_timeout)
                         .foreign_keys(true)
                         .create_if_missing(true)
-                        // Pages read through a memory map instead of copied in: a connection's
-                        // page cache is emptied whenever another connection writes, and with the
-                        // map refilling it costs no read calls.
-                        .pragma("mmap_size", mmap_bytes.to_string())
+                        // No memory map: a pooled connection's page cache is emptied, and its
+                        // map unmapped, at each read transaction after another connection wrote,
+                        // which beside intake is every one; faulting the map in again and
+                        // unmapping it cost more than reading the pages (`mixed` bench, search
+                        // p95 114–137 ms, median 119, in five runs against 119–138, median 136, in nine with 256 MiB mapped). Only the
+                        // intake writer maps the file (`database.mmap_mib`).
+                        .pragma("mmap_size", "0")
                         // A search's table of matches (see `search::Matched`) and its rollback
                         // journal in memory, not in a temporary file.
                         .pragma("temp_store", "memory")
@@ -342,7 +345,7 @@ impl Db {
         self.sqlite_file.as_deref()
     }
 
-    /// How much of the SQLite file each connection maps (`PRAGMA mmap_size`).
+    /// How much of the SQLite file the intake writer maps (`PRAGMA mmap_size`).
     pub fn mmap_bytes(&self) -> u64 {
         self.mmap_bytes
     }
