@@ -538,7 +538,12 @@ mod tests {
         let mut stmt = conn
             .prepare("SELECT count(*) FROM incidents WHERE title LIKE ? ESCAPE '\\'")
             .unwrap();
-        for word in ["%隐私%", "%privacy%", "%毒品%"] {
+        // The first run may compile it again for another reason: a connection that opened
+        // while the migrations ran on another has read the schema before they changed it.
+        let n: i64 = stmt.query_row(["%隐私%"], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        stmt.reset_status(rusqlite::StatementStatus::RePrepare);
+        for word in ["%privacy%", "%毒品%"] {
             let n: i64 = stmt.query_row([word], |r| r.get(0)).unwrap();
             assert_eq!(n, 0);
         }
