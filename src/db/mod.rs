@@ -129,8 +129,9 @@ impl Db {
                         // map unmapped, at each read transaction after another connection wrote,
                         // which beside intake is every one; faulting the map in again and
                         // unmapping it cost more than reading the pages (`mixed` bench, search
-                        // p95 114–137 ms, median 119, in five runs against 119–138, median 136, in nine with 256 MiB mapped). Only the
-                        // intake writer maps the file (`database.mmap_mib`).
+                        // p95 114–137 ms, median 119, in five runs against 119–138, median 136,
+                        // in nine with 256 MiB mapped). Only the intake writer maps the file
+                        // (`database.mmap_mib`).
                         .pragma("mmap_size", "0")
                         // A search's table of matches (see `search::Matched`) and its rollback
                         // journal in memory, not in a temporary file.
@@ -554,25 +555,27 @@ mod tests {
         );
     }
 
+    /// The calling thread's nice value.
+    fn nice_here() -> i32 {
+        // SAFETY: plain system calls about the calling thread.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
     /// Answers the nice value of the thread that runs the statement.
     unsafe extern "C" fn thread_nice(
         ctx: *mut rusqlite::ffi::sqlite3_context,
         _argc: std::os::raw::c_int,
         _argv: *mut *mut rusqlite::ffi::sqlite3_value,
     ) {
-        // SAFETY: plain system calls about the calling thread; `ctx` is SQLite's.
-        unsafe {
-            let nice = libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t);
-            rusqlite::ffi::sqlite3_result_int(ctx, nice);
-        }
+        // SAFETY: `ctx` is the context SQLite passed to this call.
+        unsafe { rusqlite::ffi::sqlite3_result_int(ctx, nice_here()) };
     }
 
     /// What a thread that asks for `nice` gets in this process (CAP_SYS_NICE or not).
     fn granted(nice: i32) -> i32 {
         std::thread::spawn(move || {
             crate::nice::set_this_thread(nice);
-            // SAFETY: as above.
-            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+            nice_here()
         })
         .join()
         .unwrap()
@@ -611,20 +614,11 @@ mod tests {
         );
         for conn in &mut held {
             let mut handle = conn.lock_handle().await.unwrap();
-            // SAFETY: the locked handle is an open connection held by this test alone.
-            unsafe {
-                rusqlite::ffi::sqlite3_create_function_v2(
-                    handle.as_raw_handle().as_ptr(),
-                    c"thread_nice".as_ptr(),
-                    0,
-                    rusqlite::ffi::SQLITE_UTF8,
-                    std::ptr::null_mut(),
-                    Some(thread_nice),
-                    None,
-                    None,
-                    None,
-                );
-            }
+            super::staff_priority::define(
+                handle.as_raw_handle().as_ptr(),
+                c"thread_nice",
+                Some(thread_nice),
+            );
             drop(handle);
             let nice: i32 = sea_orm::sqlx::query_scalar("SELECT thread_nice()")
                 .fetch_one(&mut **conn)

@@ -37,23 +37,25 @@ unsafe extern "C" fn raise(
 
 /// Makes [`RAISE`] callable on the connection (until [`remove`]).
 pub(crate) fn install(raw: *mut ffi::sqlite3) {
-    define(raw, Some(raise));
+    define(raw, FUNCTION, Some(raise));
 }
 
 /// Takes the function away again, so that no other statement can call it.
 pub(crate) fn remove(raw: *mut ffi::sqlite3) {
-    define(raw, None);
+    define(raw, FUNCTION, None);
 }
 
-type Func = unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
+pub(super) type Func =
+    unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
 
-fn define(raw: *mut ffi::sqlite3, func: Option<Func>) {
+/// Defines (or, with `None`, removes) a function of no arguments on the connection.
+pub(super) fn define(raw: *mut ffi::sqlite3, name: &std::ffi::CStr, func: Option<Func>) {
     // SAFETY: `raw` is an open connection that the caller holds exclusively (sqlx's locked
-    // handle); the name is a NUL-terminated constant and the function keeps no user data.
+    // handle); the name is NUL-terminated and the function keeps no user data.
     unsafe {
         ffi::sqlite3_create_function_v2(
             raw,
-            FUNCTION.as_ptr(),
+            name.as_ptr(),
             0,
             ffi::SQLITE_UTF8,
             std::ptr::null_mut(),
