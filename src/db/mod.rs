@@ -632,6 +632,36 @@ mod tests {
         }
     }
 
+    /// The bundled SQLite is built without its process-wide page-cache lock and allocation
+    /// counter (`.cargo/config.toml`): with them every page the writer, the checkpointer and
+    /// the staff reads touch took the same two locks.
+    #[tokio::test]
+    async fn sqlite_is_built_without_the_process_wide_locks() {
+        use sea_orm::ConnectionTrait;
+        let db = super::Db::connect("sqlite::memory:", 1, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        let options: Vec<String> = db
+            .conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+
     #[test]
     fn finds_the_sqlite_file() {
         assert_eq!(
