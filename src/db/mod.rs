@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod audit;
 pub mod board;
 pub mod cases;
+mod contains;
 pub mod deadlines;
 pub mod discovery;
 pub mod entities;
@@ -142,6 +143,7 @@ impl Db {
                         Box::pin(async move {
                             let mut handle = conn.lock_handle().await?;
                             plan_once(handle.as_raw_handle().as_ptr());
+                            contains::install(handle.as_raw_handle().as_ptr());
                             staff_priority::install(handle.as_raw_handle().as_ptr());
                             drop(handle);
                             sea_orm::sqlx::Executor::execute(&mut *conn, staff_priority::RAISE)
