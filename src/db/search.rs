@@ -299,11 +299,11 @@ fn word_pg(sql: &mut Sql, word: &str) -> String {
 /// One word's incidents on SQLite, through the trigram tables.
 async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbError> {
     let word = word.to_lowercase();
+    // Reports first: they come in the order of their ids, so their incidents mostly in
+    // ascending order too, and the table of matches takes them as appends; the titles after
+    // them are mostly there already. Titles first, the reports' incidents were each a seek:
+    // filling the table for `隐私` took 21 ms against 24–25 (kept `mixed` database).
     let tables = [
-        (
-            "title_search",
-            "SELECT rowid AS id FROM title_search WHERE title_search MATCH {}",
-        ),
         (
             "report_search",
             // Through the narrow index (migration 000080), not the rows with their texts.
@@ -311,6 +311,10 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
             "SELECT r.incident_id AS id FROM report_search AS s \
              JOIN reports AS r INDEXED BY reports_id_incident ON r.id = s.rowid \
              WHERE report_search MATCH {}",
+        ),
+        (
+            "title_search",
+            "SELECT rowid AS id FROM title_search WHERE title_search MATCH {}",
         ),
         (
             "comment_search",
