@@ -53,21 +53,13 @@ unsafe extern "C" fn contains(
 
 /// Makes `rectify_contains` callable on the connection.
 pub(crate) fn install(raw: *mut ffi::sqlite3) {
-    // SAFETY: `raw` is an open connection that the caller holds exclusively; the name is
-    // NUL-terminated and the function keeps no user data.
-    unsafe {
-        ffi::sqlite3_create_function_v2(
-            raw,
-            FUNCTION.as_ptr(),
-            2,
-            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
-            std::ptr::null_mut(),
-            Some(contains),
-            None,
-            None,
-            None,
-        );
-    }
+    super::sqlite_function::define(
+        raw,
+        FUNCTION,
+        2,
+        ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
+        Some(contains),
+    );
 }
 
 #[cfg(test)]

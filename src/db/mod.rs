@@ -24,6 +24,7 @@ pub mod retention;
 pub mod search;
 pub(crate) mod search_index;
 pub mod search_queue;
+mod sqlite_function;
 mod staff_priority;
 pub mod status;
 pub mod storage;
@@ -517,15 +518,22 @@ pub(crate) fn plan_once(raw: *mut rusqlite::ffi::sqlite3) {
 
 #[cfg(test)]
 mod tests {
+    /// A database in a file of its own (pooled connections share it), with `pool` connections;
+    /// the directory goes when the returned guard does.
+    async fn file_db(pool: u32) -> (tempfile::TempDir, super::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
+        let db = super::Db::connect(&url, pool, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
     /// A search's statement (`LIKE ?`) run with one word and then another is not compiled again
     /// on a pooled connection.
     #[tokio::test]
     async fn a_pooled_statement_is_planned_once_whatever_is_bound() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
-        let db = super::Db::connect(&url, 2, std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let (_dir, db) = file_db(2).await;
         db.migrate().await.unwrap();
         let mut pooled = db
             .conn
@@ -588,11 +596,7 @@ mod tests {
     /// process may raise it), and the function that raised it is gone again.
     #[tokio::test]
     async fn pooled_connections_run_at_the_staff_priority() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
-        let db = super::Db::connect(&url, 3, std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let (_dir, db) = file_db(3).await;
         let expected = granted(super::staff_priority::NICE);
         // SAFETY: a plain system call.
         if unsafe { libc::geteuid() } == 0 {
@@ -616,9 +620,11 @@ mod tests {
         );
         for conn in &mut held {
             let mut handle = conn.lock_handle().await.unwrap();
-            super::staff_priority::define(
+            super::sqlite_function::define(
                 handle.as_raw_handle().as_ptr(),
                 c"thread_nice",
+                0,
+                0,
                 Some(thread_nice),
             );
             drop(handle);

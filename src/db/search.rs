@@ -324,7 +324,7 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
     ];
     let short = word.chars().count() < 3;
     let mut terms = if short {
-        short_word_terms(db, &word).await?
+        short_word_terms(db, tables.map(|(table, _)| table), &word).await?
     } else {
         Default::default()
     };
@@ -370,14 +370,14 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The trigrams that begin with the (one- or two-character) word, for each table searched
-/// (`None` where there are too many to match them all), in one statement for the three.
-async fn short_word_terms(
+/// The trigrams that begin with the (one- or two-character) word in each of the tables'
+/// vocabularies (`None` where there are too many to match them all), in one statement.
+async fn short_word_terms<const N: usize>(
     db: &Db,
+    tables: [&'static str; N],
     word: &str,
-) -> Result<std::collections::HashMap<String, Option<Vec<String>>>, DbError> {
+) -> Result<std::collections::HashMap<&'static str, Option<Vec<String>>>, DbError> {
     let limit = i64::try_from(MAX_TERMS + 1).unwrap_or(i64::MAX);
-    let tables = ["title_search", "report_search", "comment_search"];
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let selects: Vec<String> = tables
         .iter()
@@ -398,23 +398,18 @@ async fn short_word_terms(
         selects.join(" UNION ALL "),
         values,
     );
-    let mut found: std::collections::HashMap<String, Option<Vec<String>>> = tables
-        .iter()
-        .map(|t| ((*t).to_owned(), Some(Vec::new())))
-        .collect();
+    let mut found: std::collections::HashMap<&'static str, Vec<String>> =
+        tables.iter().map(|t| (*t, Vec::new())).collect();
     for row in db.conn.query_all_raw(stmt).await? {
         let table: String = row.try_get("", "tbl")?;
-        let term: String = row.try_get("", "term")?;
-        if let Some(Some(terms)) = found.get_mut(&table) {
-            terms.push(term);
+        if let Some(terms) = found.get_mut(table.as_str()) {
+            terms.push(row.try_get("", "term")?);
         }
     }
-    for terms in found.values_mut() {
-        if terms.as_ref().is_some_and(|t| t.len() > MAX_TERMS) {
-            *terms = None;
-        }
-    }
-    Ok(found)
+    Ok(found
+        .into_iter()
+        .map(|(table, terms)| (table, (terms.len() <= MAX_TERMS).then_some(terms)))
+        .collect())
 }
 
 /// How many of the newest reports (and incidents' titles) not yet indexed a search reads

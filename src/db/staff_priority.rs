@@ -16,6 +16,8 @@ use std::os::raw::c_int;
 
 use rusqlite::ffi;
 
+use super::sqlite_function::define;
+
 /// The pooled connections' nice value. Lowering it needs CAP_SYS_NICE; without that they stay at
 /// the runtime's 0, beside the writer (README, "Configuration").
 pub(crate) const NICE: i32 = -10;
@@ -37,32 +39,10 @@ unsafe extern "C" fn raise(
 
 /// Makes [`RAISE`] callable on the connection (until [`remove`]).
 pub(crate) fn install(raw: *mut ffi::sqlite3) {
-    define(raw, FUNCTION, Some(raise));
+    define(raw, FUNCTION, 0, 0, Some(raise));
 }
 
 /// Takes the function away again, so that no other statement can call it.
 pub(crate) fn remove(raw: *mut ffi::sqlite3) {
-    define(raw, FUNCTION, None);
-}
-
-pub(super) type Func =
-    unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
-
-/// Defines (or, with `None`, removes) a function of no arguments on the connection.
-pub(super) fn define(raw: *mut ffi::sqlite3, name: &std::ffi::CStr, func: Option<Func>) {
-    // SAFETY: `raw` is an open connection that the caller holds exclusively (sqlx's locked
-    // handle); the name is NUL-terminated and the function keeps no user data.
-    unsafe {
-        ffi::sqlite3_create_function_v2(
-            raw,
-            name.as_ptr(),
-            0,
-            ffi::SQLITE_UTF8,
-            std::ptr::null_mut(),
-            func,
-            None,
-            None,
-            None,
-        );
-    }
+    define(raw, FUNCTION, 0, 0, None);
 }
