@@ -805,10 +805,19 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
             );
         } else {
             indexed("SELECT (SELECT indexed_to FROM search_marks WHERE tbl = 'reports') >= (SELECT MAX(id) FROM reports)").await;
+            // The report opened the incident: its texts are indexed in the incident's row
+            // (migration 000140), once.
+            assert_eq!(
+                one(&format!(
+                    "SELECT COUNT(*) FROM incident_search WHERE incident_search MATCH 'output : \"独角兽\"' AND rowid = {id}"
+                ))
+                .await,
+                1
+            );
             assert_eq!(
                 one("SELECT COUNT(*) FROM report_search WHERE report_search MATCH '\"独角兽\"'")
                     .await,
-                1
+                0
             );
         }
         finds_it("found through the index").await;
@@ -818,18 +827,26 @@ async fn search_finds_reports_before_and_after_the_writer_indexes_them() {
             titled = true;
             assert_eq!(
                 one(&format!(
-                    "SELECT COUNT(*) FROM title_search WHERE title_search MATCH '\"彩虹桥\"' AND rowid = {id}"
+                    "SELECT COUNT(*) FROM incident_search WHERE incident_search MATCH 'title : \"彩虹桥\"' AND rowid = {id}"
                 ))
                 .await,
                 1
             );
             assert_eq!(
                 one(&format!(
-                    "SELECT COUNT(*) FROM title_search WHERE title_search MATCH '\"独角兽\"' AND rowid = {id}"
+                    "SELECT COUNT(*) FROM incident_search WHERE incident_search MATCH 'title : \"独角兽\"' AND rowid = {id}"
                 ))
                 .await,
                 0,
                 "the old title left the index"
+            );
+            assert_eq!(
+                one(&format!(
+                    "SELECT COUNT(*) FROM incident_search WHERE incident_search MATCH 'output : \"独角兽\"' AND rowid = {id}"
+                ))
+                .await,
+                1,
+                "the report's texts stay in the incident's row with the new title"
             );
         }
         if !titled {

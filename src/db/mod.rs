@@ -520,7 +520,7 @@ pub(crate) fn plan_once(raw: *mut rusqlite::ffi::sqlite3) {
 mod tests {
     /// A database in a file of its own (pooled connections share it), with `pool` connections;
     /// the directory goes when the returned guard does.
-    async fn file_db(pool: u32) -> (tempfile::TempDir, super::Db) {
+    pub(crate) async fn file_db(pool: u32) -> (tempfile::TempDir, super::Db) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
         let db = super::Db::connect(&url, pool, std::time::Duration::from_secs(5))

@@ -299,11 +299,14 @@ fn word_pg(sql: &mut Sql, word: &str) -> String {
 /// One word's incidents on SQLite, through the trigram tables.
 async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbError> {
     let word = word.to_lowercase();
-    // Reports first: they come in the order of their ids, so their incidents mostly in
-    // ascending order too, and the table of matches takes them as appends; the titles after
-    // them are mostly there already. Titles first, the reports' incidents were each a seek:
-    // filling the table for `隐私` took 21 ms against 24–25 (kept `mixed` database).
+    // Incidents first (their titles and opening reports, keyed by incident: migration 000140):
+    // they come in ascending order and the table of matches takes them as appends; the
+    // reports that joined an incident later after them, each looked up for its incident.
     let tables = [
+        (
+            "incident_search",
+            "SELECT rowid AS id FROM incident_search WHERE incident_search MATCH {}",
+        ),
         (
             "report_search",
             // Through the narrow index (migration 000080), not the rows with their texts.
@@ -311,10 +314,6 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
             "SELECT r.incident_id AS id FROM report_search AS s \
              JOIN reports AS r INDEXED BY reports_id_incident ON r.id = s.rowid \
              WHERE report_search MATCH {}",
-        ),
-        (
-            "title_search",
-            "SELECT rowid AS id FROM title_search WHERE title_search MATCH {}",
         ),
         (
             "comment_search",
@@ -329,6 +328,9 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
         Default::default()
     };
     let mut union = Vec::new();
+    // Where the incidents' words are too many to match (a single common character), their
+    // titles and every report are read instead, the joined reports with them.
+    let mut reports_read = false;
     for (table, select) in tables {
         let query = if !short {
             // The phrase is quoted so that FTS5 syntax in it is taken literally.
@@ -350,12 +352,19 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
         };
         match query {
             Some(q) => union.push(select.replace("{}", &sql.bind(q))),
-            None => union.push(scan(sql, table, &word, false)),
+            None if table == "incident_search" => {
+                union.push(scan(sql, "titles", &word, false));
+                union.push(scan(sql, "reports", &word, false));
+                reports_read = true;
+            }
+            None if table == "report_search" && reports_read => {}
+            None if table == "report_search" => union.push(scan(sql, "reports", &word, false)),
+            None => union.push(scan(sql, "comments", &word, false)),
         }
     }
     // Reports and titles the writer has not indexed yet: read directly, found by their ids (a
     // handful, or a flood's worth while it lasts; see `search_index`).
-    for table in ["title_search", "report_search"] {
+    for table in ["titles", "reports"] {
         union.push(scan(sql, table, &word, true));
     }
     if union.is_empty() {
@@ -419,8 +428,8 @@ async fn short_word_terms<const N: usize>(
 /// many reports a search does not cover yet ([`Matched::unsearched`]).
 pub const READ_UNINDEXED: i64 = 2_000;
 
-/// Reads the texts of one table through: all of them (for a single common character), or only
-/// the newest rows beyond the index's mark (`unindexed`). A word with ASCII letters is matched
+/// Reads the texts of `titles`, `reports` or `comments` through: all of them (for a single
+/// common character), or only the newest rows beyond the index's mark (`unindexed`). A word with ASCII letters is matched
 /// with LIKE, which ignores their case (as the index does); any other word with
 /// `rectify_contains`, the same test at a fraction of the cost (see `db::contains`).
 fn scan(sql: &mut Sql, table: &str, word: &str, unindexed: bool) -> String {
@@ -445,12 +454,12 @@ fn scan(sql: &mut Sql, table: &str, word: &str, unindexed: bool) -> String {
         }
     };
     match table {
-        "title_search" => format!(
+        "titles" => format!(
             "SELECT id FROM incidents WHERE {}{}",
             beyond("incidents"),
             has("title")
         ),
-        "report_search" => format!(
+        "reports" => format!(
             "SELECT incident_id AS id FROM reports WHERE {}({} OR {} OR {} OR {} OR {})",
             beyond("reports"),
             has("output"),
