@@ -207,6 +207,31 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), DbError> {
         Migrator::up(&self.conn, None).await?;
+        if !self.is_postgres() {
+            self.read_schema_again().await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite: every pooled connection open now reads the schema again. One that had opened
+    /// while the migrations ran on another kept the schema it read then, and a statement that
+    /// fired a trigger made since failed with "no such table: incidents" instead of being
+    /// compiled again (after migration 000140: in 6 runs of 8 of a workspace test, which
+    /// inserts right after migrating; the server's first reports could have done the same).
+    async fn read_schema_again(&self) -> Result<(), DbError> {
+        let pool = self.conn.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..pool.size() {
+            let mut conn = pool
+                .acquire()
+                .await
+                .map_err(|e| DbError::Setup(format!("reading the schema again: {e}")))?;
+            sea_orm::sqlx::Executor::execute(&mut *conn, "SELECT count(*) FROM sqlite_master")
+                .await
+                .map_err(|e| DbError::Setup(format!("reading the schema again: {e}")))?;
+            // Held until every connection has read it, so each turn takes another.
+            held.push(conn);
+        }
         Ok(())
     }
 
