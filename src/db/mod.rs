@@ -554,12 +554,11 @@ mod tests {
         (dir, db)
     }
 
-    /// A search's statement (`LIKE ?`) run with one word and then another is not compiled again
-    /// on a pooled connection.
-    #[tokio::test]
-    async fn a_pooled_statement_is_planned_once_whatever_is_bound() {
-        let (_dir, db) = file_db(2).await;
-        db.migrate().await.unwrap();
+    /// Runs `f` on a pooled connection through rusqlite, for what sqlx does not offer.
+    pub(crate) async fn on_pooled<T>(
+        db: &super::Db,
+        f: impl FnOnce(&rusqlite::Connection) -> T,
+    ) -> T {
         let mut pooled = db
             .conn
             .get_sqlite_connection_pool()
@@ -571,23 +570,35 @@ mod tests {
         // connection made from a handle does not close it when dropped.
         let conn =
             unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }.unwrap();
-        let mut stmt = conn
-            .prepare("SELECT count(*) FROM incidents WHERE title LIKE ? ESCAPE '\\'")
-            .unwrap();
-        // The first run may compile it again for another reason: a connection that opened
-        // while the migrations ran on another has read the schema before they changed it.
-        let n: i64 = stmt.query_row(["%隐私%"], |r| r.get(0)).unwrap();
-        assert_eq!(n, 0);
-        stmt.reset_status(rusqlite::StatementStatus::RePrepare);
-        for word in ["%privacy%", "%毒品%"] {
-            let n: i64 = stmt.query_row([word], |r| r.get(0)).unwrap();
+        f(&conn)
+    }
+
+    /// A search's statement (`LIKE ?`) run with one word and then another is not compiled again
+    /// on a pooled connection.
+    #[tokio::test]
+    async fn a_pooled_statement_is_planned_once_whatever_is_bound() {
+        let (_dir, db) = file_db(2).await;
+        db.migrate().await.unwrap();
+        on_pooled(&db, |conn| {
+            let mut stmt = conn
+                .prepare("SELECT count(*) FROM incidents WHERE title LIKE ? ESCAPE '\\'")
+                .unwrap();
+            // The first run may compile it again for another reason: a connection that opened
+            // while the migrations ran on another has read the schema before they changed it.
+            let n: i64 = stmt.query_row(["%隐私%"], |r| r.get(0)).unwrap();
             assert_eq!(n, 0);
-        }
-        assert_eq!(
-            stmt.get_status(rusqlite::StatementStatus::RePrepare),
-            0,
-            "compiled again for a new word"
-        );
+            stmt.reset_status(rusqlite::StatementStatus::RePrepare);
+            for word in ["%privacy%", "%毒品%"] {
+                let n: i64 = stmt.query_row([word], |r| r.get(0)).unwrap();
+                assert_eq!(n, 0);
+            }
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "compiled again for a new word"
+            );
+        })
+        .await;
     }
 
     /// The calling thread's nice value.

@@ -150,21 +150,13 @@ mod tests {
 
     /// Indexes `limit` rows of each table, as the writer does in a spare moment.
     pub(super) async fn step(db: &Db, limit: i64) -> bool {
-        let mut pooled = db
-            .conn
-            .get_sqlite_connection_pool()
-            .acquire()
-            .await
-            .unwrap();
-        let mut handle = pooled.lock_handle().await.unwrap();
-        // SAFETY: the handle stays locked, so open and ours alone, while this borrows it; a
-        // connection made from a handle does not close it when dropped.
-        let conn =
-            unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }.unwrap();
-        let txn = conn.unchecked_transaction().unwrap();
-        let more = super::step(&txn, limit).unwrap();
-        txn.commit().unwrap();
-        more
+        super::super::tests::on_pooled(db, |conn| {
+            let txn = conn.unchecked_transaction().unwrap();
+            let more = super::step(&txn, limit).unwrap();
+            txn.commit().unwrap();
+            more
+        })
+        .await
     }
 
     const WORDS: [&str; 9] = [
@@ -245,9 +237,8 @@ mod tests {
     /// edits and deletions keep the index equal to the texts, indexed or not yet.
     #[tokio::test]
     async fn the_index_agrees_with_the_texts_through_edits_moves_and_deletions() {
-        let (dir, db) = super::super::tests::file_db(2).await;
+        let (_dir, db) = super::super::tests::file_db(2).await;
         db.migrate().await.unwrap();
-        let db = reopen(&dir, db).await;
         let mut sql = String::new();
         for (i, text) in [
             (1, "麒麟骑着滑板"),
