@@ -228,25 +228,24 @@ fn sqlite_down() -> Vec<String> {
     ]
 }
 
+/// Runs the statements on SQLite; PostgreSQL's search has its own tables (migration 000100).
+async fn on_sqlite(m: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    let db = m.get_connection();
+    if db.get_database_backend() == DbBackend::Sqlite {
+        for sql in statements {
+            db.execute_unprepared(&sql).await?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let db = m.get_connection();
-        if db.get_database_backend() == DbBackend::Sqlite {
-            for sql in sqlite_up() {
-                db.execute_unprepared(&sql).await?;
-            }
-        }
-        Ok(())
+        on_sqlite(m, sqlite_up()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let db = m.get_connection();
-        if db.get_database_backend() == DbBackend::Sqlite {
-            for sql in sqlite_down() {
-                db.execute_unprepared(&sql).await?;
-            }
-        }
-        Ok(())
+        on_sqlite(m, sqlite_down()).await
     }
 }

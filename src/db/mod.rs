@@ -218,17 +218,16 @@ impl Db {
     /// fired a trigger made since failed with "no such table: incidents" instead of being
     /// compiled again (after migration 000140: in 6 runs of 8 of a workspace test, which
     /// inserts right after migrating; the server's first reports could have done the same).
-    async fn read_schema_again(&self) -> Result<(), DbError> {
+    pub(crate) async fn read_schema_again(&self) -> Result<(), DbError> {
+        let failed =
+            |e: sea_orm::sqlx::Error| DbError::Setup(format!("reading the schema again: {e}"));
         let pool = self.conn.get_sqlite_connection_pool();
         let mut held = Vec::new();
         for _ in 0..pool.size() {
-            let mut conn = pool
-                .acquire()
-                .await
-                .map_err(|e| DbError::Setup(format!("reading the schema again: {e}")))?;
+            let mut conn = pool.acquire().await.map_err(failed)?;
             sea_orm::sqlx::Executor::execute(&mut *conn, "SELECT count(*) FROM sqlite_master")
                 .await
-                .map_err(|e| DbError::Setup(format!("reading the schema again: {e}")))?;
+                .map_err(failed)?;
             // Held until every connection has read it, so each turn takes another.
             held.push(conn);
         }

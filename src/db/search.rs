@@ -429,9 +429,10 @@ async fn short_word_terms<const N: usize>(
 pub const READ_UNINDEXED: i64 = 2_000;
 
 /// Reads the texts of `titles`, `reports` or `comments` through: all of them (for a single
-/// common character), or only the newest rows beyond the index's mark (`unindexed`). A word with ASCII letters is matched
-/// with LIKE, which ignores their case (as the index does); any other word with
-/// `rectify_contains`, the same test at a fraction of the cost (see `db::contains`).
+/// common character), or only the newest rows beyond the index's mark (`unindexed`). A word
+/// with ASCII letters is matched with LIKE, which ignores their case (as the index does); any
+/// other word with `rectify_contains`, the same test at a fraction of the cost (see
+/// `db::contains`).
 fn scan(sql: &mut Sql, table: &str, word: &str, unindexed: bool) -> String {
     let pattern = format!("%{}%", like_escape(word));
     let ascii_letters = word.bytes().any(|b| b.is_ascii_alphabetic());

@@ -35,6 +35,16 @@ const TABLES: [(&str, &str); 2] = [("incidents", "incidents"), ("reports", "repo
 
 const REPORT_COLUMNS: &str = "output, prompt, description, model, model_version";
 
+/// `prefix.column || char(10)` for each report column: the same newline after each text as the
+/// triggers add (see migration 000080).
+fn ended(prefix: &str) -> String {
+    REPORT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{prefix}{c} || char(10)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether rows wait to be indexed.
 pub(crate) fn pending(conn: &rusqlite::Connection) -> Result<bool, DbError> {
     for (mark, table) in TABLES {
@@ -75,14 +85,6 @@ pub(crate) fn step(txn: &Transaction<'_>, limit: i64) -> Result<bool, DbError> {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let Some(to) = to else { continue };
-        // The same newline after each text as the triggers add (see migration 000080).
-        let ended = |prefix: &str| {
-            REPORT_COLUMNS
-                .split(", ")
-                .map(|c| format!("{prefix}{c} || char(10)"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         if table == "incidents" {
             txn.prepare_cached(
                 "UPDATE incidents SET search_report_id = \
@@ -122,17 +124,6 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     use super::super::{Db, search};
-
-    /// The database in `dir` opened again: every pooled connection then opens after the
-    /// migrations (one that opened while they ran on another answered "no such table" now and
-    /// then).
-    pub(super) async fn reopen(dir: &tempfile::TempDir, db: Db) -> Db {
-        db.close().await.unwrap();
-        let url = format!("sqlite:{}?mode=rwc", dir.path().join("t.db").display());
-        Db::connect(&url, 2, std::time::Duration::from_secs(5))
-            .await
-            .unwrap()
-    }
 
     pub(super) async fn run(db: &Db, sql: &str) {
         db.conn.execute_unprepared(sql).await.unwrap();
@@ -313,18 +304,19 @@ mod upgrade {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;
 
-    use super::tests::{agrees, incident, reopen, report, step};
+    use super::tests::{agrees, incident, report, step};
 
     /// A database indexed the way before migration 000140 (reports and titles each in a table
     /// of their own) is found the same after it, and goes on being indexed the new way.
     #[tokio::test]
     async fn a_database_indexed_before_the_incidents_index_searches_the_same_after_it() {
-        let (dir, db) = super::super::tests::file_db(2).await;
+        let (_dir, db) = super::super::tests::file_db(2).await;
         let before = migration::Migrator::migrations().len() - 1;
         migration::Migrator::up(&db.conn, Some(u32::try_from(before).unwrap()))
             .await
             .unwrap();
-        let db = reopen(&dir, db).await;
+        // As `Db::migrate` does after migrating.
+        db.read_schema_again().await.unwrap();
         let mut sql = String::new();
         for (i, text) in [(1, "麒麟骑着滑板"), (2, "海豚在图书馆"), (3, "沙漠彩虹")]
         {
@@ -340,7 +332,6 @@ mod upgrade {
                 UPDATE search_marks SET indexed_to = 3;";
         db.conn.execute_unprepared(&sql).await.unwrap();
         db.migrate().await.unwrap();
-        let db = reopen(&dir, db).await;
         agrees(&db, "after").await;
         while step(&db, 2).await {}
         agrees(&db, "after, indexed").await;
