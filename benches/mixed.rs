@@ -381,6 +381,14 @@ fn main() {
             writer_us(&paced_cpu, elapsed, intake.len() as f64)
         );
         println!("WAL at the end of the paced intake: {wal_mib:.0} MiB");
+        // Reports acknowledged from the inbox have no incident on the board until the writer
+        // stores them: how many, and how long it took once the readers stopped.
+        let waiting = common::inbox_backlog(&db).await;
+        let took = common::inbox_emptied(&db).await;
+        println!(
+            "inbox: {waiting} reports waiting for their incidents at the end of the paced intake; all stored {:.1} s later",
+            took.as_secs_f64()
+        );
         let backlog = common::index_backlog(&db).await;
         println!("search index: {backlog} reports waiting to be indexed at the end (read directly meanwhile)");
         // A copy of the database as the readers last saw it, to look into afterwards.

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::intake::IntakeWriter;
+use crate::db::intake::{Deferral, IntakeWriter};
 use crate::mail::transport::Transport;
 use crate::mail::worker::{Mode, Retry, deliver_pending};
 use crate::web::proxy::TrustedProxies;
@@ -78,10 +78,11 @@ impl Application {
             );
         }
         let settings = Arc::new(settings);
-        let intake = IntakeWriter::start(
+        let intake = IntakeWriter::start_deferring(
             db.clone(),
             Arc::new(settings.deadlines.clone()),
             settings.database.intake_batch,
+            Deferral::from_setting(settings.database.intake_defer_above),
         )?;
         let state = AppState::new(Shared {
             limiter: Arc::new(RateLimiter::new(

@@ -183,10 +183,18 @@ pub struct DatabaseSettings {
     pub write_timeout_ms: u64,
     /// Largest number of reports committed together by the intake writer.
     pub intake_batch: usize,
+    /// SQLite: while reports come faster than this many a second, the intake writer stores
+    /// each batch as one row of its inbox and opens the incidents once it has time (0: never).
+    #[serde(default = "default_intake_defer_above")]
+    pub intake_defer_above: u32,
     /// SQLite: MiB of the file the intake writer maps into memory (0: none); pooled
     /// connections read without a map.
     #[serde(default = "default_mmap_mib")]
     pub mmap_mib: u64,
+}
+
+fn default_intake_defer_above() -> u32 {
+    2_000
 }
 
 impl DatabaseSettings {

@@ -5,7 +5,7 @@ mod common;
 use common::{Backend, TestApp, backends, valid_form, wait_for_mail, with, without};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_LANGUAGE, LOCATION};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use rectify::db::entities::{incident, incident_event, outbox, report};
 
@@ -936,6 +936,100 @@ async fn reports_arriving_together_are_all_stored_and_grouped() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), 200);
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_flood_taken_into_the_inbox_is_stored_once_and_found_at_once() {
+    // Under a flood SQLite's writer stores each batch as one inbox row and answers at once;
+    // the incidents follow. A rate limit of 1 a second makes every report go that way (on
+    // PostgreSQL, which has no inbox, the same must hold as ever).
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.limits.intake_burst = 0;
+            s.database.intake_defer_above = 1;
+        })
+        .await;
+        let bodies = (0..60)
+            .map(|i| {
+                serde_json::json!({
+                    "output": format!("Flooded content number {}", i % 20),
+                    "model": "demo-chat",
+                    "category": "accuracy",
+                    "description": format!("report {i}"),
+                    "email": format!("r{i}@example.com"),
+                    "good_faith": true,
+                })
+            })
+            .collect();
+        let codes = post_together(&app, bodies).await;
+        // Each reporter's status page at once, whether its report is still in the inbox or not.
+        for code in &codes {
+            let r = app
+                .client
+                .get(app.url(&format!("/status/{code}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{backend:?} {code}");
+        }
+        if app.db.is_postgres() {
+            // No inbox to wait for.
+        } else {
+            // The writer stores what is left once no report has come for a moment.
+            let t = std::time::Instant::now();
+            loop {
+                let row = app
+                    .db
+                    .conn
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        app.db.backend(),
+                        "SELECT COUNT(*) AS n FROM intake_inbox",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if row.try_get::<i64>("", "n").unwrap() == 0 {
+                    break;
+                }
+                assert!(
+                    t.elapsed() < std::time::Duration::from_secs(30),
+                    "inbox emptied"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        assert_eq!(
+            report::Entity::find().count(&app.db.conn).await.unwrap(),
+            60,
+            "{backend:?}"
+        );
+        assert_eq!(
+            incident::Entity::find().count(&app.db.conn).await.unwrap(),
+            20
+        );
+        for inc in incident::Entity::find().all(&app.db.conn).await.unwrap() {
+            assert_eq!(
+                inc.report_count, 3,
+                "incident {} has its three reports",
+                inc.id
+            );
+        }
+        assert_eq!(
+            outbox::Entity::find().count(&app.db.conn).await.unwrap(),
+            60,
+            "one acknowledgement each"
+        );
+        for (i, code) in codes.iter().enumerate() {
+            assert_eq!(app.report(code).await.description, format!("report {i}"));
+        }
+        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+            rectify::db::audit::Verdict::Holds { incidents, events } => {
+                assert_eq!((incidents, events), (20, 60))
+            }
+            b => panic!("{b:?}"),
         }
         app.stop().await;
     }

@@ -57,10 +57,44 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// that took.
 pub async fn index_caught_up(db: &rectify::db::Db) -> std::time::Duration {
     let t = std::time::Instant::now();
-    while index_backlog(db).await > 0 && t.elapsed() < std::time::Duration::from_secs(600) {
+    while (inbox_backlog(db).await > 0 || index_backlog(db).await > 0)
+        && t.elapsed() < std::time::Duration::from_secs(600)
+    {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     t.elapsed()
+}
+
+/// Waits until SQLite's intake inbox is empty; returns how long that took.
+pub async fn inbox_emptied(db: &rectify::db::Db) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    while inbox_backlog(db).await > 0 && t.elapsed() < std::time::Duration::from_secs(600) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    t.elapsed()
+}
+
+/// SQLite: how many reports wait in intake's inbox for their incidents (each row starts with
+/// a version byte and the number of its reports, little-endian).
+pub async fn inbox_backlog(db: &rectify::db::Db) -> i64 {
+    use sea_orm::ConnectionTrait;
+    if db.is_postgres() {
+        return 0;
+    }
+    let rows = db
+        .conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            "SELECT substr(reports, 2, 4) AS n FROM intake_inbox",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let b: Vec<u8> = r.try_get("", "n").unwrap();
+            i64::from(u32::from_le_bytes(b.try_into().unwrap()))
+        })
+        .sum()
 }
 
 /// SQLite: how many reports the intake writer has not indexed for search yet.

@@ -22,6 +22,7 @@ mod m20261202_000110_pg_title_queue;
 mod m20261203_000120_board_counts;
 mod m20261203_000130_assignee_deadline;
 mod m20261206_000140_search_by_incident;
+mod m20261206_000150_intake_inbox;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000120_board_counts::Migration),
             Box::new(m20261203_000130_assignee_deadline::Migration),
             Box::new(m20261206_000140_search_by_incident::Migration),
+            Box::new(m20261206_000150_intake_inbox::Migration),
         ]
     }
 }

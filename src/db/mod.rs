@@ -340,6 +340,26 @@ impl Db {
         Some(wait.await.unwrap_or_else(|_| Err(stopped())))
     }
 
+    /// SQLite: stores now the reports of the intake inbox's row holding tracking code `code`,
+    /// if one waits there (see [`intake::inbox`]): whether one did. A reporter's status page
+    /// asks before it says a code is unknown.
+    pub async fn open_from_inbox(&self, code: &str) -> Result<bool, DbError> {
+        if self.is_postgres() {
+            return Ok(false);
+        }
+        let Some(row) = intake::inbox::row_holding(self, code).await? else {
+            return Ok(false);
+        };
+        let Some(queue) = self.writer_thread.get().and_then(|w| w.upgrade()) else {
+            return Ok(false);
+        };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if queue.send(intake::Work::Inbox(row, done)).await.is_err() {
+            return Err(DbError::WriterDown);
+        }
+        wait.await.unwrap_or(Err(DbError::WriterDown))
+    }
+
     /// Brings the staff search's index up to date now. On SQLite the intake writer indexes new
     /// rows when no report waits (see [`search_index`]); this is for rows written around it in
     /// bulk (benchmarks' seeding). PostgreSQL's indexes are always up to date.

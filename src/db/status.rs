@@ -19,14 +19,20 @@ pub struct StatusView {
     pub rejection_reasons: Option<String>,
 }
 
-/// The report's incident, following merges to the incident that now carries it.
+/// The report's incident, following merges to the incident that now carries it. A report still
+/// in intake's inbox (a flood's) is stored first, so its reporter sees it as any other.
 pub async fn lookup(db: &Db, code: &TrackingCode) -> Result<Option<StatusView>, DbError> {
-    let Some(rep) = report::Entity::find()
-        .filter(report::Column::TrackingCode.eq(code.as_str()))
-        .one(&db.conn)
-        .await?
-    else {
-        return Ok(None);
+    let find = || {
+        report::Entity::find()
+            .filter(report::Column::TrackingCode.eq(code.as_str()))
+            .one(&db.conn)
+    };
+    let rep = match find().await? {
+        Some(rep) => rep,
+        None if db.open_from_inbox(code.as_str()).await? => {
+            find().await?.ok_or(DbError::NotFound)?
+        }
+        None => return Ok(None),
     };
     let mut id = rep.incident_id;
     // Merges form a chain; a bound stops a corrupted cycle from looping forever.

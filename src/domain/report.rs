@@ -71,6 +71,18 @@ impl Channel {
         }
     }
 
+    /// The channel [`Channel::as_str`] names.
+    pub fn parse(name: &str) -> Option<Channel> {
+        [
+            Channel::WebForm,
+            Channel::Api,
+            Channel::Internal,
+            Channel::Discovery,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == name)
+    }
+
     /// A report someone made to us, whom the published feedback limit is promised to.
     pub fn is_complaint(self) -> bool {
         self != Channel::Discovery
@@ -176,7 +188,7 @@ fn ascii_domain(domain: &str) -> Option<String> {
 }
 
 /// A report that passed every rule. Optional text fields are `None` when left empty.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidReport {
     pub output: String,
     pub prompt: Option<String>,

@@ -32,6 +32,13 @@ pub struct Risk {
 pub struct Category(String);
 
 impl Category {
+    /// A category the taxonomy knew when its report was received and validated: a report
+    /// waiting in intake's inbox keeps it though the configuration changed before the report
+    /// was stored, as a stored report keeps its category.
+    pub fn accepted_before(key: String) -> Category {
+        Category(key)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

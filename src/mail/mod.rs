@@ -9,7 +9,7 @@ pub mod transport;
 pub mod worker;
 
 /// A rendered message, ready to be written to the outbox in the caller's transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mail {
     pub kind: &'static str,
     pub recipient: String,

@@ -32,6 +32,9 @@ struct AckHtml<'a> {
     feedback_due: &'a str,
 }
 
+/// The kind of the acknowledgement mail (the outbox's `kind`).
+pub const ACK_KIND: &str = "acknowledgement";
+
 /// The acknowledgement to a reporter: the tracking code and the status link, in their language.
 pub fn acknowledgement(
     settings: &Settings,
@@ -66,7 +69,7 @@ pub fn acknowledgement(
     }
     .render()?;
     Ok(Mail {
-        kind: "acknowledgement",
+        kind: ACK_KIND,
         recipient: recipient.to_string(),
         locale: locale.as_str().to_string(),
         subject: format!("[{service}] {} ({code})", t.ack_subject),

@@ -7,6 +7,7 @@
 //! What a batch writes is decided in [`plan`], shared by both backends; [`sqlite`] and
 //! [`postgres`] hold how each backend reads, allocates ids and writes.
 
+pub(crate) mod inbox;
 mod plan;
 mod postgres;
 mod sqlite;
@@ -124,6 +125,23 @@ pub struct Stored {
     /// A discovery finding stored before (by an earlier import, or earlier in this one): nothing
     /// was written; `report_id` and `incident_id` are the report it made then.
     pub already: bool,
+    /// Stored in intake's inbox under a flood ([`inbox`]): the report is safe and its code
+    /// good, its incident is opened later; `report_id` and `incident_id` are 0 and `joined`
+    /// false until then.
+    pub pending: bool,
+}
+
+impl Stored {
+    fn pending(code: TrackingCode) -> Stored {
+        Stored {
+            code,
+            report_id: 0,
+            incident_id: 0,
+            joined: false,
+            already: false,
+            pending: true,
+        }
+    }
 }
 
 /// Sources already stored: (tool, source id) → (report id, incident id).
@@ -191,6 +209,7 @@ fn reassemble(subs: &[&Submission], slots: Vec<Slot>, stored: Vec<Stored>) -> Ve
                 incident_id,
                 joined: true,
                 already: true,
+                pending: false,
             },
             Slot::SameAs(n) => Stored {
                 already: true,
@@ -204,6 +223,29 @@ fn reassemble(subs: &[&Submission], slots: Vec<Slot>, stored: Vec<Stored>) -> Ve
 type Reply = oneshot::Sender<Result<Stored, Arc<DbError>>>;
 type Job = (Submission, Reply);
 
+#[cfg(test)]
+mod deferral_tests {
+    use super::Deferral;
+
+    #[test]
+    fn a_flood_is_deferred_at_once_a_burst_never_and_a_lull_ends_it_late() {
+        let d = Deferral::Above(2_000);
+        // Ten thousand a second for 60 ms: 600 in the last second, all of them lately.
+        assert!(d.now(false, (600.0, 6_000.0)));
+        // 200 reports posted at once: a high rate lately, but only 200 this second.
+        assert!(!d.now(false, (200.0, 2_000.0 + 1.0)));
+        // Steady below it.
+        assert!(!d.now(false, (1_900.0, 1_950.0)));
+        assert!(d.now(false, (2_100.0, 1_500.0)));
+        // Once deferring, until both fall below 1,500.
+        assert!(d.now(true, (1_600.0, 100.0)));
+        assert!(!d.now(true, (1_400.0, 1_400.0)));
+        assert!(!Deferral::Never.now(true, (1e6, 1e6)));
+        assert!(Deferral::Always.now(false, (0.0, 0.0)));
+        assert_eq!(Deferral::from_setting(0), Deferral::Never);
+    }
+}
+
 /// Any other write for the SQLite writer's thread: run on its connection between batches (see
 /// [`Db::on_writer`]).
 pub(crate) type Task = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
@@ -214,6 +256,50 @@ pub(crate) type Task = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
 pub(crate) enum Work {
     Report(Job),
     Task(Task),
+    /// Store the reports of inbox row `.0` now, if it still waits: whether it did (SQLite).
+    Inbox(i64, oneshot::Sender<Result<bool, DbError>>),
+}
+
+/// When the SQLite writer stores reports in its inbox ([`inbox`]) instead of their tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// Never: every report is stored before its submitter is answered.
+    Never,
+    /// While reports come faster than this many a second, and until they come slower than
+    /// three quarters of it. The rate is read over the last second and over the last tenth of
+    /// one, so that a flood is seen within its first 100 ms; a burst of fewer than a quarter
+    /// of this many reports never counts (sixty reports posted at once are stored before
+    /// they are answered, as they always were).
+    Above(u32),
+    /// Always (tests of the inbox).
+    Always,
+}
+
+impl Deferral {
+    /// `database.intake_defer_above`: 0 is never.
+    pub fn from_setting(per_second: u32) -> Deferral {
+        match per_second {
+            0 => Deferral::Never,
+            n => Deferral::Above(n),
+        }
+    }
+
+    /// Whether to defer now, given whether the writer was deferring and the rate of reports
+    /// over the last second and over the last tenth of one.
+    fn now(self, was: bool, (per_second, lately): (f64, f64)) -> bool {
+        match self {
+            Deferral::Never => false,
+            Deferral::Always => true,
+            Deferral::Above(n) => {
+                let n = f64::from(n);
+                if was {
+                    per_second.max(lately) > n * 0.75
+                } else {
+                    per_second > n || (lately > n && per_second > n / 4.0)
+                }
+            }
+        }
+    }
 }
 
 /// The handle web handlers submit to.
@@ -226,6 +312,17 @@ impl IntakeWriter {
     /// Starts the writer: a thread of its own with its own connection on SQLite, a few tasks on
     /// the runtime on PostgreSQL. It ends when every handle is dropped.
     pub fn start(db: Db, policy: Arc<Policy>, batch: usize) -> Result<IntakeWriter, DbError> {
+        IntakeWriter::start_deferring(db, policy, batch, Deferral::Never)
+    }
+
+    /// As [`IntakeWriter::start`], with SQLite's writer storing reports in its inbox as
+    /// `deferral` says (PostgreSQL's writers have none).
+    pub fn start_deferring(
+        db: Db,
+        policy: Arc<Policy>,
+        batch: usize,
+        deferral: Deferral,
+    ) -> Result<IntakeWriter, DbError> {
         let batch = batch.max(1);
         let (tx, rx) = mpsc::channel::<Work>(batch * 16);
         if db.is_postgres() {
@@ -233,7 +330,7 @@ impl IntakeWriter {
         } else {
             // Weakly: the thread ends when the last handle is dropped, as on PostgreSQL.
             db.set_writer(tx.downgrade());
-            sqlite::start(db, policy, batch, rx)?;
+            sqlite::start(db, policy, batch, deferral, rx)?;
         }
         Ok(IntakeWriter { tx })
     }
@@ -316,13 +413,19 @@ impl Queued {
 }
 
 /// Sorts what the writer took into reports, to store as one batch, and other tasks.
-fn split(work: &mut Vec<Work>) -> (Vec<Job>, Vec<Task>) {
+fn split(work: &mut Vec<Work>, policy: &Arc<Policy>) -> (Vec<Job>, Vec<Task>) {
     let mut jobs = Vec::with_capacity(work.len());
     let mut tasks = Vec::new();
     for w in work.drain(..) {
         match w {
             Work::Report(job) => jobs.push(job),
             Work::Task(task) => tasks.push(task),
+            Work::Inbox(row, done) => {
+                let policy = policy.clone();
+                tasks.push(Box::new(move |conn| {
+                    let _ = done.send(inbox::take_row(conn, &policy, row));
+                }));
+            }
         }
     }
     (jobs, tasks)

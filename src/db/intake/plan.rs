@@ -271,6 +271,7 @@ pub fn plan(
             incident_id,
             joined,
             already: false,
+            pending: false,
         });
     }
 

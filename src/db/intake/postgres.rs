@@ -59,7 +59,7 @@ async fn run(
     // before it stores that (the guard is dropped with the loop's condition).
     while rx.lock().await.recv_many(&mut work, batch).await > 0 {
         // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
-        let (jobs, _) = split(&mut work);
+        let (jobs, _) = split(&mut work, &policy);
         // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.
         let now = std::time::Instant::now();
         let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs

@@ -18,9 +18,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sea_orm::{DbBackend, QueryTrait};
 use tokio::sync::mpsc;
 
+use super::inbox::{self, Taken};
 use super::plan::{Fingerprints, plan};
 use super::{
-    KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
+    Deferral, KnownSources, Stored, Submission, Work, answer, dedupe, reassemble, source_ids, split,
 };
 
 use crate::db::entities::incident;
@@ -33,6 +34,7 @@ pub fn start(
     db: Db,
     policy: Arc<Policy>,
     batch: usize,
+    deferral: Deferral,
     rx: mpsc::Receiver<Work>,
 ) -> Result<(), DbError> {
     let conn = open(&db)?;
@@ -58,18 +60,60 @@ pub fn start(
         .name("sqlite-checkpoint".into())
         .spawn(move || checkpoint_until(checkpointer, writer_gone))
         .map_err(spawn_err)?;
+    let (ready, started) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("sqlite-intake".into())
         .spawn(move || {
+            let mut conn = conn;
+            let left_out = match take_what_was_left(&mut conn, &db, &policy) {
+                Ok(left_out) => {
+                    let _ = ready.send(Ok(()));
+                    left_out
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
             // At the runtime's priority, behind the pooled connections' threads (staff pages;
             // see `staff_priority`). It ran at nice -10 until the fourteenth session: a flood
             // with no staff reading is as fast at 0, and under staff reading the writer ahead
             // of them doubled a search's p95.
-            run(conn, db, policy, batch, rx);
+            run(conn, db, policy, batch, deferral, left_out, rx);
             drop(alive);
         })
         .map_err(spawn_err)?;
-    Ok(())
+    // Start-up waits for it (on a thread of the runtime, once).
+    started
+        .recv()
+        .map_err(|_| DbError::Setup("the intake writer stopped while starting".into()))?
+}
+
+/// Stores the reports a crash left in the inbox, before anything is served: after a restart
+/// every acknowledged report is in its tables, as it was before the inbox. (Only a crash in a
+/// flood leaves many: about 3,000 are stored a second.) Returns the rows left out.
+fn take_what_was_left(
+    conn: &mut Connection,
+    db: &Db,
+    policy: &Policy,
+) -> Result<std::collections::HashSet<i64>, DbError> {
+    let started = std::time::Instant::now();
+    let mut left_out = std::collections::HashSet::new();
+    let mut rows = 0usize;
+    while let Taken::Stored = {
+        let _gate = db.write_guard_blocking();
+        inbox::take_oldest(conn, policy, &mut left_out)?
+    } {
+        rows += 1;
+    }
+    if rows > 0 {
+        tracing::info!(
+            rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "stored the reports an earlier run left in intake's inbox"
+        );
+    }
+    Ok(left_out)
 }
 
 /// Checkpoints the WAL every 200 ms until the writer has stopped, then once more.
@@ -287,6 +331,8 @@ fn run(
     db: Db,
     policy: Arc<Policy>,
     batch: usize,
+    deferral: Deferral,
+    mut left_out: std::collections::HashSet<i64>,
     mut rx: mpsc::Receiver<Work>,
 ) {
     let mut work: Vec<Work> = Vec::with_capacity(batch);
@@ -302,11 +348,41 @@ fn run(
         return;
     };
     let mut to_index = true;
+    let mut to_take = false;
+    let mut deferring = false;
     let mut last_work = std::time::Instant::now();
     let mut load = Load::default();
     let mut arrivals = Arrivals::default();
     loop {
-        if to_index && !failing {
+        deferring = deferral.now(deferring, arrivals.rate());
+        if to_take && !failing {
+            // As for indexing below, but first: the inbox's reports have no incident yet. Not
+            // while reports come faster than the writer should store them one by one (that is
+            // what the inbox is for); after a batch once they come slower, or when none came
+            // for a moment.
+            let quiet = rx.is_empty() && last_work.elapsed() >= crate::db::search_index::QUIET;
+            let spare = !quiet && !deferring && load.busy() < crate::db::search_index::SPARE_BELOW;
+            if quiet || spare {
+                let started = std::time::Instant::now();
+                let taken = {
+                    let _gate = db.write_guard_blocking();
+                    inbox::take_oldest(&mut conn, &policy, &mut left_out)
+                };
+                load.worked(started.elapsed());
+                match taken {
+                    Ok(Taken::Stored) => to_index = true,
+                    Ok(Taken::Nothing) => to_take = false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "storing reports from intake's inbox failed; retried later");
+                        to_take = false;
+                    }
+                }
+                if quiet {
+                    continue;
+                }
+            }
+        }
+        if to_index && !to_take && !failing {
             use crate::db::search_index::{QUIET, QUIET_CHUNK, SPARE_BELOW, STEADY_CHUNK};
             // Indexing takes the write lock like a batch. Once no report has come for a while,
             // in large steps; otherwise a small step after a batch only while the writer has
@@ -335,7 +411,7 @@ fn run(
                 }
             }
         }
-        let wait = if to_index {
+        let wait = if to_index || to_take {
             crate::db::search_index::QUIET
                 .saturating_sub(last_work.elapsed())
                 .max(std::time::Duration::from_millis(1))
@@ -353,7 +429,8 @@ fn run(
                 // Only while staff read: what sharing a commit buys is theirs (see `gather`),
                 // and without readers a few clients that each wait for their answer lost 10-19%
                 // to the wait.
-                if db.reading() {
+                // Nor while reports go to the inbox: a batch there is one cheap row.
+                if db.reading() && !deferral.now(deferring, arrivals.rate()) {
                     let limits = (COMMIT_WINDOW, arrivals.gap_to_give_up());
                     gather(&waiter, &mut rx, &mut work, &mut arrivals, batch, limits);
                 }
@@ -361,6 +438,9 @@ fn run(
             Err(_) => {
                 if !to_index {
                     to_index = crate::db::search_index::pending(&conn).unwrap_or(false);
+                }
+                if !to_take {
+                    to_take = inbox::pending(&conn).unwrap_or(false);
                 }
                 continue;
             }
@@ -374,20 +454,23 @@ fn run(
                 reopen = false;
             }
         }
-        let (jobs, tasks) = split(&mut work);
+        let (jobs, tasks) = split(&mut work, &policy);
+        deferring = deferral.now(deferring, arrivals.rate());
         // A panic inside a batch must not take intake down for good: the batch's submitters
         // are answered (their replies are dropped: 503, "try again") and the writer goes on
         // with a fresh connection, as if restarted.
         let started = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            one_round(&mut conn, &db, &policy, jobs, tasks)
+            one_round(&mut conn, &db, &policy, jobs, tasks, deferring)
         }));
         load.worked(started.elapsed());
         reopen |= match outcome {
             // Only a round that stored reports shows the writer can write again (one with only
             // tasks may have met the same lock and said nothing).
-            Ok(Ok(stored)) => {
+            Ok(Ok(Wrote { stored, deferred })) => {
                 to_index |= stored;
+                to_take |= deferred;
+                let stored = stored || deferred;
                 if failing && stored {
                     tracing::info!(path = %path_of(&db), "the SQLite writer can write again");
                     failing = false;
@@ -478,26 +561,31 @@ fn gather(
     }
 }
 
-/// A sum over about the last second that forgets exponentially: what was added, faded by the
-/// time since, so that it reads as a rate per second (or a share of each second).
+/// A sum over about the last second (or `window` seconds) that forgets exponentially: what was
+/// added, faded by the time since, so that it reads as a rate per second (or a share of each
+/// second).
 #[derive(Debug)]
 struct Fading {
     sum: f64,
     at: std::time::Instant,
+    /// The time constant in seconds.
+    window: f64,
 }
 
 impl Default for Fading {
     fn default() -> Self {
-        Fading {
-            sum: 0.0,
-            at: std::time::Instant::now(),
-        }
+        Fading::over(1.0)
     }
 }
 
 impl Fading {
-    /// The time constant: the sum reads per this many seconds.
-    const WINDOW: f64 = 1.0;
+    fn over(window: f64) -> Fading {
+        Fading {
+            sum: 0.0,
+            at: std::time::Instant::now(),
+            window,
+        }
+    }
 
     /// Adds what `amount` makes of the time since the last addition.
     fn add(&mut self, amount: impl FnOnce(std::time::Duration) -> f64) {
@@ -505,12 +593,12 @@ impl Fading {
         let since = now.duration_since(self.at);
         self.at = now;
         self.sum =
-            self.sum * (-since.as_secs_f64() / Self::WINDOW).exp() + amount(since) / Self::WINDOW;
+            self.sum * (-since.as_secs_f64() / self.window).exp() + amount(since) / self.window;
     }
 
     /// The sum now.
     fn now(&self) -> f64 {
-        self.sum * (-self.at.elapsed().as_secs_f64() / Self::WINDOW).exp()
+        self.sum * (-self.at.elapsed().as_secs_f64() / self.window).exp()
     }
 }
 
@@ -518,6 +606,8 @@ impl Fading {
 #[derive(Debug)]
 struct Arrivals {
     per_sec: Fading,
+    /// The same over the last tenth of a second: a flood is seen in its first hundred ms.
+    lately: Fading,
     /// Until when [`gather`] does not wait, after a wait that brought no report.
     no_wait_until: std::time::Instant,
 }
@@ -526,6 +616,7 @@ impl Default for Arrivals {
     fn default() -> Self {
         Arrivals {
             per_sec: Fading::default(),
+            lately: Fading::over(0.1),
             no_wait_until: std::time::Instant::now(),
         }
     }
@@ -536,6 +627,12 @@ impl Arrivals {
 
     fn count(&mut self, n: usize) {
         self.per_sec.add(|_| n as f64);
+        self.lately.add(|_| n as f64);
+    }
+
+    /// The rates that decide whether reports go to the inbox (see [`Deferral`]).
+    fn rate(&self) -> (f64, f64) {
+        (self.per_sec.now(), self.lately.now())
     }
 
     /// How many reports come in `span` at the rate now (rounded down).
@@ -584,21 +681,30 @@ fn path_of(db: &Db) -> String {
         .unwrap_or_default()
 }
 
-/// One batch of reports and the tasks that came with it, under the write gate. Returns whether
-/// reports were stored, or the storage failure when there was one (the submitters have their
-/// answers either way).
+/// What a round wrote.
+struct Wrote {
+    /// Reports stored in their tables.
+    stored: bool,
+    /// Reports stored in the inbox.
+    deferred: bool,
+}
+
+/// One batch of reports and the tasks that came with it, under the write gate; with `defer`,
+/// the reports that may wait go to the inbox as one row. Returns what was written, or the
+/// storage failure when there was one (the submitters have their answers either way).
 fn one_round(
     conn: &mut Connection,
     db: &Db,
     policy: &Policy,
     jobs: Vec<super::Job>,
     tasks: Vec<super::Task>,
-) -> Result<bool, DbError> {
+    defer: bool,
+) -> Result<Wrote, DbError> {
     let timeout = db.write_timeout();
     let now = std::time::Instant::now();
     // Reports whose submitter has gone (or was already told 503) are not stored: nobody would
     // be told their tracking code.
-    let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
+    let (jobs, stale): (Vec<_>, Vec<_>) = jobs
         .into_iter()
         .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
     for (_, done) in stale {
@@ -606,12 +712,19 @@ fn one_round(
     }
     let mut failure = None;
     conn.busy_timeout(timeout)?;
-    if jobs.is_empty() {
+    let (mut waiting, mut jobs): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .partition(|(sub, _)| defer && inbox::deferrable(sub));
+    let wrote = Wrote {
+        stored: !jobs.is_empty(),
+        deferred: !waiting.is_empty(),
+    };
+    if jobs.is_empty() && waiting.is_empty() {
         let _gate = db.write_guard_blocking();
         for task in tasks {
             task(conn);
         }
-        return Ok(false);
+        return Ok(wrote);
     }
     // A request waits at most its write timeout; an import (no deadline of its own) keeps
     // trying for a while longer before its batch fails.
@@ -621,16 +734,43 @@ fn one_round(
         .min()
         .unwrap_or(now + timeout * 10);
     let _gate = db.write_guard_blocking();
-    let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
-    let result = store_batch(conn, policy, &subs, deadline);
-    if let Err(e) = &result
-        && e.is_unavailable()
-    {
-        failure = Some(copy_failure(e));
+    if !waiting.is_empty() {
+        let subs: Vec<&Submission> = waiting.iter().map(|(s, _)| s).collect();
+        let result = write_until(conn, deadline, |conn| {
+            in_transaction(conn, |txn| inbox::put(txn, &subs))
+        })
+        .map(|()| {
+            subs.iter()
+                .map(|s| Stored::pending(s.code.clone()))
+                .collect()
+        });
+        if let Err(e) = &result
+            && e.is_unavailable()
+        {
+            failure = Some(copy_failure(e));
+        }
+        // One row fails whole: there is no report of its own to blame.
+        let result = result.map_err(|e| match e {
+            e if e.is_unavailable() => e,
+            e => DbError::Setup(format!("storing reports in the inbox: {e}")),
+        });
+        for (sub, done) in answer(&mut waiting, result) {
+            let r = store_batch(conn, policy, &[&sub], deadline);
+            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+        }
     }
-    for (sub, done) in answer(&mut jobs, result) {
-        let r = store_batch(conn, policy, &[&sub], deadline);
-        let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+    if !jobs.is_empty() {
+        let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
+        let result = store_batch(conn, policy, &subs, deadline);
+        if let Err(e) = &result
+            && e.is_unavailable()
+        {
+            failure = Some(copy_failure(e));
+        }
+        for (sub, done) in answer(&mut jobs, result) {
+            let r = store_batch(conn, policy, &[&sub], deadline);
+            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+        }
     }
     conn.busy_timeout(timeout)?;
     for task in tasks {
@@ -645,7 +785,7 @@ fn one_round(
             "a write on the writer's thread failed".into(),
         ));
     }
-    Ok(true)
+    Ok(wrote)
 }
 
 /// The same failure again, for the log (the original went to the submitters).
@@ -700,6 +840,15 @@ fn store_batch(
     subs: &[&Submission],
     deadline: std::time::Instant,
 ) -> Result<Vec<Stored>, DbError> {
+    write_until(conn, deadline, |conn| store_batch_once(conn, policy, subs))
+}
+
+/// Runs `write` until it is not answered BUSY or `deadline` passes (see [`store_batch`]).
+fn write_until<R>(
+    conn: &mut Connection,
+    deadline: std::time::Instant,
+    mut write: impl FnMut(&mut Connection) -> Result<R, DbError>,
+) -> Result<R, DbError> {
     let mut attempt = 0u64;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -708,7 +857,7 @@ fn store_batch(
         }
         // The busy handler waits no longer than the time left.
         conn.busy_timeout(left)?;
-        match store_batch_once(conn, policy, subs) {
+        match write(conn) {
             Err(DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
                 if matches!(
                     e.code,
@@ -731,51 +880,58 @@ fn store_batch_once(
     policy: &Policy,
     subs: &[&Submission],
 ) -> Result<Vec<Stored>, DbError> {
-    in_transaction(conn, |txn| {
-        let known = known_sources(txn, subs)?;
-        let (to_store, slots) = dedupe(subs, &known);
-        if to_store.is_empty() {
-            return Ok(reassemble(subs, slots, Vec::new()));
-        }
-        let all = subs;
-        let subs = to_store.as_slice();
-        let fps = Fingerprints::of(subs);
-        let existing: Vec<incident::Model> =
-            raw::query(txn, &fps.incidents().build(DbBackend::Sqlite))?;
-        // One writer holds the file (the transaction is IMMEDIATE), so the next ids follow the
-        // largest ones.
-        let (last_incident, last_report): (i64, i64) = txn
-            .prepare_cached(
-                "SELECT (SELECT COALESCE(MAX(id), 0) FROM incidents), \
+    in_transaction(conn, |txn| store_in(txn, policy, subs))
+}
+
+/// Stores a batch in `txn`: its incidents, events, clocks, reports and mail.
+pub(super) fn store_in(
+    txn: &Transaction<'_>,
+    policy: &Policy,
+    subs: &[&Submission],
+) -> Result<Vec<Stored>, DbError> {
+    let known = known_sources(txn, subs)?;
+    let (to_store, slots) = dedupe(subs, &known);
+    if to_store.is_empty() {
+        return Ok(reassemble(subs, slots, Vec::new()));
+    }
+    let all = subs;
+    let subs = to_store.as_slice();
+    let fps = Fingerprints::of(subs);
+    let existing: Vec<incident::Model> =
+        raw::query(txn, &fps.incidents().build(DbBackend::Sqlite))?;
+    // One writer holds the file (the transaction is IMMEDIATE), so the next ids follow the
+    // largest ones.
+    let (last_incident, last_report): (i64, i64) = txn
+        .prepare_cached(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM incidents), \
                  (SELECT COALESCE(MAX(id), 0) FROM reports)",
-            )?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let new_incidents = fps.new_incidents(&existing) as i64;
-        let p = plan(
-            policy,
-            subs,
-            &fps,
-            existing,
-            (1..=new_incidents).map(|k| last_incident + k).collect(),
-            (1..=subs.len() as i64).map(|k| last_report + k).collect(),
-        )?;
-        // Row by row through cached statements: SQLite's fastest way to insert, with no SQL to
-        // parse after the first batch.
-        insert(txn, p.new_incidents)?;
-        for update in p.updates {
-            if raw::execute(txn, &update.build(DbBackend::Sqlite))? != 1 {
-                return Err(DbError::Conflict);
-            }
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let new_incidents = fps.new_incidents(&existing) as i64;
+    let p = plan(
+        policy,
+        subs,
+        &fps,
+        existing,
+        (1..=new_incidents).map(|k| last_incident + k).collect(),
+        (1..=subs.len() as i64).map(|k| last_report + k).collect(),
+    )?;
+    // Row by row through cached statements: SQLite's fastest way to insert, with no SQL to
+    // parse after the first batch.
+    insert(txn, p.new_incidents)?;
+    for update in p.updates {
+        if raw::execute(txn, &update.build(DbBackend::Sqlite))? != 1 {
+            return Err(DbError::Conflict);
         }
-        insert(txn, p.events)?;
-        insert(txn, p.clocks)?;
-        insert(txn, p.reports)?;
-        insert(txn, p.attachments)?;
-        insert(txn, p.cases)?;
-        insert(txn, p.sources)?;
-        insert(txn, p.mails)?;
-        Ok(reassemble(all, slots, p.stored))
-    })
+    }
+    insert(txn, p.events)?;
+    insert(txn, p.clocks)?;
+    insert(txn, p.reports)?;
+    insert(txn, p.attachments)?;
+    insert(txn, p.cases)?;
+    insert(txn, p.sources)?;
+    insert(txn, p.mails)?;
+    Ok(reassemble(all, slots, p.stored))
 }
 
 /// The batch's discovery findings that are stored already.
