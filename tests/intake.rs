@@ -881,6 +881,39 @@ async fn reports_stored_together_keep_what_each_left_out() {
     }
 }
 
+/// Sixty reports over twenty contents, each stored once: three to an incident, an
+/// acknowledgement each, every chain whole.
+async fn sixty_stored_three_to_an_incident(app: &TestApp, backend: Backend) {
+    assert_eq!(
+        report::Entity::find().count(&app.db.conn).await.unwrap(),
+        60,
+        "{backend:?}"
+    );
+    assert_eq!(
+        incident::Entity::find().count(&app.db.conn).await.unwrap(),
+        20
+    );
+    for inc in incident::Entity::find().all(&app.db.conn).await.unwrap() {
+        assert_eq!(
+            inc.report_count, 3,
+            "incident {} has its three reports",
+            inc.id
+        );
+        assert_eq!(inc.version, 3);
+    }
+    assert_eq!(
+        outbox::Entity::find().count(&app.db.conn).await.unwrap(),
+        60,
+        "one acknowledgement each"
+    );
+    match rectify::db::audit::verify_all(&app.db).await.unwrap() {
+        rectify::db::audit::Verdict::Holds { incidents, events } => {
+            assert_eq!((incidents, events), (20, 60))
+        }
+        b => panic!("{b:?}"),
+    }
+}
+
 #[tokio::test]
 async fn reports_arriving_together_are_all_stored_and_grouped() {
     for backend in backends() {
@@ -900,34 +933,7 @@ async fn reports_arriving_together_are_all_stored_and_grouped() {
             })
             .collect();
         let codes = post_together(&app, bodies).await;
-        assert_eq!(
-            report::Entity::find().count(&app.db.conn).await.unwrap(),
-            60,
-            "{backend:?}"
-        );
-        assert_eq!(
-            incident::Entity::find().count(&app.db.conn).await.unwrap(),
-            20
-        );
-        for inc in incident::Entity::find().all(&app.db.conn).await.unwrap() {
-            assert_eq!(
-                inc.report_count, 3,
-                "incident {} has its three reports",
-                inc.id
-            );
-            assert_eq!(inc.version, 3);
-        }
-        assert_eq!(
-            outbox::Entity::find().count(&app.db.conn).await.unwrap(),
-            60,
-            "one acknowledgement each"
-        );
-        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
-            rectify::db::audit::Verdict::Holds { incidents, events } => {
-                assert_eq!((incidents, events), (20, 60))
-            }
-            b => panic!("{b:?}"),
-        }
+        sixty_stored_three_to_an_incident(&app, backend).await;
         for code in codes {
             let r = app
                 .client
@@ -1001,35 +1007,9 @@ async fn a_flood_taken_into_the_inbox_is_stored_once_and_found_at_once() {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         }
-        assert_eq!(
-            report::Entity::find().count(&app.db.conn).await.unwrap(),
-            60,
-            "{backend:?}"
-        );
-        assert_eq!(
-            incident::Entity::find().count(&app.db.conn).await.unwrap(),
-            20
-        );
-        for inc in incident::Entity::find().all(&app.db.conn).await.unwrap() {
-            assert_eq!(
-                inc.report_count, 3,
-                "incident {} has its three reports",
-                inc.id
-            );
-        }
-        assert_eq!(
-            outbox::Entity::find().count(&app.db.conn).await.unwrap(),
-            60,
-            "one acknowledgement each"
-        );
+        sixty_stored_three_to_an_incident(&app, backend).await;
         for (i, code) in codes.iter().enumerate() {
             assert_eq!(app.report(code).await.description, format!("report {i}"));
-        }
-        match rectify::db::audit::verify_all(&app.db).await.unwrap() {
-            rectify::db::audit::Verdict::Holds { incidents, events } => {
-                assert_eq!((incidents, events), (20, 60))
-            }
-            b => panic!("{b:?}"),
         }
         app.stop().await;
     }

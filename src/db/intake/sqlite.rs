@@ -749,11 +749,8 @@ fn one_round(
         {
             failure = Some(copy_failure(e));
         }
-        // One row fails whole: there is no report of its own to blame.
-        let result = result.map_err(|e| match e {
-            e if e.is_unavailable() => e,
-            e => DbError::Setup(format!("storing reports in the inbox: {e}")),
-        });
+        // A row that fails for a reason of its own (not the disk) fails whole: its reports
+        // are then stored one by one, as a failed batch's are.
         for (sub, done) in answer(&mut waiting, result) {
             let r = store_batch(conn, policy, &[&sub], deadline);
             let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
