@@ -881,6 +881,22 @@ async fn reports_stored_together_keep_what_each_left_out() {
     }
 }
 
+/// Sixty reports over twenty contents (`{prefix} {n}`), each with an address.
+fn sixty_over_twenty_contents(prefix: &str) -> Vec<serde_json::Value> {
+    (0..60)
+        .map(|i| {
+            serde_json::json!({
+                "output": format!("{prefix} {}", i % 20),
+                "model": "demo-chat",
+                "category": "accuracy",
+                "description": format!("report {i}"),
+                "email": format!("r{i}@example.com"),
+                "good_faith": true,
+            })
+        })
+        .collect()
+}
+
 /// Sixty reports over twenty contents, each stored once: three to an incident, an
 /// acknowledgement each, every chain whole.
 async fn sixty_stored_three_to_an_incident(app: &TestApp, backend: Backend) {
@@ -920,19 +936,7 @@ async fn reports_arriving_together_are_all_stored_and_grouped() {
         let app = TestApp::spawn_with(backend, |s| s.limits.intake_burst = 0).await;
         // 60 reports at once over 20 distinct contents: they are committed in shared batches,
         // and every one must land, in the right incident, with an intact chain.
-        let bodies = (0..60)
-            .map(|i| {
-                serde_json::json!({
-                    "output": format!("Same content number {}", i % 20),
-                    "model": "demo-chat",
-                    "category": "accuracy",
-                    "description": format!("report {i}"),
-                    "email": format!("r{i}@example.com"),
-                    "good_faith": true,
-                })
-            })
-            .collect();
-        let codes = post_together(&app, bodies).await;
+        let codes = post_together(&app, sixty_over_twenty_contents("Same content number")).await;
         sixty_stored_three_to_an_incident(&app, backend).await;
         for code in codes {
             let r = app
@@ -958,19 +962,7 @@ async fn a_flood_taken_into_the_inbox_is_stored_once_and_found_at_once() {
             s.database.intake_defer_above = 1;
         })
         .await;
-        let bodies = (0..60)
-            .map(|i| {
-                serde_json::json!({
-                    "output": format!("Flooded content number {}", i % 20),
-                    "model": "demo-chat",
-                    "category": "accuracy",
-                    "description": format!("report {i}"),
-                    "email": format!("r{i}@example.com"),
-                    "good_faith": true,
-                })
-            })
-            .collect();
-        let codes = post_together(&app, bodies).await;
+        let codes = post_together(&app, sixty_over_twenty_contents("Flooded content number")).await;
         // Each reporter's status page at once, whether its report is still in the inbox or not.
         for code in &codes {
             let r = app

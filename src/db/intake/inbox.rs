@@ -108,26 +108,11 @@ pub(super) fn take_row(conn: &mut Connection, policy: &Policy, id: i64) -> Resul
 /// status page asking for an unknown code costs the writer nothing.
 pub(crate) async fn row_holding(db: &crate::db::Db, code: &str) -> Result<Option<i64>, DbError> {
     use sea_orm::ConnectionTrait;
-    let stmt = |sql: &str, values: Vec<sea_orm::Value>| {
-        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Sqlite, sql, values)
-    };
-    let any = db
-        .conn
-        .query_one_raw(stmt(
-            "SELECT EXISTS (SELECT 1 FROM intake_inbox) AS any",
-            vec![],
-        ))
-        .await?
-        .map(|r| r.try_get::<bool>("", "any"))
-        .transpose()?
-        .unwrap_or(false);
-    if !any {
-        return Ok(None);
-    }
     // The code's bytes may also stand in a report's text: each row found is read to be sure.
     let rows = db
         .conn
-        .query_all_raw(stmt(
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
             "SELECT id, reports FROM intake_inbox WHERE instr(reports, ?) > 0",
             vec![code.as_bytes().to_vec().into()],
         ))

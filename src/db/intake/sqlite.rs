@@ -744,30 +744,14 @@ fn one_round(
                 .map(|s| Stored::pending(s.code.clone()))
                 .collect()
         });
-        if let Err(e) = &result
-            && e.is_unavailable()
-        {
-            failure = Some(copy_failure(e));
-        }
         // A row that fails for a reason of its own (not the disk) fails whole: its reports
         // are then stored one by one, as a failed batch's are.
-        for (sub, done) in answer(&mut waiting, result) {
-            let r = store_batch(conn, policy, &[&sub], deadline);
-            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
-        }
+        failure = failure.or(settle(conn, policy, &mut waiting, result, deadline));
     }
     if !jobs.is_empty() {
         let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
         let result = store_batch(conn, policy, &subs, deadline);
-        if let Err(e) = &result
-            && e.is_unavailable()
-        {
-            failure = Some(copy_failure(e));
-        }
-        for (sub, done) in answer(&mut jobs, result) {
-            let r = store_batch(conn, policy, &[&sub], deadline);
-            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
-        }
+        failure = failure.or(settle(conn, policy, &mut jobs, result, deadline));
     }
     conn.busy_timeout(timeout)?;
     for task in tasks {
@@ -783,6 +767,26 @@ fn one_round(
         ));
     }
     Ok(wrote)
+}
+
+/// Answers `jobs` with `result`; when one report may have failed the lot, stores them one by
+/// one. Returns the failure of the storage itself, for the writer's log, when there was one.
+fn settle(
+    conn: &mut Connection,
+    policy: &Policy,
+    jobs: &mut Vec<super::Job>,
+    result: Result<Vec<Stored>, DbError>,
+    deadline: std::time::Instant,
+) -> Option<DbError> {
+    let failure = match &result {
+        Err(e) if e.is_unavailable() => Some(copy_failure(e)),
+        _ => None,
+    };
+    for (sub, done) in answer(jobs, result) {
+        let r = store_batch(conn, policy, &[&sub], deadline);
+        let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+    }
+    failure
 }
 
 /// The same failure again, for the log (the original went to the submitters).
