@@ -341,8 +341,9 @@ impl Db {
     }
 
     /// SQLite: stores now the reports of the intake inbox's row holding tracking code `code`,
-    /// if one waits there (see [`intake::inbox`]): whether one did. A reporter's status page
-    /// asks before it says a code is unknown.
+    /// if one waits there (see [`intake::inbox`]): whether one held it (its reports are then
+    /// stored, by this call or by the writer just before). A reporter's status page asks
+    /// before it says a code is unknown.
     pub async fn open_from_inbox(&self, code: &str) -> Result<bool, DbError> {
         if self.is_postgres() {
             return Ok(false);
@@ -357,7 +358,8 @@ impl Db {
         if queue.send(intake::Work::Inbox(row, done)).await.is_err() {
             return Err(DbError::WriterDown);
         }
-        wait.await.unwrap_or(Err(DbError::WriterDown))
+        wait.await.unwrap_or(Err(DbError::WriterDown))?;
+        Ok(true)
     }
 
     /// Brings the staff search's index up to date now. On SQLite the intake writer indexes new

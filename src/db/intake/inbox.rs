@@ -92,15 +92,17 @@ pub(super) fn take_oldest(
     }
 }
 
-/// Takes row `id`, if it still waits: whether it did.
-pub(super) fn take_row(conn: &mut Connection, policy: &Policy, id: i64) -> Result<bool, DbError> {
+/// Takes row `id`, if it still waits. Once this returns, its reports are in their tables
+/// either way: a row is deleted only by the transaction that stores them (the writer may
+/// have taken it in a quiet moment since the status page found it).
+pub(super) fn take_row(conn: &mut Connection, policy: &Policy, id: i64) -> Result<(), DbError> {
     let bytes: Option<Vec<u8>> = conn
         .prepare_cached("SELECT reports FROM intake_inbox WHERE id = ?")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     match bytes {
-        Some(bytes) => store_row(conn, policy, id, &bytes).map(|()| true),
-        None => Ok(false),
+        Some(bytes) => store_row(conn, policy, id, &bytes),
+        None => Ok(()),
     }
 }
 

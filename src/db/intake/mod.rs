@@ -257,7 +257,7 @@ pub(crate) enum Work {
     Report(Job),
     Task(Task),
     /// Store the reports of inbox row `.0` now, if it still waits: whether it did (SQLite).
-    Inbox(i64, oneshot::Sender<Result<bool, DbError>>),
+    Inbox(i64, oneshot::Sender<Result<(), DbError>>),
 }
 
 /// When the SQLite writer stores reports in its inbox ([`inbox`]) instead of their tables.
