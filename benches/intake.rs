@@ -531,7 +531,7 @@ fn main() {
                 flood.rate_between(flood.secs - window, flood.secs),
             );
             println!(
-                "flood: p99 {:.2} ms over {:.0} s; first {window:.0} s {first:.0} reports/s, last {window:.0} s {last:.0} reports/s (last / first {:.3}; target >= 0.9)",
+                "flood: p99 {:.2} ms over {:.0} s; first {window:.0} s {first:.0} reports/s, last {window:.0} s {last:.0} reports/s (last / first {:.3}; target 0.9 to 1.1: within 10%)",
                 flood.p99().as_secs_f64() * 1e3,
                 flood.secs,
                 last / first
