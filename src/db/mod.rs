@@ -50,11 +50,6 @@ pub use error::DbError;
 /// `Db::connect_with`).
 pub const MMAP_BYTES: u64 = 256 << 20;
 
-/// Rows a pooled SQLite connection's thread may send ahead of the task reading them (see
-/// `Db::connect_with`). Every query here collects its rows into a `Vec` (none streams), so rows
-/// waiting in the channel take no more memory than they would once read.
-const ROWS_AHEAD: usize = 1_024;
-
 /// The database and how to write to it safely.
 #[derive(Clone)]
 pub struct Db {
@@ -143,12 +138,6 @@ impl Db {
                         // A search's table of matches (see `search::Matched`) and its rollback
                         // journal in memory, not in a temporary file.
                         .pragma("temp_store", "memory")
-                        // Rows a connection's thread may run ahead of the task reading them. At
-                        // sqlx's 50 a board column (50 cards and the statement's result) filled
-                        // the channel, and the thread waited for the task to be polled again,
-                        // which beside intake means waiting for a core behind intake's requests;
-                        // a search's matches did so every 50 rows.
-                        .row_buffer_size(ROWS_AHEAD)
                 })
                 .map_sqlx_sqlite_pool_opts(|o| {
                     o.after_connect(|conn, _| {
