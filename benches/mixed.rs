@@ -334,7 +334,9 @@ fn main() {
         let sweep_time = t.elapsed();
         let (mut intake, not_sent) = pacer.await.unwrap();
         let elapsed = started.elapsed().as_secs_f64();
-        let opened = tcp_active_opens().zip(opened_before).map(|(a, b)| a - b);
+        let opened = tcp_active_opens()
+            .zip(opened_before)
+            .map(|(a, b)| a.saturating_sub(b));
         let wal_mib = std::fs::metadata(wal.as_path()).map_or(0.0, |m| m.len() as f64 / 1048576.0);
         let paced_cpu = common::ThreadCpu::now().since(&cpu_paced, elapsed);
         let mut board = board.await.unwrap();

@@ -256,7 +256,8 @@ pub(crate) type Task = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
 pub(crate) enum Work {
     Report(Job),
     Task(Task),
-    /// Store the reports of inbox row `.0` now, if it still waits: whether it did (SQLite).
+    /// Store the reports of inbox row `.0` now, if it still waits (SQLite); answered once they
+    /// are stored, by this step or by the writer before it.
     Inbox(i64, oneshot::Sender<Result<(), DbError>>),
 }
 
