@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, QuerySelect,
 };
 
 use super::entities::{incident, incident_clock, incident_event, report, reporter_message, user};
@@ -311,21 +311,34 @@ pub async fn open_among<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let events = incident_event::Entity::find()
+    Ok(still_open(
+        open_among_query(ids).into_tuple().all(conn).await?,
+    ))
+}
+
+/// [`open_among`]'s query: the incident and action of each appeal event among `ids`, in the
+/// log's order (two columns, not the events' whole rows).
+pub(crate) fn open_among_query(ids: &[i64]) -> sea_orm::Select<incident_event::Entity> {
+    incident_event::Entity::find()
+        .select_only()
+        .column(incident_event::Column::IncidentId)
+        .column(incident_event::Column::Action)
         .filter(incident_event::Column::IncidentId.is_in(ids.iter().copied()))
         .filter(incident_event::Column::Action.is_in(APPEAL_ACTIONS))
         .order_by_asc(incident_event::Column::IncidentId)
         .order_by_asc(incident_event::Column::Seq)
-        .all(conn)
-        .await?;
+}
+
+/// The incidents whose latest appeal event, of [`open_among_query`]'s rows, is an `appeal`.
+pub(crate) fn still_open(events: Vec<(i64, String)>) -> Vec<i64> {
     let mut open: Vec<i64> = Vec::new();
-    for e in events {
-        open.retain(|id| *id != e.incident_id);
-        if e.action == "appeal" {
-            open.push(e.incident_id);
+    for (incident_id, action) in events {
+        open.retain(|id| *id != incident_id);
+        if action == "appeal" {
+            open.push(incident_id);
         }
     }
-    Ok(open)
+    open
 }
 
 /// The board's and list's `appeal=open` filter, as a condition on `incidents.id`: the same
@@ -346,4 +359,12 @@ pub async fn open_count(db: &Db) -> Result<u64, DbError> {
         .filter(open_condition())
         .count(&db.conn)
         .await?)
+}
+
+/// [`open_count`] as one `count(*)` statement, for a page read at once (`Db::on_reader`).
+pub(crate) fn open_count_query() -> sea_orm::Select<incident::Entity> {
+    incident::Entity::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::cust("count(*)"), "n")
+        .filter(open_condition())
 }

@@ -101,8 +101,45 @@ impl Filters {
     }
 }
 
+/// A search's counts by state, in one grouped statement over its matches: rows (`state`, `n`).
+fn search_counts_query(
+    states: &[&str],
+    f: &Filters,
+    now: DateTime<Utc>,
+    postgres: bool,
+) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    if !postgres && f.only_searching() {
+        // Each match's state read in a narrow index by its id (migration 000090): half the
+        // cost of reading it in the table, for tens of thousands of matches.
+        let placeholders = vec!["?"; states.len()].join(", ");
+        return sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            format!(
+                "SELECT i.state AS state, count(*) AS n FROM temp.search_hits AS h \
+                 CROSS JOIN incidents AS i INDEXED BY incidents_id_state ON i.id = h.id \
+                 WHERE +i.state IN ({placeholders}) GROUP BY i.state"
+            ),
+            states.iter().map(|s| sea_orm::Value::from(*s)),
+        );
+    }
+    incident::Entity::find()
+        .select_only()
+        .column(Column::State)
+        .column_as(Expr::col(Column::Id).count(), "n")
+        .filter(Column::State.is_in(states.iter().copied()))
+        // The board's (state, deadline) index holds all a count needs.
+        .filter(condition(f, now, postgres, Access::InOrder))
+        .group_by(Column::State)
+        .build(if postgres {
+            sea_orm::DbBackend::Postgres
+        } else {
+            sea_orm::DbBackend::Sqlite
+        })
+}
+
 /// What a card shows.
-#[derive(Debug, Clone, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct Card {
     pub id: i64,
     pub state: String,
@@ -156,7 +193,7 @@ pub(crate) fn condition(
 /// deadline, then by id, each way (open incidents always have a running remediation clock, so
 /// the nearest deadline is set). A search's matches are kept as the index is walked.
 pub(crate) fn by_deadline(
-    db: &Db,
+    postgres: bool,
     state: &str,
     f: &Filters,
     now: DateTime<Utc>,
@@ -164,7 +201,7 @@ pub(crate) fn by_deadline(
 ) -> sea_orm::Select<incident::Entity> {
     incident::Entity::find()
         .filter(Column::State.eq(state))
-        .filter(condition(f, now, db.is_postgres(), Access::InOrder))
+        .filter(condition(f, now, postgres, Access::InOrder))
         .order_by(Column::NextDueAt, order.clone())
         .order_by(Column::Id, order)
 }
@@ -178,7 +215,22 @@ pub async fn column(
     limit: u64,
     offset: u64,
 ) -> Result<Vec<Card>, DbError> {
-    Ok(by_deadline(db, state, f, now, sea_orm::Order::Asc)
+    Ok(column_query(db.is_postgres(), state, f, now, limit, offset)
+        .into_model::<Card>()
+        .all(&f.conn(db))
+        .await?)
+}
+
+/// [`column`]'s query; its columns are [`Card`]'s fields, in order.
+fn column_query(
+    postgres: bool,
+    state: &str,
+    f: &Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> sea_orm::Select<incident::Entity> {
+    by_deadline(postgres, state, f, now, sea_orm::Order::Asc)
         .select_only()
         .columns([
             Column::Id,
@@ -195,9 +247,137 @@ pub async fn column(
         ])
         .limit(limit)
         .offset(offset)
-        .into_model::<Card>()
-        .all(&f.conn(db))
-        .await?)
+}
+
+impl Card {
+    /// A row of [`column_query`], read on a rusqlite connection.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Card> {
+        Ok(Card {
+            id: r.get(0)?,
+            state: r.get(1)?,
+            title: r.get(2)?,
+            category: r.get(3)?,
+            severity: r.get(4)?,
+            report_count: r.get(5)?,
+            assignee_id: r.get(6)?,
+            next_due_at: super::raw::maybe_instant(r, 7)?,
+            next_due_clock: r.get(8)?,
+            serious: r.get(9)?,
+            evidence_hold: r.get(10)?,
+        })
+    }
+}
+
+/// What a board page shows, read at once (see [`read_page`]).
+pub struct Page {
+    pub counts: HashMap<String, u64>,
+    pub users: Vec<super::entities::user::Model>,
+    /// The cards of each state asked for, in the order asked.
+    pub columns: Vec<Vec<Card>>,
+    /// Incidents with an undecided appeal, on the board or not.
+    pub appeals_open: u64,
+    /// Incidents with a reporter's reply nobody has read, sorted.
+    pub unread: Vec<i64>,
+    /// Each card's provisional running clocks.
+    pub provisional: HashMap<i64, Vec<String>>,
+    /// The cards' incidents with an undecided appeal.
+    pub appealed: Vec<i64>,
+}
+
+/// SQLite: a board page, every statement in one read transaction on a reader thread
+/// (`Db::on_reader`), a search's matches in its connection's table (see
+/// `search::matching_ids_on`): the same statements the pool's path asks one by one.
+pub(crate) fn read_page(
+    conn: &rusqlite::Connection,
+    states: &[&str],
+    f: &Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page, DbError> {
+    use super::raw::rows;
+    use sea_orm::QueryTrait;
+    const SQLITE: sea_orm::DbBackend = sea_orm::DbBackend::Sqlite;
+    let count = |r: &rusqlite::Row<'_>| count_at(r, 0);
+    let mut counts: HashMap<String, u64> = states.iter().map(|s| ((*s).to_string(), 0)).collect();
+    if f.searching() {
+        if !f.matched.as_ref().is_some_and(|m| m.is_empty()) {
+            let q = search_counts_query(states, f, now, false);
+            for (state, n) in rows(conn, &q, |r| Ok((r.get::<_, String>(0)?, count_at(r, 1)?)))? {
+                counts.insert(state, n);
+            }
+        }
+    } else if f.none() {
+        let placeholders = vec!["?"; states.len()].join(", ");
+        let kept = sea_orm::Statement::from_sql_and_values(
+            SQLITE,
+            format!("SELECT state, n FROM incident_state_counts WHERE state IN ({placeholders})"),
+            states.iter().map(|s| sea_orm::Value::from(*s)),
+        );
+        for (state, n) in rows(conn, &kept, |r| {
+            Ok((r.get::<_, String>(0)?, count_at(r, 1)?))
+        })? {
+            counts.insert(state, n);
+        }
+    } else {
+        for state in states {
+            let q = incident::Entity::find()
+                .select_only()
+                .column_as(Expr::cust("count(*)"), "n")
+                .filter(Column::State.eq(*state))
+                .filter(condition(f, now, false, Access::InOrder))
+                .build(SQLITE);
+            let n = rows(conn, &q, count)?.into_iter().next().unwrap_or(0);
+            counts.insert((*state).to_string(), n);
+        }
+    }
+    let users = super::raw::query(conn, &super::users::list_query().build(SQLITE))?;
+    let mut columns = Vec::with_capacity(states.len());
+    for state in states {
+        let q = column_query(false, state, f, now, limit, offset).build(SQLITE);
+        columns.push(rows(conn, &q, Card::read)?);
+    }
+    let appeals_open = rows(
+        conn,
+        &super::appeals::open_count_query().build(SQLITE),
+        count,
+    )?
+    .into_iter()
+    .next()
+    .unwrap_or(0);
+    let id_of = |r: &rusqlite::Row<'_>| r.get::<_, i64>(0);
+    let mut unread = rows(
+        conn,
+        &super::messages::unread_replies_query().build(SQLITE),
+        id_of,
+    )?;
+    unread.sort_unstable();
+    unread.dedup();
+    let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
+    let mut provisional: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut appealed = Vec::new();
+    if !ids.is_empty() {
+        let pair = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?));
+        let q = super::deadlines::provisional_query(&ids).build(SQLITE);
+        for (id, clock) in rows(conn, &q, pair)? {
+            provisional.entry(id).or_default().push(clock);
+        }
+        let q = super::appeals::open_among_query(&ids).build(SQLITE);
+        appealed = super::appeals::still_open(rows(conn, &q, pair)?);
+    }
+    Ok(Page {
+        counts,
+        users,
+        columns,
+        appeals_open,
+        unread,
+        provisional,
+        appealed,
+    })
+}
+
+fn count_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
 }
 
 /// How many incidents each column holds under the filters.
@@ -222,35 +402,9 @@ pub async fn counts(
         if f.matched.as_ref().is_some_and(|m| m.is_empty()) {
             return Ok(out);
         }
-        let conn = f.conn(db);
-        let rows = if !db.is_postgres() && f.only_searching() {
-            // Each match's state read in a narrow index by its id (migration 000090): half the
-            // cost of reading it in the table, for tens of thousands of matches.
-            let placeholders = vec!["?"; states.len()].join(", ");
-            Count::find_by_statement(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Sqlite,
-                format!(
-                    "SELECT i.state AS state, count(*) AS n FROM temp.search_hits AS h \
-                     CROSS JOIN incidents AS i INDEXED BY incidents_id_state ON i.id = h.id \
-                     WHERE +i.state IN ({placeholders}) GROUP BY i.state"
-                ),
-                states.iter().map(|s| sea_orm::Value::from(*s)),
-            ))
-            .all(&conn)
-            .await?
-        } else {
-            incident::Entity::find()
-                .select_only()
-                .column(Column::State)
-                .column_as(Expr::col(Column::Id).count(), "n")
-                .filter(Column::State.is_in(states.iter().copied()))
-                // The board's (state, deadline) index holds all a count needs.
-                .filter(condition(f, now, db.is_postgres(), Access::InOrder))
-                .group_by(Column::State)
-                .into_model::<Count>()
-                .all(&conn)
-                .await?
-        };
+        let rows = Count::find_by_statement(search_counts_query(states, f, now, db.is_postgres()))
+            .all(&f.conn(db))
+            .await?;
         for r in rows {
             out.insert(r.state, u64::try_from(r.n).unwrap_or(0));
         }
@@ -295,4 +449,303 @@ pub async fn counts(
         .await?;
     out.extend(states.iter().map(|s| (*s).to_string()).zip(ns));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::domain::workflow::State;
+
+    fn incident(id: i64, state: &str, category: &str, more: &str) -> String {
+        // `more`: (severity, assignee_id, next_due_at, evidence_hold, serious)
+        format!(
+            "INSERT INTO incidents (id, state, version, category, title, fingerprint, \
+               first_reported_at, report_count, evidence_hold, last_event_at, last_event_hash, \
+               created_at, severity, assignee_id, next_due_at, next_due_clock, serious) \
+             VALUES ({id}, '{state}', 1, '{category}', '{}标题 <{id}>', 'fp{id}', \
+               '2026-12-01T00:00:00+00:00', {id} % 4 + 1, {hold}, '2026-12-01T00:00:00+00:00', '', \
+               '2026-12-01T00:00:00+00:00', {more});",
+            ["麒麟", "海豚", ""][usize::try_from(id % 3).unwrap()],
+            hold = id % 5 == 0,
+        )
+    }
+
+    /// What the pool's queries answer for a board page (the page's path on PostgreSQL).
+    async fn through_pool(
+        db: &Db,
+        states: &[&str],
+        f: &Filters,
+        now: DateTime<Utc>,
+        (limit, offset): (u64, u64),
+    ) -> Page {
+        let mut columns = Vec::new();
+        for st in states {
+            columns.push(column(db, st, f, now, limit, offset).await.unwrap());
+        }
+        let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
+        Page {
+            counts: counts(db, states, f, now).await.unwrap(),
+            users: super::super::users::list(db).await.unwrap(),
+            columns,
+            appeals_open: super::super::appeals::open_count(db).await.unwrap(),
+            unread: super::super::messages::with_unread_replies(db)
+                .await
+                .unwrap(),
+            provisional: super::super::deadlines::provisional_by_incident(&db.conn, &ids)
+                .await
+                .unwrap(),
+            appealed: super::super::appeals::open_among(&db.conn, &ids)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Incidents seeded by [`seed`]: enough that a search's common word reads in the board's
+    /// order (`search::IN_ORDER_FROM`).
+    const INCIDENTS: i64 = 1_500;
+
+    /// A database with incidents in every state under every filter, appeals, provisional
+    /// clocks and replies; answers the instant to read them at.
+    pub(crate) async fn seed(db: &Db) -> DateTime<Utc> {
+        let mut sql = String::from(
+            "INSERT INTO users (id, email, name, role, password_hash, disabled, locale, created_at) \
+             VALUES (1, 'b@example.com', '李四', 'triage', 'x', false, 'zh-CN', '2026-12-01T00:00:00+00:00'), \
+                    (2, 'a@example.com', 'Ann', 'lead', 'x', true, 'en', '2026-12-01T00:00:00+00:00');",
+        );
+        let severities = ["NULL", "'low'", "'high'", "'critical'"];
+        let categories = [
+            "accuracy.inaccurate",
+            "rights.privacy",
+            "rights",
+            "core_values.violence",
+        ];
+        for id in 1..=INCIDENTS {
+            let state = State::ALL[usize::try_from(id).unwrap() % State::ALL.len()];
+            let due = if state.is_open() {
+                // Some overdue at `now` below, and ties on the deadline broken by id.
+                format!("'2026-12-{:02}T00:00:00+00:00', 'remediate'", 1 + id % 9)
+            } else {
+                "NULL, NULL".into()
+            };
+            let more = format!(
+                "{}, {}, {due}, {}",
+                severities[usize::try_from(id % 4).unwrap()],
+                match id % 3 {
+                    0 => "NULL",
+                    1 => "1",
+                    _ => "2",
+                },
+                if id % 7 == 0 { "'death'" } else { "NULL" },
+            );
+            sql += &incident(
+                id,
+                state.as_str(),
+                categories[usize::try_from(id % 4).unwrap()],
+                &more,
+            );
+        }
+        // Appeals: 3 open, 4 decided, 5 decided then appealed again.
+        for (n, (id, action)) in [
+            (3, "appeal"),
+            (4, "appeal"),
+            (4, "uphold_appeal"),
+            (5, "appeal"),
+            (5, "grant_appeal"),
+            (5, "appeal"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            sql += &format!(
+                "INSERT INTO incident_events (incident_id, seq, at, actor, action, to_state, data, \
+                   prev_hash, hash) VALUES ({id}, {n}, '2026-12-01T00:00:00+00:00', 'x', \
+                   '{action}', 'resolved', '{{}}', '', 'h{n}');"
+            );
+        }
+        // Provisional clocks on two cards, one running and one met.
+        for (id, status, clock) in [
+            (10, "running", "remediate"),
+            (10, "running", "contain"),
+            (11, "met", "remediate"),
+        ] {
+            sql += &format!(
+                "INSERT INTO incident_clocks (incident_id, clock, started_at, due_at, status, \
+                   provisional) VALUES ({id}, '{clock}', '2026-12-01T00:00:00+00:00', \
+                   '2027-03-01T00:00:00+00:00', '{status}', true);"
+            );
+        }
+        // A reporter's unread reply on incident 12 and a read one on 13.
+        for (id, read) in [(12, "NULL"), (13, "'2026-12-02T00:00:00+00:00'")] {
+            sql += &format!(
+                "INSERT INTO reports (id, tracking_code, incident_id, received_at, locale, channel, \
+                   output, category, description, fingerprint) VALUES ({id}, 'CODE-{id}', {id}, \
+                   '2026-12-01T00:00:00+00:00', 'zh-CN', 'web', 'o', 'rights', '', 'fp{id}'); \
+                 INSERT INTO reporter_messages (report_id, incident_id, direction, batch, body, \
+                   author, created_at, read_at) VALUES ({id}, {id}, 'reporter', 'b', 'hi', 'r', \
+                   '2026-12-01T00:00:00+00:00', {read});"
+            );
+        }
+        db.conn.execute_unprepared(&sql).await.unwrap();
+        DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Runs a search as the pool's path does.
+    pub(crate) async fn resolved(db: &Db, f: &Filters) -> Filters {
+        f.clone().resolve(db).await.unwrap()
+    }
+
+    /// Runs `f` with `filters`' search resolved on the reader's connection, as a page does.
+    pub(crate) async fn at_once<R: Send + 'static>(
+        db: &Db,
+        filters: &Filters,
+        f: impl FnOnce(&rusqlite::Connection, &Filters) -> Result<R, DbError> + Send + 'static,
+    ) -> R {
+        let mut filters = filters.clone();
+        db.on_reader(move |conn| {
+            if let Some(text) = filters.text.clone() {
+                filters.matched = Some(std::sync::Arc::new(super::super::search::matching_ids_on(
+                    conn, &text,
+                )?));
+            }
+            f(conn, &filters)
+        })
+        .await
+        .expect("SQLite reads at once")
+        .unwrap()
+    }
+
+    /// A board page read at once on a reader thread shows what the pool's queries show, under
+    /// every filter, a search, and a page further on.
+    #[tokio::test]
+    async fn a_page_read_at_once_is_what_the_pool_reads() {
+        let (_dir, db) = super::super::tests::file_db(4).await;
+        db.migrate().await.unwrap();
+        let now = seed(&db).await;
+        let open: Vec<&str> = State::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str())
+            .collect();
+        let every: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        let filters = [
+            Filters::default(),
+            Filters {
+                category: Some("rights".into()),
+                ..Filters::default()
+            },
+            Filters {
+                severity: Some("high".into()),
+                assignee: AssigneeFilter::User(1),
+                ..Filters::default()
+            },
+            Filters {
+                assignee: AssigneeFilter::Unassigned,
+                overdue: true,
+                ..Filters::default()
+            },
+            Filters {
+                appeal_open: true,
+                ..Filters::default()
+            },
+            Filters {
+                text: Some("麒麟".into()),
+                ..Filters::default()
+            },
+            Filters {
+                text: Some("麒".into()),
+                severity: Some("low".into()),
+                ..Filters::default()
+            },
+            Filters {
+                text: Some("no-such-word".into()),
+                ..Filters::default()
+            },
+            Filters {
+                text: Some("标题".into()),
+                ..Filters::default()
+            },
+        ];
+        for f in filters {
+            for states in [&open, &every] {
+                for page in [(5, 0), (5, 5), (50, 0)] {
+                    let expected =
+                        through_pool(&db, states, &resolved(&db, &f).await, now, page).await;
+                    let st = states.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+                    let got = at_once(&db, &f, move |conn, f| {
+                        let st: Vec<&str> = st.iter().map(String::as_str).collect();
+                        read_page(conn, &st, f, now, page.0, page.1)
+                    })
+                    .await;
+                    let case = format!("{f:?} {states:?} {page:?}");
+                    assert!(
+                        got.columns.iter().flatten().count() > 0
+                            || page.1 > 0
+                            || f.text.as_deref() == Some("no-such-word"),
+                        "{case}: the case shows cards"
+                    );
+                    assert_eq!(got.counts, expected.counts, "{case}");
+                    assert_eq!(got.columns, expected.columns, "{case}");
+                    assert_eq!(got.users, expected.users, "{case}");
+                    assert_eq!(got.appeals_open, expected.appeals_open, "{case}");
+                    assert_eq!(got.unread, expected.unread, "{case}");
+                    assert_eq!(got.provisional, expected.provisional, "{case}");
+                    assert_eq!(got.appealed, expected.appealed, "{case}");
+                }
+            }
+        }
+        let expected = through_pool(&db, &open, &Filters::default(), now, (50, 0)).await;
+        assert_eq!(expected.appeals_open, 2, "incidents 3 and 5");
+        assert_eq!(expected.unread, vec![12]);
+        assert_eq!(expected.provisional.get(&10).map(Vec::len), Some(2));
+    }
+
+    /// A list page read at once shows what the pool's queries show: every sort each way, with
+    /// and without a search (one common enough to read in the board's order), a page further on.
+    #[tokio::test]
+    async fn a_list_read_at_once_is_what_the_pool_reads() {
+        use super::super::list::{self, Sort, States};
+        let (_dir, db) = super::super::tests::file_db(4).await;
+        db.migrate().await.unwrap();
+        let now = seed(&db).await;
+        for text in [None, Some("标题"), Some("麒")] {
+            let mut shown = 0;
+            let f = Filters {
+                text: text.map(str::to_owned),
+                ..Filters::default()
+            };
+            for states in [States::Open, States::All, States::One("triaged".into())] {
+                for sort in Sort::ALL {
+                    for (desc, window) in [(false, (100, 0)), (true, (100, 100))] {
+                        let pool = resolved(&db, &f).await;
+                        let rows = list::rows(&db, &states, &pool, (sort, desc), now, window)
+                            .await
+                            .unwrap();
+                        let total = list::count(&db, &states, &pool, now).await.unwrap();
+                        drop(pool);
+                        let st = states.clone();
+                        let got = at_once(&db, &f, move |conn, f| {
+                            list::read_page(conn, &st, f, (sort, desc), now, window)
+                        })
+                        .await;
+                        let case = format!("{text:?} {states:?} {sort:?} {desc} {window:?}");
+                        shown += got.rows.len();
+                        assert_eq!(got.total, total, "{case}");
+                        assert_eq!(
+                            got.rows
+                                .iter()
+                                .map(|r| format!("{r:?}"))
+                                .collect::<Vec<_>>(),
+                            rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>(),
+                            "{case}"
+                        );
+                    }
+                }
+            }
+            assert!(shown > 1_000, "{text:?}: the cases show rows");
+        }
+    }
 }

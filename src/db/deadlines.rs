@@ -667,7 +667,17 @@ pub async fn provisional_by_incident<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(i64, String)> = incident_clock::Entity::find()
+    let rows: Vec<(i64, String)> = provisional_query(ids).into_tuple().all(conn).await?;
+    for (id, clock) in rows {
+        out.entry(id).or_default().push(clock);
+    }
+    Ok(out)
+}
+
+/// [`provisional_by_incident`]'s query: (incident, clock) of each provisional running clock
+/// among `ids`, nearest first.
+pub(crate) fn provisional_query(ids: &[i64]) -> sea_orm::Select<incident_clock::Entity> {
+    incident_clock::Entity::find()
         .select_only()
         .column(incident_clock::Column::IncidentId)
         .column(incident_clock::Column::Clock)
@@ -675,13 +685,6 @@ pub async fn provisional_by_incident<C: ConnectionTrait>(
         .filter(incident_clock::Column::Status.eq("running"))
         .filter(incident_clock::Column::Provisional.eq(true))
         .order_by_asc(incident_clock::Column::DueAt)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    for (id, clock) in rows {
-        out.entry(id).or_default().push(clock);
-    }
-    Ok(out)
 }
 
 /// The notices already sent, by key.

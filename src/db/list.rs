@@ -84,12 +84,12 @@ pub struct Row {
 }
 
 fn base(
-    db: &Db,
+    postgres: bool,
     states: &States,
     f: &Filters,
     now: DateTime<Utc>,
 ) -> sea_orm::Select<incident::Entity> {
-    let q = incident::Entity::find().filter(condition(f, now, db.is_postgres(), Access::ById));
+    let q = incident::Entity::find().filter(condition(f, now, postgres, Access::ById));
     match names(states) {
         Some(names) => q.filter(Column::State.is_in(names)),
         None => q,
@@ -117,14 +117,22 @@ pub async fn count(
     f: &Filters,
     now: DateTime<Utc>,
 ) -> Result<u64, DbError> {
-    if let (States::All, Some(m)) = (states, &f.matched)
-        && f.only_searching()
-    {
-        // Every incident a search matched exists (found through its own rows), so with no
-        // other filter the count is the search's: no need to look 20,000 incidents up again.
-        return Ok(m.len() as u64);
+    if let Some(n) = count_of_search(states, f) {
+        return Ok(n);
     }
-    Ok(base(db, states, f, now).count(&f.conn(db)).await?)
+    Ok(base(db.is_postgres(), states, f, now)
+        .count(&f.conn(db))
+        .await?)
+}
+
+/// The count when it is the search's own: every incident a search matched exists (found
+/// through its own rows), so with no other filter there is no need to look 20,000 incidents up
+/// again.
+fn count_of_search(states: &States, f: &Filters) -> Option<u64> {
+    match (states, &f.matched) {
+        (States::All, Some(m)) if f.only_searching() => Some(m.len() as u64),
+        _ => None,
+    }
 }
 
 /// What a list row shows.
@@ -159,6 +167,30 @@ async fn by_deadline_in_order(
     now: DateTime<Utc>,
     (limit, offset): (u64, u64),
 ) -> Result<Option<Vec<Row>>, DbError> {
+    let Some(queries) = in_order_queries(db.is_postgres(), states, f, desc, now, (limit, offset))
+    else {
+        return Ok(None);
+    };
+    let queries = queries
+        .into_iter()
+        .map(|q| {
+            let q = q.into_model::<Row>();
+            async move { Ok(q.all(&f.conn(db)).await?) }
+        })
+        .collect();
+    let rows = f.each(queries).await?.into_iter().flatten().collect();
+    Ok(Some(merged(rows, desc, (limit, offset))))
+}
+
+/// [`by_deadline_in_order`]'s query for each state, where it applies.
+fn in_order_queries(
+    postgres: bool,
+    states: &States,
+    f: &Filters,
+    desc: bool,
+    now: DateTime<Utc>,
+    (limit, offset): (u64, u64),
+) -> Option<Vec<sea_orm::Select<incident::Entity>>> {
     let many = f
         .matched
         .as_ref()
@@ -171,30 +203,33 @@ async fn by_deadline_in_order(
             .parse::<crate::domain::workflow::State>()
             .is_ok_and(|s| s.is_open()),
     };
-    if db.is_postgres() || !many || !all_open || offset + limit > IN_ORDER_DEPTH {
-        return Ok(None);
+    if postgres || !many || !all_open || offset + limit > IN_ORDER_DEPTH {
+        return None;
     }
     let order = if desc { Order::Desc } else { Order::Asc };
-    let queries = names(states)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|state| {
-            let q = super::board::by_deadline(db, state, f, now, order.clone())
-                .select_only()
-                .columns(ROW_COLUMNS)
-                .limit(offset + limit)
-                .into_model::<Row>();
-            async move { Ok(q.all(&f.conn(db)).await?) }
-        })
-        .collect();
-    let mut rows: Vec<Row> = f.each(queries).await?.into_iter().flatten().collect();
+    Some(
+        names(states)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|state| {
+                super::board::by_deadline(postgres, state, f, now, order.clone())
+                    .select_only()
+                    .columns(ROW_COLUMNS)
+                    .limit(offset + limit)
+            })
+            .collect(),
+    )
+}
+
+/// Each state's rows of [`in_order_queries`] as one page.
+fn merged(mut rows: Vec<Row>, desc: bool, (limit, offset): (u64, u64)) -> Vec<Row> {
     rows.sort_by_key(|r| (r.next_due_at, r.id));
     if desc {
         rows.reverse();
     }
     let skip = usize::try_from(offset).unwrap_or(usize::MAX);
     let take = usize::try_from(limit).unwrap_or(usize::MAX);
-    Ok(Some(rows.into_iter().skip(skip).take(take).collect()))
+    rows.into_iter().skip(skip).take(take).collect()
 }
 
 pub async fn rows(
@@ -210,8 +245,33 @@ pub async fn rows(
     {
         return Ok(rows);
     }
+    Ok(rows_query(
+        db.is_postgres(),
+        states,
+        f,
+        (sort, desc),
+        now,
+        (limit, offset),
+    )
+    .into_model::<Row>()
+    .all(&f.conn(db))
+    .await?)
+}
+
+/// [`rows`]' query where it does not read in the board's order; its columns are [`Row`]'s
+/// fields, in order.
+fn rows_query(
+    postgres: bool,
+    states: &States,
+    f: &Filters,
+    (sort, desc): (Sort, bool),
+    now: DateTime<Utc>,
+    (limit, offset): (u64, u64),
+) -> sea_orm::Select<incident::Entity> {
     let order = if desc { Order::Desc } else { Order::Asc };
-    let q = base(db, states, f, now).select_only().columns(ROW_COLUMNS);
+    let q = base(postgres, states, f, now)
+        .select_only()
+        .columns(ROW_COLUMNS);
     let q = match sort {
         Sort::Id => q,
         Sort::Title => q.order_by(Column::Title, order.clone()),
@@ -240,10 +300,95 @@ pub async fn rows(
         Sort::Reports => q.order_by(Column::ReportCount, order.clone()),
         Sort::LastChange => q.order_by(Column::LastEventAt, order.clone()),
     };
-    Ok(q.order_by(Column::Id, order)
-        .limit(limit)
-        .offset(offset)
-        .into_model::<Row>()
-        .all(&f.conn(db))
-        .await?)
+    q.order_by(Column::Id, order).limit(limit).offset(offset)
+}
+
+impl Row {
+    /// A row of [`rows_query`] or [`in_order_queries`], read on a rusqlite connection.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            id: r.get(0)?,
+            state: r.get(1)?,
+            title: r.get(2)?,
+            category: r.get(3)?,
+            severity: r.get(4)?,
+            report_count: r.get(5)?,
+            assignee_id: r.get(6)?,
+            next_due_at: super::raw::maybe_instant(r, 7)?,
+            next_due_clock: r.get(8)?,
+            last_event_at: super::raw::instant_at(r, 9)?,
+            serious: r.get(10)?,
+            evidence_hold: r.get(11)?,
+        })
+    }
+}
+
+/// What a list page shows, read at once (see [`read_page`]).
+pub struct Page {
+    /// How many rows the list holds in all.
+    pub total: u64,
+    pub rows: Vec<Row>,
+    pub users: Vec<super::entities::user::Model>,
+    /// The rows' incidents with an undecided appeal.
+    pub appealed: Vec<i64>,
+}
+
+/// SQLite: a list page, every statement in one read transaction on a reader thread
+/// (`Db::on_reader`), a search's matches in its connection's table (see
+/// `search::matching_ids_on`): the same statements the pool's path asks one by one.
+pub(crate) fn read_page(
+    conn: &rusqlite::Connection,
+    states: &States,
+    f: &Filters,
+    (sort, desc): (Sort, bool),
+    now: DateTime<Utc>,
+    (limit, offset): (u64, u64),
+) -> Result<Page, DbError> {
+    use super::raw::rows;
+    use sea_orm::QueryTrait;
+    const SQLITE: sea_orm::DbBackend = sea_orm::DbBackend::Sqlite;
+    let users = super::raw::query(conn, &super::users::list_query().build(SQLITE))?;
+    let total = match count_of_search(states, f) {
+        Some(n) => n,
+        None => {
+            let q = base(false, states, f, now)
+                .select_only()
+                .column_as(Expr::cust("count(*)"), "n")
+                .build(SQLITE);
+            let n = rows(conn, &q, |r| r.get::<_, i64>(0))?;
+            u64::try_from(n.first().copied().unwrap_or(0)).unwrap_or(0)
+        }
+    };
+    let in_order = if sort == Sort::Deadline {
+        in_order_queries(false, states, f, desc, now, (limit, offset))
+    } else {
+        None
+    };
+    let page = match in_order {
+        Some(queries) => {
+            let mut all = Vec::new();
+            for q in queries {
+                all.extend(rows(conn, &q.build(SQLITE), Row::read)?);
+            }
+            merged(all, desc, (limit, offset))
+        }
+        None => rows(
+            conn,
+            &rows_query(false, states, f, (sort, desc), now, (limit, offset)).build(SQLITE),
+            Row::read,
+        )?,
+    };
+    let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+    let appealed = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let q = super::appeals::open_among_query(&ids).build(SQLITE);
+        super::appeals::still_open(rows(conn, &q, |r| Ok((r.get(0)?, r.get(1)?)))?)
+    };
+    Ok(Page {
+        total,
+        rows: page,
+        users,
+        appealed,
+    })
 }

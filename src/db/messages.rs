@@ -275,6 +275,15 @@ pub async fn mark_read(db: &Db, incident_id: i64, now: DateTime<Utc>) -> Result<
 /// so the board asks it beside its columns instead of after them: unread replies are few, and
 /// each query waits for a core beside a flood.
 pub async fn with_unread_replies(db: &Db) -> Result<Vec<i64>, DbError> {
+    let mut out: Vec<i64> = unread_replies_query().into_tuple().all(&db.conn).await?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// [`with_unread_replies`]'s query: the incident of each report with an unread reply (sort
+/// and dedup what it answers).
+pub(crate) fn unread_replies_query() -> sea_orm::Select<report::Entity> {
     use sea_orm::QuerySelect;
     use sea_orm::sea_query::Query;
     let unread = Query::select()
@@ -283,16 +292,10 @@ pub async fn with_unread_replies(db: &Db) -> Result<Vec<i64>, DbError> {
         .and_where(reporter_message::Column::Direction.eq(FROM_REPORTER))
         .and_where(reporter_message::Column::ReadAt.is_null())
         .to_owned();
-    let mut out: Vec<i64> = report::Entity::find()
+    report::Entity::find()
         .select_only()
         .column(report::Column::IncidentId)
         .filter(report::Column::Id.in_subquery(unread))
-        .into_tuple()
-        .all(&db.conn)
-        .await?;
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
 }
 
 /// The latest public summary of what was done, from the incident's `publish_summary` events.

@@ -20,6 +20,7 @@ pub mod list;
 pub mod messages;
 pub mod outbox;
 mod raw;
+mod readers;
 pub mod retention;
 pub mod search;
 pub(crate) mod search_index;
@@ -80,6 +81,9 @@ pub struct Db {
     pub(crate) search_slots: Arc<tokio::sync::Semaphore>,
     /// The main pool's size.
     pool_size: u32,
+    /// SQLite: the threads that answer a staff page at once (see [`Db::on_reader`]), started
+    /// when the first page asks.
+    readers: Arc<std::sync::OnceLock<readers::Readers>>,
 }
 
 impl Db {
@@ -191,6 +195,7 @@ impl Db {
                 usize::try_from(max_connections / 2).unwrap_or(1).max(1),
             )),
             pool_size: max_connections,
+            readers: Arc::default(),
         })
     }
 

@@ -11,10 +11,10 @@ use sea_orm::{
 };
 
 use super::DbError;
-use super::entities::{incident, outbox};
+use super::entities::{incident, outbox, user};
 
 /// Runs a statement; returns how many rows it changed.
-pub fn execute(txn: &Transaction<'_>, s: &Statement) -> Result<usize, DbError> {
+pub fn execute(txn: &rusqlite::Connection, s: &Statement) -> Result<usize, DbError> {
     Ok(txn
         .prepare_cached(&s.sql)?
         .execute(rusqlite::params_from_iter(params(s)))?)
@@ -56,7 +56,7 @@ pub fn insert<A: ActiveModelTrait>(txn: &Transaction<'_>, mut row: A) -> Result<
 }
 
 /// The rows of a `SELECT` or `… RETURNING *` that sea-orm built for `M`'s entity.
-pub fn query<M: FromRow>(txn: &Transaction<'_>, s: &Statement) -> Result<Vec<M>, DbError> {
+pub fn query<M: FromRow>(txn: &rusqlite::Connection, s: &Statement) -> Result<Vec<M>, DbError> {
     let mut st = txn.prepare_cached(&s.sql)?;
     // Each column's position is looked up once per query: looked up by name for every value,
     // rusqlite compares the name with every column's, which showed in the writer's profile.
@@ -70,6 +70,26 @@ pub fn query<M: FromRow>(txn: &Transaction<'_>, s: &Statement) -> Result<Vec<M>,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The rows of a statement sea-orm built, each read by `read` from its columns in the order
+/// they were selected (a `select_only`, a tuple, a count).
+pub fn rows<T>(
+    conn: &rusqlite::Connection,
+    s: &Statement,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, DbError> {
+    let mut st = conn.prepare_cached(&s.sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(params(s)), read)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Column `i`'s instant, or None for NULL.
+pub fn maybe_instant(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        _ => instant_at(r, i).map(Some),
+    }
 }
 
 fn params(s: &Statement) -> impl Iterator<Item = Bind<'_>> {
@@ -111,14 +131,11 @@ impl Columns<'_, '_> {
 
     pub fn maybe_instant(&mut self) -> rusqlite::Result<Option<DateTime<Utc>>> {
         let i = self.position()?;
-        match self.row.get_ref(i)? {
-            ValueRef::Null => Ok(None),
-            _ => instant_at(self.row, i).map(Some),
-        }
+        maybe_instant(self.row, i)
     }
 }
 
-fn instant_at(r: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub fn instant_at(r: &Row<'_>, column: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = r.get(column)?;
     parse_instant(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -173,6 +190,22 @@ impl FromRow for incident::Model {
             complaint_at: c.maybe_instant()?,
             desired_kind: c.next()?,
             desired_response: c.next()?,
+        })
+    }
+}
+
+impl FromRow for user::Model {
+    type Entity = user::Entity;
+    fn read(c: &mut Columns<'_, '_>) -> rusqlite::Result<Self> {
+        Ok(user::Model {
+            id: c.next()?,
+            email: c.next()?,
+            name: c.next()?,
+            role: c.next()?,
+            password_hash: c.next()?,
+            disabled: c.next()?,
+            locale: c.next()?,
+            created_at: c.instant()?,
         })
     }
 }

@@ -126,12 +126,37 @@ impl Matched {
     }
 }
 
-/// Runs the search once for a page: every query of the page then filters by its result
-/// ([`among`]), instead of asking the full-text index once per query (the board did so up to
-/// 19 times).
-pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
-    let text = text.trim();
-    let postgres = db.is_postgres();
+/// A search's statement: the ids it matches (repeats possible on SQLite), its values, and
+/// whether it has words (looked up in the index, which may be behind).
+struct Union {
+    sql: String,
+    values: Vec<sea_orm::Value>,
+    has_words: bool,
+}
+
+/// What each short word's trigrams are in each SQLite index ([`short_word_terms`]): `None`
+/// for a table where there are too many to match.
+type ShortTerms = std::collections::HashMap<&'static str, Option<Vec<String>>>;
+
+/// The SQLite trigram tables a word is looked up in.
+const WORD_TABLES: [&str; 3] = ["incident_search", "report_search", "comment_search"];
+
+/// The words of a search too short to be a trigram, as they are looked up (lower case).
+fn short_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .take(8)
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() < 3)
+        .collect()
+}
+
+/// The statement of a search's matches; `None` when the text names nothing to look for.
+/// `terms` holds [`short_words`]' trigrams (SQLite).
+fn union(
+    text: &str,
+    postgres: bool,
+    terms: &std::collections::HashMap<String, ShortTerms>,
+) -> Option<Union> {
     let mut sql = Sql {
         postgres,
         values: Vec::new(),
@@ -162,7 +187,8 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         let union = if postgres {
             word_pg(&mut sql, word)
         } else {
-            word_sqlite(db, &mut sql, word).await?
+            let found = terms.get(&word.to_lowercase()).cloned().unwrap_or_default();
+            word_sqlite(&mut sql, word, found)
         };
         words.push(format!("SELECT id FROM ({union}) AS w{}", words.len()));
     }
@@ -172,7 +198,7 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         any.push(words.join(" INTERSECT "));
     }
     if any.is_empty() {
-        return Ok(Matched::default());
+        return None;
     }
     let parts: Vec<String> = any
         .iter()
@@ -184,6 +210,78 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         "SELECT id FROM ({}) AS m",
         parts.join(if postgres { " UNION " } else { " UNION ALL " })
     );
+    Some(Union {
+        sql: union,
+        values: sql.values,
+        has_words,
+    })
+}
+
+/// SQLite: [`matching_ids`] on a reader thread's connection (`Db::on_reader`), in its read
+/// transaction: the matches wait in its own `temp.search_hits` for the page's statements.
+pub(crate) fn matching_ids_on(conn: &rusqlite::Connection, text: &str) -> Result<Matched, DbError> {
+    let text = text.trim();
+    let mut terms = std::collections::HashMap::new();
+    for word in short_words(text) {
+        let found = super::raw::rows(conn, &short_word_terms(&word), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        terms.insert(word, terms_by_table(found));
+    }
+    let Some(u) = union(text, false, &terms) else {
+        return Ok(Matched::default());
+    };
+    conn.execute("DELETE FROM temp.search_hits", [])?;
+    let filled = super::raw::execute(
+        conn,
+        &sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            format!("INSERT OR IGNORE INTO temp.search_hits (id) {}", u.sql),
+            u.values,
+        ),
+    )?;
+    let unsearched = if u.has_words {
+        let n = super::raw::rows(
+            conn,
+            &sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, not_covered_sql(false)),
+            |r| r.get::<_, i64>(0),
+        )?;
+        u64::try_from(n.first().copied().unwrap_or(0)).unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(Matched {
+        count: filled,
+        unsearched,
+        ..Matched::default()
+    })
+}
+
+/// Runs the search once for a page: every query of the page then filters by its result
+/// ([`among`]), instead of asking the full-text index once per query (the board did so up to
+/// 19 times).
+pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
+    let text = text.trim();
+    let postgres = db.is_postgres();
+    let mut terms = std::collections::HashMap::new();
+    if !postgres {
+        for word in short_words(text) {
+            let found = db.conn.query_all_raw(short_word_terms(&word)).await?;
+            let found = found
+                .iter()
+                .map(|row| Ok((row.try_get("", "tbl")?, row.try_get("", "term")?)))
+                .collect::<Result<Vec<(String, String)>, sea_orm::DbErr>>()?;
+            terms.insert(word, terms_by_table(found));
+        }
+    }
+    let Some(Union {
+        sql: union,
+        values,
+        has_words,
+    }) = union(text, postgres, &terms)
+    else {
+        return Ok(Matched::default());
+    };
     if postgres {
         // One row holding every id, not a row per id: cheaper by far for tens of thousands.
         let stmt = sea_orm::Statement::from_sql_and_values(
@@ -191,7 +289,7 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
             format!(
                 "SELECT COALESCE(string_agg(CAST(id AS text), ',' ORDER BY id), '') AS ids FROM ({union}) AS u"
             ),
-            sql.values,
+            values,
         );
         let joined: String = match db.conn.query_one_raw(stmt).await? {
             Some(row) => row.try_get("", "ids")?,
@@ -226,7 +324,7 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             db.backend(),
             format!("INSERT OR IGNORE INTO temp.search_hits (id) {union}"),
-            sql.values,
+            values,
         ))
         .await?;
     // Only words are looked up in the index; codes, references and addresses are found
@@ -251,14 +349,7 @@ pub async fn matching_ids(db: &Db, text: &str) -> Result<Matched, DbError> {
 /// PostgreSQL: the reports queued for the index (see [`super::search_queue`]).
 async fn not_covered(conn: &impl ConnectionTrait) -> Result<u64, DbError> {
     let backend = conn.get_database_backend();
-    let sql = if backend == sea_orm::DbBackend::Postgres {
-        format!("SELECT GREATEST(0, count(*) - {READ_UNINDEXED}) AS n FROM report_texts_queue")
-    } else {
-        format!(
-            "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
-             - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
-        )
-    };
+    let sql = not_covered_sql(backend == sea_orm::DbBackend::Postgres);
     let row = conn
         .query_one_raw(sea_orm::Statement::from_string(backend, sql))
         .await?;
@@ -267,6 +358,18 @@ async fn not_covered(conn: &impl ConnectionTrait) -> Result<u64, DbError> {
         None => 0,
     };
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// [`not_covered`]'s statement: one row, `n`.
+fn not_covered_sql(postgres: bool) -> String {
+    if postgres {
+        format!("SELECT GREATEST(0, count(*) - {READ_UNINDEXED}) AS n FROM report_texts_queue")
+    } else {
+        format!(
+            "SELECT max(0, (SELECT COALESCE(MAX(id), 0) FROM reports) - indexed_to \
+             - {READ_UNINDEXED}) AS n FROM search_marks WHERE tbl = 'reports'"
+        )
+    }
 }
 
 /// One word's incidents on PostgreSQL: pg_trgm's GIN indexes serve each `ILIKE`. Titles and
@@ -297,7 +400,7 @@ fn word_pg(sql: &mut Sql, word: &str) -> String {
 }
 
 /// One word's incidents on SQLite, through the trigram tables.
-async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbError> {
+fn word_sqlite(sql: &mut Sql, word: &str, mut terms: ShortTerms) -> String {
     let word = word.to_lowercase();
     // Incidents first (their titles and opening reports, keyed by incident: migration 000140):
     // they come in ascending order and the table of matches takes them as appends; the
@@ -321,12 +424,8 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
              JOIN incident_events AS e ON e.id = s.rowid WHERE comment_search MATCH {}",
         ),
     ];
+    debug_assert_eq!(tables.map(|(table, _)| table), WORD_TABLES);
     let short = word.chars().count() < 3;
-    let mut terms = if short {
-        short_word_terms(db, tables.map(|(table, _)| table), &word).await?
-    } else {
-        Default::default()
-    };
     let mut union = Vec::new();
     // Where the incidents' words are too many to match (a single common character), their
     // titles and every report are read instead, the joined reports with them.
@@ -372,23 +471,20 @@ async fn word_sqlite(db: &Db, sql: &mut Sql, word: &str) -> Result<String, DbErr
         union.push("SELECT id FROM incidents WHERE 0".into());
     }
     // Repeats are dropped further out (by INTERSECT, or by the table of matches).
-    Ok(union.join(" UNION ALL "))
+    union.join(" UNION ALL ")
 }
 
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The trigrams that begin with the (one- or two-character) word in each of the tables'
-/// vocabularies (`None` where there are too many to match them all), in one statement.
-async fn short_word_terms<const N: usize>(
-    db: &Db,
-    tables: [&'static str; N],
-    word: &str,
-) -> Result<std::collections::HashMap<&'static str, Option<Vec<String>>>, DbError> {
+/// The statement of the trigrams that begin with the (one- or two-character) word in each of
+/// the tables' vocabularies, at most one more than [`MAX_TERMS`] of each: rows (`tbl`, `term`),
+/// read by [`terms_by_table`].
+fn short_word_terms(word: &str) -> sea_orm::Statement {
     let limit = i64::try_from(MAX_TERMS + 1).unwrap_or(i64::MAX);
     let mut values: Vec<sea_orm::Value> = Vec::new();
-    let selects: Vec<String> = tables
+    let selects: Vec<String> = WORD_TABLES
         .iter()
         .map(|table| {
             values.extend([
@@ -402,23 +498,26 @@ async fn short_word_terms<const N: usize>(
             )
         })
         .collect();
-    let stmt = sea_orm::Statement::from_sql_and_values(
+    sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Sqlite,
         selects.join(" UNION ALL "),
         values,
-    );
+    )
+}
+
+/// [`short_word_terms`]' rows, (table, term), by table.
+fn terms_by_table(rows: Vec<(String, String)>) -> ShortTerms {
     let mut found: std::collections::HashMap<&'static str, Vec<String>> =
-        tables.iter().map(|t| (*t, Vec::new())).collect();
-    for row in db.conn.query_all_raw(stmt).await? {
-        let table: String = row.try_get("", "tbl")?;
+        WORD_TABLES.iter().map(|t| (*t, Vec::new())).collect();
+    for (table, term) in rows {
         if let Some(terms) = found.get_mut(table.as_str()) {
-            terms.push(row.try_get("", "term")?);
+            terms.push(term);
         }
     }
-    Ok(found
+    found
         .into_iter()
         .map(|(table, terms)| (table, (terms.len() <= MAX_TERMS).then_some(terms)))
-        .collect())
+        .collect()
 }
 
 /// How many of the newest reports (and incidents' titles) not yet indexed a search reads

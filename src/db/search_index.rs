@@ -189,6 +189,27 @@ mod tests {
                 .map(|r| r.try_get_by_index::<i64>(0).unwrap())
                 .collect();
             assert_eq!(found, expected, "{stage}: {word}");
+            drop(m);
+            // The same search on a reader thread's connection (`Db::on_reader`).
+            let w = word.to_owned();
+            let at_once: BTreeSet<i64> = db
+                .on_reader(move |conn| {
+                    let m = search::matching_ids_on(conn, &w)?;
+                    let ids: Vec<i64> = crate::db::raw::rows(
+                        conn,
+                        &Statement::from_string(
+                            sea_orm::DbBackend::Sqlite,
+                            "SELECT id FROM temp.search_hits",
+                        ),
+                        |r| r.get(0),
+                    )?;
+                    assert_eq!(m.len(), ids.len());
+                    Ok(ids.into_iter().collect())
+                })
+                .await
+                .expect("SQLite reads at once")
+                .unwrap();
+            assert_eq!(at_once, expected, "{stage}: {word}, at once");
         }
         let reports = ids(db, "SELECT id FROM reports").await;
         for id in reports {

@@ -56,10 +56,12 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<user::Model>, DbErr
 }
 
 pub async fn list(db: &Db) -> Result<Vec<user::Model>, DbError> {
-    Ok(user::Entity::find()
-        .order_by_asc(user::Column::Email)
-        .all(&db.conn)
-        .await?)
+    Ok(list_query().all(&db.conn).await?)
+}
+
+/// Every account, by address ([`list`]'s query, for a page read at once: `Db::on_reader`).
+pub(crate) fn list_query() -> sea_orm::Select<user::Entity> {
+    user::Entity::find().order_by_asc(user::Column::Email)
 }
 
 /// Disables an account and ends every session it has, at once.

@@ -20,7 +20,7 @@ use crate::web::error::WebError;
 
 pub const PAGE: u64 = 50;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct BoardQuery {
     pub category: Option<String>,
     pub severity: Option<String>,
@@ -152,12 +152,18 @@ pub async fn board(
     }
 }
 
-/// The filters a board or list URL asks for, parsed once into the names the rows hold.
+/// The filters a board or list URL asks for, parsed once into the names the rows hold, and
+/// its search run ([`Filters::resolve`]).
 pub async fn filters(
     state: &AppState,
     staff: &Staff,
     q: &BoardQuery,
 ) -> Result<Filters, crate::db::DbError> {
+    parse_filters(state, staff, q).resolve(&state.db).await
+}
+
+/// [`filters`] without running the search (a reader thread runs it: `Db::on_reader`).
+pub fn parse_filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
         None => AssigneeFilter::Anyone,
@@ -185,8 +191,6 @@ pub async fn filters(
         matched: None,
         appeal_open: appeal_filter(q),
     }
-    .resolve(&state.db)
-    .await
 }
 
 /// What a search says when the index is behind a flood of reports (see `db::search`).
@@ -215,97 +219,196 @@ pub fn appeal_filter(q: &BoardQuery) -> bool {
     nonempty(&q.appeal).as_deref() == Some("open")
 }
 
+/// Which columns a board URL shows, and from where.
+#[derive(Clone)]
+struct Layout {
+    /// The columns asked for, before a search leaves out the closed ones it found nothing in.
+    shown: Vec<WfState>,
+    /// One column alone (`state=`), a page at a time.
+    single: Option<WfState>,
+    /// `state=all`.
+    every: bool,
+    /// Whether every state is looked through (a search, `state=all`, open appeals).
+    searching: bool,
+    page: u64,
+    offset: u64,
+}
+
+impl Layout {
+    fn new(q: &BoardQuery, filters: &Filters) -> Layout {
+        // Any state may be asked for alone, the closed ones included.
+        let single = nonempty(&q.state).and_then(|st| st.parse::<WfState>().ok());
+        let every = nonempty(&q.state).as_deref() == Some("all");
+        // A search, and the open appeals (most are on closed incidents), look through every
+        // state.
+        let searching = filters.text.is_some() || every || filters.appeal_open;
+        let shown: Vec<WfState> = match single {
+            Some(s) => vec![s],
+            None if searching => WfState::ALL.to_vec(),
+            None => WfState::ALL
+                .iter()
+                .copied()
+                .filter(|s| s.is_open())
+                .collect(),
+        };
+        let page = q.page.unwrap_or(1).max(1);
+        let offset = if single.is_some() {
+            (page - 1) * PAGE
+        } else {
+            0
+        };
+        Layout {
+            shown,
+            single,
+            every,
+            searching,
+            page,
+            offset,
+        }
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.shown.iter().map(|s| s.as_str()).collect()
+    }
+}
+
 async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Result<Response> {
     let now = Utc::now();
-    let s = &state.settings;
-    let filters = filters(state, staff, q).await?;
-    let open: Vec<WfState> = WfState::ALL
-        .iter()
-        .copied()
-        .filter(|s| s.is_open())
-        .collect();
-    // Any state may be asked for alone, the closed ones included.
-    let single = nonempty(&q.state).and_then(|st| st.parse::<WfState>().ok());
-    let every = nonempty(&q.state).as_deref() == Some("all");
-    // A search, and the open appeals (most are on closed incidents), look through every state.
-    let searching = filters.text.is_some() || every || filters.appeal_open;
-    let shown: Vec<WfState> = match single {
-        Some(s) => vec![s],
-        // A search looks through closed incidents too.
-        None if searching => WfState::ALL.to_vec(),
-        None => open.clone(),
-    };
-    let names: Vec<&str> = shown.iter().map(|s| s.as_str()).collect();
-    let l = staff.locale;
-    let zh = l.is_zh();
-    let page = q.page.unwrap_or(1).max(1);
-    let offset = if single.is_some() {
-        (page - 1) * PAGE
-    } else {
-        0
-    };
+    let filters = parse_filters(state, staff, q);
+    let layout = Layout::new(q, &filters);
+    {
+        // SQLite: the search, the page's statements and its rendering on a reader thread, at
+        // once (see `db::readers`); beside a flood each trip back to the runtime waited behind
+        // intake.
+        let (app, staff, q, mut filters, layout) = (
+            state.clone(),
+            staff.clone(),
+            q.clone(),
+            filters.clone(),
+            layout.clone(),
+        );
+        let at_once = state
+            .db
+            .on_reader(move |conn| {
+                if let Some(text) = filters.text.clone() {
+                    filters.matched = Some(std::sync::Arc::new(
+                        crate::db::search::matching_ids_on(conn, &text)?,
+                    ));
+                }
+                let data =
+                    board::read_page(conn, &layout.names(), &filters, now, PAGE, layout.offset)?;
+                Ok(view(&app, &staff, &q, &filters, &layout, now, data))
+            })
+            .await;
+        if let Some(html) = at_once {
+            return Ok((StatusCode::OK, Html(html??)).into_response());
+        }
+    }
+    let filters = filters.resolve(&state.db).await?;
+    let names = layout.names();
     let columns_of = |shown: &[WfState]| {
         filters.each(
             shown
                 .iter()
-                .map(|st| board::column(&state.db, st.as_str(), &filters, now, PAGE, offset))
+                .map(|st| board::column(&state.db, st.as_str(), &filters, now, PAGE, layout.offset))
                 .collect(),
         )
     };
-    // Appeals are mostly on closed incidents, which the board leaves out: it says how many
-    // wait for a decision and links to them.
-    let appeals_open = async {
-        if filters.appeal_open {
-            Ok(0)
-        } else {
-            crate::db::appeals::open_count(&state.db).await
-        }
-    };
     let unread = crate::db::messages::with_unread_replies(&state.db);
-    let (counts, shown, all_users, fetched, appeals_open, unread) = if searching {
+    let (counts, shown, users, columns, appeals_open, unread) = if layout.searching {
         // Closed columns only where the search found something, so the counts come first;
         // and a search's queries share its transaction, one after another.
         let counts = board::counts(&state.db, &names, &filters, now).await?;
-        let shown: Vec<WfState> = shown
-            .into_iter()
+        let shown: Vec<WfState> = layout
+            .shown
+            .iter()
+            .copied()
             .filter(|s| {
-                single.is_some() || s.is_open() || counts.get(s.as_str()).is_some_and(|n| *n > 0)
+                layout.single.is_some()
+                    || s.is_open()
+                    || counts.get(s.as_str()).is_some_and(|n| *n > 0)
             })
             .collect();
-        let all_users = users::list(&state.db).await?;
-        let fetched = columns_of(&shown).await?;
-        (
-            counts,
-            shown,
-            all_users,
-            fetched,
-            appeals_open.await?,
-            unread.await?,
-        )
+        let users = users::list(&state.db).await?;
+        let columns = columns_of(&shown).await?;
+        let appeals_open = crate::db::appeals::open_count(&state.db).await?;
+        (counts, shown, users, columns, appeals_open, unread.await?)
     } else {
         // Every query at once, each on a connection of the pool: beside a flood each waits
         // for a core, and in a row the waits added up (six rounds: board p50 113 ms, `mixed`).
-        let (counts, all_users, fetched, appeals_open, unread) = futures_util::try_join!(
+        let (counts, users, columns, appeals_open, unread) = futures_util::try_join!(
             board::counts(&state.db, &names, &filters, now),
             users::list(&state.db),
-            columns_of(&shown),
-            appeals_open,
+            columns_of(&layout.shown),
+            crate::db::appeals::open_count(&state.db),
             unread,
         )?;
-        (counts, shown, all_users, fetched, appeals_open, unread)
+        (
+            counts,
+            layout.shown.clone(),
+            users,
+            columns,
+            appeals_open,
+            unread,
+        )
     };
-    let user_names: HashMap<i64, String> =
-        all_users.iter().map(|u| (u.id, u.name.clone())).collect();
     // What the cards show beside their row, asked once for every column's cards (and on
     // connections of their own, so at once).
-    let ids: Vec<i64> = fetched.iter().flatten().map(|c| c.id).collect();
+    let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
     let (provisional, appealed) = futures_util::try_join!(
         crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids),
         crate::db::appeals::open_among(&state.db.conn, &ids),
     )?;
+    let layout = Layout { shown, ..layout };
+    let data = board::Page {
+        counts,
+        users,
+        columns,
+        appeals_open,
+        unread,
+        provisional,
+        appealed,
+    };
+    let html = view(state, staff, q, &filters, &layout, now, data)?;
+    Ok((StatusCode::OK, Html(html)).into_response())
+}
+
+/// The page's HTML from what was read: `layout.shown` names `data.columns`' states, in order.
+fn view(
+    state: &AppState,
+    staff: &Staff,
+    q: &BoardQuery,
+    filters: &Filters,
+    layout: &Layout,
+    now: chrono::DateTime<Utc>,
+    data: board::Page,
+) -> anyhow::Result<String> {
+    let s = &state.settings;
+    let l = staff.locale;
+    let zh = l.is_zh();
+    let (single, every, page) = (layout.single, layout.every, layout.page);
+    let board::Page {
+        counts,
+        users: all_users,
+        columns: fetched,
+        appeals_open,
+        unread,
+        provisional,
+        appealed,
+    } = data;
+    // Appeals are mostly on closed incidents, which the board leaves out: it says how many
+    // wait for a decision and links to them (not when it shows only those).
+    let appeals_open = if filters.appeal_open { 0 } else { appeals_open };
+    let shown = &layout.shown;
+    let user_names: HashMap<i64, String> =
+        all_users.iter().map(|u| (u.id, u.name.clone())).collect();
     let mut columns = Vec::new();
     for (st, cards) in shown.iter().zip(fetched) {
         let count = counts.get(st.as_str()).copied().unwrap_or(0);
+        // Looking through every state, a closed column shows only where something was found.
+        if layout.searching && single.is_none() && !st.is_open() && count == 0 {
+            continue;
+        }
         let cards = cards
             .into_iter()
             .map(|c| {
@@ -404,7 +507,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         f_overdue: filters.overdue,
         f_appeal: filters.appeal_open,
         appeals_waiting,
-        unsearched: unsearched_notice(&filters, staff),
+        unsearched: unsearched_notice(filters, staff),
         f_q: nonempty(&q.q).unwrap_or_default(),
         single: single.is_some(),
         prev_link,
@@ -412,7 +515,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         empty: total == 0,
         filtered: !filter_query(q).is_empty() || single.is_some(),
     };
-    Ok((StatusCode::OK, Html(page.render()?)).into_response())
+    Ok(page.render()?)
 }
 
 #[cfg(test)]

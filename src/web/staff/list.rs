@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::auth::Staff;
-use super::board::{BoardQuery, filter_query, filters, nonempty};
+use super::board::{BoardQuery, filter_query, nonempty, parse_filters};
 use super::{reference, urgency};
 use crate::db::list::{self, Row, Sort, States};
 use crate::db::users;
@@ -203,10 +203,7 @@ async fn render(
     format: Option<&str>,
 ) -> anyhow::Result<Response> {
     let now = Utc::now();
-    let l = staff.locale;
-    let t = staff.t();
-    let s = &state.settings;
-    let f = filters(state, staff, q).await?;
+    let f = parse_filters(state, staff, q);
     let states = states_of(q);
     let sort = nonempty(&q.sort)
         .and_then(|v| Sort::parse(&v))
@@ -220,33 +217,97 @@ async fn render(
             Sort::Deadline | Sort::Title | Sort::Category | Sort::State | Sort::Assignee
         ),
     };
+    let page = q.page.unwrap_or(1).max(1);
+    let window = (PAGE, (page - 1) * PAGE);
+    let export = format.filter(|f| matches!(*f, "csv" | "json"));
+    if export.is_none() {
+        // SQLite: the search, the page's statements and its rendering on a reader thread, at
+        // once (see `db::readers`): through the pool a search's queries share its transaction,
+        // one trip to the runtime after another, each waiting behind intake beside a flood.
+        let (app, staff, q, mut f, states) = (
+            state.clone(),
+            staff.clone(),
+            q.clone(),
+            f.clone(),
+            states.clone(),
+        );
+        let at_once = state
+            .db
+            .on_reader(move |conn| {
+                if let Some(text) = f.text.clone() {
+                    f.matched = Some(std::sync::Arc::new(crate::db::search::matching_ids_on(
+                        conn, &text,
+                    )?));
+                }
+                let data = list::read_page(conn, &states, &f, (sort, desc), now, window)?;
+                Ok(page_html(
+                    &app,
+                    &staff,
+                    &q,
+                    &f,
+                    (sort, desc),
+                    page,
+                    now,
+                    data,
+                ))
+            })
+            .await;
+        if let Some(html) = at_once {
+            return Ok((StatusCode::OK, Html(html??)).into_response());
+        }
+    }
+    let f = f.resolve(&state.db).await?;
     let all_users = users::list(&state.db).await?;
-    let names: HashMap<i64, String> = all_users.iter().map(|u| (u.id, u.name.clone())).collect();
-    if let Some(format) = format.filter(|f| matches!(*f, "csv" | "json")) {
+    if let Some(format) = export {
+        let names: HashMap<i64, String> =
+            all_users.iter().map(|u| (u.id, u.name.clone())).collect();
         let rows = list::rows(&state.db, &states, &f, (sort, desc), now, (EXPORT_MAX, 0)).await?;
         let views: Vec<RowView> = rows
             .into_iter()
-            .map(|r| view(state, l, t, &names, r, now))
+            .map(|r| view(state, staff.locale, staff.t(), &names, r, now))
             .collect();
         return Ok(if format == "csv" {
-            super::export::csv(&views, l)
+            super::export::csv(&views, staff.locale)
         } else {
             super::export::json(&views)
         });
     }
     let total = list::count(&state.db, &states, &f, now).await?;
-    let page = q.page.unwrap_or(1).max(1);
-    let rows = list::rows(
-        &state.db,
-        &states,
-        &f,
-        (sort, desc),
-        now,
-        (PAGE, (page - 1) * PAGE),
-    )
-    .await?;
+    let rows = list::rows(&state.db, &states, &f, (sort, desc), now, window).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
+    let data = list::Page {
+        total,
+        rows,
+        users: all_users,
+        appealed,
+    };
+    let html = page_html(state, staff, q, &f, (sort, desc), page, now, data)?;
+    Ok((StatusCode::OK, Html(html)).into_response())
+}
+
+/// The list page's HTML from what was read.
+#[allow(clippy::too_many_arguments)]
+fn page_html(
+    state: &AppState,
+    staff: &Staff,
+    q: &BoardQuery,
+    f: &crate::db::board::Filters,
+    (sort, desc): (Sort, bool),
+    page: u64,
+    now: DateTime<Utc>,
+    data: list::Page,
+) -> anyhow::Result<String> {
+    let l = staff.locale;
+    let t = staff.t();
+    let s = &state.settings;
+    let list::Page {
+        total,
+        rows,
+        users: all_users,
+        appealed,
+    } = data;
+    let names: HashMap<i64, String> = all_users.iter().map(|u| (u.id, u.name.clone())).collect();
     let rows: Vec<RowView> = rows
         .into_iter()
         .map(|r| {
@@ -318,7 +379,7 @@ async fn render(
         sort: sort.as_str().into(),
         dir: if desc { "desc" } else { "asc" }.into(),
         filtered: !filter_query(q).is_empty() || nonempty(&q.state).is_some(),
-        unsearched: super::board::unsearched_notice(&f, staff),
+        unsearched: super::board::unsearched_notice(f, staff),
         prev_link: (page > 1).then(|| link(q, sort, desc, page - 1, None)),
         next_link: (page * PAGE < total).then(|| link(q, sort, desc, page + 1, None)),
         csv_link: link(q, sort, desc, 1, Some("csv")),
@@ -331,7 +392,7 @@ async fn render(
         comment_label: crate::i18n::staff::field_label(ActionKind::Comment, "text", l),
         reasons_label: crate::i18n::staff::field_label(ActionKind::Reject, "reasons", l),
     };
-    Ok((StatusCode::OK, Html(page_view.render()?)).into_response())
+    Ok(page_view.render()?)
 }
 
 /// Headers for a download.
