@@ -54,8 +54,10 @@ if ! pg_answers; then
 fi
 
 # --- Headless Chromium and its WebDriver, with CJK fonts. -------------------------------------
+# (grep reads all of fc-list's output: with -q it stopped at the first match, fc-list died of
+# SIGPIPE, and under pipefail the fonts looked missing, so every run reinstalled the packages.)
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-  || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  || ! fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null; then
   apt_install chromium chromium-driver fonts-noto-cjk fontconfig
 fi
 

@@ -280,13 +280,7 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
         // SQLite: the search, the page's statements and its rendering on a reader thread, at
         // once (see `db::readers`); beside a flood each trip back to the runtime waited behind
         // intake.
-        let (app, staff, q, mut filters, layout) = (
-            state.clone(),
-            staff.clone(),
-            q.clone(),
-            filters.clone(),
-            layout.clone(),
-        );
+        let (mut filters, names, offset) = (filters.clone(), layout.names(), layout.offset);
         let at_once = state
             .db
             .on_reader(move |conn| {
@@ -295,13 +289,14 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
                         crate::db::search::matching_ids_on(conn, &text)?,
                     ));
                 }
-                let data =
-                    board::read_page(conn, &layout.names(), &filters, now, PAGE, layout.offset)?;
-                Ok(view(&app, &staff, &q, &filters, &layout, now, data))
+                let data = board::read_page(conn, &names, &filters, now, PAGE, offset)?;
+                Ok((data, filters))
             })
             .await;
-        if let Some(html) = at_once {
-            return Ok((StatusCode::OK, Html(html??)).into_response());
+        if let Some(read) = at_once {
+            let (data, filters) = read?;
+            let html = view(state, staff, q, &filters, &layout, now, data)?;
+            return Ok((StatusCode::OK, Html(html)).into_response());
         }
     }
     let filters = filters.resolve(&state.db).await?;

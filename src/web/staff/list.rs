@@ -224,13 +224,7 @@ async fn render(
         // SQLite: the search, the page's statements and its rendering on a reader thread, at
         // once (see `db::readers`): through the pool a search's queries share its transaction,
         // one trip to the runtime after another, each waiting behind intake beside a flood.
-        let (app, staff, q, mut f, states) = (
-            state.clone(),
-            staff.clone(),
-            q.clone(),
-            f.clone(),
-            states.clone(),
-        );
+        let (mut f, states) = (f.clone(), states.clone());
         let at_once = state
             .db
             .on_reader(move |conn| {
@@ -240,20 +234,13 @@ async fn render(
                     )?));
                 }
                 let data = list::read_page(conn, &states, &f, (sort, desc), now, window)?;
-                Ok(page_html(
-                    &app,
-                    &staff,
-                    &q,
-                    &f,
-                    (sort, desc),
-                    page,
-                    now,
-                    data,
-                ))
+                Ok((data, f))
             })
             .await;
-        if let Some(html) = at_once {
-            return Ok((StatusCode::OK, Html(html??)).into_response());
+        if let Some(read) = at_once {
+            let (data, f) = read?;
+            let html = page_html(state, staff, q, &f, (sort, desc), page, now, data)?;
+            return Ok((StatusCode::OK, Html(html)).into_response());
         }
     }
     let f = f.resolve(&state.db).await?;
