@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::incident::{self, Column};
@@ -47,6 +46,22 @@ impl Filters {
             self.matched = Some(std::sync::Arc::new(
                 super::search::matching_ids(db, text).await?,
             ));
+        }
+        Ok(self)
+    }
+
+    /// [`Filters::resolve`] on a reader thread's connection (`Db::on_reader`): the matches
+    /// wait in that connection's own table for the page's statements.
+    pub(crate) fn resolve_on(mut self, conn: &rusqlite::Connection) -> Result<Self, DbError> {
+        if let Some(text) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            self.matched = Some(std::sync::Arc::new(super::search::matching_ids_on(
+                conn, text,
+            )?));
         }
         Ok(self)
     }
@@ -136,6 +151,32 @@ fn search_counts_query(
         } else {
             sea_orm::DbBackend::Sqlite
         })
+}
+
+/// The counts kept by triggers as incidents change (migration 000120; SQLite): rows (`state`,
+/// `n`). With no filter, six rows, where counting read every open incident's index entry (7 ms
+/// at 100,000, four times that beside a flood).
+fn kept_counts_query(states: &[&str]) -> sea_orm::Statement {
+    let placeholders = vec!["?"; states.len()].join(", ");
+    sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Sqlite,
+        format!("SELECT state, n FROM incident_state_counts WHERE state IN ({placeholders})"),
+        states.iter().map(|s| sea_orm::Value::from(*s)),
+    )
+}
+
+/// One state's count under the filters: one row, `n`.
+fn state_count_query(
+    state: &str,
+    f: &Filters,
+    now: DateTime<Utc>,
+    postgres: bool,
+) -> sea_orm::Select<incident::Entity> {
+    incident::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("count(*)"), "n")
+        .filter(Column::State.eq(state))
+        .filter(condition(f, now, postgres, Access::InOrder))
 }
 
 /// What a card shows.
@@ -284,6 +325,111 @@ pub struct Page {
     pub appealed: Vec<i64>,
 }
 
+/// A board page's data for `states` (in order) under `f`, unresolved: on SQLite at once on a
+/// reader thread ([`read_page`]), elsewhere through the pool ([`read_pooled`]). Answers the
+/// filters with their search run, for what the page says about it.
+pub async fn page(
+    db: &Db,
+    states: Vec<&'static str>,
+    f: Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Page, Filters), DbError> {
+    let (names, at_once) = (states.clone(), f.clone());
+    let read = db
+        .on_reader(move |conn| {
+            let f = at_once.resolve_on(conn)?;
+            Ok((read_page(conn, &names, &f, now, limit, offset)?, f))
+        })
+        .await;
+    if let Some(read) = read {
+        return read;
+    }
+    let f = f.resolve(db).await?;
+    Ok((read_pooled(db, &states, &f, now, limit, offset).await?, f))
+}
+
+/// A board page through the pool, under resolved filters: every query at once, each on a
+/// connection of the pool, except a search's, whose counts come first (a state it found
+/// nothing in needs no column) and whose queries share its transaction (SQLite).
+pub async fn read_pooled(
+    db: &Db,
+    states: &[&str],
+    f: &Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> Result<Page, DbError> {
+    let others = || {
+        futures_util::future::try_join3(
+            super::users::list(db),
+            super::appeals::open_count(db),
+            super::messages::with_unread_replies(db),
+        )
+    };
+    let (counts, columns, (users, appeals_open, unread)) = if f.searching() {
+        let counts = counts(db, states, f, now).await?;
+        let found = |st: &&str| counts.get(*st).is_some_and(|n| *n > 0);
+        let wanted: Vec<&str> = states.iter().copied().filter(found).collect();
+        let mut fetched = columns(db, &wanted, f, now, limit, offset)
+            .await?
+            .into_iter();
+        let columns = states
+            .iter()
+            .map(|st| {
+                if found(st) {
+                    fetched.next().unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        (counts, columns, others().await?)
+    } else {
+        // Beside a flood each query waits for a core, and in a row the waits added up (six
+        // rounds: board p50 113 ms, `mixed`).
+        futures_util::try_join!(
+            counts(db, states, f, now),
+            columns(db, states, f, now, limit, offset),
+            others()
+        )?
+    };
+    // What the cards show beside their row, asked once for every column's cards.
+    let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
+    let (provisional, appealed) = futures_util::try_join!(
+        super::deadlines::provisional_by_incident(&db.conn, &ids),
+        super::appeals::open_among(&db.conn, &ids),
+    )?;
+    Ok(Page {
+        counts,
+        users,
+        columns,
+        appeals_open,
+        unread,
+        provisional,
+        appealed,
+    })
+}
+
+/// The columns of `states` through the pool, at once unless a search's transaction holds them.
+async fn columns(
+    db: &Db,
+    states: &[&str],
+    f: &Filters,
+    now: DateTime<Utc>,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<Vec<Card>>, DbError> {
+    f.each(
+        states
+            .iter()
+            .map(|st| column(db, st, f, now, limit, offset))
+            .collect(),
+    )
+    .await
+}
+
 /// SQLite: a board page, every statement in one read transaction on a reader thread
 /// (`Db::on_reader`), a search's matches in its connection's table (see
 /// `search::matching_ids_on`): the same statements the pool's path asks one by one.
@@ -308,12 +454,7 @@ pub(crate) fn read_page(
             }
         }
     } else if f.none() {
-        let placeholders = vec!["?"; states.len()].join(", ");
-        let kept = sea_orm::Statement::from_sql_and_values(
-            SQLITE,
-            format!("SELECT state, n FROM incident_state_counts WHERE state IN ({placeholders})"),
-            states.iter().map(|s| sea_orm::Value::from(*s)),
-        );
+        let kept = kept_counts_query(states);
         for (state, n) in rows(conn, &kept, |r| {
             Ok((r.get::<_, String>(0)?, count_at(r, 1)?))
         })? {
@@ -321,12 +462,7 @@ pub(crate) fn read_page(
         }
     } else {
         for state in states {
-            let q = incident::Entity::find()
-                .select_only()
-                .column_as(Expr::cust("count(*)"), "n")
-                .filter(Column::State.eq(*state))
-                .filter(condition(f, now, false, Access::InOrder))
-                .build(SQLITE);
+            let q = state_count_query(state, f, now, false).build(SQLITE);
             let n = rows(conn, &q, count)?.into_iter().next().unwrap_or(0);
             counts.insert((*state).to_string(), n);
         }
@@ -411,22 +547,14 @@ pub async fn counts(
         return Ok(out);
     }
     if f.none() && !db.is_postgres() {
-        // Kept by triggers as incidents change (migration 000120): six rows, where counting
-        // read every open incident's index entry (7 ms at 100,000, four times that beside a
-        // flood).
         #[derive(FromQueryResult)]
         struct Kept {
             state: String,
             n: i64,
         }
-        let placeholders = vec!["?"; states.len()].join(", ");
-        let rows = Kept::find_by_statement(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Sqlite,
-            format!("SELECT state, n FROM incident_state_counts WHERE state IN ({placeholders})"),
-            states.iter().map(|s| sea_orm::Value::from(*s)),
-        ))
-        .all(&db.conn)
-        .await?;
+        let rows = Kept::find_by_statement(kept_counts_query(states))
+            .all(&db.conn)
+            .await?;
         out.extend(states.iter().map(|s| ((*s).to_string(), 0)));
         out.extend(
             rows.into_iter()
@@ -439,10 +567,11 @@ pub async fn counts(
             states
                 .iter()
                 .map(|state| {
-                    let query = incident::Entity::find()
-                        .filter(Column::State.eq(*state))
-                        .filter(condition(f, now, db.is_postgres(), Access::InOrder));
-                    async move { Ok(query.count(&f.conn(db)).await?) }
+                    let query = state_count_query(state, f, now, db.is_postgres());
+                    async move {
+                        let n: Option<i64> = query.into_tuple().one(&f.conn(db)).await?;
+                        Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+                    }
                 })
                 .collect(),
         )
@@ -470,36 +599,6 @@ mod tests {
             ["麒麟", "海豚", ""][usize::try_from(id % 3).unwrap()],
             hold = id % 5 == 0,
         )
-    }
-
-    /// What the pool's queries answer for a board page (the page's path on PostgreSQL).
-    async fn through_pool(
-        db: &Db,
-        states: &[&str],
-        f: &Filters,
-        now: DateTime<Utc>,
-        (limit, offset): (u64, u64),
-    ) -> Page {
-        let mut columns = Vec::new();
-        for st in states {
-            columns.push(column(db, st, f, now, limit, offset).await.unwrap());
-        }
-        let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
-        Page {
-            counts: counts(db, states, f, now).await.unwrap(),
-            users: super::super::users::list(db).await.unwrap(),
-            columns,
-            appeals_open: super::super::appeals::open_count(db).await.unwrap(),
-            unread: super::super::messages::with_unread_replies(db)
-                .await
-                .unwrap(),
-            provisional: super::super::deadlines::provisional_by_incident(&db.conn, &ids)
-                .await
-                .unwrap(),
-            appealed: super::super::appeals::open_among(&db.conn, &ids)
-                .await
-                .unwrap(),
-        }
     }
 
     /// Incidents seeded by [`seed`]: enough that a search's common word reads in the board's
@@ -604,22 +703,15 @@ mod tests {
         filters: &Filters,
         f: impl FnOnce(&rusqlite::Connection, &Filters) -> Result<R, DbError> + Send + 'static,
     ) -> R {
-        let mut filters = filters.clone();
-        db.on_reader(move |conn| {
-            if let Some(text) = filters.text.clone() {
-                filters.matched = Some(std::sync::Arc::new(super::super::search::matching_ids_on(
-                    conn, &text,
-                )?));
-            }
-            f(conn, &filters)
-        })
-        .await
-        .expect("SQLite reads at once")
-        .unwrap()
+        let filters = filters.clone();
+        db.on_reader(move |conn| f(conn, &filters.resolve_on(conn)?))
+            .await
+            .expect("SQLite reads at once")
+            .unwrap()
     }
 
-    /// A board page read at once on a reader thread shows what the pool's queries show, under
-    /// every filter, a search, and a page further on.
+    /// A board page read at once on a reader thread shows what the pool's path (PostgreSQL's)
+    /// shows, under every filter, a search, and a page further on.
     #[tokio::test]
     async fn a_page_read_at_once_is_what_the_pool_reads() {
         let (_dir, db) = super::super::tests::file_db(4).await;
@@ -673,7 +765,9 @@ mod tests {
             for states in [&open, &every] {
                 for page in [(5, 0), (5, 5), (50, 0)] {
                     let expected =
-                        through_pool(&db, states, &resolved(&db, &f).await, now, page).await;
+                        read_pooled(&db, states, &resolved(&db, &f).await, now, page.0, page.1)
+                            .await
+                            .unwrap();
                     let st = states.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
                     let got = at_once(&db, &f, move |conn, f| {
                         let st: Vec<&str> = st.iter().map(String::as_str).collect();
@@ -697,13 +791,15 @@ mod tests {
                 }
             }
         }
-        let expected = through_pool(&db, &open, &Filters::default(), now, (50, 0)).await;
+        let expected = read_pooled(&db, &open, &Filters::default(), now, 50, 0)
+            .await
+            .unwrap();
         assert_eq!(expected.appeals_open, 2, "incidents 3 and 5");
         assert_eq!(expected.unread, vec![12]);
         assert_eq!(expected.provisional.get(&10).map(Vec::len), Some(2));
     }
 
-    /// A list page read at once shows what the pool's queries show: every sort each way, with
+    /// A list page read at once shows what the pool's path shows: every sort each way, with
     /// and without a search (one common enough to read in the board's order), a page further on.
     #[tokio::test]
     async fn a_list_read_at_once_is_what_the_pool_reads() {
@@ -721,10 +817,10 @@ mod tests {
                 for sort in Sort::ALL {
                     for (desc, window) in [(false, (100, 0)), (true, (100, 100))] {
                         let pool = resolved(&db, &f).await;
-                        let rows = list::rows(&db, &states, &pool, (sort, desc), now, window)
-                            .await
-                            .unwrap();
-                        let total = list::count(&db, &states, &pool, now).await.unwrap();
+                        let expected =
+                            list::read_pooled(&db, &states, &pool, (sort, desc), now, window)
+                                .await
+                                .unwrap();
                         drop(pool);
                         let st = states.clone();
                         let got = at_once(&db, &f, move |conn, f| {
@@ -733,15 +829,21 @@ mod tests {
                         .await;
                         let case = format!("{text:?} {states:?} {sort:?} {desc} {window:?}");
                         shown += got.rows.len();
-                        assert_eq!(got.total, total, "{case}");
+                        assert_eq!(got.total, expected.total, "{case}");
                         assert_eq!(
                             got.rows
                                 .iter()
                                 .map(|r| format!("{r:?}"))
                                 .collect::<Vec<_>>(),
-                            rows.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>(),
+                            expected
+                                .rows
+                                .iter()
+                                .map(|r| format!("{r:?}"))
+                                .collect::<Vec<_>>(),
                             "{case}"
                         );
+                        assert_eq!(got.users, expected.users, "{case}");
+                        assert_eq!(got.appealed, expected.appealed, "{case}");
                     }
                 }
             }

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Order};
-use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use super::board::{Filters, condition};
 use super::entities::incident::{self, Column};
@@ -120,9 +118,23 @@ pub async fn count(
     if let Some(n) = count_of_search(states, f) {
         return Ok(n);
     }
-    Ok(base(db.is_postgres(), states, f, now)
-        .count(&f.conn(db))
-        .await?)
+    let n: Option<i64> = count_query(db.is_postgres(), states, f, now)
+        .into_tuple()
+        .one(&f.conn(db))
+        .await?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+/// [`count`]'s statement where the search's own count does not do: one row, `n`.
+fn count_query(
+    postgres: bool,
+    states: &States,
+    f: &Filters,
+    now: DateTime<Utc>,
+) -> sea_orm::Select<incident::Entity> {
+    base(postgres, states, f, now)
+        .select_only()
+        .column_as(Expr::cust("count(*)"), "n")
 }
 
 /// The count when it is the search's own: every incident a search matched exists (found
@@ -333,6 +345,54 @@ pub struct Page {
     pub appealed: Vec<i64>,
 }
 
+/// A list page's data under `f`, unresolved: on SQLite at once on a reader thread
+/// ([`read_page`]: through the pool a search's queries share its transaction, one trip to the
+/// runtime after another), elsewhere through the pool ([`read_pooled`]). Answers the filters
+/// with their search run.
+pub async fn page(
+    db: &Db,
+    states: &States,
+    f: Filters,
+    sort: (Sort, bool),
+    now: DateTime<Utc>,
+    window: (u64, u64),
+) -> Result<(Page, Filters), DbError> {
+    let (st, at_once) = (states.clone(), f.clone());
+    let read = db
+        .on_reader(move |conn| {
+            let f = at_once.resolve_on(conn)?;
+            Ok((read_page(conn, &st, &f, sort, now, window)?, f))
+        })
+        .await;
+    if let Some(read) = read {
+        return read;
+    }
+    let f = f.resolve(db).await?;
+    Ok((read_pooled(db, states, &f, sort, now, window).await?, f))
+}
+
+/// A list page through the pool, under resolved filters.
+pub async fn read_pooled(
+    db: &Db,
+    states: &States,
+    f: &Filters,
+    sort: (Sort, bool),
+    now: DateTime<Utc>,
+    window: (u64, u64),
+) -> Result<Page, DbError> {
+    let users = super::users::list(db).await?;
+    let total = count(db, states, f, now).await?;
+    let rows = rows(db, states, f, sort, now, window).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let appealed = super::appeals::open_among(&db.conn, &ids).await?;
+    Ok(Page {
+        total,
+        rows,
+        users,
+        appealed,
+    })
+}
+
 /// SQLite: a list page, every statement in one read transaction on a reader thread
 /// (`Db::on_reader`), a search's matches in its connection's table (see
 /// `search::matching_ids_on`): the same statements the pool's path asks one by one.
@@ -351,10 +411,7 @@ pub(crate) fn read_page(
     let total = match count_of_search(states, f) {
         Some(n) => n,
         None => {
-            let q = base(false, states, f, now)
-                .select_only()
-                .column_as(Expr::cust("count(*)"), "n")
-                .build(SQLITE);
+            let q = count_query(false, states, f, now).build(SQLITE);
             let n = rows(conn, &q, |r| r.get::<_, i64>(0))?;
             u64::try_from(n.first().copied().unwrap_or(0)).unwrap_or(0)
         }

@@ -14,8 +14,8 @@ use super::DbError;
 use super::entities::{incident, outbox, user};
 
 /// Runs a statement; returns how many rows it changed.
-pub fn execute(txn: &rusqlite::Connection, s: &Statement) -> Result<usize, DbError> {
-    Ok(txn
+pub fn execute(conn: &rusqlite::Connection, s: &Statement) -> Result<usize, DbError> {
+    Ok(conn
         .prepare_cached(&s.sql)?
         .execute(rusqlite::params_from_iter(params(s)))?)
 }
@@ -56,8 +56,8 @@ pub fn insert<A: ActiveModelTrait>(txn: &Transaction<'_>, mut row: A) -> Result<
 }
 
 /// The rows of a `SELECT` or `… RETURNING *` that sea-orm built for `M`'s entity.
-pub fn query<M: FromRow>(txn: &rusqlite::Connection, s: &Statement) -> Result<Vec<M>, DbError> {
-    let mut st = txn.prepare_cached(&s.sql)?;
+pub fn query<M: FromRow>(conn: &rusqlite::Connection, s: &Statement) -> Result<Vec<M>, DbError> {
+    let mut st = conn.prepare_cached(&s.sql)?;
     // Each column's position is looked up once per query: looked up by name for every value,
     // rusqlite compares the name with every column's, which showed in the writer's profile.
     let at = <M::Entity as EntityTrait>::Column::iter()

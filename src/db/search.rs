@@ -138,8 +138,30 @@ struct Union {
 /// for a table where there are too many to match.
 type ShortTerms = std::collections::HashMap<&'static str, Option<Vec<String>>>;
 
-/// The SQLite trigram tables a word is looked up in.
-const WORD_TABLES: [&str; 3] = ["incident_search", "report_search", "comment_search"];
+/// The SQLite trigram tables a word is looked up in, each with the statement of the incidents
+/// that a match (`{}`) in it finds. Incidents first (their titles and opening reports, keyed by
+/// incident: migration 000140): they come in ascending order and the table of matches takes
+/// them as appends; the reports that joined an incident later after them, each looked up for
+/// its incident.
+const WORD_TABLES: [(&str, &str); 3] = [
+    (
+        "incident_search",
+        "SELECT rowid AS id FROM incident_search WHERE incident_search MATCH {}",
+    ),
+    (
+        "report_search",
+        // Through the narrow index (migration 000080), not the rows with their texts.
+        // Joined in the index's order, without building a set of the report ids first.
+        "SELECT r.incident_id AS id FROM report_search AS s \
+         JOIN reports AS r INDEXED BY reports_id_incident ON r.id = s.rowid \
+         WHERE report_search MATCH {}",
+    ),
+    (
+        "comment_search",
+        "SELECT e.incident_id AS id FROM comment_search AS s \
+         JOIN incident_events AS e ON e.id = s.rowid WHERE comment_search MATCH {}",
+    ),
+];
 
 /// The words of a search too short to be a trigram, as they are looked up (lower case).
 fn short_words(text: &str) -> Vec<String> {
@@ -402,35 +424,12 @@ fn word_pg(sql: &mut Sql, word: &str) -> String {
 /// One word's incidents on SQLite, through the trigram tables.
 fn word_sqlite(sql: &mut Sql, word: &str, mut terms: ShortTerms) -> String {
     let word = word.to_lowercase();
-    // Incidents first (their titles and opening reports, keyed by incident: migration 000140):
-    // they come in ascending order and the table of matches takes them as appends; the
-    // reports that joined an incident later after them, each looked up for its incident.
-    let tables = [
-        (
-            "incident_search",
-            "SELECT rowid AS id FROM incident_search WHERE incident_search MATCH {}",
-        ),
-        (
-            "report_search",
-            // Through the narrow index (migration 000080), not the rows with their texts.
-            // Joined in the index's order, without building a set of the report ids first.
-            "SELECT r.incident_id AS id FROM report_search AS s \
-             JOIN reports AS r INDEXED BY reports_id_incident ON r.id = s.rowid \
-             WHERE report_search MATCH {}",
-        ),
-        (
-            "comment_search",
-            "SELECT e.incident_id AS id FROM comment_search AS s \
-             JOIN incident_events AS e ON e.id = s.rowid WHERE comment_search MATCH {}",
-        ),
-    ];
-    debug_assert_eq!(tables.map(|(table, _)| table), WORD_TABLES);
     let short = word.chars().count() < 3;
     let mut union = Vec::new();
     // Where the incidents' words are too many to match (a single common character), their
     // titles and every report are read instead, the joined reports with them.
     let mut reports_read = false;
-    for (table, select) in tables {
+    for (table, select) in WORD_TABLES {
         let query = if !short {
             // The phrase is quoted so that FTS5 syntax in it is taken literally.
             Some(quote(&word))
@@ -486,7 +485,7 @@ fn short_word_terms(word: &str) -> sea_orm::Statement {
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let selects: Vec<String> = WORD_TABLES
         .iter()
-        .map(|table| {
+        .map(|(table, _)| {
             values.extend([
                 word.into(),
                 format!("{word}{}", char::MAX).into(),
@@ -508,7 +507,7 @@ fn short_word_terms(word: &str) -> sea_orm::Statement {
 /// [`short_word_terms`]' rows, (table, term), by table.
 fn terms_by_table(rows: Vec<(String, String)>) -> ShortTerms {
     let mut found: std::collections::HashMap<&'static str, Vec<String>> =
-        WORD_TABLES.iter().map(|t| (*t, Vec::new())).collect();
+        WORD_TABLES.iter().map(|(t, _)| (*t, Vec::new())).collect();
     for (table, term) in rows {
         if let Some(terms) = found.get_mut(table.as_str()) {
             terms.push(term);

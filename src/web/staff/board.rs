@@ -12,7 +12,6 @@ use serde::Deserialize;
 use super::auth::Staff;
 use super::{reference, urgency};
 use crate::db::board::{self, AssigneeFilter, Filters};
-use crate::db::users;
 use crate::domain::workflow::State as WfState;
 use crate::i18n::words;
 use crate::web::AppState;
@@ -152,17 +151,8 @@ pub async fn board(
     }
 }
 
-/// The filters a board or list URL asks for, parsed once into the names the rows hold, and
-/// its search run ([`Filters::resolve`]).
-pub async fn filters(
-    state: &AppState,
-    staff: &Staff,
-    q: &BoardQuery,
-) -> Result<Filters, crate::db::DbError> {
-    parse_filters(state, staff, q).resolve(&state.db).await
-}
-
-/// [`filters`] without running the search (a reader thread runs it: `Db::on_reader`).
+/// The filters a board or list URL asks for, parsed once into the names the rows hold; the
+/// search is run where the page is read (`Filters::resolve`, or `resolve_on` a reader thread).
 pub fn parse_filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
@@ -220,9 +210,8 @@ pub fn appeal_filter(q: &BoardQuery) -> bool {
 }
 
 /// Which columns a board URL shows, and from where.
-#[derive(Clone)]
 struct Layout {
-    /// The columns asked for, before a search leaves out the closed ones it found nothing in.
+    /// The columns asked for (the view leaves out closed ones a search found nothing in).
     shown: Vec<WfState>,
     /// One column alone (`state=`), a page at a time.
     single: Option<WfState>,
@@ -276,99 +265,16 @@ async fn render(state: &AppState, staff: &Staff, q: &BoardQuery) -> anyhow::Resu
     let now = Utc::now();
     let filters = parse_filters(state, staff, q);
     let layout = Layout::new(q, &filters);
-    {
-        // SQLite: the search, the page's statements and its rendering on a reader thread, at
-        // once (see `db::readers`); beside a flood each trip back to the runtime waited behind
-        // intake.
-        let (mut filters, names, offset) = (filters.clone(), layout.names(), layout.offset);
-        let at_once = state
-            .db
-            .on_reader(move |conn| {
-                if let Some(text) = filters.text.clone() {
-                    filters.matched = Some(std::sync::Arc::new(
-                        crate::db::search::matching_ids_on(conn, &text)?,
-                    ));
-                }
-                let data = board::read_page(conn, &names, &filters, now, PAGE, offset)?;
-                Ok((data, filters))
-            })
-            .await;
-        if let Some(read) = at_once {
-            let (data, filters) = read?;
-            let html = view(state, staff, q, &filters, &layout, now, data)?;
-            return Ok((StatusCode::OK, Html(html)).into_response());
-        }
-    }
-    let filters = filters.resolve(&state.db).await?;
-    let names = layout.names();
-    let columns_of = |shown: &[WfState]| {
-        filters.each(
-            shown
-                .iter()
-                .map(|st| board::column(&state.db, st.as_str(), &filters, now, PAGE, layout.offset))
-                .collect(),
-        )
-    };
-    let unread = crate::db::messages::with_unread_replies(&state.db);
-    let (counts, shown, users, columns, appeals_open, unread) = if layout.searching {
-        // Closed columns only where the search found something, so the counts come first;
-        // and a search's queries share its transaction, one after another.
-        let counts = board::counts(&state.db, &names, &filters, now).await?;
-        let shown: Vec<WfState> = layout
-            .shown
-            .iter()
-            .copied()
-            .filter(|s| {
-                layout.single.is_some()
-                    || s.is_open()
-                    || counts.get(s.as_str()).is_some_and(|n| *n > 0)
-            })
-            .collect();
-        let users = users::list(&state.db).await?;
-        let columns = columns_of(&shown).await?;
-        let appeals_open = crate::db::appeals::open_count(&state.db).await?;
-        (counts, shown, users, columns, appeals_open, unread.await?)
-    } else {
-        // Every query at once, each on a connection of the pool: beside a flood each waits
-        // for a core, and in a row the waits added up (six rounds: board p50 113 ms, `mixed`).
-        let (counts, users, columns, appeals_open, unread) = futures_util::try_join!(
-            board::counts(&state.db, &names, &filters, now),
-            users::list(&state.db),
-            columns_of(&layout.shown),
-            crate::db::appeals::open_count(&state.db),
-            unread,
-        )?;
-        (
-            counts,
-            layout.shown.clone(),
-            users,
-            columns,
-            appeals_open,
-            unread,
-        )
-    };
-    // What the cards show beside their row, asked once for every column's cards (and on
-    // connections of their own, so at once).
-    let ids: Vec<i64> = columns.iter().flatten().map(|c| c.id).collect();
-    let (provisional, appealed) = futures_util::try_join!(
-        crate::db::deadlines::provisional_by_incident(&state.db.conn, &ids),
-        crate::db::appeals::open_among(&state.db.conn, &ids),
-    )?;
-    let layout = Layout { shown, ..layout };
-    let data = board::Page {
-        counts,
-        users,
-        columns,
-        appeals_open,
-        unread,
-        provisional,
-        appealed,
-    };
+    // SQLite reads it at once on a reader thread (see `db::readers`): beside a flood each trip
+    // back to the runtime waited behind intake.
+    let (data, filters) =
+        board::page(&state.db, layout.names(), filters, now, PAGE, layout.offset).await?;
     let html = view(state, staff, q, &filters, &layout, now, data)?;
     Ok((StatusCode::OK, Html(html)).into_response())
 }
 
-/// The page's HTML from what was read: `layout.shown` names `data.columns`' states, in order.
+/// The page's HTML from what was read: `layout.shown` names `data.columns`' states, in order;
+/// looking through every state, a closed one with nothing found shows no column.
 fn view(
     state: &AppState,
     staff: &Staff,

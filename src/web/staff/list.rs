@@ -219,35 +219,13 @@ async fn render(
     };
     let page = q.page.unwrap_or(1).max(1);
     let window = (PAGE, (page - 1) * PAGE);
-    let export = format.filter(|f| matches!(*f, "csv" | "json"));
-    if export.is_none() {
-        // SQLite: the search, the page's statements and its rendering on a reader thread, at
-        // once (see `db::readers`): through the pool a search's queries share its transaction,
-        // one trip to the runtime after another, each waiting behind intake beside a flood.
-        let (mut f, states) = (f.clone(), states.clone());
-        let at_once = state
-            .db
-            .on_reader(move |conn| {
-                if let Some(text) = f.text.clone() {
-                    f.matched = Some(std::sync::Arc::new(crate::db::search::matching_ids_on(
-                        conn, &text,
-                    )?));
-                }
-                let data = list::read_page(conn, &states, &f, (sort, desc), now, window)?;
-                Ok((data, f))
-            })
-            .await;
-        if let Some(read) = at_once {
-            let (data, f) = read?;
-            let html = page_html(state, staff, q, &f, (sort, desc), page, now, data)?;
-            return Ok((StatusCode::OK, Html(html)).into_response());
-        }
-    }
-    let f = f.resolve(&state.db).await?;
-    let all_users = users::list(&state.db).await?;
-    if let Some(format) = export {
-        let names: HashMap<i64, String> =
-            all_users.iter().map(|u| (u.id, u.name.clone())).collect();
+    if let Some(format) = format.filter(|f| matches!(*f, "csv" | "json")) {
+        let f = f.resolve(&state.db).await?;
+        let names: HashMap<i64, String> = users::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
         let rows = list::rows(&state.db, &states, &f, (sort, desc), now, (EXPORT_MAX, 0)).await?;
         let views: Vec<RowView> = rows
             .into_iter()
@@ -259,16 +237,8 @@ async fn render(
             super::export::json(&views)
         });
     }
-    let total = list::count(&state.db, &states, &f, now).await?;
-    let rows = list::rows(&state.db, &states, &f, (sort, desc), now, window).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let appealed = crate::db::appeals::open_among(&state.db.conn, &ids).await?;
-    let data = list::Page {
-        total,
-        rows,
-        users: all_users,
-        appealed,
-    };
+    // SQLite reads it at once on a reader thread (see `db::readers`).
+    let (data, f) = list::page(&state.db, &states, f, (sort, desc), now, window).await?;
     let html = page_html(state, staff, q, &f, (sort, desc), page, now, data)?;
     Ok((StatusCode::OK, Html(html)).into_response())
 }
