@@ -84,6 +84,9 @@ pub struct Db {
     /// SQLite: the threads that answer a staff page at once (see [`Db::on_reader`]), started
     /// when the first page asks.
     readers: Arc<std::sync::OnceLock<readers::Readers>>,
+    /// The database's URL as connected (TLS left off on loopback), for a pool of another
+    /// runtime's own (see [`Db::with_own_writer`]).
+    url: Arc<str>,
 }
 
 impl Db {
@@ -196,6 +199,7 @@ impl Db {
             )),
             pool_size: max_connections,
             readers: Arc::default(),
+            url: Arc::from(url.as_str()),
         })
     }
 
@@ -422,6 +426,25 @@ impl Db {
     /// set rows up before anything else runs).
     pub(crate) fn write_conn(&self) -> &DatabaseConnection {
         &self.writer
+    }
+
+    /// PostgreSQL: this database with `connections` of its own for writes, their I/O driven by
+    /// the runtime that calls this (the intake writers' thread; see `intake::postgres`).
+    pub(crate) async fn with_own_writer(&self, connections: u32) -> Result<Db, DbError> {
+        let mut opts = ConnectOptions::new(self.url.to_string());
+        opts.max_connections(connections)
+            .min_connections(connections)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .test_before_acquire(false);
+        let writer = Database::connect(opts)
+            .await
+            .map_err(|e| connect_error(&self.url, e))?;
+        Ok(Db {
+            writer,
+            ..self.clone()
+        })
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {

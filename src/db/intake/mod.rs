@@ -311,7 +311,8 @@ pub struct IntakeWriter {
 
 impl IntakeWriter {
     /// Starts the writer: a thread of its own with its own connection on SQLite, a few tasks on
-    /// the runtime on PostgreSQL. It ends when every handle is dropped.
+    /// a thread of their own with their own connections on PostgreSQL. It ends when every
+    /// handle is dropped.
     pub fn start(db: Db, policy: Arc<Policy>, batch: usize) -> Result<IntakeWriter, DbError> {
         IntakeWriter::start_deferring(db, policy, batch, Deferral::Never)
     }
