@@ -37,12 +37,7 @@ pub struct Filters {
 impl Filters {
     /// Runs the search once, so that every query of the page filters by its ids.
     pub async fn resolve(mut self, db: &Db) -> Result<Self, DbError> {
-        if let Some(text) = self
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = self.search_text() {
             self.matched = Some(std::sync::Arc::new(
                 super::search::matching_ids(db, text).await?,
             ));
@@ -50,20 +45,33 @@ impl Filters {
         Ok(self)
     }
 
-    /// [`Filters::resolve`] on a reader thread's connection (`Db::on_reader`): the matches
-    /// wait in that connection's own table for the page's statements.
-    pub(crate) fn resolve_on(mut self, conn: &rusqlite::Connection) -> Result<Self, DbError> {
-        if let Some(text) = self
-            .text
+    /// SQLite: the search run and then `read` on a reader thread, in one read transaction
+    /// (`Db::on_reader`; the matches wait in that connection's own table for the page's
+    /// statements). Answers what `read` did with the resolved filters, or `None` where pages
+    /// are read through the pool ([`Filters::resolve`]).
+    pub(crate) async fn read_at_once<R: Send + 'static>(
+        &self,
+        db: &Db,
+        read: impl FnOnce(&rusqlite::Connection, &Filters) -> Result<R, DbError> + Send + 'static,
+    ) -> Option<Result<(R, Filters), DbError>> {
+        let mut f = self.clone();
+        db.on_reader(move |conn| {
+            if let Some(text) = f.search_text() {
+                f.matched = Some(std::sync::Arc::new(super::search::matching_ids_on(
+                    conn, text,
+                )?));
+            }
+            Ok((read(conn, &f)?, f))
+        })
+        .await
+    }
+
+    /// The words searched for, if any.
+    fn search_text(&self) -> Option<&str> {
+        self.text
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-        {
-            self.matched = Some(std::sync::Arc::new(super::search::matching_ids_on(
-                conn, text,
-            )?));
-        }
-        Ok(self)
     }
 
     fn searching(&self) -> bool {
@@ -336,14 +344,9 @@ pub async fn page(
     limit: u64,
     offset: u64,
 ) -> Result<(Page, Filters), DbError> {
-    let (names, at_once) = (states.clone(), f.clone());
-    let read = db
-        .on_reader(move |conn| {
-            let f = at_once.resolve_on(conn)?;
-            Ok((read_page(conn, &names, &f, now, limit, offset)?, f))
-        })
-        .await;
-    if let Some(read) = read {
+    let names = states.clone();
+    let at_once = move |conn: &_, f: &_| read_page(conn, &names, f, now, limit, offset);
+    if let Some(read) = f.read_at_once(db, at_once).await {
         return read;
     }
     let f = f.resolve(db).await?;
@@ -703,11 +706,12 @@ mod tests {
         filters: &Filters,
         f: impl FnOnce(&rusqlite::Connection, &Filters) -> Result<R, DbError> + Send + 'static,
     ) -> R {
-        let filters = filters.clone();
-        db.on_reader(move |conn| f(conn, &filters.resolve_on(conn)?))
+        filters
+            .read_at_once(db, f)
             .await
             .expect("SQLite reads at once")
             .unwrap()
+            .0
     }
 
     /// A board page read at once on a reader thread shows what the pool's path (PostgreSQL's)

@@ -357,14 +357,9 @@ pub async fn page(
     now: DateTime<Utc>,
     window: (u64, u64),
 ) -> Result<(Page, Filters), DbError> {
-    let (st, at_once) = (states.clone(), f.clone());
-    let read = db
-        .on_reader(move |conn| {
-            let f = at_once.resolve_on(conn)?;
-            Ok((read_page(conn, &st, &f, sort, now, window)?, f))
-        })
-        .await;
-    if let Some(read) = read {
+    let st = states.clone();
+    let at_once = move |conn: &_, f: &_| read_page(conn, &st, f, sort, now, window);
+    if let Some(read) = f.read_at_once(db, at_once).await {
         return read;
     }
     let f = f.resolve(db).await?;

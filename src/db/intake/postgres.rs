@@ -98,50 +98,47 @@ impl Writing {
     async fn run_all(self) {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..self.writers {
-            set.spawn(run(
-                self.db.clone(),
-                self.policy.clone(),
-                self.batch,
-                self.rx.clone(),
-                self.load.clone(),
-            ));
+            set.spawn(self.clone().run());
         }
         set.join_all().await;
     }
-}
 
-async fn run(
-    db: Db,
-    policy: Arc<Policy>,
-    batch: usize,
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Work>>>,
-    load: Arc<search_queue::Load>,
-) {
-    let mut work: Vec<Work> = Vec::with_capacity(batch);
-    // One writer at a time waits on the queue; it takes what is there and lets the queue go
-    // before it stores that (the guard is dropped with the loop's condition).
-    while rx.lock().await.recv_many(&mut work, batch).await > 0 {
-        // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
-        let (jobs, _) = split(&mut work, &policy);
-        // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.
-        let now = std::time::Instant::now();
-        let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs
-            .into_iter()
-            .partition(|(sub, done)| !done.is_closed() && sub.answer_by.is_none_or(|t| now < t));
-        for (_, done) in stale {
-            let _ = done.send(Err(Arc::new(DbError::Busy)));
+    /// One writer.
+    async fn run(self) {
+        let Writing {
+            db,
+            policy,
+            batch,
+            rx,
+            load,
+            ..
+        } = self;
+        let mut work: Vec<Work> = Vec::with_capacity(batch);
+        // One writer at a time waits on the queue; it takes what is there and lets the queue go
+        // before it stores that (the guard is dropped with the loop's condition).
+        while rx.lock().await.recv_many(&mut work, batch).await > 0 {
+            // Tasks are for SQLite's writer thread; none is sent here (see `Db::on_writer`).
+            let (jobs, _) = split(&mut work, &policy);
+            // As on SQLite: a report whose submitter was answered 503 (or left) is not stored.
+            let now = std::time::Instant::now();
+            let (mut jobs, stale): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(sub, done)| {
+                !done.is_closed() && sub.answer_by.is_none_or(|t| now < t)
+            });
+            for (_, done) in stale {
+                let _ = done.send(Err(Arc::new(DbError::Busy)));
+            }
+            if jobs.is_empty() {
+                continue;
+            }
+            let began = std::time::Instant::now();
+            let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
+            let result = store_batch(&db, &policy, &subs).await;
+            for (sub, done) in answer(&mut jobs, result) {
+                let r = store_batch(&db, &policy, &[&sub]).await;
+                let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
+            }
+            load.add(began.elapsed());
         }
-        if jobs.is_empty() {
-            continue;
-        }
-        let began = std::time::Instant::now();
-        let subs: Vec<&Submission> = jobs.iter().map(|(s, _)| s).collect();
-        let result = store_batch(&db, &policy, &subs).await;
-        for (sub, done) in answer(&mut jobs, result) {
-            let r = store_batch(&db, &policy, &[&sub]).await;
-            let _ = done.send(r.map(|mut v| v.remove(0)).map_err(Arc::new));
-        }
-        load.add(began.elapsed());
     }
 }
 

@@ -152,7 +152,7 @@ pub async fn board(
 }
 
 /// The filters a board or list URL asks for, parsed once into the names the rows hold; the
-/// search is run where the page is read (`Filters::resolve`, or `resolve_on` a reader thread).
+/// search is run where the page is read (`Filters::resolve`, or `read_at_once` on a reader thread).
 pub fn parse_filters(state: &AppState, staff: &Staff, q: &BoardQuery) -> Filters {
     let s = &state.settings;
     let assignee = match nonempty(&q.assignee).as_deref() {
