@@ -429,15 +429,19 @@ impl Db {
     }
 
     /// PostgreSQL: this database with `connections` of its own for writes, their I/O driven by
-    /// the runtime that calls this (the intake writers' thread; see `intake::postgres`).
+    /// the runtime that calls this (the intake writers' thread; see `intake::postgres`). A
+    /// statement on them waits for a lock at most the write timeout, set once as the
+    /// connections open instead of in each transaction (a round trip per batch).
     pub(crate) async fn with_own_writer(&self, connections: u32) -> Result<Db, DbError> {
+        let lock_timeout = self.write_timeout().as_millis().max(1).to_string();
         let mut opts = ConnectOptions::new(self.url.to_string());
         opts.max_connections(connections)
             .min_connections(connections)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
-            .test_before_acquire(false);
+            .test_before_acquire(false)
+            .map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", lock_timeout.as_str())]));
         let writer = Database::connect(opts)
             .await
             .map_err(|e| connect_error(&self.url, e))?;
