@@ -198,7 +198,10 @@ async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) 
     };
     let s = &state.settings;
     let obj = std::sync::Arc::new(obj);
-    let images = {
+    let images = if matches!(obj.get("screenshots"), None | Some(Value::Null)) {
+        // Nearly every report: no thread to hand it to and back (see `submit_report`).
+        Ok(Vec::new())
+    } else {
         let (obj, settings) = (obj.clone(), s.clone());
         tokio::task::spawn_blocking(move || screenshots_from_json(&obj, &settings, locale))
             .await
