@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 /// stays within `limits.max_body_bytes`, screenshots included (the API's body limit is a
 /// contract of its own; raise it to take larger screenshots this way).
 fn screenshots_from_json(
-    obj: &serde_json::Map<String, Value>,
+    screenshots: &Value,
     s: &crate::config::Settings,
     locale: Locale,
 ) -> Result<Vec<crate::db::attachments::NewFile>, (StatusCode, Value)> {
@@ -40,10 +40,10 @@ fn screenshots_from_json(
             json!({ "field": "screenshots", "message": message }),
         )
     };
-    let list = match obj.get("screenshots") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(a)) => a,
-        Some(_) => {
+    let list = match screenshots {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(a) => a,
+        _ => {
             return Err(err(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Must be a list of base64 strings.".into(),
@@ -198,19 +198,22 @@ async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) 
     };
     let s = &state.settings;
     let obj = std::sync::Arc::new(obj);
-    let images = if matches!(obj.get("screenshots"), None | Some(Value::Null)) {
+    let images = if obj.get("screenshots").is_none_or(Value::is_null) {
         // Nearly every report: no thread to hand it to and back (see `submit_report`).
         Ok(Vec::new())
     } else {
         let (obj, settings) = (obj.clone(), s.clone());
-        tokio::task::spawn_blocking(move || screenshots_from_json(&obj, &settings, locale))
-            .await
-            .unwrap_or_else(|_| {
-                Err((
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "field": "screenshots", "message": "internal error" }),
-                ))
-            })
+        // A missing key reads as null.
+        tokio::task::spawn_blocking(move || {
+            screenshots_from_json(&obj["screenshots"], &settings, locale)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "field": "screenshots", "message": "internal error" }),
+            ))
+        })
     };
     let form = match form_from_json(&obj, locale) {
         Ok(f) => f,

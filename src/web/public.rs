@@ -290,7 +290,8 @@ async fn submit_report(State(state): State<AppState>, lang: Lang, req: Request) 
     let images = match file_error {
         Some(e) => Err(e),
         // Nearly every report: handing it to a blocking thread and back cost two thread
-        // wake-ups per report, a tenth of intake's CPU in a flood (twenty-second session).
+        // wake-ups per report; without them intake rose from 0.27-0.29 of healthz to
+        // 0.34-0.35 (twenty-second session; README, "What was tried").
         None if files.is_empty() => Ok(Vec::new()),
         None => tokio::task::spawn_blocking(move || {
             files
