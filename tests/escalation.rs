@@ -13,6 +13,7 @@ use common::smtp::{Received, SmtpServer};
 use common::{TestApp, backends, clock, valid_form, with, without};
 use rectify::config::{MailTransport, Settings};
 use rectify::db::entities::{escalation, incident_clock, outbox, user};
+use rectify::db::escalation::clocks_unchanged;
 use rectify::db::workflow::{act, no_mail};
 use rectify::domain::severity::Severity;
 use rectify::domain::workflow::{Action, Actor, Role};
@@ -584,6 +585,36 @@ async fn a_clock_stopped_before_the_sweep_does_not_fire_and_a_reopen_resumes_it(
         let contain = clock(&app, other, "contain").await;
         assert_eq!(contain.due_at, triaged_at + Duration::hours(48));
         assert_eq!(contain.next_fire_at, Some(triaged_at + Duration::hours(24)));
+        app.stop().await;
+    }
+}
+
+/// On SQLite a sweep chunk is planned on a snapshot and written only if its clocks are still as
+/// read when the write lock is held: a workflow action in between (here a reject, which stops
+/// the incident's clocks) must make that check fail, so the chunk is planned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_chunk_planned_before_a_clock_changed_is_not_written_as_planned() {
+    for backend in backends() {
+        let smtp = SmtpServer::down();
+        let app = spawn(backend, &smtp, false).await;
+        let stopped = submit(&app, "an answer rejected meanwhile", false).await;
+        let running = submit(&app, "an answer still open", false).await;
+        let read = vec![
+            clock(&app, stopped, "remediate").await,
+            clock(&app, running, "remediate").await,
+        ];
+        assert!(clocks_unchanged(&app.db.conn, &read).await.unwrap());
+        take(
+            &app,
+            stopped,
+            Action::Reject {
+                reasons: "not our model".into(),
+            },
+            Utc::now(),
+        )
+        .await;
+        assert!(!clocks_unchanged(&app.db.conn, &read).await.unwrap());
+        assert!(clocks_unchanged(&app.db.conn, &read[1..]).await.unwrap());
         app.stop().await;
     }
 }

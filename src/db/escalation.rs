@@ -47,6 +47,25 @@ pub async fn due_clocks<C: ConnectionTrait>(
         .await?)
 }
 
+/// Whether these clocks are still as they were read, every column: what lets a sweep chunk
+/// planned on a snapshot be written as planned (see `jobs::sweep`).
+pub async fn clocks_unchanged<C: ConnectionTrait>(
+    conn: &C,
+    read: &[incident_clock::Model],
+) -> Result<bool, DbError> {
+    let mut stored: HashMap<i64, incident_clock::Model> = HashMap::with_capacity(read.len());
+    for chunk in read.chunks(1000) {
+        for c in incident_clock::Entity::find()
+            .filter(incident_clock::Column::Id.is_in(chunk.iter().map(|c| c.id)))
+            .all(conn)
+            .await?
+        {
+            stored.insert(c.id, c);
+        }
+    }
+    Ok(read.iter().all(|c| stored.get(&c.id) == Some(c)))
+}
+
 /// The steps already fired on these incidents: (incident, clock) → step names.
 pub async fn fired_steps<C: ConnectionTrait>(
     conn: &C,
