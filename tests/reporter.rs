@@ -1089,6 +1089,30 @@ async fn screenshots_through_the_json_api() {
         assert_eq!(r.status(), 422);
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["errors"][0]["field"], "screenshots");
+
+        // Not a list, or a list of something else: said in the reporter's language.
+        for (wrong, lang, says) in [
+            (
+                serde_json::json!("one picture"),
+                "en",
+                "Must be a list of base64 strings",
+            ),
+            (serde_json::json!([42]), "zh-CN", "须为 base64 字符串的列表"),
+        ] {
+            body["screenshots"] = wrong;
+            let r = app
+                .client
+                .post(app.url(&format!("/api/v1/reports?lang={lang}")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 422);
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["errors"][0]["field"], "screenshots");
+            let message = v["errors"][0]["message"].as_str().unwrap();
+            assert!(message.starts_with(says), "{lang}: {message}");
+        }
         app.stop().await;
     }
 }

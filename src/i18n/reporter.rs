@@ -68,6 +68,8 @@ pub struct ReporterTexts {
     pub screenshot_too_large: &'static str,
     pub screenshot_too_many: &'static str,
     pub screenshot_not_image: &'static str,
+    /// The JSON API's `screenshots` when it is not a list of strings.
+    pub screenshots_not_list: &'static str,
 }
 
 pub static EN: ReporterTexts = ReporterTexts {
@@ -131,6 +133,7 @@ pub static EN: ReporterTexts = ReporterTexts {
     screenshot_too_large: "A screenshot is larger than {n} MiB. Please choose smaller files again; everything else you typed is kept.",
     screenshot_too_many: "At most {n} screenshots. Please choose them again; everything else you typed is kept.",
     screenshot_not_image: "A file is not a PNG, JPEG or WebP image we can read. Please choose the screenshots again; everything else you typed is kept.",
+    screenshots_not_list: "Must be a list of base64 strings, one per image.",
 };
 
 pub static ZH: ReporterTexts = ReporterTexts {
@@ -194,6 +197,7 @@ pub static ZH: ReporterTexts = ReporterTexts {
     screenshot_too_large: "有截图超过 {n} MiB。请重新选择较小的文件；您填写的其他内容已保留。",
     screenshot_too_many: "最多 {n} 张截图。请重新选择；您填写的其他内容已保留。",
     screenshot_not_image: "有文件不是可读取的 PNG、JPEG 或 WebP 图片。请重新选择截图；您填写的其他内容已保留。",
+    screenshots_not_list: "须为 base64 字符串的列表，每张图片一个。",
 };
 
 pub fn reporter_texts(locale: Locale) -> &'static ReporterTexts {

@@ -46,7 +46,7 @@ fn screenshots_from_json(
         _ => {
             return Err(err(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Must be a list of base64 strings.".into(),
+                rt.screenshots_not_list.into(),
             ));
         }
     };
@@ -62,7 +62,7 @@ fn screenshots_from_json(
         let Some(text) = v.as_str() else {
             return Err(err(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "Must be a list of base64 strings.".into(),
+                rt.screenshots_not_list.into(),
             ));
         };
         let data = text.split_once(";base64,").map_or(text, |(_, d)| d).trim();
