@@ -203,7 +203,6 @@ async fn create_report(State(state): State<AppState>, lang: Lang, req: Request) 
         Ok(Vec::new())
     } else {
         let (obj, settings) = (obj.clone(), s.clone());
-        // A missing key reads as null.
         tokio::task::spawn_blocking(move || {
             screenshots_from_json(&obj["screenshots"], &settings, locale)
         })
