@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryTrait, Statement,
-    TransactionTrait,
-};
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::{Postgres, Row};
+use sea_orm::{DbBackend, EntityTrait, QueryTrait, Statement};
+use sea_query_sqlx::SqlxValues;
 use tokio::sync::mpsc;
 
 use super::plan::{Fingerprints, plan};
@@ -166,47 +167,73 @@ async fn store_batch(
     subs: &[&Submission],
     lock_timeout_set: bool,
 ) -> Result<Vec<Stored>, DbError> {
-    let txn = db.write_conn().begin().await?;
+    let conn = db
+        .write_conn()
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx_error)?;
+    let mut txn = Txn { conn, open: false };
+    let stored = match write_batch(&mut txn, db, policy, subs, lock_timeout_set).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            txn.rollback().await;
+            return Err(e);
+        }
+    };
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// A batch's reads and writes, in the transaction its first statement begins.
+async fn write_batch(
+    txn: &mut Txn,
+    db: &Db,
+    policy: &Policy,
+    subs: &[&Submission],
+    lock_timeout_set: bool,
+) -> Result<Vec<Stored>, DbError> {
     // A row lock held elsewhere (another instance, an operator's session) fails the batch
     // after the write timeout (503) instead of holding every report behind it.
+    let mut begin = String::from("BEGIN;");
     if !lock_timeout_set {
-        txn.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "SET LOCAL lock_timeout = {}",
-                db.write_timeout().as_millis().max(1)
-            ),
-        ))
-        .await?;
+        begin.push_str(&format!(
+            " SET LOCAL lock_timeout = {};",
+            db.write_timeout().as_millis().max(1)
+        ));
     }
     // Two imports of the same finding at once must not both store it: each takes the
     // finding's lock first (sorted, like the fingerprints' below), then looks.
     let ids = source_ids(subs);
-    let mut keys: Vec<String> = ids
-        .iter()
-        .flat_map(|(tool, ids)| ids.iter().map(move |id| format!("{tool}\u{1f}{id}")))
-        .collect();
-    keys.sort_unstable();
-    for key in &keys {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))",
-            [key.as_str().into()],
-        ))
-        .await?;
-    }
-    let known = known_sources(&txn, &ids).await?;
-    let (to_store, slots) = dedupe(subs, &known);
-    if to_store.is_empty() {
-        txn.commit().await?;
-        return Ok(reassemble(subs, slots, Vec::new()));
-    }
-    let all = subs;
-    let subs = to_store.as_slice();
-    let fps = Fingerprints::of(subs);
-    let (incident_ids, report_ids) = lock_and_take_ids(&txn, &fps.distinct, subs.len()).await?;
-    let existing = incidents_with(&txn, &fps.distinct).await?;
-    let p = plan(policy, subs, &fps, existing, incident_ids, report_ids)?;
+    let (all, subs, slots) = if ids.is_empty() {
+        (subs, subs.to_vec(), Vec::new())
+    } else {
+        txn.simple(&begin).await?;
+        begin.clear();
+        let mut keys: Vec<String> = ids
+            .iter()
+            .flat_map(|(tool, ids)| ids.iter().map(move |id| format!("{tool}\u{1f}{id}")))
+            .collect();
+        keys.sort_unstable();
+        for key in &keys {
+            txn.query(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))",
+                [key.as_str().into()],
+            ))
+            .await?;
+        }
+        let known = known_sources(txn, &ids).await?;
+        let (to_store, slots) = dedupe(subs, &known);
+        if to_store.is_empty() {
+            return Ok(reassemble(subs, slots, Vec::new()));
+        }
+        (subs, to_store, slots)
+    };
+    let fps = Fingerprints::of(&subs);
+    let (incident_ids, report_ids, existing) =
+        lock_and_look_up(txn, &begin, &fps.distinct, subs.len()).await?;
+    let p = plan(policy, &subs, &fps, existing, incident_ids, report_ids)?;
     let updates: Vec<Statement> = p
         .updates
         .into_iter()
@@ -223,33 +250,103 @@ async fn store_batch(
     columns_of(p.mails, &mut rows)?;
     let expected = updates.len() as i64;
     if let Some(write) = batch_statement(updates, rows) {
-        if expected == 0 {
-            txn.execute_raw(write).await?;
-        } else {
-            // Each update is guarded by the version read: one that found the incident changed
-            // meanwhile fails the batch, as on SQLite.
-            let updated = txn
-                .query_one_raw(write)
-                .await?
-                .map(|r| r.try_get::<i64>("", "updated"))
-                .transpose()?;
+        let returned = txn.query(write).await?;
+        // Each update is guarded by the version read: one that found the incident changed
+        // meanwhile fails the batch, as on SQLite.
+        if expected > 0 {
+            let updated = returned
+                .first()
+                .map(|r| r.try_get::<i64, _>("updated"))
+                .transpose()
+                .map_err(sqlx_error)?;
             if updated != Some(expected) {
                 return Err(DbError::Conflict);
             }
         }
     }
-    txn.commit().await?;
-    Ok(reassemble(all, slots, p.stored))
+    let stored = p.stored;
+    Ok(if slots.is_empty() {
+        stored
+    } else {
+        reassemble(all, slots, stored)
+    })
 }
 
-async fn known_sources(
-    txn: &DatabaseTransaction,
-    ids: &[(&str, Vec<&str>)],
-) -> Result<KnownSources, DbError> {
+/// A transaction on one of the writers' connections. It is begun by the text of the batch's
+/// first round trip, `BEGIN` with the statements that follow it (sea-orm's and sqlx's
+/// transactions send `BEGIN` alone and wait for its answer: a round trip of the five a batch
+/// took). Statements with parameters go through sqlx's statement cache, as sea-orm's did.
+struct Txn {
+    conn: PoolConnection<Postgres>,
+    /// `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` answered since.
+    open: bool,
+}
+
+impl Txn {
+    /// `sql`, a text of statements without parameters, in one round trip: each statement's
+    /// rows, in order (a statement without rows, such as `BEGIN`, gives an empty list).
+    async fn simple(&mut self, sql: &str) -> Result<Vec<Vec<PgRow>>, DbError> {
+        use futures_util::TryStreamExt;
+        use sea_orm::sqlx::{AssertSqlSafe, Either, Executor};
+        if sql.trim_start().starts_with("BEGIN") {
+            self.open = true;
+        }
+        let mut out = vec![Vec::new()];
+        let mut results = self.conn.fetch_many(AssertSqlSafe(sql));
+        while let Some(item) = results.try_next().await.map_err(sqlx_error)? {
+            match item {
+                Either::Left(_) => out.push(Vec::new()),
+                Either::Right(row) => out.last_mut().expect("never empty").push(row),
+            }
+        }
+        out.pop();
+        Ok(out)
+    }
+
+    /// One statement with parameters: its rows.
+    async fn query(&mut self, stmt: Statement) -> Result<Vec<PgRow>, DbError> {
+        use sea_orm::sqlx::{AssertSqlSafe, Executor};
+        let values = stmt.values.unwrap_or(sea_orm::Values(Vec::new()));
+        let query = sea_orm::sqlx::query_with(AssertSqlSafe(stmt.sql), SqlxValues(values));
+        self.conn.fetch_all(query).await.map_err(sqlx_error)
+    }
+
+    async fn commit(mut self) -> Result<(), DbError> {
+        self.simple("COMMIT").await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls back what the batch began. A connection that cannot say so is closed instead,
+    /// which rolls its transaction back too.
+    async fn rollback(&mut self) {
+        if self.open && self.simple("ROLLBACK").await.is_ok() {
+            self.open = false;
+        }
+    }
+}
+
+impl Drop for Txn {
+    /// A batch dropped half-way (its task cancelled, a `ROLLBACK` that failed) leaves a
+    /// transaction open on the connection: it must not go back to the pool like that.
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+fn sqlx_error(e: sea_orm::sqlx::Error) -> DbError {
+    DbError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+        Arc::new(e),
+    )))
+}
+
+async fn known_sources(txn: &mut Txn, ids: &[(&str, Vec<&str>)]) -> Result<KnownSources, DbError> {
     let mut known = KnownSources::new();
     for (tool, ids) in ids {
         let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(
+            .query(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT s.source_id, s.report_id, r.incident_id FROM discovery_sources s \
                  JOIN reports r ON r.id = s.report_id \
@@ -259,38 +356,18 @@ async fn known_sources(
             .await?;
         for r in rows {
             known.insert(
-                ((*tool).to_owned(), r.try_get::<String>("", "source_id")?),
                 (
-                    r.try_get::<i64>("", "report_id")?,
-                    r.try_get::<i64>("", "incident_id")?,
+                    (*tool).to_owned(),
+                    r.try_get::<String, _>("source_id").map_err(sqlx_error)?,
+                ),
+                (
+                    r.try_get::<i64, _>("report_id").map_err(sqlx_error)?,
+                    r.try_get::<i64, _>("incident_id").map_err(sqlx_error)?,
                 ),
             );
         }
     }
     Ok(known)
-}
-
-/// The incidents with these contents, oldest first ([`plan`] keeps the open ones): the index
-/// asked once per content. Without statistics on `incidents` (a new database, or autovacuum
-/// off, as on the machine the benchmarks run on) PostgreSQL guesses that each content matches
-/// half a percent of the table and reads all of it for a batch of 32 contents: 23 ms a batch
-/// at 28,000 incidents, growing with the table. A lateral subquery it cannot merge into the
-/// join (`OFFSET 0`; without it the join became a hash join over the whole table again) leaves
-/// it one index lookup per content, whatever it guesses: 0.6 ms instead of 39 for 32 contents.
-async fn incidents_with(
-    txn: &DatabaseTransaction,
-    fingerprints: &[String],
-) -> Result<Vec<incident::Model>, DbError> {
-    Ok(incident::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT i.* FROM unnest($1::text[]) AS f(fp) \
-             CROSS JOIN LATERAL (SELECT * FROM incidents WHERE fingerprint = f.fp OFFSET 0) AS i \
-             ORDER BY i.id",
-            [text_array(fingerprints)],
-        ))
-        .all(txn)
-        .await?)
 }
 
 /// A `text[]` parameter.
@@ -505,51 +582,81 @@ fn array(ty: sea_orm::sea_query::ArrayType, values: Vec<sea_orm::Value>) -> sea_
     sea_orm::Value::Array(ty, Some(Box::new(values)))
 }
 
-/// Takes the batch's contents' locks, and the ids it may need, in one round trip. Two
-/// instances receiving the same content at once must not both open an incident: the locks are
-/// taken in the array's order (sorted, so two batches never wait on each other in opposite
-/// orders), and the incidents are looked up in the next statement, whose snapshot comes after
-/// them. An id for an incident is taken for every distinct content, before the lookup says
-/// which of them open one; the rest are left unused, a gap like a rolled-back insert's. (Ids
-/// are taken before the insert because the first event's hash covers the incident's id.) Each
-/// round trip was a third of a millisecond of a 4 ms batch in a flood, two writers busy all the
-/// time (twenty-second session; README, "What was tried").
-async fn lock_and_take_ids(
-    txn: &DatabaseTransaction,
+/// Takes the batch's contents' locks and the ids it may need, then reads the incidents with
+/// those contents, in one round trip, after `begin` (`BEGIN`, or nothing when the batch has
+/// begun). Two instances receiving the same content at once must not both open an incident:
+/// the locks are taken in the array's order (sorted, so two batches never wait on each other
+/// in opposite orders), and the lookup is the next statement, whose snapshot comes after them.
+/// An id for an incident is taken for every distinct content, before the lookup says which of
+/// them open one; the rest are left unused, a gap like a rolled-back insert's. (Ids are taken
+/// before the insert because the first event's hash covers the incident's id.)
+///
+/// The statements travel as one text, the contents written into it: only a text without
+/// parameters may hold several statements. A fingerprint is hex (SHA-256), so it needs no
+/// quoting; anything else is refused rather than written into SQL.
+///
+/// The lookup asks the index once per content. Without statistics on `incidents` (a new
+/// database, or autovacuum off, as on the machine the benchmarks run on) PostgreSQL guesses
+/// that each content matches half a percent of the table and reads all of it for a batch of
+/// 32 contents: 23 ms a batch at 28,000 incidents, growing with the table. A lateral subquery
+/// it cannot merge into the join (`OFFSET 0`; without it the join became a hash join over the
+/// whole table again) leaves it one index lookup per content, whatever it guesses: 0.6 ms
+/// instead of 39 for 32 contents. [`plan`] keeps the open incidents of those it returns,
+/// oldest first.
+async fn lock_and_look_up(
+    txn: &mut Txn,
+    begin: &str,
     fingerprints: &[String],
     reports: usize,
-) -> Result<(Vec<i64>, Vec<i64>), DbError> {
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "WITH locked AS MATERIALIZED (\
-               SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
-               FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n) \
-             SELECT 2 AS t, count(*) AS id FROM locked \
-             UNION ALL SELECT 0, nextval(pg_get_serial_sequence('incidents', 'id')) \
-             FROM generate_series(1, $2) \
-             UNION ALL SELECT 1, nextval(pg_get_serial_sequence('reports', 'id')) \
-             FROM generate_series(1, $3)",
-            [
-                text_array(fingerprints),
-                (fingerprints.len() as i64).into(),
-                (reports as i64).into(),
-            ],
-        ))
-        .await?;
+) -> Result<(Vec<i64>, Vec<i64>, Vec<incident::Model>), DbError> {
+    use sea_orm::FromQueryResult;
+    if let Some(bad) = fingerprints
+        .iter()
+        .find(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(DbError::Setup(format!(
+            "a fingerprint that is not hex: {bad:?}"
+        )));
+    }
+    let list = format!("'{{{}}}'::text[]", fingerprints.join(","));
+    let sql = format!(
+        "{begin} \
+         WITH locked AS MATERIALIZED (\
+           SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
+           FROM unnest({list}) WITH ORDINALITY AS t(k, n) ORDER BY n) \
+         SELECT 2 AS t, count(*) AS id FROM locked \
+         UNION ALL SELECT 0, nextval(pg_get_serial_sequence('incidents', 'id')) \
+         FROM generate_series(1, {incidents}) \
+         UNION ALL SELECT 1, nextval(pg_get_serial_sequence('reports', 'id')) \
+         FROM generate_series(1, {reports}); \
+         SELECT i.* FROM unnest({list}) AS f(fp) \
+         CROSS JOIN LATERAL (SELECT * FROM incidents WHERE fingerprint = f.fp OFFSET 0) AS i \
+         ORDER BY i.id",
+        incidents = fingerprints.len(),
+    );
+    let mut results = txn.simple(&sql).await?;
+    let (Some(found), Some(taken)) = (results.pop(), results.pop()) else {
+        return Err(DbError::Setup(
+            "the contents' lookup answered fewer results than it asked".into(),
+        ));
+    };
     let (mut i, mut r) = (
         Vec::with_capacity(fingerprints.len()),
         Vec::with_capacity(reports),
     );
-    for row in rows {
-        let id = row.try_get::<i64>("", "id")?;
-        match row.try_get::<i32>("", "t")? {
+    for row in taken {
+        let id = row.try_get::<i64, _>("id").map_err(sqlx_error)?;
+        match row.try_get::<i32, _>("t").map_err(sqlx_error)? {
             0 => i.push(id),
             1 => r.push(id),
             _ => {}
         }
     }
-    Ok((i, r))
+    let existing = found
+        .into_iter()
+        .map(|row| incident::Model::from_query_result(&sea_orm::QueryResult::from(row), ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((i, r, existing))
 }
 
 #[cfg(test)]
