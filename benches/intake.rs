@@ -14,9 +14,9 @@
 //! half the transactions also queue an acknowledgement, delivered as `.eml` files while intake
 //! runs). Figures are totals over the rounds, so a neighbour's burst falls on both sides of a
 //! ratio. Then, once the rounds' reports are stored and indexed, one flood of
-//! BENCH_FLOOD_SECONDS (default 60; 0 skips it): intake without a pause, its p99 over the whole flood, its throughput second by second (the first 10 s
-//! against the last 10 s), and on SQLite the WAL file's largest size during the flood and its
-//! size once intake is quiet.
+//! BENCH_FLOOD_SECONDS (default 60; 0 skips it): intake without a pause, its p99 over the
+//! whole flood, its throughput second by second (the first 10 s against the last 10 s), and
+//! on SQLite the WAL file's largest size during the flood and its size once intake is quiet.
 //!
 //! On PostgreSQL the servers are `rectify serve` processes (`BENCH_INSTANCES` of them,
 //! default 1) on a fresh database, the client alternating between them; afterwards every
