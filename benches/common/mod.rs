@@ -79,18 +79,7 @@ pub async fn inbox_emptied(db: &rectify::db::Db) -> std::time::Duration {
 /// enough that, polled every 100 ms, one read overlapped the next, and the WAL, which cannot
 /// start over while a reader is on it, grew to 1.9 GiB while the inbox was stored.
 pub async fn inbox_waits(db: &rectify::db::Db) -> bool {
-    use sea_orm::ConnectionTrait;
-    if db.is_postgres() {
-        return false;
-    }
-    db.conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
-            "SELECT EXISTS (SELECT 1 FROM intake_inbox) AS w",
-        ))
-        .await
-        .unwrap()
-        .is_some_and(|r| r.try_get::<bool>("", "w").unwrap())
+    !db.is_postgres() && scalar(db, "SELECT EXISTS (SELECT 1 FROM intake_inbox)").await != 0
 }
 
 /// SQLite: how many reports wait in intake's inbox for their incidents (each row starts with
@@ -119,26 +108,23 @@ pub async fn inbox_backlog(db: &rectify::db::Db) -> i64 {
 /// How many reports are stored: the highest id, as reports are never deleted during a bench
 /// (a count would read the whole table).
 pub async fn reports_stored(db: &rectify::db::Db) -> i64 {
-    use sea_orm::ConnectionTrait;
-    db.conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
-            "SELECT COALESCE(MAX(id), 0) AS n FROM reports",
-        ))
-        .await
-        .unwrap()
-        .map_or(0, |r| r.try_get::<i64>("", "n").unwrap())
+    scalar(db, "SELECT COALESCE(MAX(id), 0) FROM reports").await
 }
 
 /// SQLite: how many reports the intake writer has not indexed for search yet.
 pub async fn index_backlog(db: &rectify::db::Db) -> i64 {
-    use sea_orm::ConnectionTrait;
     let sql = if db.is_postgres() {
         "SELECT COUNT(*) FROM report_texts_queue"
     } else {
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM reports) - \
          (SELECT indexed_to FROM search_marks WHERE tbl = 'reports')"
     };
+    scalar(db, sql).await
+}
+
+/// The one integer a query returns.
+async fn scalar(db: &rectify::db::Db, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
     db.conn
         .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
         .await

@@ -13,6 +13,7 @@
 //! writer still goes through sqlx; the write gate orders them with this one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use sea_orm::{DbBackend, QueryTrait};
@@ -52,7 +53,7 @@ pub fn start(
     // cost 9%; the checkpointer cuts it back once intake is quiet instead. When intake is quiet
     // the checkpointer also catches up and the WAL restarts without a stop.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_FRAMES)?;
-    let wal_held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let wal_held = Arc::new(AtomicBool::new(false));
     let checkpointer = Checkpointer::new(db.clone(), wal_held.clone())?;
     let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
     let spawn_err =
@@ -168,15 +169,16 @@ struct Checkpointer {
     failing: bool,
     /// When a restart may be tried again after one gave up.
     retry_restart_at: std::time::Instant,
-    /// Whether the last round found the WAL past [`WAL_FRAMES`].
+    /// Whether the last round found the WAL past the frames at which it should have started
+    /// over ([`WAL_FRAMES`], or [`RESTART_WHILE_READING_PAST_FRAMES`] while staff read).
     past_mark: bool,
     /// Set while a restart has given up and the WAL is past its mark: the writer's own work
     /// (storing the inbox, indexing) waits meanwhile (see [`Pacing::wal_held`]).
-    held: Arc<std::sync::atomic::AtomicBool>,
+    held: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
-    fn new(db: Db, held: Arc<std::sync::atomic::AtomicBool>) -> Result<Checkpointer, DbError> {
+    fn new(db: Db, held: Arc<AtomicBool>) -> Result<Checkpointer, DbError> {
         let conn = open(&db)?;
         // PASSIVE never waits; TRUNCATE, the only mode here that does, runs with the write
         // gate held, and must then give up at once on a reader rather than stall intake.
@@ -233,16 +235,15 @@ impl Checkpointer {
         } else {
             restart_past
         };
-        use std::sync::atomic::Ordering::Relaxed;
         self.past_mark = frames > restart_past.min(WAL_FRAMES);
         if frames <= restart_past {
-            self.held.store(false, Relaxed);
+            self.held.store(false, Ordering::Relaxed);
         } else if self.retry_restart_at <= std::time::Instant::now() {
             let ok = self.restart();
             // Once started over (or copied and free to be: the next write starts it over),
             // the writer's own work may go on; while a reader keeps it from that, the writer
             // stores reports as they come and nothing more, so that only intake grows the WAL.
-            self.held.store(!ok, Relaxed);
+            self.held.store(!ok, Ordering::Relaxed);
             if !ok {
                 // A reader that outlasts the wait may be a long one (an export, say): intake
                 // is not held up every round for it.
@@ -366,7 +367,7 @@ struct Pacing {
     /// one long read as the writer began to store a flood's inbox (2 million reports; the
     /// bench counting them, reading GiBs of rows) let the WAL grow to 655 MiB, the writer
     /// writing about 400 MB/s of it meanwhile.
-    wal_held: Arc<std::sync::atomic::AtomicBool>,
+    wal_held: Arc<AtomicBool>,
 }
 
 fn run(
@@ -402,7 +403,7 @@ fn run(
     let mut arrivals = Arrivals::default();
     loop {
         deferring = deferral.now(deferring, arrivals.rate());
-        let held = wal_held.load(std::sync::atomic::Ordering::Relaxed);
+        let held = wal_held.load(Ordering::Relaxed);
         if to_take && !failing && !held {
             // As for indexing below, but first: the inbox's reports have no incident yet. Not
             // while reports come faster than the writer should store them one by one (that is
@@ -809,7 +810,7 @@ fn one_round(
         return Err(e);
     }
     // A task (the readiness probe, the outbox) may have met the failure alone.
-    if TASK_FAILED.swap(false, std::sync::atomic::Ordering::AcqRel) {
+    if TASK_FAILED.swap(false, Ordering::AcqRel) {
         return Err(DbError::Setup(
             "a write on the writer's thread failed".into(),
         ));
@@ -850,7 +851,7 @@ fn copy_failure(e: &DbError) -> DbError {
 
 /// Set when a task on the writer's thread met a storage failure, so that the writer reopens
 /// its connection as it does when a batch of reports fails.
-static TASK_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static TASK_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Runs `f` in an IMMEDIATE transaction of its own on the writer's connection.
 pub(crate) fn in_transaction<R>(
@@ -861,7 +862,7 @@ pub(crate) fn in_transaction<R>(
     if let Err(e) = &r
         && matches!(e.failure(), crate::db::error::Failure::Storage)
     {
-        TASK_FAILED.store(true, std::sync::atomic::Ordering::Release);
+        TASK_FAILED.store(true, Ordering::Release);
     }
     r
 }
@@ -1157,8 +1158,8 @@ mod tests {
         let (db, writer) = (&f.db, &f.writer);
         let write = |rows: usize| f.write(rows);
         let wal_len = || f.wal_len();
-        let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let held_now = || held.load(std::sync::atomic::Ordering::Relaxed);
+        let held = Arc::new(AtomicBool::new(false));
+        let held_now = || held.load(Ordering::Relaxed);
         let mut c = Checkpointer::new(db.clone(), held.clone()).unwrap();
         let frames = |c: &Checkpointer| -> i64 {
             c.conn
