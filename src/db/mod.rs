@@ -84,6 +84,8 @@ pub struct Db {
     /// SQLite: the threads that answer a staff page at once (see [`Db::on_reader`]), started
     /// when the first page asks.
     readers: Arc<std::sync::OnceLock<readers::Readers>>,
+    /// SQLite: holds the reader threads' pages back while the WAL is started over.
+    pub(crate) read_pause: Arc<readers::ReadPause>,
     /// The database's URL as connected (TLS left off on loopback), for a pool of another
     /// runtime's own (see [`Db::with_own_writer`]).
     url: Arc<str>,
@@ -199,6 +201,7 @@ impl Db {
             )),
             pool_size: max_connections,
             readers: Arc::default(),
+            read_pause: Arc::default(),
             url: Arc::from(url.as_str()),
         })
     }

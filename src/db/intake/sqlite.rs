@@ -280,12 +280,26 @@ impl Checkpointer {
     /// WAL grew to 658 MiB in 20 s, and would have grown as long as both went on). A RESTART
     /// checkpoint waits, holding off writers, until the readers on the WAL have finished (new
     /// ones then read the database file), copies everything, and the next transaction writes
-    /// the WAL from its start. Intake waits meanwhile: as long as the longest read in progress
-    /// (a search's page: up to a few hundred ms beside a flood) plus the copy, about once per
-    /// [`WAL_FRAMES`] written. Returns whether the WAL was started over.
+    /// the WAL from its start. Intake waits for it, so the readers are waited for first,
+    /// without the write gate: the reader threads start no page meanwhile (see
+    /// [`ReadPause`](crate::db::readers::ReadPause)), and the pool, which cannot be held, is
+    /// waited for until none of its connections is in use. Then intake waits only for the
+    /// copy, about once per [`WAL_FRAMES`] written. Returns whether the WAL was started over.
     fn restart(&mut self) -> bool {
+        let until = std::time::Instant::now() + RESTART_WAIT;
+        let Some(_paused) = self.db.read_pause.pause(RESTART_WAIT) else {
+            return false;
+        };
+        // (A connection may be taken from the pool without reading, or kept for long: the
+        // restart is tried all the same once the wait is over.)
+        while self.db.reading() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let _gate = self.db.write_guard_blocking();
-        let _ = self.conn.busy_timeout(RESTART_WAIT);
+        // A read through the pool that outlasted that wait, or began since, is waited for a
+        // millisecond at a time (SQLite's own busy wait sleeps up to 100 ms at once, 25 ms by
+        // its eighth try), not for long: intake waits meanwhile.
+        let _ = self.conn.busy_handler(Some(wait_a_millisecond));
         let outcome = self
             .conn
             .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
@@ -300,6 +314,15 @@ impl Checkpointer {
     }
 }
 
+/// The restart's busy handler, with the write gate held: `tries` milliseconds waited so far.
+fn wait_a_millisecond(tries: i32) -> bool {
+    if tries >= RESTART_WAIT_UNDER_GATE_MS {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    true
+}
+
 /// Frames past which the checkpointer starts the WAL over itself ([`Checkpointer::restart`]):
 /// the writer starts it over at [`WAL_FRAMES`] when it can, so a WAL this much larger means
 /// readers kept it from doing so.
@@ -311,8 +334,12 @@ const RESTART_PAST_FRAMES: i64 = WAL_FRAMES + 2_000;
 /// when they began at [`RESTART_PAST_FRAMES`]).
 const RESTART_WHILE_READING_PAST_FRAMES: i64 = 45_000;
 
-/// How long a restart waits for readers on the WAL before it gives up.
+/// How long a restart waits for readers on the WAL without holding intake back.
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// How long, after that, it may wait holding the write gate (intake waiting too) for a read
+/// through the pool.
+const RESTART_WAIT_UNDER_GATE_MS: i32 = 50;
 
 /// How long after a restart that gave up the next one is tried.
 const RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
@@ -1167,7 +1194,9 @@ mod tests {
                 .unwrap()
         };
 
-        // A reader on an old snapshot of the WAL: the restart waits for it, then gives up.
+        // A reader on an old snapshot of the WAL, neither a reader thread nor the pool's (a
+        // command's connection, say): the restart waits for it briefly, holding intake, then
+        // gives up.
         let reader = open(db).unwrap();
         reader.execute_batch("BEGIN").unwrap();
         let _: i64 = reader
@@ -1177,10 +1206,9 @@ mod tests {
         let t = std::time::Instant::now();
         assert!(!c.round(u64::MAX, 50));
         let waited = t.elapsed();
-        assert!(
-            waited >= RESTART_WAIT && waited < RESTART_WAIT * 3,
-            "{waited:?}"
-        );
+        let under_gate =
+            std::time::Duration::from_millis(RESTART_WAIT_UNDER_GATE_MS.unsigned_abs().into());
+        assert!(waited >= under_gate && waited < RESTART_WAIT, "{waited:?}");
         assert!(
             frames(&c) >= 100,
             "not started over while the reader is on it"
@@ -1208,6 +1236,57 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 110);
+    }
+
+    #[test]
+    fn a_page_being_read_is_waited_for_without_holding_intake_back() {
+        let f = WalFile::new();
+        let db = &f.db;
+        let held = Arc::new(AtomicBool::new(false));
+        let mut c = Checkpointer::new(db.clone(), held.clone()).unwrap();
+        f.write(10);
+        // A staff page on a reader thread: it reads, then goes on for 200 ms more.
+        let (reading, has_read) = std::sync::mpsc::channel();
+        let page = f._rt.spawn({
+            let db = db.clone();
+            async move {
+                db.on_reader(move |txn| {
+                    let n: i64 = txn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
+                    reading.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    Ok(n)
+                })
+                .await
+            }
+        });
+        has_read.recv().unwrap();
+        f.write(100);
+        let (gate_waited, restart_took) = std::thread::scope(|s| {
+            // Intake asks for the write gate while the restart waits for the page.
+            let intake = s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                let t = std::time::Instant::now();
+                drop(db.write_guard_blocking());
+                t.elapsed()
+            });
+            let t = std::time::Instant::now();
+            c.round(u64::MAX, 50);
+            (intake.join().unwrap(), t.elapsed())
+        });
+        assert!(
+            gate_waited < std::time::Duration::from_millis(20),
+            "intake waited {gate_waited:?} for the gate"
+        );
+        assert!(
+            restart_took >= std::time::Duration::from_millis(100),
+            "the page was waited for: {restart_took:?}"
+        );
+        assert!(!held.load(Ordering::Relaxed), "started over");
+        let len = f.wal_len();
+        f.write(10);
+        assert_eq!(f.wal_len(), len, "written again from its start");
+        let rows = f._rt.block_on(page).unwrap().unwrap().unwrap();
+        assert_eq!(rows, 10, "the page read its own snapshot to the end");
     }
 
     #[test]
