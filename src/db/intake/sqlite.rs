@@ -46,10 +46,11 @@ pub fn start(
     // WAL's size. A flood grows the WAL by about 400 MB/s (each report changes about six pages,
     // four of them at random places in indexes and incidents), so SQLite's default 1,000
     // frames would stop intake all the time; 20,000 frames (every ~200 ms) measured
-    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 55,000
-    // (~215 MiB) keeps the file within the 256 MiB a flood may take on disk: the WAL grows past
-    // the mark by what is written until the restart (60,000 frames reached 258 MiB in a 60 s
-    // flood of distinct reports). Cutting the file back at each restart (journal_size_limit)
+    // 17,200–19,500 reports/s, 100,000 (~390 MiB) 19,000–20,100, 200,000 no better. 50,000
+    // (~195 MiB) keeps the file within the 256 MiB a flood may take on disk: the WAL grows past
+    // the mark by what is written until the restart, more the faster reports come (60,000
+    // frames reached 258 MiB in a 60 s flood at 20,000 reports/s; 55,000 reached 259 MiB at
+    // 33,000/s). Cutting the file back at each restart (journal_size_limit)
     // cost 9%; the checkpointer cuts it back once intake is quiet instead. When intake is quiet
     // the checkpointer also catches up and the WAL restarts without a stop.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_FRAMES)?;
@@ -151,7 +152,7 @@ fn checkpoint_until(mut checkpointer: Checkpointer, writer_gone: std::sync::mpsc
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 /// Frames (pages of 4 KiB) the WAL may grow to before the writer restarts it.
-const WAL_FRAMES: i64 = 55_000;
+const WAL_FRAMES: i64 = 50_000;
 
 /// The WAL file's size to give back to the disk once intake is quiet: a flood leaves it at up
 /// to about 250 MiB (see [`WAL_FRAMES`]).
