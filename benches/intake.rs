@@ -671,9 +671,9 @@ fn main() {
             // The servers' own indexing catches up (SQLite's writer, PostgreSQL's task), after
             // SQLite's writer has stored the reports its inbox took during the flood.
             if let Some(db) = &index_db {
-                // Acknowledged less stored, not `common::inbox_backlog`: that reads every
-                // inbox row (GiBs after a flood), and a read that long keeps the WAL from
-                // starting over while the writer stores the inbox (655 MiB in one run).
+                // Acknowledged less stored, not a count of the inbox's reports: that read
+                // every inbox row (GiBs after a flood), and a read that long kept the WAL from
+                // starting over while the writer stored the inbox (655 MiB in one run).
                 // (PostgreSQL stores every report before answering; its ids may have gaps.)
                 let waiting = if db.is_postgres() {
                     0
