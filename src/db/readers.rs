@@ -9,7 +9,7 @@
 //! round trip to the server whichever way they are asked).
 
 use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -97,18 +97,11 @@ impl ReadPause {
     /// A reader thread about to read a page: waits while paused, then counts the page as
     /// reading until the guard is dropped.
     fn enter(&self) -> Reading<'_> {
-        let until = Instant::now() + LONGEST_PAUSE;
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while state.paused {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = match self.changed.wait_timeout(state, left) {
-                Ok((s, _)) => s,
-                Err(e) => e.into_inner().0,
-            };
-        }
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut state, _) = self
+            .changed
+            .wait_timeout_while(state, LONGEST_PAUSE, |s| s.paused)
+            .unwrap_or_else(|e| e.into_inner());
         state.reading += 1;
         Reading(self)
     }
@@ -117,21 +110,17 @@ impl ReadPause {
     /// (and pages start again) when they outlast it; otherwise pages start again when the
     /// guard is dropped.
     pub(crate) fn pause(&self, wait: Duration) -> Option<Paused<'_>> {
-        let until = Instant::now() + wait;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.paused = true;
-        while state.reading > 0 {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                state.paused = false;
-                drop(state);
-                self.changed.notify_all();
-                return None;
-            }
-            state = match self.changed.wait_timeout(state, left) {
-                Ok((s, _)) => s,
-                Err(e) => e.into_inner().0,
-            };
+        let (mut state, _) = self
+            .changed
+            .wait_timeout_while(state, wait, |s| s.reading > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        if state.reading > 0 {
+            state.paused = false;
+            drop(state);
+            self.changed.notify_all();
+            return None;
         }
         Some(Paused(self))
     }
@@ -225,12 +214,13 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
     fn a_pause_waits_for_the_pages_being_read_and_holds_new_ones_until_it_ends() {
-        let pause = Arc::new(ReadPause::default());
+        let pause = ReadPause::default();
         let page = pause.enter();
         std::thread::scope(|s| {
             // The page ends 100 ms from now; the pause waits for it.

@@ -1054,7 +1054,7 @@ mod tests {
     /// A WAL database in a temporary folder and a writer on it that never checkpoints itself:
     /// only the checkpointer's rounds copy, cut and restart.
     struct WalFile {
-        _rt: tokio::runtime::Runtime,
+        rt: tokio::runtime::Runtime,
         dir: tempfile::TempDir,
         db: Db,
         writer: Connection,
@@ -1072,7 +1072,7 @@ mod tests {
             writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
             writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
             WalFile {
-                _rt: rt,
+                rt,
                 dir,
                 db,
                 writer,
@@ -1248,7 +1248,7 @@ mod tests {
         f.write(10);
         // A staff page on a reader thread: it reads, then goes on for 200 ms more.
         let (reading, has_read) = std::sync::mpsc::channel();
-        let page = f._rt.spawn({
+        let page = f.rt.spawn({
             let db = db.clone();
             async move {
                 db.on_reader(move |txn| {
@@ -1286,7 +1286,7 @@ mod tests {
         let len = f.wal_len();
         f.write(10);
         assert_eq!(f.wal_len(), len, "written again from its start");
-        let rows = f._rt.block_on(page).unwrap().unwrap().unwrap();
+        let rows = f.rt.block_on(page).unwrap().unwrap().unwrap();
         assert_eq!(rows, 10, "the page read its own snapshot to the end");
     }
 
