@@ -13,7 +13,7 @@ use common::smtp::{Received, SmtpServer};
 use common::{TestApp, backends, clock, valid_form, with, without};
 use rectify::config::{MailTransport, Settings};
 use rectify::db::entities::{escalation, incident_clock, outbox, user};
-use rectify::db::escalation::clocks_unchanged;
+use rectify::db::escalation::{clocks_unchanged, clocks_unchanged_on_writer};
 use rectify::db::workflow::{act, no_mail};
 use rectify::domain::severity::Severity;
 use rectify::domain::workflow::{Action, Actor, Role};
@@ -591,7 +591,9 @@ async fn a_clock_stopped_before_the_sweep_does_not_fire_and_a_reopen_resumes_it(
 
 /// On SQLite a sweep chunk is planned on a snapshot and written only if its clocks are still as
 /// read when the write lock is held: a workflow action in between (here a reject, which stops
-/// the incident's clocks) must make that check fail, so the chunk is planned again.
+/// the incident's clocks) must make that check fail, so the chunk is planned again. In `serve`
+/// the check runs on the intake writer's connection, which must read a clock exactly as the
+/// pool read it for the plan (or every chunk would be planned twice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_chunk_planned_before_a_clock_changed_is_not_written_as_planned() {
     for backend in backends() {
@@ -603,7 +605,17 @@ async fn a_sweep_chunk_planned_before_a_clock_changed_is_not_written_as_planned(
             clock(&app, stopped, "remediate").await,
             clock(&app, running, "remediate").await,
         ];
+        let on_writer = |read: &[incident_clock::Model]| {
+            let (db, read) = (app.db.clone(), read.to_vec());
+            async move {
+                clocks_unchanged_on_writer(&db, read)
+                    .await
+                    .map(|r| r.unwrap())
+            }
+        };
+        let sqlite = !app.db.is_postgres();
         assert!(clocks_unchanged(&app.db.conn, &read).await.unwrap());
+        assert_eq!(on_writer(&read).await, sqlite.then_some(true));
         take(
             &app,
             stopped,
@@ -615,6 +627,19 @@ async fn a_sweep_chunk_planned_before_a_clock_changed_is_not_written_as_planned(
         .await;
         assert!(!clocks_unchanged(&app.db.conn, &read).await.unwrap());
         assert!(clocks_unchanged(&app.db.conn, &read[1..]).await.unwrap());
+        assert_eq!(on_writer(&read).await, sqlite.then_some(false));
+        assert_eq!(on_writer(&read[1..]).await, sqlite.then_some(true));
+        // A clock whose next fire time another sweep moved is a change too.
+        let mut moved = read[1].clone();
+        moved.next_fire_at = Some(
+            moved.next_fire_at.expect("a running clock has a next step") - Duration::minutes(1),
+        );
+        assert!(
+            !clocks_unchanged(&app.db.conn, std::slice::from_ref(&moved))
+                .await
+                .unwrap()
+        );
+        assert_eq!(on_writer(&[moved]).await, sqlite.then_some(false));
         app.stop().await;
     }
 }

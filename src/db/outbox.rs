@@ -35,9 +35,22 @@ pub async fn enqueue_with_steps<C: ConnectionTrait>(
     incident_id: Option<i64>,
     steps: Option<String>,
 ) -> Result<i64, DbError> {
+    Ok(row_with_steps(mail, now, incident_id, steps)
+        .insert(conn)
+        .await?
+        .id)
+}
+
+/// The outbox row of an escalation mail, with the steps it tells of.
+pub fn row_with_steps(
+    mail: &Mail,
+    now: DateTime<Utc>,
+    incident_id: Option<i64>,
+    steps: Option<String>,
+) -> outbox::ActiveModel {
     let mut row = row(mail, now, incident_id, None);
     row.steps = Set(steps);
-    Ok(row.insert(conn).await?.id)
+    row
 }
 
 /// The outbox row of a mail, due at once.

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::DbError;
-use super::entities::{incident, outbox, user};
+use super::entities::{incident, incident_clock, outbox, user};
 
 /// Runs a statement; returns how many rows it changed.
 pub fn execute(conn: &rusqlite::Connection, s: &Statement) -> Result<usize, DbError> {
@@ -190,6 +190,27 @@ impl FromRow for incident::Model {
             complaint_at: c.maybe_instant()?,
             desired_kind: c.next()?,
             desired_response: c.next()?,
+        })
+    }
+}
+
+impl FromRow for incident_clock::Model {
+    type Entity = incident_clock::Entity;
+    fn read(c: &mut Columns<'_, '_>) -> rusqlite::Result<Self> {
+        Ok(incident_clock::Model {
+            id: c.next()?,
+            incident_id: c.next()?,
+            clock: c.next()?,
+            started_at: c.instant()?,
+            due_at: c.instant()?,
+            stopped_at: c.maybe_instant()?,
+            status: c.next()?,
+            next_fire_at: c.maybe_instant()?,
+            calendar: c.next()?,
+            provisional: c.next()?,
+            provisional_years: c.next()?,
+            calendar_revision: c.next()?,
+            stop_reason: c.next()?,
         })
     }
 }

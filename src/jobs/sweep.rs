@@ -147,6 +147,10 @@ fn resolve(
 /// another sweep that fires a step sets its next fire time). A change to an incident that
 /// leaves its clocks alone (a new assignee, a new title) is written as it stood when the chunk
 /// was read, as it would have been had the sweep run those milliseconds earlier.
+///
+/// Where the intake writer runs (`serve`), the check and the write are one task on its thread
+/// instead of a transaction through the pool (see [`q::write_chunk_on_writer`]); a chunk whose
+/// clocks changed is then planned again under the pool's write transaction, as above.
 async fn sweep_chunk(
     db: &Db,
     settings: &Settings,
@@ -166,6 +170,12 @@ async fn sweep_chunk(
         };
         Some(plan)
     };
+    if let Some(plan) = planned.as_ref().filter(|_| !dry_run)
+        && let Some(written) = q::write_chunk_on_writer(db, chunk_write(plan, now), now).await
+        && written?
+    {
+        return Ok(Some(report.add(planned.expect("written from a plan"))));
+    }
     let txn = db.begin_write().await?;
     let plan = match planned {
         Some(plan) if q::clocks_unchanged(&*txn, &plan.clocks).await? => plan,
@@ -177,18 +187,23 @@ async fn sweep_chunk(
             }
         },
     };
-    write_plan(&*txn, &plan, now).await?;
+    q::write_chunk(&*txn, &chunk_write(&plan, now), now).await?;
     if dry_run {
         txn.rollback().await?;
     } else {
         txn.commit().await?;
     }
-    report.clocks += plan.clocks.len();
-    report
-        .mails
-        .extend(plan.mails.into_iter().map(|m| m.queued));
-    report.fired.extend(plan.fired);
-    Ok(Some(plan.last))
+    Ok(Some(report.add(plan)))
+}
+
+impl SweepReport {
+    /// Counts a chunk written (or, in a dry run, rolled back); returns where the next starts.
+    fn add(&mut self, plan: Plan) -> (DateTime<Utc>, i64) {
+        self.clocks += plan.clocks.len();
+        self.mails.extend(plan.mails.into_iter().map(|m| m.queued));
+        self.fired.extend(plan.fired);
+        plan.last
+    }
 }
 
 /// What a chunk writes, worked out from what it read.
@@ -412,44 +427,41 @@ async fn plan_chunk<C: ConnectionTrait>(
     }))
 }
 
-/// Writes a chunk's plan: the mails, then the fired steps pointing at (the first) mail that
-/// told of them, then each clock's next fire time.
-async fn write_plan<C: ConnectionTrait>(
-    conn: &C,
-    plan: &Plan,
-    now: DateTime<Utc>,
-) -> Result<(), SweepError> {
-    let mut outbox_of: HashMap<&str, i64> = HashMap::new();
-    for m in &plan.mails {
-        let id = outbox::enqueue_with_steps(
-            conn,
-            &m.rendered.mail,
-            now,
-            m.single,
-            m.rendered.steps.clone(),
-        )
-        .await?;
-        outbox_of.insert(&m.key, id);
+/// What writing a chunk's plan takes: the mails, then the fired steps pointing at (the first)
+/// mail that told of them, then each clock's next fire time.
+fn chunk_write(plan: &Plan, now: DateTime<Utc>) -> q::ChunkWrite {
+    q::ChunkWrite {
+        clocks: plan.clocks.clone(),
+        mails: plan
+            .mails
+            .iter()
+            .map(|m| {
+                let row = outbox::row_with_steps(
+                    &m.rendered.mail,
+                    now,
+                    m.single,
+                    m.rendered.steps.clone(),
+                );
+                (m.key.clone(), row)
+            })
+            .collect(),
+        told_now: plan.told_now.clone(),
+        fired: plan
+            .fired
+            .iter()
+            .map(|f| {
+                let row = esc_row::ActiveModel {
+                    incident_id: Set(f.incident_id),
+                    clock: Set(f.clock.clone()),
+                    step: Set(f.step.clone()),
+                    fired_at: Set(now),
+                    ..Default::default()
+                };
+                (row, f.recipients.clone())
+            })
+            .collect(),
+        next_fire: plan.next_fire.clone(),
     }
-    q::record_alert_notices(conn, &plan.told_now, now).await?;
-    let rows = plan
-        .fired
-        .iter()
-        .map(|f| esc_row::ActiveModel {
-            incident_id: Set(f.incident_id),
-            clock: Set(f.clock.clone()),
-            step: Set(f.step.clone()),
-            fired_at: Set(now),
-            outbox_id: Set(f
-                .recipients
-                .iter()
-                .find_map(|e| outbox_of.get(e.to_lowercase().as_str()).copied())),
-            ..Default::default()
-        })
-        .collect();
-    q::insert_fired(conn, rows).await?;
-    q::set_next_fire(conn, &plan.next_fire).await?;
-    Ok(())
 }
 
 /// What an alert entry shows about each incident besides its clocks.
