@@ -218,11 +218,26 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Migrator::up(&self.conn, None).await?;
-        if !self.is_postgres() {
-            self.read_schema_again().await?;
+        if self.is_postgres() {
+            Migrator::up(&self.conn, None).await?;
+            return Ok(());
         }
-        Ok(())
+        // SQLite: on the writer's one connection, not the pool. Through the pool a migration's
+        // statements could go to two connections, and one whose schema was read before the
+        // other ran `DROP TRIGGER IF EXISTS report_search_ad` refused the `CREATE TRIGGER` after
+        // it ("already exists": SQLite checks the name against the schema it holds, and does
+        // not read it again for that error), once in a full test run. With the busy timeout of
+        // commands, not the writer's shorter write timeout: another process may be migrating.
+        let busy = |d: Duration| format!("PRAGMA busy_timeout = {}", d.as_millis());
+        self.writer
+            .execute_unprepared(&busy(self.busy_timeout))
+            .await?;
+        let migrated = Migrator::up(&self.writer, None).await;
+        self.writer
+            .execute_unprepared(&busy(self.write_timeout.min(self.busy_timeout)))
+            .await?;
+        migrated?;
+        self.read_schema_again().await
     }
 
     /// SQLite: every pooled connection open now reads the schema again. One that had opened
