@@ -158,20 +158,9 @@ fn placeholder(backend: DbBackend, n: usize) -> String {
     }
 }
 
-/// Sets `next_fire_at` of many clocks, a thousand per statement
+/// The statements that set `next_fire_at` of many clocks, a thousand per statement
 /// (`UPDATE … FROM (VALUES (id, at), …)`, which both databases take).
-pub async fn set_next_fire<C: ConnectionTrait>(
-    conn: &C,
-    updates: &[(i64, Option<DateTime<Utc>>)],
-) -> Result<(), DbError> {
-    for s in next_fire_statements(conn.get_database_backend(), updates) {
-        conn.execute_raw(s).await?;
-    }
-    Ok(())
-}
-
-/// The statements of [`set_next_fire`].
-pub fn next_fire_statements(
+fn next_fire_statements(
     backend: DbBackend,
     updates: &[(i64, Option<DateTime<Utc>>)],
 ) -> Vec<Statement> {
@@ -199,20 +188,9 @@ pub fn next_fire_statements(
         .collect()
 }
 
-/// Writes fired steps. The unique (incident, clock, step) index refuses a step fired twice, which
-/// fails the whole sweep transaction rather than tell anyone twice.
-pub async fn insert_fired<C: ConnectionTrait>(
-    conn: &C,
-    rows: Vec<escalation::ActiveModel>,
-) -> Result<(), DbError> {
-    for s in fired_statements(conn.get_database_backend(), rows) {
-        conn.execute_raw(s).await?;
-    }
-    Ok(())
-}
-
-/// The statements of [`insert_fired`].
-pub fn fired_statements(backend: DbBackend, rows: Vec<escalation::ActiveModel>) -> Vec<Statement> {
+/// The statements that write fired steps. The unique (incident, clock, step) index refuses a
+/// step fired twice, which fails the whole sweep transaction rather than tell anyone twice.
+fn fired_statements(backend: DbBackend, rows: Vec<escalation::ActiveModel>) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -309,21 +287,9 @@ pub async fn alert_notices<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Records that these people were told about these clocks at `now` (one row per person and
-/// clock, moved forward each time).
-pub async fn record_alert_notices<C: ConnectionTrait>(
-    conn: &C,
-    told: &[(i64, String, String)],
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    for s in alert_notice_statements(conn.get_database_backend(), told, now) {
-        conn.execute_raw(s).await?;
-    }
-    Ok(())
-}
-
-/// The statements of [`record_alert_notices`].
-pub fn alert_notice_statements(
+/// The statements that record that these people were told about these clocks at `now` (one
+/// row per person and clock, moved forward each time).
+fn alert_notice_statements(
     backend: DbBackend,
     told: &[(i64, String, String)],
     now: DateTime<Utc>,
@@ -373,10 +339,18 @@ pub struct ChunkWrite {
 }
 
 impl ChunkWrite {
-    /// The fired steps' rows, each pointing at its mail.
-    fn fired_rows(&self, outbox_of: &HashMap<&str, i64>) -> Vec<escalation::ActiveModel> {
+    /// What follows the mails, in order: the repeat notices, the fired steps pointing at (the
+    /// first) mail that told of them (`outbox_of`: each mail's row by its key), then each
+    /// clock's next fire time.
+    fn statements(
+        &self,
+        backend: DbBackend,
+        outbox_of: &HashMap<&str, i64>,
+        now: DateTime<Utc>,
+    ) -> Vec<Statement> {
         use sea_orm::ActiveValue::Set;
-        self.fired
+        let fired = self
+            .fired
             .iter()
             .map(|(row, told)| {
                 let mut row = row.clone();
@@ -385,12 +359,16 @@ impl ChunkWrite {
                     .find_map(|e| outbox_of.get(e.to_lowercase().as_str()).copied()));
                 row
             })
-            .collect()
+            .collect();
+        let mut out = alert_notice_statements(backend, &self.told_now, now);
+        out.extend(fired_statements(backend, fired));
+        out.extend(next_fire_statements(backend, &self.next_fire));
+        out
     }
 }
 
-/// Writes a chunk: the mails, the repeat notices, the fired steps pointing at (the first) mail
-/// that told of them, then each clock's next fire time. The caller has checked its clocks.
+/// Writes a chunk: its mails, then [`ChunkWrite::statements`]. The caller has checked its
+/// clocks.
 pub async fn write_chunk<C: ConnectionTrait>(
     conn: &C,
     chunk: &ChunkWrite,
@@ -401,9 +379,10 @@ pub async fn write_chunk<C: ConnectionTrait>(
     for (key, row) in &chunk.mails {
         outbox_of.insert(key, row.clone().insert(conn).await?.id);
     }
-    record_alert_notices(conn, &chunk.told_now, now).await?;
-    insert_fired(conn, chunk.fired_rows(&outbox_of)).await?;
-    set_next_fire(conn, &chunk.next_fire).await
+    for s in chunk.statements(conn.get_database_backend(), &outbox_of, now) {
+        conn.execute_raw(s).await?;
+    }
+    Ok(())
 }
 
 /// SQLite: checks a chunk's clocks and writes it in one transaction on the intake writer's
@@ -433,14 +412,7 @@ pub async fn write_chunk_on_writer(
             super::raw::insert(txn, row.clone())?;
             outbox_of.insert(key, txn.last_insert_rowid());
         }
-        let statements = alert_notice_statements(DbBackend::Sqlite, &chunk.told_now, now)
-            .into_iter()
-            .chain(fired_statements(
-                DbBackend::Sqlite,
-                chunk.fired_rows(&outbox_of),
-            ))
-            .chain(next_fire_statements(DbBackend::Sqlite, &chunk.next_fire));
-        for s in statements {
+        for s in chunk.statements(DbBackend::Sqlite, &outbox_of, now) {
             super::raw::execute(txn, &s)?;
         }
         Ok(true)

@@ -91,6 +91,12 @@ pub struct Db {
     url: Arc<str>,
 }
 
+/// SQLite: how long the pool's writer connection waits for the file's lock. A request waits
+/// no longer than its write timeout in all.
+fn writer_busy_timeout(write_timeout: Duration, busy_timeout: Duration) -> Duration {
+    write_timeout.min(busy_timeout)
+}
+
 impl Db {
     pub async fn connect(
         url: &str,
@@ -182,7 +188,7 @@ impl Db {
         let writer = if backend == DbBackend::Postgres {
             conn.clone()
         } else {
-            Database::connect(options(1, write_timeout.min(busy_timeout)))
+            Database::connect(options(1, writer_busy_timeout(write_timeout, busy_timeout)))
                 .await
                 .map_err(|e| connect_error(url, e))?
         };
@@ -234,7 +240,10 @@ impl Db {
             .await?;
         let migrated = Migrator::up(&self.writer, None).await;
         self.writer
-            .execute_unprepared(&busy(self.write_timeout.min(self.busy_timeout)))
+            .execute_unprepared(&busy(writer_busy_timeout(
+                self.write_timeout,
+                self.busy_timeout,
+            )))
             .await?;
         migrated?;
         self.read_schema_again().await

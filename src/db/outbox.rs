@@ -27,20 +27,6 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(row.id)
 }
 
-/// As [`enqueue`], with the escalation steps the mail tells of (its `X-Rectify-Steps` header).
-pub async fn enqueue_with_steps<C: ConnectionTrait>(
-    conn: &C,
-    mail: &Mail,
-    now: DateTime<Utc>,
-    incident_id: Option<i64>,
-    steps: Option<String>,
-) -> Result<i64, DbError> {
-    Ok(row_with_steps(mail, now, incident_id, steps)
-        .insert(conn)
-        .await?
-        .id)
-}
-
 /// The outbox row of an escalation mail, with the steps it tells of.
 pub fn row_with_steps(
     mail: &Mail,
