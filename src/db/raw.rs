@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::DbError;
-use super::entities::{incident, incident_clock, outbox, user};
+use super::entities::{incident, incident_clock, outbox, session, user};
 
 /// Runs a statement; returns how many rows it changed.
 pub fn execute(conn: &rusqlite::Connection, s: &Statement) -> Result<usize, DbError> {
@@ -227,6 +227,19 @@ impl FromRow for user::Model {
             disabled: c.next()?,
             locale: c.next()?,
             created_at: c.instant()?,
+        })
+    }
+}
+
+impl FromRow for session::Model {
+    type Entity = session::Entity;
+    fn read(c: &mut Columns<'_, '_>) -> rusqlite::Result<Self> {
+        Ok(session::Model {
+            id: c.next()?,
+            user_id: c.next()?,
+            csrf_token: c.next()?,
+            created_at: c.instant()?,
+            expires_at: c.instant()?,
         })
     }
 }

@@ -157,13 +157,21 @@ pub async fn session_user(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(session::Model, user::Model)>, DbError> {
-    // One query for both: every staff page asks it first, and beside a flood each query
-    // waits for a core.
-    let Some((s, Some(u))) = session::Entity::find_by_id(token_id(token))
-        .find_also_related(user::Entity)
-        .one(&db.conn)
-        .await?
-    else {
+    let id = token_id(token);
+    // SQLite: on a reader thread, the page's own after it. Through the pool the lookup was the
+    // one query of a staff page still asked there, and its answer waited for the runtime
+    // behind intake's requests before the page itself was asked.
+    let found = match db
+        .on_reader({
+            let id = id.clone();
+            move |conn| session_user_on(conn, &id)
+        })
+        .await
+    {
+        Some(found) => found?,
+        None => session_user_pooled(db, id).await?,
+    };
+    let Some((s, u)) = found else {
         return Ok(None);
     };
     if s.expires_at <= now {
@@ -175,6 +183,40 @@ pub async fn session_user(
     Ok(Some((s, u)))
 }
 
+/// The session and its user, read through the pool.
+async fn session_user_pooled(
+    db: &Db,
+    id: String,
+) -> Result<Option<(session::Model, user::Model)>, DbError> {
+    // One query for both: every staff page asks it first, and beside a flood each query waits
+    // for a core.
+    Ok(session::Entity::find_by_id(id)
+        .find_also_related(user::Entity)
+        .one(&db.conn)
+        .await?
+        .and_then(|(s, u)| Some((s, u?))))
+}
+
+/// The session and its user, read on a SQLite reader thread's connection.
+fn session_user_on(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<Option<(session::Model, user::Model)>, DbError> {
+    use sea_orm::QueryTrait;
+    const SQLITE: sea_orm::DbBackend = sea_orm::DbBackend::Sqlite;
+    let Some(s) = super::raw::query::<session::Model>(
+        conn,
+        &session::Entity::find_by_id(id.to_owned()).build(SQLITE),
+    )?
+    .pop() else {
+        return Ok(None);
+    };
+    let u =
+        super::raw::query::<user::Model>(conn, &user::Entity::find_by_id(s.user_id).build(SQLITE))?
+            .pop();
+    Ok(u.map(|u| (s, u)))
+}
+
 pub async fn end_session(db: &Db, token: &str) -> Result<(), DbError> {
     let txn = db.begin_write().await?;
     session::Entity::delete_by_id(token_id(token))
@@ -182,4 +224,68 @@ pub async fn end_session(db: &Db, token: &str) -> Result<(), DbError> {
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    /// The session row and its user as a reader thread reads them, checked against the pool's
+    /// reading of the same row; then what a staff page is answered at `at`.
+    async fn read(
+        db: &Db,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> (
+        Option<(session::Model, user::Model)>,
+        Option<(session::Model, user::Model)>,
+    ) {
+        let id = token_id(token);
+        let on_reader = db
+            .on_reader({
+                let id = id.clone();
+                move |conn| session_user_on(conn, &id)
+            })
+            .await
+            .expect("a database in a file has reader threads")
+            .unwrap();
+        assert_eq!(on_reader, session_user_pooled(db, id).await.unwrap());
+        (on_reader, session_user(db, token, at).await.unwrap())
+    }
+
+    /// A staff page's sign-in check, read on a reader thread, answers as the pool's reading
+    /// does: the session and its user while both hold; nothing once it expired, its user was
+    /// disabled, or it ended.
+    #[tokio::test]
+    async fn a_session_read_on_a_reader_thread_is_the_pools_answer() {
+        let (_dir, db) = crate::db::tests::file_db(2).await;
+        db.migrate().await.unwrap();
+        let now: DateTime<Utc> = "2026-12-07T12:00:00Z".parse().unwrap();
+        let until = now + TimeDelta::hours(8);
+        let u = create(&db, "t@example.com", "T", "triager", "x", now)
+            .await
+            .unwrap();
+        let token = start_session(&db, u.id, "csrf", now, until).await.unwrap();
+
+        let (row, answer) = read(&db, &token, now).await;
+        let (s, user) = row.expect("the session is there");
+        assert_eq!(
+            (s.csrf_token.as_str(), user.email.as_str(), s.expires_at),
+            ("csrf", "t@example.com", until)
+        );
+        assert_eq!(answer, Some((s, user)));
+
+        let (row, answer) = read(&db, &token, until).await;
+        assert!(row.is_some() && answer.is_none(), "expired");
+        assert_eq!(read(&db, "no such token", now).await, (None, None));
+
+        let other = start_session(&db, u.id, "csrf", now, until).await.unwrap();
+        end_session(&db, &other).await.unwrap();
+        assert_eq!(read(&db, &other, now).await, (None, None), "ended");
+
+        assert!(disable(&db, "t@example.com").await.unwrap());
+        assert_eq!(read(&db, &token, now).await, (None, None), "disabled");
+    }
 }
