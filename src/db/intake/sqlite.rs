@@ -124,19 +124,11 @@ fn take_what_was_left(
     Ok(left_out)
 }
 
-/// Checkpoints the WAL every 200 ms (every 20 ms while it is past the writer's mark) until the
-/// writer has stopped, then once more.
+/// Checkpoints the WAL every 200 ms (more often as it nears the writer's mark, see
+/// [`pause_before_next`]) until the writer has stopped, then once more.
 fn checkpoint_until(mut checkpointer: Checkpointer, writer_gone: std::sync::mpsc::Receiver<()>) {
     loop {
-        // Measured: every 50 ms the checkpointer copied pages the writer was about to change
-        // again (intake ÷ healthz 0.21); every 200 ms, 0.22; every 500 ms no better. Past the
-        // mark the writer has failed to start the WAL over (a reader), and storing a flood's
-        // inbox writes about 100,000 frames a second: 200 ms more is 80 MiB more WAL.
-        let pause = if checkpointer.past_mark {
-            std::time::Duration::from_millis(20)
-        } else {
-            std::time::Duration::from_millis(200)
-        };
+        let pause = checkpointer.next_pause;
         let stop = !matches!(
             writer_gone.recv_timeout(pause),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
@@ -170,9 +162,10 @@ struct Checkpointer {
     failing: bool,
     /// When a restart may be tried again after one gave up.
     retry_restart_at: std::time::Instant,
-    /// Whether the last round found the WAL past the frames at which it should have started
-    /// over ([`WAL_FRAMES`], or [`RESTART_WHILE_READING_PAST_FRAMES`] while staff read).
-    past_mark: bool,
+    /// The WAL's frames at the last round, and when: how fast it grows.
+    last_seen: Option<(std::time::Instant, i64)>,
+    /// How long to wait before the next round ([`pause_before_next`]).
+    next_pause: std::time::Duration,
     /// Set while a restart has given up and the WAL is past its mark: the writer's own work
     /// (storing the inbox, indexing) waits meanwhile (see [`Pacing::wal_held`]).
     held: Arc<AtomicBool>,
@@ -197,7 +190,8 @@ impl Checkpointer {
             settled: None,
             failing: false,
             retry_restart_at: std::time::Instant::now(),
-            past_mark: false,
+            last_seen: None,
+            next_pause: PAUSE,
             held,
         })
     }
@@ -236,7 +230,16 @@ impl Checkpointer {
         } else {
             restart_past
         };
-        self.past_mark = frames > restart_past.min(WAL_FRAMES);
+        let now = std::time::Instant::now();
+        let per_second = match self.last_seen {
+            Some((then, before)) if frames >= before => {
+                (frames - before) as f64 / now.duration_since(then).as_secs_f64().max(1e-3)
+            }
+            // Started over since: how fast it grows is seen at the next round.
+            _ => 0.0,
+        };
+        self.last_seen = Some((now, frames));
+        self.next_pause = pause_before_next(frames, restart_past.min(WAL_FRAMES), per_second);
         if frames <= restart_past {
             self.held.store(false, Ordering::Relaxed);
         } else if self.retry_restart_at <= std::time::Instant::now() {
@@ -287,6 +290,9 @@ impl Checkpointer {
     /// waited for until none of its connections is in use. Then intake waits only for the
     /// copy, about once per [`WAL_FRAMES`] written. Returns whether the WAL was started over.
     fn restart(&mut self) -> bool {
+        // While it waits for readers, the writer's own work (storing the inbox, indexing),
+        // which writes the most frames a second, waits too: only intake grows the WAL then.
+        self.held.store(true, Ordering::Relaxed);
         let until = std::time::Instant::now() + RESTART_WAIT;
         let Some(_paused) = self.db.read_pause.pause(RESTART_WAIT) else {
             return false;
@@ -334,6 +340,34 @@ const RESTART_PAST_FRAMES: i64 = WAL_FRAMES + 2_000;
 /// restarts that give up because a search is still reading (the `mixed` bench reached 278 MiB
 /// when they began at [`RESTART_PAST_FRAMES`]).
 const RESTART_WHILE_READING_PAST_FRAMES: i64 = 45_000;
+
+/// The checkpointer's usual pause between rounds. Measured: every 50 ms it copied pages the
+/// writer was about to change again (intake ÷ healthz 0.21); every 200 ms, 0.22; every 500 ms
+/// no better.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Its shortest pause, near and past the mark.
+const NEAR_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The pause before the next round, given the WAL's `frames`, the `mark` at which it should
+/// start over, and how many frames a second it grew by since the last round: half the time
+/// the WAL needs to reach the mark at that pace, between [`NEAR_PAUSE`] and [`PAUSE`]. Storing
+/// a flood's inbox writes about 100,000 frames a second, and the writer seldom starts the WAL
+/// over itself then (its own checkpoint cannot copy the last frames while it keeps writing),
+/// so the restart is the checkpointer's: with a look every 200 ms, one below the mark and the
+/// next could be 20,000 frames (80 MiB) past it (279 MiB while a flood's inbox was stored,
+/// twenty-ninth session). A flood (about 17,000 frames a second) is looked at more often only
+/// in its last few hundred milliseconds before each restart.
+fn pause_before_next(frames: i64, mark: i64, per_second: f64) -> std::time::Duration {
+    if frames >= mark {
+        return NEAR_PAUSE;
+    }
+    if per_second <= 0.0 {
+        return PAUSE;
+    }
+    let to_mark = (mark - frames) as f64 / per_second;
+    std::time::Duration::from_secs_f64(to_mark / 2.0).clamp(NEAR_PAUSE, PAUSE)
+}
 
 /// How long a restart waits for readers on the WAL without holding intake back.
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
@@ -1050,6 +1084,23 @@ fn insert<A: sea_orm::ActiveModelTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checkpointer_looks_sooner_the_faster_the_wal_nears_its_mark() {
+        let ms = |frames, per_second| pause_before_next(frames, 50_000, per_second).as_millis();
+        // Far from the mark, or not growing: the usual pause.
+        assert_eq!(ms(10_000, 17_000.0), 200);
+        assert_eq!(ms(49_000, 0.0), 200);
+        // A flood's pace, 1,000 frames short: 29 ms to the mark, looked at half-way.
+        assert_eq!(ms(49_000, 17_000.0), 29);
+        // A flood's inbox being stored: 20,000 short is 200 ms away, looked at in 100.
+        assert_eq!(ms(30_000, 100_000.0), 100);
+        assert_eq!(ms(45_000, 100_000.0), 25);
+        assert_eq!(ms(48_000, 100_000.0), 20);
+        // At or past it: every 20 ms, until it starts over.
+        assert_eq!(ms(50_000, 0.0), 20);
+        assert_eq!(ms(60_000, 100_000.0), 20);
+    }
 
     /// A WAL database in a temporary folder and a writer on it that never checkpoints itself:
     /// only the checkpointer's rounds copy, cut and restart.
