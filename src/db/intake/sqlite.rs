@@ -166,8 +166,9 @@ struct Checkpointer {
     last_seen: Option<(std::time::Instant, i64)>,
     /// How long to wait before the next round ([`pause_before_next`]).
     next_pause: std::time::Duration,
-    /// Set while a restart has given up and the WAL is past its mark: the writer's own work
-    /// (storing the inbox, indexing) waits meanwhile (see [`Pacing::wal_held`]).
+    /// Set while a restart waits for readers, and after one has given up while the WAL is
+    /// past its mark: the writer's own work (storing the inbox, indexing) waits meanwhile (see
+    /// [`Pacing::wal_held`]).
     held: Arc<AtomicBool>,
 }
 
@@ -242,7 +243,7 @@ impl Checkpointer {
         self.next_pause = pause_before_next(frames, restart_past.min(WAL_FRAMES), per_second);
         if frames <= restart_past {
             self.held.store(false, Ordering::Relaxed);
-        } else if self.retry_restart_at <= std::time::Instant::now() {
+        } else if self.retry_restart_at <= now {
             let ok = self.restart();
             // Once started over (or copied and free to be: the next write starts it over),
             // the writer's own work may go on; while a reader keeps it from that, the writer
